@@ -1,0 +1,3 @@
+"""chargegrid: an open-source CSMS with a phase-aware load manager."""
+
+__version__ = "0.1.0"
