@@ -1,0 +1,349 @@
+"""The tables. One schema serves the API, the OCPP server and the load manager.
+
+Enumerations are stored as short strings (validated in the domain and the API), so
+adding a value never needs a migration. Currents are A per phase, power W, energy Wh.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from chargegrid.store.types import UtcDateTime, utcnow
+
+# Named constraints keep Alembic migrations (and SQLite batch mode) deterministic.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; BigInteger there would not.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AvailableCurrentOverride:
+    """A dynamic per-phase limit below ``max_current`` (Zaptec AvailableCurrent).
+
+    ``None`` on a phase means no override there (the node's ``max_current`` applies);
+    ``available_current_expires_at`` makes the whole override lapse (Easee's TTL).
+    """
+
+    available_current_l1: Mapped[float | None] = mapped_column(Float)
+    available_current_l2: Mapped[float | None] = mapped_column(Float)
+    available_current_l3: Mapped[float | None] = mapped_column(Float)
+    available_current_expires_at: Mapped[datetime | None] = mapped_column()
+
+
+class Site(Timestamped, AvailableCurrentOverride, Base):
+    __tablename__ = "sites"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    network_type: Mapped[str] = mapped_column(String(2), default="TN")
+    nominal_voltage: Mapped[float] = mapped_column(Float, default=230.0)
+    max_current: Mapped[float] = mapped_column(Float)
+    offline_limit_to_min_current: Mapped[bool] = mapped_column(Boolean, default=False)
+    three_to_one_phase_switch_current: Mapped[float | None] = mapped_column(Float)
+    # Meter measuring the unmanaged load behind the main fuse. No foreign key: meters
+    # belong to sites, and a cycle of foreign keys would complicate every migration;
+    # deleting a meter clears the references (services.configure).
+    electricity_meter_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+    circuits: Mapped[list[Circuit]] = relationship(
+        back_populates="site", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Circuit(Timestamped, AvailableCurrentOverride, Base):
+    __tablename__ = "circuits"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    site_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), index=True
+    )
+    # None: directly under the site's main fuse.
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("circuits.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    max_current: Mapped[float] = mapped_column(Float)
+    phases: Mapped[int] = mapped_column(Integer, default=3)
+    # How this circuit's conductors land on its parent's phases ("RST", "STR", "S" ...).
+    phase_rotation: Mapped[str] = mapped_column(String(3), default="RST")
+    electricity_meter_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # see Site
+    # Reserved for unmanaged load while the circuit's meter is stale.
+    offline_reserved_current: Mapped[float] = mapped_column(Float, default=0.0)
+    priority: Mapped[float] = mapped_column(Float, default=1.0)
+
+    site: Mapped[Site] = relationship(back_populates="circuits")
+
+
+class Charger(Timestamped, Base):
+    __tablename__ = "chargers"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # None for a charger that registered itself and awaits placement.
+    site_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), index=True
+    )
+    circuit_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("circuits.id", ondelete="SET NULL"), index=True
+    )
+    ocpp_id: Mapped[str] = mapped_column(String(48), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    registration_status: Mapped[str] = mapped_column(String(16), default="Accepted")
+
+    # Reported by the charger (BootNotification, StatusNotification, GetConfiguration).
+    vendor: Mapped[str | None] = mapped_column(String(50))
+    model: Mapped[str | None] = mapped_column(String(50))
+    serial_number: Mapped[str | None] = mapped_column(String(50))
+    firmware_version: Mapped[str | None] = mapped_column(String(50))
+    ocpp_version: Mapped[str | None] = mapped_column(String(16))
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen_at: Mapped[datetime | None] = mapped_column()
+    ocpp_status: Mapped[str | None] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    error_info: Mapped[str | None] = mapped_column(String(500))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(255))
+    reported_configuration: Mapped[dict[str, Any] | None] = mapped_column()
+    # Smart-charging capabilities the charger reported.
+    max_stack_level: Mapped[int | None] = mapped_column(Integer)
+    charging_rate_units: Mapped[list[Any] | None] = mapped_column()
+    connector_phase_rotation: Mapped[str | None] = mapped_column(String(255))
+
+    # Settings (Zaptec charger update).
+    max_charge_current: Mapped[float | None] = mapped_column(Float)
+    min_charge_current: Mapped[float] = mapped_column(Float, default=6.0)
+    max_charge_phases: Mapped[int] = mapped_column(Integer, default=3)
+    offline_charge_current: Mapped[float] = mapped_column(Float, default=-1.0)
+    offline_charge_phase: Mapped[int] = mapped_column(Integer, default=0)
+    meter_value_interval: Mapped[int] = mapped_column(Integer, default=900)
+    priority: Mapped[float] = mapped_column(Float, default=1.0)
+    # pending until the charger confirms the pushed settings; applied | rejected.
+    config_sync: Mapped[str] = mapped_column(String(16), default="pending")
+
+    evses: Mapped[list[Evse]] = relationship(
+        back_populates="charger",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Evse.evse_number",
+    )
+
+
+class Evse(Timestamped, Base):
+    __tablename__ = "evses"
+    __table_args__ = (UniqueConstraint("charger_id", "evse_number"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    charger_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("chargers.id", ondelete="CASCADE"), index=True
+    )
+    evse_number: Mapped[int] = mapped_column(Integer)
+    evse_id: Mapped[str | None] = mapped_column(String(48))
+    physical_reference: Mapped[str | None] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    ocpp_status: Mapped[str | None] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    error_info: Mapped[str | None] = mapped_column(String(500))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(255))
+
+    charger: Mapped[Charger] = relationship(back_populates="evses")
+    connectors: Mapped[list[Connector]] = relationship(
+        back_populates="evse",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Connector.connector_id",
+    )
+
+
+class Connector(Timestamped, Base):
+    __tablename__ = "connectors"
+    # OCPP 1.6 addresses connectors by a charger-wide id, so it is unique per charger.
+    __table_args__ = (UniqueConstraint("charger_id", "connector_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    evse_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("evses.id", ondelete="CASCADE"), index=True
+    )
+    charger_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chargers.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    standard: Mapped[str] = mapped_column(String(32), default="IEC_62196_T2")
+    format: Mapped[str] = mapped_column(String(8), default="SOCKET")
+    power_type: Mapped[str] = mapped_column(String(20), default="AC_3_PHASE")
+    max_voltage: Mapped[float] = mapped_column(Float, default=230.0)
+    max_amperage: Mapped[int] = mapped_column(Integer, default=32)
+    max_electric_power: Mapped[float | None] = mapped_column(Float)
+    phase_rotation: Mapped[str] = mapped_column(String(3), default="RST")
+    ocpp_status: Mapped[str | None] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    error_info: Mapped[str | None] = mapped_column(String(500))
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(255))
+
+    evse: Mapped[Evse] = relationship(back_populates="connectors")
+
+
+class TransactionId(Base):
+    """Hands out OCPP 1.6 integer transaction ids, portably on SQLite and PostgreSQL."""
+
+    __tablename__ = "transaction_ids"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    allocated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChargingSession(Timestamped, Base):
+    __tablename__ = "sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    charger_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("chargers.id", ondelete="CASCADE"), index=True
+    )
+    evse_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("evses.id", ondelete="SET NULL"))
+    connector_pk: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("connectors.id", ondelete="SET NULL")
+    )
+    evse_number: Mapped[int] = mapped_column(Integer)
+    connector_id: Mapped[int | None] = mapped_column(Integer)
+    transaction_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # OCPP 2.0.1 transaction ids are strings chosen by the charger.
+    remote_transaction_id: Mapped[str | None] = mapped_column(String(36))
+    id_tag: Mapped[str | None] = mapped_column(String(36))
+    meter_start: Mapped[float | None] = mapped_column(Float)
+    meter_stop: Mapped[float | None] = mapped_column(Float)
+    energy_wh: Mapped[float] = mapped_column(Float, default=0.0)
+    # The charger's own timestamps.
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column()
+    stop_reason: Mapped[str | None] = mapped_column(String(32))
+    priority: Mapped[float | None] = mapped_column(Float)
+    phases_used: Mapped[int | None] = mapped_column(Integer)
+    ev_max_current: Mapped[float | None] = mapped_column(Float)
+    departure_time: Mapped[datetime | None] = mapped_column()
+    energy_wanted_wh: Mapped[float | None] = mapped_column(Float)
+    soc: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_sessions_charger_active", "charger_id", "stopped_at"),
+        UniqueConstraint("charger_id", "remote_transaction_id"),
+    )
+
+
+class MeterValue(Base):
+    __tablename__ = "meter_values"
+    __table_args__ = (
+        Index("ix_meter_values_session_ts", "session_id", "timestamp"),
+        Index("ix_meter_values_charger_ts", "charger_id", "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE")
+    )
+    charger_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chargers.id", ondelete="CASCADE"))
+    evse_number: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[datetime] = mapped_column()
+    measurand: Mapped[str] = mapped_column(String(64), default="Energy.Active.Import.Register")
+    phase: Mapped[str | None] = mapped_column(String(8))
+    unit: Mapped[str | None] = mapped_column(String(16))
+    value: Mapped[float] = mapped_column(Float)
+    context: Mapped[str | None] = mapped_column(String(32))
+    location: Mapped[str | None] = mapped_column(String(16))
+
+
+class IdTag(Timestamped, Base):
+    __tablename__ = "id_tags"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id_tag: Mapped[str] = mapped_column(String(36), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="Accepted")
+    expires_at: Mapped[datetime | None] = mapped_column()
+    parent_id_tag: Mapped[str | None] = mapped_column(String(36))
+    # None: valid everywhere (only unscoped tokens manage it).
+    site_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), index=True
+    )
+
+
+class ElectricityMeter(Timestamped, Base):
+    """A meter of unmanaged load; a site or circuit points at it by electricity_meter_id."""
+
+    __tablename__ = "electricity_meters"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    site_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    # A reading older than this is stale: the node falls back to offline_reserved_current.
+    max_age_s: Mapped[int] = mapped_column(Integer, default=60)
+
+
+class MeterReading(Base):
+    __tablename__ = "meter_readings"
+    __table_args__ = (Index("ix_meter_readings_meter_ts", "meter_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    meter_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("electricity_meters.id", ondelete="CASCADE")
+    )
+    timestamp: Mapped[datetime] = mapped_column()
+    current_l1: Mapped[float | None] = mapped_column(Float)
+    current_l2: Mapped[float | None] = mapped_column(Float)
+    current_l3: Mapped[float | None] = mapped_column(Float)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # SHA-256 of the token: tokens are 256-bit random, so a slow hash adds nothing.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    # None: every site; otherwise a list of site id strings.
+    site_ids: Mapped[list[Any] | None] = mapped_column()
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class Webhook(Timestamped, Base):
+    __tablename__ = "webhooks"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[Any]] = mapped_column()
+    secret: Mapped[str] = mapped_column(String(200))
+    site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)

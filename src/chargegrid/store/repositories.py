@@ -1,0 +1,232 @@
+"""Repositories: the queries each part of chargegrid needs, on one AsyncSession.
+
+They never commit; the unit of work (``store.uow``) owns the transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from chargegrid.domain.errors import InvalidValue
+from chargegrid.store.models import (
+    ApiToken,
+    Base,
+    Charger,
+    ChargingSession,
+    Circuit,
+    Connector,
+    ElectricityMeter,
+    Evse,
+    IdTag,
+    MeterReading,
+    MeterValue,
+    Site,
+    TransactionId,
+    Webhook,
+)
+from chargegrid.store.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
+
+M = TypeVar("M", bound=Base)
+
+
+class Repository(Generic[M]):
+    """Get, add, delete and page through one table keyed by a UUID ``id``."""
+
+    model: type[M]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, id_: uuid.UUID) -> M | None:
+        return await self.session.get(self.model, id_, options=self._load_options())
+
+    def add(self, obj: M) -> M:
+        self.session.add(obj)
+        return obj
+
+    async def delete(self, obj: M) -> None:
+        await self.session.delete(obj)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    def _load_options(self) -> Sequence[Any]:
+        return ()
+
+    def select(self) -> Select[M]:
+        return select(self.model).options(*self._load_options())
+
+    async def page(self, query: Select[M], limit: int, cursor: str | None) -> Page[M]:
+        """One page of ``query`` ordered by id; ``cursor`` is the previous page's last id."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidValue.of("limit", f"must be between 1 and {MAX_LIMIT}")
+        id_col = self.model.__table__.c.id
+        if cursor is not None:
+            try:
+                after = uuid.UUID(decode_cursor(cursor))
+            except ValueError as exc:
+                raise InvalidValue.of("cursor", "not a cursor this server handed out") from exc
+            query = query.where(id_col > after)
+        rows = list((await self.session.scalars(query.order_by(id_col).limit(limit + 1))).all())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        last: Any = rows[-1].id if more else None  # type: ignore[attr-defined]
+        return Page(rows, encode_cursor(str(last)) if more else None)
+
+
+class SiteRepository(Repository[Site]):
+    model = Site
+
+    async def all(self) -> list[Site]:
+        return list((await self.session.scalars(select(Site).order_by(Site.name))).all())
+
+
+class CircuitRepository(Repository[Circuit]):
+    model = Circuit
+
+    async def for_site(self, site_id: uuid.UUID) -> list[Circuit]:
+        query = select(Circuit).where(Circuit.site_id == site_id).order_by(Circuit.name)
+        return list((await self.session.scalars(query)).all())
+
+    async def children(self, circuit_id: uuid.UUID) -> list[Circuit]:
+        query = select(Circuit).where(Circuit.parent_id == circuit_id)
+        return list((await self.session.scalars(query)).all())
+
+    async def top_level(self, site_id: uuid.UUID) -> list[Circuit]:
+        query = select(Circuit).where(Circuit.site_id == site_id, Circuit.parent_id.is_(None))
+        return list((await self.session.scalars(query)).all())
+
+
+class ChargerRepository(Repository[Charger]):
+    model = Charger
+
+    def _load_options(self) -> Sequence[Any]:
+        return (selectinload(Charger.evses).selectinload(Evse.connectors),)
+
+    async def by_ocpp_id(self, ocpp_id: str) -> Charger | None:
+        query = self.select().where(Charger.ocpp_id == ocpp_id)
+        return (await self.session.scalars(query)).one_or_none()
+
+    async def for_site(self, site_id: uuid.UUID) -> list[Charger]:
+        query = self.select().where(Charger.site_id == site_id).order_by(Charger.ocpp_id)
+        return list((await self.session.scalars(query)).all())
+
+    async def count_in_circuit(self, circuit_id: uuid.UUID) -> int:
+        query = select(func.count()).select_from(Charger).where(Charger.circuit_id == circuit_id)
+        return int((await self.session.execute(query)).scalar_one())
+
+
+class EvseRepository(Repository[Evse]):
+    model = Evse
+
+    def _load_options(self) -> Sequence[Any]:
+        return (selectinload(Evse.connectors), selectinload(Evse.charger))
+
+    async def for_charger(self, charger_id: uuid.UUID) -> list[Evse]:
+        query = self.select().where(Evse.charger_id == charger_id).order_by(Evse.evse_number)
+        return list((await self.session.scalars(query)).all())
+
+    async def by_number(self, charger_id: uuid.UUID, evse_number: int) -> Evse | None:
+        query = self.select().where(Evse.charger_id == charger_id, Evse.evse_number == evse_number)
+        return (await self.session.scalars(query)).one_or_none()
+
+
+class ConnectorRepository(Repository[Connector]):
+    model = Connector
+
+    async def by_charger(self, charger_id: uuid.UUID, connector_id: int) -> Connector | None:
+        query = select(Connector).where(
+            Connector.charger_id == charger_id, Connector.connector_id == connector_id
+        )
+        return (await self.session.scalars(query)).one_or_none()
+
+    async def by_evse(self, evse_id: uuid.UUID, connector_id: int) -> Connector | None:
+        query = select(Connector).where(
+            Connector.evse_id == evse_id, Connector.connector_id == connector_id
+        )
+        return (await self.session.scalars(query)).one_or_none()
+
+
+class SessionRepository(Repository[ChargingSession]):
+    model = ChargingSession
+
+    async def by_transaction_id(self, transaction_id: int) -> ChargingSession | None:
+        query = select(ChargingSession).where(ChargingSession.transaction_id == transaction_id)
+        return (await self.session.scalars(query)).one_or_none()
+
+    async def active_for_charger(self, charger_id: uuid.UUID) -> list[ChargingSession]:
+        query = select(ChargingSession).where(
+            ChargingSession.charger_id == charger_id, ChargingSession.stopped_at.is_(None)
+        )
+        return list((await self.session.scalars(query)).all())
+
+    async def allocate_transaction_id(self) -> int:
+        """A fresh OCPP 1.6 transaction id, unique across the database."""
+        row = TransactionId()
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+
+class MeterValueRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add_all(self, values: Sequence[MeterValue]) -> None:
+        self.session.add_all(values)
+
+    async def for_session(
+        self, session_id: uuid.UUID, limit: int, after_id: int | None = None
+    ) -> list[MeterValue]:
+        query = select(MeterValue).where(MeterValue.session_id == session_id)
+        if after_id is not None:
+            query = query.where(MeterValue.id > after_id)
+        query = query.order_by(MeterValue.timestamp, MeterValue.id).limit(limit)
+        return list((await self.session.scalars(query)).all())
+
+
+class IdTagRepository(Repository[IdTag]):
+    model = IdTag
+
+    async def by_tag(self, id_tag: str) -> IdTag | None:
+        query = select(IdTag).where(IdTag.id_tag == id_tag)
+        return (await self.session.scalars(query)).one_or_none()
+
+
+class ElectricityMeterRepository(Repository[ElectricityMeter]):
+    model = ElectricityMeter
+
+    def add_reading(self, reading: MeterReading) -> MeterReading:
+        self.session.add(reading)
+        return reading
+
+    async def latest_reading(self, meter_id: uuid.UUID) -> MeterReading | None:
+        query = (
+            select(MeterReading)
+            .where(MeterReading.meter_id == meter_id)
+            .order_by(MeterReading.timestamp.desc(), MeterReading.id.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(query)).first()
+
+
+class ApiTokenRepository(Repository[ApiToken]):
+    model = ApiToken
+
+    async def by_hash(self, token_hash: str) -> ApiToken | None:
+        query = select(ApiToken).where(ApiToken.token_hash == token_hash)
+        return (await self.session.scalars(query)).one_or_none()
+
+
+class WebhookRepository(Repository[Webhook]):
+    model = Webhook
+
+    async def enabled(self) -> list[Webhook]:
+        query = select(Webhook).where(Webhook.enabled.is_(True))
+        return list((await self.session.scalars(query)).all())
