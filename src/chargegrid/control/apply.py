@@ -1,0 +1,445 @@
+"""The apply engine: turn a plan into charging profiles, never overshooting on the way.
+
+It keeps, per EVSE, what the charger has *acknowledged* and diffs each new plan
+against that. A round goes in two waves:
+
+1. every reduction (and every lease renewal) at once, waiting for each answer or its
+   timeout;
+2. only if all reductions were confirmed, every increase.
+
+A reduction that is rejected or unanswered leaves the old, higher limit standing, so
+the capacity it would have freed was never given away; the round reports
+``increases_withheld`` and the loop recomputes with that EVSE held at its old limit.
+An unanswered *increase* may still have reached the charger, so it is booked at the
+higher of old and new. Either way the charger is flagged and left alone until a retry
+time.
+
+Increases to one EVSE are held back for ``increase_holdoff_s`` after its last change
+(a noisy meter must not make profiles flap); reductions are never delayed. Increases
+under ``min_change`` A are not sent. Small *reductions* are sent all the same: skipping
+one would let a car draw more than the plan on which the other cars' limits rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from chargegrid.control.ports import Clock, CommandGateway
+from chargegrid.control.profiles import (
+    ACTION,
+    FAILSAFE_PROFILE_BASE,
+    FAILSAFE_STACK_LEVEL,
+    LIVE_PROFILE_BASE,
+    ChargerCaps,
+    Limit,
+    Purpose,
+    accepted,
+    set_profile_payload,
+)
+from chargegrid.domain.errors import ChargerTimeout, Conflict
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class EvseKey:
+    charger_id: str
+    evse_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class FailsafeTarget:
+    """The limit one EVSE falls back to when the charger loses us."""
+
+    key: EvseKey
+    ocpp_id: str
+    limit: Limit
+    caps: ChargerCaps
+
+
+@dataclass(frozen=True, slots=True)
+class Setpoint:
+    """What the plan wants at one EVSE."""
+
+    key: EvseKey
+    ocpp_id: str
+    limit: Limit
+    failsafe: Limit  # what the charger falls back to here when it loses us
+    caps: ChargerCaps
+    transaction_id: int | str | None = None
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    TIMEOUT = "timeout"
+    OFFLINE = "offline"
+
+
+class StepKind(StrEnum):
+    REDUCTION = "reduction"
+    INCREASE = "increase"
+    RENEWAL = "renewal"
+    FAILSAFE = "failsafe"
+
+
+@dataclass(frozen=True, slots=True)
+class ApplySettings:
+    min_change: float = 0.5  # A; smaller increases are not sent
+    increase_holdoff_s: float = 2.0  # min. time between a change and the next increase
+    lease_s: float = 120.0  # validTo of limits above the failsafe
+    renew_before_s: float = 60.0  # renew a lease this long before it ends
+    answer_timeout_s: float = 5.0  # how long a charger has to answer
+    retry_flagged_s: float = 30.0  # leave a misbehaving charger alone this long
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    """What a charger acknowledged at one EVSE (or may have, after a lost answer)."""
+
+    limit: Limit
+    transaction_id: int | str | None
+    lease_until: float | None  # monotonic; None: no lease (at or below the failsafe)
+    changed_at: float  # monotonic time of the last change in value
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    reason: str
+    since: float
+    retry_at: float
+
+
+class ApplyObserver(Protocol):
+    """Told about each profile sent and each answer (metrics, benchmarks)."""
+
+    def profile_sent(self, key: EvseKey, kind: StepKind, at: float) -> None: ...
+
+    def profile_answered(
+        self, key: EvseKey, kind: StepKind, outcome: Outcome, at: float
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    setpoint: Setpoint
+    limit: Limit
+    kind: StepKind
+
+
+@dataclass(slots=True)
+class ApplyReport:
+    outcomes: dict[EvseKey, list[tuple[StepKind, Outcome]]] = field(default_factory=dict)
+    skipped_small: list[EvseKey] = field(default_factory=list)
+    held_flagged: list[EvseKey] = field(default_factory=list)
+    deferred: list[EvseKey] = field(default_factory=list)
+    retry_at: float | None = None  # earliest moment a deferred increase may go
+    increases_withheld: bool = False  # a reduction failed: recompute with it held
+    first_sent_at: float | None = None
+    last_sent_at: float | None = None
+    last_answer_at: float | None = None
+
+    @property
+    def sent(self) -> int:
+        return sum(len(v) for v in self.outcomes.values())
+
+    def _note_retry(self, at: float) -> None:
+        self.retry_at = at if self.retry_at is None else min(self.retry_at, at)
+
+
+class ApplyEngine:
+    def __init__(
+        self,
+        gateway: CommandGateway,
+        clock: Clock,
+        settings: ApplySettings | None = None,
+        observer: ApplyObserver | None = None,
+    ) -> None:
+        self._gateway = gateway
+        self._clock = clock
+        self.settings = settings or ApplySettings()
+        self._observer = observer
+        self._granted: dict[EvseKey, Granted] = {}
+        self._failsafe: dict[EvseKey, Limit] = {}
+        self._flags: dict[str, Flag] = {}
+        self._offline: set[str] = set()
+
+    # --- what the loop reads -------------------------------------------------------
+
+    def granted(self, key: EvseKey) -> Granted | None:
+        return self._granted.get(key)
+
+    def flags(self) -> Mapping[str, Flag]:
+        return dict(self._flags)
+
+    def steerable(self, charger_id: str) -> bool:
+        """False while a charger is offline or flagged and not yet due for a retry."""
+        if charger_id in self._offline:
+            return False
+        flag = self._flags.get(charger_id)
+        return flag is None or self._clock.monotonic() >= flag.retry_at
+
+    def committed(self, key: EvseKey, transaction_id: int | str | None = None) -> Limit | None:
+        """The most the car at ``key`` may draw right now, as far as we can know.
+
+        ``None`` means unknown: nothing acknowledged and no failsafe installed, so the
+        charger may draw whatever its hardware allows.
+        """
+        failsafe = self._failsafe.get(key)
+        granted = self._granted.get(key)
+        if granted is None:
+            return failsafe
+        if (
+            transaction_id is not None
+            and granted.transaction_id is not None
+            and granted.transaction_id != transaction_id
+        ):
+            # A TxProfile dies with its transaction; the new one starts on the failsafe.
+            return failsafe
+        if granted.lease_until is not None and self._clock.monotonic() >= granted.lease_until:
+            return failsafe
+        return granted.limit
+
+    def held_limits(self) -> dict[EvseKey, Limit | None]:
+        """EVSEs the next plan must take as fixed: their charger cannot be steered now."""
+        return {
+            key: self.committed(key)
+            for key in self._granted.keys() | self._failsafe.keys()
+            if not self.steerable(key.charger_id)
+        }
+
+    # --- connection and session events -----------------------------------------------
+
+    def charger_disconnected(self, charger_id: str) -> None:
+        # It keeps its last profiles: leases run out by themselves, the failsafe stays.
+        self._offline.add(charger_id)
+
+    def charger_connected(self, charger_id: str) -> None:
+        """A (re)connected charger may have rebooted and lost every profile."""
+        self._offline.discard(charger_id)
+        self._flags.pop(charger_id, None)
+        for table in (self._granted, self._failsafe):
+            for key in [k for k in table if k.charger_id == charger_id]:
+                del table[key]
+
+    def session_ended(self, key: EvseKey) -> None:
+        self._granted.pop(key, None)
+
+    # --- applying a plan ----------------------------------------------------------------
+
+    async def apply(self, setpoints: Iterable[Setpoint]) -> ApplyReport:
+        report = ApplyReport()
+        first: list[_Step] = []
+        second: list[_Step] = []
+        for setpoint in setpoints:
+            if not self.steerable(setpoint.key.charger_id):
+                report.held_flagged.append(setpoint.key)
+                continue
+            down, up = self._steps(setpoint, report)
+            if down is not None:
+                first.append(down)
+            if up is not None:
+                second.append(up)
+        if first:
+            await self._send_wave(first, report)
+        reductions_failed = any(
+            outcome is not Outcome.ACCEPTED
+            for steps in report.outcomes.values()
+            for kind, outcome in steps
+            if kind is StepKind.REDUCTION
+        )
+        if reductions_failed and second:
+            report.increases_withheld = True
+        elif second:
+            await self._send_wave(second, report)
+        return report
+
+    def _steps(self, sp: Setpoint, report: ApplyReport) -> tuple[_Step | None, _Step | None]:
+        """Split one change into a reduction (first wave) and an increase (second wave).
+
+        A change that lowers some phases and raises others (3 x 6 A -> 1 x 16 A) becomes
+        both: first down to what old and new have in common, then up.
+        """
+        new = self._layered(sp)
+        old = self.committed(sp.key, sp.transaction_id)
+        if old is None:
+            return _Step(sp, new, StepKind.REDUCTION), None
+        granted = self._live_grant(sp.key, sp.transaction_id)
+        down = Limit(min(old.amps, new.amps), min(old.phases, new.phases))
+        first = _Step(sp, down, StepKind.REDUCTION) if down != old else None
+        second: _Step | None = None
+        if new == down:
+            pass
+        elif new.phases == down.phases and new.amps - down.amps < self.settings.min_change:
+            report.skipped_small.append(sp.key)
+        elif first is None and granted is not None and not self._holdoff_over(granted, report):
+            report.deferred.append(sp.key)
+        else:
+            second = _Step(sp, new, StepKind.INCREASE)
+        if first is None and second is None and granted is not None and self._lease_due(granted):
+            first = _Step(sp, old, StepKind.RENEWAL)
+        return first, second
+
+    def _live_grant(self, key: EvseKey, transaction_id: int | str | None) -> Granted | None:
+        """The acknowledged live limit, if it still binds this transaction now."""
+        granted = self._granted.get(key)
+        if granted is None or self.committed(key, transaction_id) != granted.limit:
+            return None
+        return granted
+
+    def _holdoff_over(self, granted: Granted, report: ApplyReport) -> bool:
+        ready_at = granted.changed_at + self.settings.increase_holdoff_s
+        if self._clock.monotonic() >= ready_at:
+            return True
+        report._note_retry(ready_at)
+        return False
+
+    def _layered(self, sp: Setpoint) -> Limit:
+        """A charger that can hold only one default profile would lose its failsafe to a
+        live one; such a charger never gets more than its failsafe."""
+        if sp.caps.tx_profile_supported or sp.caps.live_stack_level > FAILSAFE_STACK_LEVEL:
+            return sp.limit
+        return Limit(min(sp.limit.amps, sp.failsafe.amps), min(sp.limit.phases, sp.failsafe.phases))
+
+    def _lease_due(self, granted: Granted) -> bool:
+        if granted.lease_until is None:
+            return False
+        return granted.lease_until - self._clock.monotonic() <= self.settings.renew_before_s
+
+    async def _send_wave(self, steps: Sequence[_Step], report: ApplyReport) -> None:
+        results = await asyncio.gather(*(self._send_live(step, report) for step in steps))
+        for step, outcome in zip(steps, results, strict=True):
+            report.outcomes.setdefault(step.setpoint.key, []).append((step.kind, outcome))
+
+    async def _send_live(self, step: _Step, report: ApplyReport) -> Outcome:
+        sp = step.setpoint
+        now = self._clock.monotonic()
+        leased = not sp.failsafe.covers(step.limit)
+        purpose = (
+            Purpose.TX
+            if sp.caps.tx_profile_supported and sp.transaction_id
+            else (Purpose.TX_DEFAULT)
+        )
+        payload = set_profile_payload(
+            caps=sp.caps,
+            evse_number=sp.key.evse_number,
+            limit=step.limit,
+            purpose=purpose,
+            profile_id=LIVE_PROFILE_BASE + sp.key.evse_number,
+            stack_level=sp.caps.live_stack_level,
+            transaction_id=sp.transaction_id if purpose is Purpose.TX else None,
+            valid_to=(
+                self._clock.utcnow() + timedelta(seconds=self.settings.lease_s) if leased else None
+            ),
+        )
+        outcome = await self._call(sp.ocpp_id, payload, step.kind, sp.key, report)
+        self._book(step, outcome, now, now + self.settings.lease_s if leased else None)
+        return outcome
+
+    def _book(self, step: _Step, outcome: Outcome, sent_at: float, lease: float | None) -> None:
+        sp = step.setpoint
+        old = self._live_grant(sp.key, sp.transaction_id)
+        if outcome is Outcome.ACCEPTED:
+            changed_at = old.changed_at if old is not None and old.limit == step.limit else sent_at
+            self._granted[sp.key] = Granted(step.limit, sp.transaction_id, lease, changed_at)
+            self._flags.pop(sp.key.charger_id, None)
+            return
+        if outcome is Outcome.OFFLINE:
+            self._offline.add(sp.key.charger_id)
+            return
+        now = self._clock.monotonic()
+        self._flags[sp.key.charger_id] = Flag(
+            outcome.value, now, now + self.settings.retry_flagged_s
+        )
+        before = self.committed(sp.key, sp.transaction_id)
+        if outcome is Outcome.TIMEOUT and before is not None:
+            # The charger may have applied it after all: book the higher of the two.
+            joined = Limit(max(before.amps, step.limit.amps), max(before.phases, step.limit.phases))
+            leases = [x for x in (old.lease_until if old else None, lease) if x is not None]
+            self._granted[sp.key] = Granted(
+                joined, sp.transaction_id, max(leases) if leases else None, sent_at
+            )
+
+    async def _call(
+        self,
+        ocpp_id: str,
+        payload: Mapping[str, object],
+        kind: StepKind,
+        key: EvseKey,
+        report: ApplyReport,
+    ) -> Outcome:
+        sent_at = self._clock.monotonic()
+        report.first_sent_at = report.first_sent_at or sent_at
+        report.last_sent_at = sent_at
+        if self._observer is not None:
+            self._observer.profile_sent(key, kind, sent_at)
+        try:
+            answer = await self._gateway.send(
+                ocpp_id, ACTION, payload, self.settings.answer_timeout_s
+            )
+            outcome = Outcome.ACCEPTED if accepted(answer) else Outcome.REJECTED
+        except Conflict:
+            outcome = Outcome.OFFLINE
+        except (ChargerTimeout, TimeoutError):
+            outcome = Outcome.TIMEOUT
+        except Exception:  # a CallError or a malformed answer: the charger said no
+            outcome = Outcome.REJECTED
+        answered_at = self._clock.monotonic()
+        report.last_answer_at = answered_at
+        if self._observer is not None:
+            self._observer.profile_answered(key, kind, outcome, answered_at)
+        return outcome
+
+    # --- the failsafe default -------------------------------------------------------------
+
+    async def install_failsafes(self, targets: Iterable[FailsafeTarget]) -> ApplyReport:
+        """Install each EVSE's failsafe where it changed, lowered ones first: a car may be
+        drawing at its failsafe right now."""
+        report = ApplyReport()
+        lower: list[FailsafeTarget] = []
+        higher: list[FailsafeTarget] = []
+        for target in targets:
+            if target.key.charger_id in self._offline:
+                continue
+            current = self._failsafe.get(target.key)
+            if current == target.limit:
+                continue
+            raising = current is not None and target.limit.covers(current)
+            (higher if raising else lower).append(target)
+        for wave in (lower, higher):
+            if not wave:
+                continue
+            outcomes = await asyncio.gather(*(self._send_failsafe(t, report) for t in wave))
+            for target, outcome in zip(wave, outcomes, strict=True):
+                report.outcomes.setdefault(target.key, []).append((StepKind.FAILSAFE, outcome))
+            if wave is lower and any(o is not Outcome.ACCEPTED for o in outcomes):
+                report.increases_withheld = bool(higher)
+                break
+        return report
+
+    async def _send_failsafe(self, target: FailsafeTarget, report: ApplyReport) -> Outcome:
+        key = target.key
+        payload = set_profile_payload(
+            caps=target.caps,
+            evse_number=key.evse_number,
+            limit=target.limit,
+            purpose=Purpose.TX_DEFAULT,
+            profile_id=FAILSAFE_PROFILE_BASE + key.evse_number,
+            stack_level=FAILSAFE_STACK_LEVEL,
+        )
+        outcome = await self._call(target.ocpp_id, payload, StepKind.FAILSAFE, key, report)
+        if outcome is Outcome.ACCEPTED:
+            self._failsafe[key] = target.limit
+        elif outcome is Outcome.OFFLINE:
+            self._offline.add(key.charger_id)
+        else:
+            # Unknown what it holds now: forget it, so nothing relies on a lower value.
+            self._failsafe.pop(key, None)
+            now = self._clock.monotonic()
+            self._flags[key.charger_id] = Flag(
+                outcome.value, now, now + self.settings.retry_flagged_s
+            )
+        return outcome

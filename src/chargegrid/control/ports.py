@@ -1,0 +1,48 @@
+"""What the control loop needs from the outside world, as small Protocols.
+
+The OCPP command gateway and the clock are ports so the apply engine runs unchanged
+against a fake gateway and a fake clock in unit tests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+
+class CommandGateway(Protocol):
+    """Sends one OCPP call to a connected charger and returns its answer's payload.
+
+    Raises ``chargegrid.domain.errors.Conflict`` when the charger is not connected and
+    ``ChargerTimeout`` when it does not answer within ``timeout`` seconds.
+    """
+
+    # The gateway owns the per-call deadline (it knows the pending-call table), hence
+    # a timeout argument rather than asyncio.timeout around the call.
+    async def send(
+        self,
+        ocpp_id: str,
+        action: str,
+        payload: Mapping[str, Any],
+        timeout: float,  # noqa: ASYNC109
+    ) -> Mapping[str, Any]: ...
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float:
+        """Seconds on a clock that never jumps: for holdoffs, leases, staleness."""
+        ...
+
+    def utcnow(self) -> datetime:
+        """Wall-clock time: only for what a charger reads (``validTo``) and for display."""
+        ...
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def utcnow(self) -> datetime:
+        return datetime.now(UTC)
