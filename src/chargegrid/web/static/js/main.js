@@ -1,0 +1,76 @@
+// Boot and routing: #/ (sites), #/sites/<id> (one site); sign-in when there is no token.
+import { ApiError } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { whoAmI } from "./identity.js";
+import { signInPage, sitesPage } from "./pages.js";
+import { SitePage } from "./site-page.js";
+import { adoptTokenFromUrl, clearToken, getToken } from "./token.js";
+
+const app = document.getElementById("app");
+const crumbs = document.getElementById("crumbs");
+const whoami = document.getElementById("whoami");
+let current = null; // The page that owns streams and timers, stopped on navigation.
+let identity = null;
+let generation = 0; // Drops the result of a route that was left before it loaded.
+
+function signOut(message) {
+  clearToken();
+  identity = null;
+  show(signInPage({ message, onSignedIn: () => route() }), []);
+}
+
+function show(content, trail) {
+  replaceChildren(app, content);
+  replaceChildren(
+    crumbs,
+    trail.map((c, i) => (i < trail.length - 1 ? [h("a", { href: c.href }, c.label), " / "] : h("span", {}, c.label))),
+  );
+  replaceChildren(
+    whoami,
+    getToken()
+      ? [
+          identity?.role ? h("span", { class: "role" }, identity.role) : null,
+          h("button", { type: "button", class: "link", onclick: () => signOut() }, "Sign out"),
+        ]
+      : null,
+  );
+}
+
+async function route() {
+  const mine = ++generation;
+  current?.stop();
+  current = null;
+  if (!getToken()) return signOut();
+  try {
+    identity ??= await whoAmI();
+    const match = /^#\/sites\/([^/]+)$/.exec(location.hash);
+    if (match) {
+      const page = new SitePage(decodeURIComponent(match[1]), identity);
+      current = page;
+      show(page.el, [{ href: "#/", label: "Sites" }, { label: "…" }]);
+      const site = await page.start();
+      if (mine === generation) show(page.el, [{ href: "#/", label: "Sites" }, { label: site.name }]);
+      return;
+    }
+    const list = await sitesPage();
+    if (mine === generation) show(list, [{ label: "Sites" }]);
+  } catch (err) {
+    if (mine !== generation) return;
+    if (err instanceof ApiError && err.status === 401) return signOut("Your token is no longer valid.");
+    show(
+      h(
+        "div",
+        { class: "panel problem", role: "alert" },
+        h("h1", {}, err instanceof ApiError && err.status === 404 ? "Not found" : "Something went wrong"),
+        h("p", {}, err.message),
+        h("p", {}, h("a", { href: "#/" }, "Back to the sites")),
+      ),
+      [{ href: "#/", label: "Sites" }],
+    );
+  }
+}
+
+window.addEventListener("chargegrid:unauthorized", () => signOut("Your token is no longer valid."));
+window.addEventListener("hashchange", () => route());
+adoptTokenFromUrl();
+route();

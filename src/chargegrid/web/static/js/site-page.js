@@ -1,0 +1,268 @@
+// One site: fuse tree with live per-phase bars, the hour's load chart, chargers, active
+// sessions, and the forms this role may use. Live data comes from two SSE streams; when
+// the server has no live load yet, the page shows the configuration and says so.
+import { api, ApiError, listAll } from "./api.js";
+import { ChargerList } from "./charger-list.js";
+import { h, replaceChildren, setText } from "./dom.js";
+import { amps, PHASE_LABEL, PHASES } from "./format.js";
+import { settingsForm } from "./forms.js";
+import { LoadChart, LoadHistory } from "./load-chart.js";
+import { configuredNodes, LoadTree } from "./load-tree.js";
+import { SessionList } from "./session-list.js";
+import { followStream } from "./sse.js";
+
+const REFRESH_DEBOUNCE_MS = 250;
+const POLL_MS = 10000;
+
+export class SitePage {
+  constructor(siteId, identity) {
+    this.siteId = siteId;
+    this.identity = identity;
+    this.state = { site: null, circuits: [], chargers: [], evses: new Map(), sessions: [], load: null };
+    this.liveStatus = h("span", { class: "live-status", role: "status" });
+    this.heading = h("h1", {}, "Site");
+    this.summary = h("p", { class: "site-summary" });
+    this.tree = new LoadTree();
+    this.history = new LoadHistory(siteId);
+    this.chart = new LoadChart(this.history);
+    this.chargers = new ChargerList({ canEdit: () => this.canEdit(), onChanged: () => this.refreshSoon() });
+    this.sessions = new SessionList();
+    this.formSlot = h("div", { class: "site-forms" });
+    this.el = h(
+      "div",
+      { class: "site-page" },
+      h("div", { class: "page-head" }, this.heading, this.liveStatus),
+      this.summary,
+      h(
+        "div",
+        { class: "grid" },
+        h("section", { class: "panel", "aria-labelledby": "tree-h" }, h("h2", { id: "tree-h" }, "Fuses and load"), this.tree.el, legend()),
+        h("section", { class: "panel", "aria-labelledby": "chart-h" }, h("h2", { id: "chart-h" }, "Load, last hour"), this.chart.el),
+        h("section", { class: "panel", "aria-labelledby": "forms-h" }, h("h2", { id: "forms-h" }, "Available current"), this.formSlot),
+      ),
+      h("section", { class: "panel wide", "aria-labelledby": "chargers-h" }, h("h2", { id: "chargers-h" }, "Chargers"), this.chargers.el),
+      h("section", { class: "panel wide", "aria-labelledby": "sessions-h" }, h("h2", { id: "sessions-h" }, "Active sessions"), this.sessions.el),
+    );
+    this.streams = [];
+    this.timers = [];
+    this.refreshTimer = null;
+    this.loadAvailable = true;
+  }
+
+  canEdit() {
+    return this.identity.role !== "viewer";
+  }
+
+  canEditFuses() {
+    return !["viewer", "owner"].includes(this.identity.role);
+  }
+
+  async start() {
+    const site = await api(`/sites/${this.siteId}`);
+    this.state.site = site;
+    await this.refresh();
+    await this.fetchLoad();
+    this.chart.start();
+    this.chart.redraw();
+    this.buildForms();
+    this.followLive();
+    this.timers.push(setInterval(() => this.sessions.tick(), 1000));
+    return site;
+  }
+
+  stop() {
+    for (const stream of this.streams) stream.close();
+    for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.refreshTimer);
+    this.chart.stop();
+  }
+
+  /** Configuration and sessions: re-read on events, since they change rarely. */
+  async refresh() {
+    const id = this.siteId;
+    const [site, circuits, chargers, sessions] = await Promise.all([
+      api(`/sites/${id}`),
+      listAll(`/sites/${id}/circuits`),
+      listAll(`/chargers?site_id=${id}`),
+      listAll(`/sessions?site_id=${id}&active=true`),
+    ]);
+    const evseLists = await Promise.all(chargers.map((c) => listAll(`/chargers/${c.id}/evses`)));
+    Object.assign(this.state, { site, circuits, chargers, sessions });
+    this.state.evses = new Map(chargers.map((c, i) => [c.id, evseLists[i]]));
+    this.render();
+  }
+
+  refreshSoon() {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => {
+      this.refresh().catch((err) => this.showProblem(err));
+      this.fetchLoad().catch((err) => this.showProblem(err));
+    }, REFRESH_DEBOUNCE_MS);
+  }
+
+  async fetchLoad() {
+    try {
+      this.onLoad(await api(`/sites/${this.siteId}/load`));
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 404) throw err;
+      this.loadAvailable = false;
+      this.state.load = null;
+      this.setLive("no-load");
+      this.render();
+    }
+  }
+
+  onLoad(load) {
+    if (!load || load.site_id !== this.siteId) return;
+    this.loadAvailable = true;
+    this.state.load = load;
+    const siteNode = load.nodes?.find((n) => n.kind === "site");
+    if (siteNode) this.history.add(siteNode, load.computed_at ? Date.parse(load.computed_at) / 1000 : undefined);
+    this.chart.redraw();
+    this.render();
+  }
+
+  followLive() {
+    this.streams.push(
+      followStream(`/sites/${this.siteId}/load/stream`, {
+        onMessage: (event, data) => {
+          if (event === "load" || event === "message") this.onLoad(data);
+        },
+        onStatus: (status) => {
+          if (status === "unavailable") {
+            // No stream but a load endpoint: poll it instead.
+            if (this.loadAvailable) this.timers.push(setInterval(() => this.fetchLoad().catch(() => {}), 2000));
+            this.setLive(this.loadAvailable ? "polling" : "no-load");
+          } else this.setLive(status);
+        },
+      }),
+    );
+    this.streams.push(
+      followStream("/events/stream", {
+        onMessage: (event, data) => {
+          if (event === "site.load_changed") return; // The load stream carries those.
+          if (this.concernsThisSite(data)) this.refreshSoon();
+        },
+        onStatus: (status) => {
+          if (status === "unavailable" || status === "forbidden") {
+            this.timers.push(setInterval(() => this.refreshSoon(), POLL_MS));
+          }
+        },
+      }),
+    );
+  }
+
+  concernsThisSite(data) {
+    const payload = data?.data ?? data ?? {};
+    if (payload.site_id) return payload.site_id === this.siteId;
+    const chargerId = payload.charger_id;
+    return !chargerId || this.state.chargers.some((c) => c.id === chargerId);
+  }
+
+  setLive(status) {
+    const words = {
+      connecting: "connecting…",
+      live: "live",
+      retrying: "reconnecting…",
+      polling: "updating every 2 s",
+      forbidden: "live load not permitted",
+      "no-load": "live load not available",
+    };
+    this.liveStatus.className = `live-status ${status}`;
+    this.liveStatus.dataset.status = status;
+    setText(this.liveStatus, words[status] ?? status);
+  }
+
+  render() {
+    const { site, circuits, chargers, evses, sessions, load } = this.state;
+    if (!site) return;
+    setText(this.heading, site.name);
+    const effective = site.effective_available_current ?? {};
+    const overridden = PHASES.some((p) => effective[p] != null && effective[p] !== site.max_current);
+    setText(
+      this.summary,
+      [
+        `Main fuse ${amps(site.max_current)} per phase`,
+        `available ${PHASES.map((p) => `${PHASE_LABEL[p]} ${amps(effective[p])}`).join(" · ")}`,
+        overridden ? "override active" : "",
+        `${site.nominal_voltage ?? 230} V ${site.network_type ?? ""}`.trim(),
+        `${chargers.length} charger${chargers.length === 1 ? "" : "s"}`,
+      ]
+        .filter(Boolean)
+        .join(" — "),
+    );
+    const nodes = load?.nodes?.length ? load.nodes : configuredNodes(site, circuits);
+    const chargersByNode = new Map();
+    for (const charger of chargers) {
+      const node = charger.circuit_id ?? site.id;
+      if (!chargersByNode.has(node)) chargersByNode.set(node, []);
+      chargersByNode.get(node).push(charger);
+    }
+    this.tree.update(nodes, chargersByNode);
+    const loadSessions = load?.sessions ?? [];
+    const circuitNames = new Map(circuits.map((c) => [c.id, c.name]));
+    this.chargers.update({
+      chargers,
+      evses,
+      loadSessions,
+      circuitName: (id) => (id ? (circuitNames.get(id) ?? null) : null),
+      nodeName: (id) => this.tree.nodeName(id),
+    });
+    const chargerNames = new Map(chargers.map((c) => [c.id, c.ocpp_id]));
+    this.sessions.update({ sessions, loadSessions, chargerName: (id) => chargerNames.get(id) ?? null });
+  }
+
+  buildForms() {
+    if (!this.canEdit()) {
+      replaceChildren(this.formSlot, h("p", { class: "empty" }, "Your role can look but not change settings."));
+      return;
+    }
+    const site = this.state.site;
+    const patch = (changes) => api(`/sites/${this.siteId}`, { method: "PATCH", body: changes });
+    const afterSave = (updated) => {
+      if (updated) this.state.site = updated;
+      this.render();
+      // The stream brings the new plan too; asking once more makes the bars follow at once.
+      this.fetchLoad().catch((err) => this.showProblem(err));
+    };
+    const current = settingsForm({
+      id: "site-current",
+      fields: [
+        { name: "available_current", label: "All phases", unit: "A", value: site.available_current, help: "an override below the main fuse, e.g. when the building needs power" },
+        ...[1, 2, 3].map((n) => ({ name: `available_current_phase${n}`, label: `L${n} only`, unit: "A", value: site[`available_current_phase${n}`] })),
+        { name: "available_current_ttl_s", label: "Lapses after", unit: "s", value: site.available_current_ttl_s, help: "empty: until cleared" },
+      ],
+      submit: patch,
+      actions: [{ label: "Clear override", name: "clear-override", run: () => patch({ available_current: -1 }) }],
+      onSaved: afterSave,
+    });
+    const settings = settingsForm({
+      id: "site-settings",
+      title: "Site settings",
+      fields: [
+        ...(this.canEditFuses() ? [{ name: "max_current", label: "Main fuse", unit: "A", value: site.max_current, help: "per phase; electricians only" }] : []),
+        { name: "three_to_one_phase_switch_current", label: "Switch 3→1 phase below", unit: "A", value: site.three_to_one_phase_switch_current, nullable: true, help: "empty: never switch" },
+        { name: "offline_limit_to_min_current", label: "Offline chargers at their minimum", kind: "checkbox", value: site.offline_limit_to_min_current },
+      ],
+      submit: patch,
+      onSaved: afterSave,
+    });
+    replaceChildren(this.formSlot, current, settings);
+  }
+
+  showProblem(err) {
+    console.warn("chargegrid: refresh failed", err);
+    this.setLive("retrying");
+  }
+}
+
+function legend() {
+  return h(
+    "p",
+    { class: "legend" },
+    h("span", { class: "key unmanaged" }), "unmanaged ",
+    h("span", { class: "key allocated" }), "allocated to chargers ",
+    h("span", { class: "key measured" }), "measured ",
+    "— the bar ends at the limit",
+  );
+}
