@@ -1,0 +1,1 @@
+"""Use cases: configuration, charger messages, the control loop. They talk to ports."""

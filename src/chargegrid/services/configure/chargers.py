@@ -1,0 +1,111 @@
+"""Chargers: identity, placement in the tree, and the settings pushed to them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from chargegrid.domain.errors import Conflict, InvalidValue
+from chargegrid.domain.identifiers import check_ocpp_id
+from chargegrid.services.auth import hash_password
+from chargegrid.services.configure.context import REQUIRED, ConfigContext, assign, found
+from chargegrid.store.models import Charger
+
+# Zaptec lets owners change these (charger update needs "owner or service").
+OPERATIONAL = {
+    "max_charge_current": None,
+    "min_charge_current": 6.0,
+    "max_charge_phases": 3,
+    "offline_charge_current": -1.0,
+    "offline_charge_phase": 0,
+    "meter_value_interval": 900,
+    "priority": 1.0,
+}
+TECHNICAL = {
+    "ocpp_id": REQUIRED,
+    "site_id": REQUIRED,
+    "circuit_id": None,
+    "registration_status": "Accepted",
+}
+# Settings the charger itself must apply: a change makes config_sync pending again.
+PUSHED = frozenset({"meter_value_interval", "offline_charge_current", "offline_charge_phase"})
+OFFLINE_CURRENT_MAX = 32.0
+
+
+async def get_charger(ctx: ConfigContext, charger_id: uuid.UUID) -> Charger:
+    charger = found(await ctx.uow.chargers.get(charger_id), "charger")
+    ctx.who.check_site(charger.site_id, "charger")
+    return charger
+
+
+async def create_charger(ctx: ConfigContext, data: dict[str, Any]) -> Charger:
+    ctx.who.require_technical("chargers")
+    for name in ("ocpp_id", "site_id"):
+        if data.get(name) is None:
+            raise InvalidValue.of(name, "required")
+    charger = Charger(id=uuid.uuid4(), ocpp_id=data["ocpp_id"], site_id=data["site_id"])
+    assign(charger, data, OPERATIONAL | TECHNICAL)
+    charger.config_sync = "pending"
+    await _check(ctx, charger, data)
+    _set_password(charger, data)
+    ctx.uow.chargers.add(charger)
+    ctx.changed("charger", charger.id, charger.site_id, "created", data)
+    await ctx.commit()
+    return found(await ctx.uow.chargers.get(charger.id), "charger")
+
+
+async def update_charger(
+    ctx: ConfigContext, charger_id: uuid.UUID, data: dict[str, Any]
+) -> Charger:
+    charger = await get_charger(ctx, charger_id)
+    ctx.who.require_write()
+    technical = [k for k in (*TECHNICAL, "password") if k in data]
+    if technical:
+        ctx.who.require_technical(", ".join(technical))
+    old_site = charger.site_id
+    changed = assign(charger, data, OPERATIONAL | TECHNICAL)
+    await _check(ctx, charger, data)
+    if _set_password(charger, data):
+        changed.add("password")
+    if changed & PUSHED:
+        charger.config_sync = "pending"
+    if changed:
+        if old_site != charger.site_id:
+            ctx.changed("charger", charger.id, old_site, "deleted")
+        ctx.changed("charger", charger.id, charger.site_id, "updated", changed)
+        await ctx.commit()
+    return charger
+
+
+async def delete_charger(ctx: ConfigContext, charger_id: uuid.UUID) -> None:
+    charger = await get_charger(ctx, charger_id)
+    ctx.who.require_technical("deleting a charger")
+    await ctx.uow.chargers.delete(charger)
+    ctx.changed("charger", charger_id, charger.site_id, "deleted")
+    await ctx.commit()
+
+
+def _set_password(charger: Charger, data: dict[str, Any]) -> bool:
+    if "password" not in data:
+        return False
+    password = data["password"]
+    charger.password_hash = hash_password(password) if password else None
+    return True
+
+
+async def _check(ctx: ConfigContext, charger: Charger, data: dict[str, Any]) -> None:
+    if "ocpp_id" in data:
+        check_ocpp_id(charger.ocpp_id)
+        other = await ctx.uow.chargers.by_ocpp_id(charger.ocpp_id)
+        if other is not None and other.id != charger.id:
+            raise Conflict(f"a charger with ocpp_id {charger.ocpp_id!r} exists already")
+    if "site_id" in data:
+        ctx.who.check_site(charger.site_id, "site")
+        if charger.site_id is None or await ctx.uow.sites.get(charger.site_id) is None:
+            raise InvalidValue.of("site_id", "no such site")
+    if charger.circuit_id is not None and ("circuit_id" in data or "site_id" in data):
+        circuit = await ctx.uow.circuits.get(charger.circuit_id)
+        if circuit is None or circuit.site_id != charger.site_id:
+            raise InvalidValue.of("circuit_id", "no such circuit on the charger's site")
+    if charger.registration_status not in ("Accepted", "Pending", "Rejected"):
+        raise InvalidValue.of("registration_status", "Accepted, Pending or Rejected")

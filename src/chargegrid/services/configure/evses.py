@@ -1,0 +1,159 @@
+"""EVSEs and their connectors (AMPECO/Spirii EVSE, Plugchoice/Spirii connector update)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from chargegrid.domain.connectors import PowerType, check_rotation_fits
+from chargegrid.domain.errors import Conflict, InvalidValue
+from chargegrid.domain.identifiers import check_evse_id
+from chargegrid.domain.phases import PhaseRotation
+from chargegrid.services.configure.chargers import get_charger
+from chargegrid.services.configure.context import REQUIRED, ConfigContext, assign, found
+from chargegrid.store.models import Connector, Evse
+
+EVSE_OPERATIONAL = {"enabled": True, "physical_reference": None}
+EVSE_TECHNICAL = {"evse_number": REQUIRED, "evse_id": None}
+CONNECTOR_FIELDS = {
+    "standard": "IEC_62196_T2",
+    "format": "SOCKET",
+    "power_type": "AC_3_PHASE",
+    "max_voltage": 230.0,
+    "max_amperage": 32,
+    "max_electric_power": None,
+    "phase_rotation": None,  # null: straight-through for the power type
+}
+
+
+async def get_evse(ctx: ConfigContext, evse_id: uuid.UUID) -> Evse:
+    evse = found(await ctx.uow.evses.get(evse_id), "EVSE")
+    ctx.who.check_site(evse.charger.site_id, "EVSE")
+    return evse
+
+
+async def create_evse(ctx: ConfigContext, charger_id: uuid.UUID, data: dict[str, Any]) -> Evse:
+    charger = await get_charger(ctx, charger_id)
+    ctx.who.require_technical("EVSEs")
+    if data.get("evse_number") is None:
+        raise InvalidValue.of("evse_number", "required")
+    evse = Evse(id=uuid.uuid4(), charger_id=charger.id, evse_number=data["evse_number"])
+    assign(evse, data, EVSE_OPERATIONAL | EVSE_TECHNICAL)
+    await _check_evse(ctx, evse, data)
+    ctx.uow.evses.add(evse)
+    await ctx.uow.evses.flush()
+    for index, connector_data in enumerate(data.get("connectors") or []):
+        await _add_connector(ctx, evse, connector_data, f"connectors[{index}].")
+    ctx.changed("evse", evse.id, charger.site_id, "created", data)
+    await ctx.commit()
+    await ctx.uow.session.refresh(evse, ["connectors"])
+    return evse
+
+
+async def update_evse(ctx: ConfigContext, evse_id: uuid.UUID, data: dict[str, Any]) -> Evse:
+    evse = await get_evse(ctx, evse_id)
+    ctx.who.require_write()
+    technical = [k for k in EVSE_TECHNICAL if k in data]
+    if technical:
+        ctx.who.require_technical(", ".join(technical))
+    changed = assign(evse, data, EVSE_OPERATIONAL | EVSE_TECHNICAL)
+    await _check_evse(ctx, evse, data)
+    if changed:
+        ctx.changed("evse", evse.id, evse.charger.site_id, "updated", changed)
+        await ctx.commit()
+    return evse
+
+
+async def delete_evse(ctx: ConfigContext, evse_id: uuid.UUID) -> None:
+    evse = await get_evse(ctx, evse_id)
+    ctx.who.require_technical("deleting an EVSE")
+    await ctx.uow.evses.delete(evse)
+    ctx.changed("evse", evse_id, evse.charger.site_id, "deleted")
+    await ctx.commit()
+
+
+async def create_connector(
+    ctx: ConfigContext, evse_id: uuid.UUID, data: dict[str, Any]
+) -> Connector:
+    evse = await get_evse(ctx, evse_id)
+    ctx.who.require_technical("connectors")
+    connector = await _add_connector(ctx, evse, data, "")
+    ctx.changed("connector", connector.id, evse.charger.site_id, "created", data)
+    await ctx.commit()
+    return connector
+
+
+async def update_connector_on_evse(
+    ctx: ConfigContext, evse_id: uuid.UUID, connector_id: int, data: dict[str, Any]
+) -> Connector:
+    evse = await get_evse(ctx, evse_id)
+    connector = found(await ctx.uow.connectors.by_evse(evse.id, connector_id), "connector")
+    return await _update_connector(ctx, connector, evse.charger.site_id, data)
+
+
+async def update_connector_on_charger(
+    ctx: ConfigContext, charger_id: uuid.UUID, connector_id: int, data: dict[str, Any]
+) -> Connector:
+    charger = await get_charger(ctx, charger_id)
+    connector = found(await ctx.uow.connectors.by_charger(charger.id, connector_id), "connector")
+    return await _update_connector(ctx, connector, charger.site_id, data)
+
+
+async def _update_connector(
+    ctx: ConfigContext, connector: Connector, site_id: uuid.UUID | None, data: dict[str, Any]
+) -> Connector:
+    ctx.who.require_technical("connector wiring and ratings")
+    if "power_type" in data and "phase_rotation" not in data:
+        old = PowerType(connector.power_type)
+        if connector.phase_rotation == str(PhaseRotation.identity(old.phase_count)):
+            # A straight-through rotation follows the new power type.
+            data = {**data, "phase_rotation": None}
+    changed = assign(connector, data, CONNECTOR_FIELDS)
+    _check_connector(connector, "")
+    if changed:
+        ctx.changed("connector", connector.id, site_id, "updated", changed)
+        await ctx.commit()
+    return connector
+
+
+async def _add_connector(
+    ctx: ConfigContext, evse: Evse, data: dict[str, Any], prefix: str
+) -> Connector:
+    if data.get("connector_id") is None:
+        raise InvalidValue.of(prefix + "connector_id", "required")
+    connector = Connector(
+        id=uuid.uuid4(),
+        evse_id=evse.id,
+        charger_id=evse.charger_id,
+        connector_id=data["connector_id"],
+        phase_rotation=None,
+    )
+    assign(connector, {k: v for k, v in data.items() if v is not None}, CONNECTOR_FIELDS)
+    for name, default in CONNECTOR_FIELDS.items():
+        if getattr(connector, name) is None and name != "phase_rotation":
+            setattr(connector, name, default)
+    _check_connector(connector, prefix)
+    if await ctx.uow.connectors.by_charger(evse.charger_id, connector.connector_id):
+        raise Conflict(f"connector {connector.connector_id} exists on this charger already")
+    ctx.uow.connectors.add(connector)
+    await ctx.uow.connectors.flush()
+    return connector
+
+
+def _check_connector(connector: Connector, prefix: str) -> None:
+    power_type = PowerType(connector.power_type)
+    if connector.phase_rotation is None:
+        connector.phase_rotation = str(PhaseRotation.identity(power_type.phase_count))
+    try:
+        check_rotation_fits(PhaseRotation.parse(connector.phase_rotation), power_type)
+    except InvalidValue as exc:
+        raise InvalidValue.of(prefix + "phase_rotation", exc.errors[0].message) from exc
+
+
+async def _check_evse(ctx: ConfigContext, evse: Evse, data: dict[str, Any]) -> None:
+    if evse.evse_id is not None:
+        check_evse_id(evse.evse_id)
+    if "evse_number" in data:
+        other = await ctx.uow.evses.by_number(evse.charger_id, evse.evse_number)
+        if other is not None and other.id != evse.id:
+            raise Conflict(f"EVSE {evse.evse_number} exists on this charger already")
