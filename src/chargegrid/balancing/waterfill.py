@@ -1,0 +1,139 @@
+"""Weighted max-min fair water-filling over shared per-phase resources.
+
+Every session starts at its minimum (admission already reserved it) and, once the
+common water level ``t`` reaches ``lo / w``, rises as ``w * t`` until it reaches its
+maximum or one of its resources fills up; a full resource freezes every session in it.
+That is progressive filling, whose result is the lexicographic max-min optimum of
+``x / w`` for packing constraints like fuses, and Pareto efficient: a session below its
+maximum always sits in a full resource.
+
+Rather than stepping ``t``, the loop jumps between events: a session starts rising, a
+session reaches its maximum, a resource fills. Each resource's use above the minimums is
+kept as a line ``base + slope * (t - since)``, refreshed only when its slope changes, and
+its predicted fill time sits in a heap with a version number to skip stale entries. Each
+session touches its resources a bounded number of times, so the cost is
+O(N * d * log R) for N sessions of d resources each.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+_WAITING, _RISING, _DONE = 0, 1, 2
+NO_BOTTLENECK = -1
+
+
+@dataclass(slots=True)
+class FillResult:
+    values: list[float]
+    # The resource that froze each session, or NO_BOTTLENECK (at its maximum).
+    bottleneck: list[int]
+
+
+def water_fill(
+    spare: Sequence[float],
+    members: Sequence[Sequence[int]],
+    lo: Sequence[float],
+    hi: Sequence[float],
+    weight: Sequence[float],
+) -> FillResult:
+    """Raise sessions from ``lo`` towards ``hi`` fairly by ``weight`` (all > 0).
+
+    ``spare[r]`` is what resource ``r`` still holds once every session sits at ``lo``;
+    ``members[s]`` are the resources session ``s`` loads (each by its own current).
+    """
+    count = len(members)
+    values = list(lo)
+    bottleneck = [NO_BOTTLENECK] * count
+    state = [_WAITING] * count
+    resources = len(spare)
+    in_resource: list[list[int]] = [[] for _ in range(resources)]
+    for s, rs in enumerate(members):
+        for r in rs:
+            in_resource[r].append(s)
+    base = [0.0] * resources
+    slope = [0.0] * resources
+    since = [0.0] * resources
+    version = [0] * resources
+    fills: list[tuple[float, int, int]] = []
+
+    starts = sorted((lo[s] / weight[s], s) for s in range(count) if hi[s] > lo[s])
+    for s in range(count):
+        if hi[s] <= lo[s]:
+            state[s] = _DONE
+    stops: list[tuple[float, int]] = []
+    next_start = 0
+
+    def shift(deltas: dict[int, float], t: float) -> None:
+        """Change resources' slopes at level ``t`` and re-predict when they fill."""
+        for r, delta in deltas.items():
+            base[r] += slope[r] * (t - since[r])
+            since[r] = t
+            slope[r] += delta
+            version[r] += 1
+            if slope[r] > 1e-12:
+                room = spare[r] - base[r]
+                heapq.heappush(fills, (t + max(room, 0.0) / slope[r], version[r], r))
+            else:
+                slope[r] = 0.0
+
+    def retire(sessions: list[int], t: float) -> None:
+        deltas: dict[int, float] = {}
+        for s in sessions:
+            w = weight[s]
+            for r in members[s]:
+                deltas[r] = deltas.get(r, 0.0) - w
+        shift(deltas, t)
+
+    inf = float("inf")
+    while True:
+        while fills and fills[0][1] != version[fills[0][2]]:
+            heapq.heappop(fills)
+        t_fill = fills[0][0] if fills else inf
+        while stops and state[stops[0][1]] != _RISING:
+            heapq.heappop(stops)
+        t_stop = stops[0][0] if stops else inf
+        while next_start < len(starts) and state[starts[next_start][1]] != _WAITING:
+            next_start += 1
+        t_start = starts[next_start][0] if next_start < len(starts) else inf
+        t = min(t_fill, t_stop, t_start)
+        if t == inf:
+            break
+        if t_fill <= t:
+            # A full resource freezes all it carries, waiting ones too: they could
+            # never rise without overfilling it.
+            _, _, r = heapq.heappop(fills)
+            frozen: list[int] = []
+            for s in in_resource[r]:
+                if state[s] == _RISING:
+                    values[s] = min(hi[s], max(lo[s], weight[s] * t))
+                    frozen.append(s)
+                if state[s] != _DONE:
+                    state[s] = _DONE
+                    bottleneck[s] = r
+            retire(frozen, t)
+        elif t_stop <= t:
+            reached: list[int] = []
+            while stops and stops[0][0] <= t:
+                _, s = heapq.heappop(stops)
+                if state[s] == _RISING:
+                    state[s] = _DONE
+                    values[s] = hi[s]
+                    reached.append(s)
+            retire(reached, t)
+        else:
+            deltas: dict[int, float] = {}
+            while next_start < len(starts) and starts[next_start][0] <= t:
+                _, s = starts[next_start]
+                next_start += 1
+                if state[s] != _WAITING:
+                    continue
+                state[s] = _RISING
+                heapq.heappush(stops, (hi[s] / weight[s], s))
+                w = weight[s]
+                for r in members[s]:
+                    deltas[r] = deltas.get(r, 0.0) + w
+            shift(deltas, t)
+    return FillResult(values, bottleneck)
