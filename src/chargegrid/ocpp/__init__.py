@@ -1,0 +1,1 @@
+"""OCPP-J central system: frames, fast validation, connections, handlers, gateway, server."""

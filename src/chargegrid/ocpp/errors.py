@@ -1,0 +1,44 @@
+"""OCPP-J CallError codes and the exception a handler raises to answer with one."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    """OCPP 1.6J §4.2.3 error codes (1.6 spells them as below, typos included)."""
+
+    NOT_IMPLEMENTED = "NotImplemented"  # action not known by the receiver
+    NOT_SUPPORTED = "NotSupported"  # action known but not supported
+    INTERNAL_ERROR = "InternalError"
+    PROTOCOL_ERROR = "ProtocolError"  # payload incomplete / frame of the wrong shape
+    SECURITY_ERROR = "SecurityError"
+    FORMATION_VIOLATION = "FormationViolation"  # not JSON, or not the action's PDU
+    PROPERTY_CONSTRAINT_VIOLATION = "PropertyConstraintViolation"
+    OCCURENCE_CONSTRAINT_VIOLATION = "OccurenceConstraintViolation"
+    TYPE_CONSTRAINT_VIOLATION = "TypeConstraintViolation"
+    GENERIC_ERROR = "GenericError"
+
+
+class OcppCallError(Exception):
+    """Raised while handling a CALL; the connection answers it as a CALLERROR."""
+
+    def __init__(
+        self, code: ErrorCode, description: str = "", details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(f"{code.value}: {description}")
+        self.code = code
+        self.description = description
+        self.details = details or {}
+
+
+class CallErrorReceived(Exception):
+    """The other side answered one of our CALLs with a CALLERROR."""
+
+    def __init__(self, action: str, code: str, description: str, details: Any) -> None:
+        super().__init__(f"{action} answered {code}: {description}")
+        self.action = action
+        self.code = code
+        self.description = description
+        self.details = details

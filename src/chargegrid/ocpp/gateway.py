@@ -1,0 +1,113 @@
+"""The command gateway: send a CALL to a connected charger and get its answer.
+
+The actions API, the post-boot exchange and the load manager all go through here.
+Errors are the domain's: Conflict when the charger is offline (or leaves while we
+wait), ChargerTimeout when it does not answer in time, InvalidValue when the payload
+breaks the OCPP schema (nothing is sent), CallErrorReceived when it answers a CallError.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from chargegrid.domain.errors import ChargerTimeout, Conflict, InvalidValue
+from chargegrid.ocpp.charging_profiles import ChargingProfile, Purpose
+from chargegrid.ocpp.connection import OcppConnection, Payload, TransportClosed
+from chargegrid.ocpp.errors import OcppCallError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class CommandGateway:
+    def __init__(self) -> None:
+        self._live: dict[str, OcppConnection] = {}
+
+    def attach(self, ocpp_id: str, connection: OcppConnection) -> OcppConnection | None:
+        """Make ``connection`` the charger's; return the one it replaces, if any."""
+        previous = self._live.get(ocpp_id)
+        self._live[ocpp_id] = connection
+        return previous
+
+    def detach(self, ocpp_id: str, connection: OcppConnection) -> bool:
+        """Forget ``connection`` unless a newer one replaced it; True if it was current."""
+        if self._live.get(ocpp_id) is connection:
+            del self._live[ocpp_id]
+            return True
+        return False
+
+    def connection(self, ocpp_id: str) -> OcppConnection:
+        """The live connection of ``ocpp_id``; Conflict if it is offline."""
+        connection = self._live.get(ocpp_id)
+        if connection is None:
+            raise Conflict(f"charger {ocpp_id} is offline")
+        return connection
+
+    def is_online(self, ocpp_id: str) -> bool:
+        return ocpp_id in self._live
+
+    def online(self) -> list[str]:
+        return list(self._live)
+
+    async def send(
+        self,
+        ocpp_id: str,
+        action: str,
+        payload: Mapping[str, Any],
+        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 (the call's own deadline)
+    ) -> Payload:
+        connection = self.connection(ocpp_id)
+        try:
+            return await connection.call(action, dict(payload), timeout)
+        except TimeoutError:
+            raise ChargerTimeout(
+                f"charger {ocpp_id} did not answer {action} within {timeout:g} s"
+            ) from None
+        except TransportClosed:
+            raise Conflict(f"charger {ocpp_id} went offline before answering") from None
+        except OcppCallError as exc:
+            # Our own payload broke the schema: a caller error, nothing was sent.
+            field = str(exc.details.get("field", "payload")).removeprefix("data.")
+            raise InvalidValue.of(field, exc.description.removeprefix("data.")) from None
+
+    async def set_charging_profile(
+        self,
+        ocpp_id: str,
+        connector_id: int,
+        profile: ChargingProfile,
+        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109
+    ) -> str:
+        """SetChargingProfile; the charger's status (Accepted/Rejected/NotSupported)."""
+        answer = await self.send(
+            ocpp_id,
+            "SetChargingProfile",
+            {"connectorId": connector_id, "csChargingProfiles": profile.to_ocpp()},
+            timeout,
+        )
+        return str(answer["status"])
+
+    async def clear_charging_profile(
+        self,
+        ocpp_id: str,
+        *,
+        profile_id: int | None = None,
+        connector_id: int | None = None,
+        purpose: Purpose | None = None,
+        stack_level: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109
+    ) -> str:
+        """ClearChargingProfile by any of its criteria; the charger's status."""
+        payload: dict[str, Any] = {}
+        if profile_id is not None:
+            payload["id"] = profile_id
+        if connector_id is not None:
+            payload["connectorId"] = connector_id
+        if purpose is not None:
+            payload["chargingProfilePurpose"] = purpose
+        if stack_level is not None:
+            payload["stackLevel"] = stack_level
+        answer = await self.send(ocpp_id, "ClearChargingProfile", payload, timeout)
+        return str(answer["status"])

@@ -1,0 +1,186 @@
+"""The OCPP-J WebSocket listener: ``ws://HOST:PORT/ocpp/{ocpp_id}``, subprotocol ocpp1.6.
+
+The handshake decides who may connect (known id, or auto-registration; HTTP Basic
+auth when the charger has a password: security profile 1). After it, each socket is
+an :class:`OcppConnection` with the 1.6 central-system handlers, registered with the
+command gateway; a second connection for the same id replaces the first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from chargegrid.domain.errors import InvalidValue
+from chargegrid.domain.identifiers import check_ocpp_id
+from chargegrid.ocpp.connection import OcppConnection, TransportClosed
+from chargegrid.ocpp.gateway import CommandGateway
+from chargegrid.ocpp.schemas import CHARGER_ACTIONS_16, schemas
+from chargegrid.ocpp.v16.boot_sync import sync_after_boot
+from chargegrid.ocpp.v16.central_system import CentralSystem16
+from chargegrid.services.charger_messages import ChargerMessages
+from chargegrid.services.charger_ports import ChargerRecord
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOLS = ["ocpp1.6"]
+PATH_PREFIX = "/ocpp/"
+# The socket's hard limit; frames above frames.MAX_FRAME_BYTES but below this get an
+# OCPP CallError instead of a dropped connection.
+MAX_SOCKET_FRAME = 1024 * 1024
+
+PasswordCheck = Callable[[str, str], bool]
+
+
+class WebSocketTransport:
+    """A websockets connection as an OCPP transport (text frames, no decoding copy)."""
+
+    __slots__ = ("ws",)
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self.ws = ws
+
+    async def recv(self) -> bytes | str:
+        try:
+            return await self.ws.recv(decode=False)
+        except ConnectionClosed:
+            raise TransportClosed from None
+
+    async def send(self, data: bytes) -> None:
+        try:
+            await self.ws.send(data, text=True)
+        except ConnectionClosed:
+            raise TransportClosed from None
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.ws.close(code, reason)
+
+
+def basic_credentials(headers: Headers) -> tuple[str, str] | None:
+    value = headers.get("Authorization", "")
+    scheme, _, encoded = value.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
+class OcppServer:
+    def __init__(
+        self,
+        messages: ChargerMessages,
+        gateway: CommandGateway,
+        check_password: PasswordCheck,
+    ) -> None:
+        self.messages = messages
+        self.gateway = gateway
+        self.check_password = check_password
+        self.schemas = schemas("v16")
+        self._admitted: dict[ServerConnection, ChargerRecord] = {}
+        self._server: Server | None = None
+
+    async def start(self, host: str, port: int, **options: Any) -> Server:
+        self._server = await serve(
+            self._session,
+            host,
+            port,
+            subprotocols=SUBPROTOCOLS,  # type: ignore[arg-type]
+            process_request=self._handshake,
+            compression=None,  # permessage-deflate costs ~40 KB per idle connection
+            max_size=MAX_SOCKET_FRAME,
+            **options,
+        )
+        return self._server
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handshake(self, ws: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if not path.startswith(PATH_PREFIX):
+            return ws.respond(HTTPStatus.NOT_FOUND, "OCPP lives at /ocpp/{charge point id}\n")
+        ocpp_id = unquote(path[len(PATH_PREFIX) :])
+        try:
+            check_ocpp_id(ocpp_id)
+        except InvalidValue as exc:
+            return ws.respond(HTTPStatus.BAD_REQUEST, f"{exc}\n")
+        record = await self.messages.identify(ocpp_id)
+        if record is None:
+            log.info("refused unknown charger %s", ocpp_id)
+            return ws.respond(HTTPStatus.NOT_FOUND, "unknown charge point\n")
+        if record.registration_status == "Rejected":
+            return ws.respond(HTTPStatus.FORBIDDEN, "charge point rejected\n")
+        if record.password_hash:
+            creds = basic_credentials(request.headers)
+            # scrypt is slow on purpose: off the event loop.
+            ok = creds is not None and creds[0] == ocpp_id
+            if ok and creds is not None:
+                ok = await asyncio.to_thread(self.check_password, creds[1], record.password_hash)
+            if not ok:
+                response = ws.respond(HTTPStatus.UNAUTHORIZED, "credentials required\n")
+                response.headers["WWW-Authenticate"] = 'Basic realm="ocpp"'
+                return response
+        self._admitted[ws] = record
+        return None
+
+    async def _session(self, ws: ServerConnection) -> None:
+        record = self._admitted.pop(ws, None)
+        if record is None:  # pragma: no cover - the handshake always admits first
+            await ws.close(1011, "not admitted")
+            return
+        ocpp_id = record.ocpp_id
+        handlers = CentralSystem16(record, self.messages)
+        connection = OcppConnection(
+            WebSocketTransport(ws),
+            handlers.handlers(),
+            self.schemas,
+            CHARGER_ACTIONS_16,
+            name=ocpp_id,
+        )
+
+        async def after_boot() -> None:
+            await sync_after_boot(connection, handlers.charger, self.messages)
+
+        handlers.after_accepted_boot = after_boot
+        previous = self.gateway.attach(ocpp_id, connection)
+        if previous is not None:
+            log.info("%s: new connection replaces the old one", ocpp_id)
+            await previous.close(1000, "replaced by a new connection")
+        await self.messages.connected(record, "1.6")
+        if handlers.accepted and record.config_sync == "pending":
+            # A charger that reconnects without rebooting still gets pending settings.
+            connection.spawn(after_boot())
+        try:
+            await connection.serve()
+        finally:
+            if self.gateway.detach(ocpp_id, connection):
+                await asyncio.shield(self.messages.disconnected(record))
+
+    async def push_settings(self, ocpp_id: str) -> str:
+        """Push the charger's settings now (after an operator changed them); its
+        ``config_sync``. Raises Conflict through the gateway when it is offline."""
+        record = await self.messages.store.charger(ocpp_id)
+        connection = self.gateway.connection(ocpp_id)
+        assert record is not None
+        return await sync_after_boot(connection, record, self.messages)

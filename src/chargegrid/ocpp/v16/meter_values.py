@@ -1,0 +1,66 @@
+"""OCPP 1.6 ``meterValue`` lists to :class:`Sample` records in base units."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from chargegrid.ocpp.errors import ErrorCode, OcppCallError
+from chargegrid.services.charger_ports import Sample
+
+DEFAULT_MEASURAND = "Energy.Active.Import.Register"
+# Kilo-units are stored in base units so every reading compares directly.
+_SCALE = {
+    "kW": (1000.0, "W"),
+    "kWh": (1000.0, "Wh"),
+    "kvar": (1000.0, "var"),
+    "kvarh": (1000.0, "varh"),
+    "kVA": (1000.0, "VA"),
+}
+
+
+def parse_timestamp(text: str, field: str = "timestamp") -> datetime:
+    """ISO 8601 with a zone (the schema already checked the shape); naive means UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise OcppCallError(
+            ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{field}: not a date-time", {"field": field}
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def parse_meter_values(meter_values: Iterable[dict[str, Any]]) -> list[Sample]:
+    samples: list[Sample] = []
+    for meter_value in meter_values:
+        at = parse_timestamp(meter_value["timestamp"], "meterValue.timestamp")
+        for sv in meter_value["sampledValue"]:
+            if sv.get("format") == "SignedData":
+                continue  # a signed blob, not a number; the plain value comes beside it
+            try:
+                value = float(sv["value"])
+            except ValueError:
+                raise OcppCallError(
+                    ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                    f"sampledValue.value {sv['value']!r} is not a number",
+                    {"field": "sampledValue.value"},
+                ) from None
+            unit = sv.get("unit")
+            if unit in _SCALE:
+                factor, unit = _SCALE[unit]
+                value *= factor
+            samples.append(
+                Sample(
+                    timestamp=at,
+                    measurand=sv.get("measurand", DEFAULT_MEASURAND),
+                    value=value,
+                    phase=sv.get("phase"),
+                    unit=unit,
+                    context=sv.get("context"),
+                    location=sv.get("location"),
+                )
+            )
+    return samples

@@ -1,0 +1,229 @@
+"""Use cases for what chargers tell us, independent of the OCPP version.
+
+Each method stores what a message says (through the group-commit writer, so it is
+durable before the charger gets its answer) and then publishes what changed for the
+load manager, the event stream and webhooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chargegrid.services.charger_ports import (
+    BootWrite,
+    ChargerRecord,
+    ChargerStore,
+    ConfigWrite,
+    EventSink,
+    IdTagInfo,
+    Metered,
+    MeterWrite,
+    PresenceWrite,
+    Sample,
+    Started,
+    StartWrite,
+    StatusWrite,
+    Stopped,
+    StopWrite,
+)
+from chargegrid.services.group_commit import GroupCommitWriter
+from chargegrid.services.id_tag_policy import id_tag_info
+
+PHASE_KEYS = {"L1": "l1", "L2": "l2", "L3": "l3", "L1-N": "l1", "L2-N": "l2", "L3-N": "l3"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the load manager wants from one MeterValues message."""
+
+    timestamp: datetime
+    current: dict[str, float | None]
+    power_w: float | None
+    energy_register_wh: float | None
+    soc: float | None
+
+
+def summarise(samples: Sequence[Sample]) -> Reading | None:
+    """The latest per-phase current, power, energy register and SoC in ``samples``."""
+    if not samples:
+        return None
+    latest = max(s.timestamp for s in samples)
+    current: dict[str, float | None] = {"l1": None, "l2": None, "l3": None}
+    power = energy = soc = None
+    for s in samples:
+        if s.timestamp != latest or s.location not in (None, "Outlet"):
+            continue
+        if s.measurand == "Current.Import" and s.phase in PHASE_KEYS:
+            current[PHASE_KEYS[s.phase]] = s.value
+        elif s.measurand == "Power.Active.Import" and s.phase is None:
+            power = s.value
+        elif s.measurand == "Energy.Active.Import.Register" and s.phase is None:
+            energy = s.value
+        elif s.measurand == "SoC":
+            soc = s.value
+    return Reading(latest, current, power, energy, soc)
+
+
+class ChargerMessages:
+    def __init__(
+        self,
+        store: ChargerStore,
+        writer: GroupCommitWriter,
+        events: EventSink,
+        *,
+        auto_register: bool = False,
+        unknown_tags_accepted: bool = False,
+        heartbeat_interval: int = 300,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.writer = writer
+        self.events = events
+        self.auto_register = auto_register
+        self.unknown_tags_accepted = unknown_tags_accepted
+        self.heartbeat_interval = heartbeat_interval
+        self.clock = clock
+
+    async def identify(self, ocpp_id: str) -> ChargerRecord | None:
+        """The charger behind ``ocpp_id``; registered Pending if unknown and allowed."""
+        record = await self.store.charger(ocpp_id)
+        if record is None and self.auto_register:
+            record = await self.store.register(ocpp_id)
+        return record
+
+    async def connected(self, charger: ChargerRecord, ocpp_version: str) -> None:
+        await self.writer.submit(PresenceWrite(charger.id, True, self.clock(), ocpp_version))
+        self._publish("charger.connected", charger, ocpp_version=ocpp_version)
+
+    async def disconnected(self, charger: ChargerRecord) -> None:
+        await self.writer.submit(PresenceWrite(charger.id, False, self.clock()))
+        self._publish("charger.disconnected", charger)
+
+    async def boot(
+        self,
+        charger: ChargerRecord,
+        vendor: str,
+        model: str,
+        serial_number: str | None,
+        firmware_version: str | None,
+    ) -> tuple[ChargerRecord, datetime]:
+        """Store the boot data; the answer's registration status is the current record's
+        (an operator may have accepted a Pending charger since it connected)."""
+        now = self.clock()
+        await self.writer.submit(
+            BootWrite(charger.id, now, vendor, model, serial_number, firmware_version)
+        )
+        return (await self.store.charger(charger.ocpp_id)) or charger, now
+
+    async def heartbeat(self, charger: ChargerRecord) -> datetime:
+        now = self.clock()
+        await self.writer.submit(PresenceWrite(charger.id, True, now))
+        return now
+
+    async def status(self, write: StatusWrite, ocpp_id: str) -> None:
+        await self.writer.submit(write)
+        self.events.publish(
+            "charger.status_changed",
+            {
+                "charger_id": str(write.charger_id),
+                "ocpp_id": ocpp_id,
+                "connector_id": write.connector_id,
+                "ocpp_status": write.status,
+                "error_code": write.error_code,
+                "timestamp": write.at.isoformat(),
+            },
+        )
+
+    async def authorize(self, id_tag: str) -> IdTagInfo:
+        tag = await self.store.id_tag(id_tag)
+        return id_tag_info(tag, self.clock(), unknown_accepted=self.unknown_tags_accepted)
+
+    async def start_transaction(self, write: StartWrite, ocpp_id: str) -> Started:
+        if self.unknown_tags_accepted and not write.unknown_tags_accepted:
+            write = StartWrite(
+                write.charger_id,
+                write.connector_id,
+                write.id_tag,
+                write.meter_start,
+                write.timestamp,
+                write.reservation_id,
+                unknown_tags_accepted=True,
+            )
+        started: Started = await self.writer.submit(write)
+        if not started.repeated:
+            self.events.publish(
+                "session.started",
+                {
+                    "session_id": str(started.session_id),
+                    "charger_id": str(write.charger_id),
+                    "ocpp_id": ocpp_id,
+                    "connector_id": write.connector_id,
+                    "transaction_id": started.transaction_id,
+                    "id_tag": write.id_tag,
+                    "started_at": write.timestamp.isoformat(),
+                },
+            )
+        return started
+
+    async def stop_transaction(self, write: StopWrite, ocpp_id: str) -> Stopped:
+        stopped: Stopped = await self.writer.submit(write)
+        if not stopped.repeated and stopped.session_id is not None:
+            self.events.publish(
+                "session.stopped",
+                {
+                    "session_id": str(stopped.session_id),
+                    "charger_id": str(write.charger_id),
+                    "ocpp_id": ocpp_id,
+                    "connector_id": stopped.connector_id,
+                    "transaction_id": write.transaction_id,
+                    "energy_wh": stopped.energy_wh,
+                    "stopped_at": write.timestamp.isoformat(),
+                    "reason": write.reason,
+                },
+            )
+        return stopped
+
+    async def meter_values(self, write: MeterWrite, ocpp_id: str) -> Metered:
+        metered: Metered = await self.writer.submit(write)
+        reading = summarise(write.samples)
+        if reading is not None:
+            self.events.publish(
+                "session.updated",
+                {
+                    "session_id": str(metered.session_id) if metered.session_id else None,
+                    "charger_id": str(write.charger_id),
+                    "ocpp_id": ocpp_id,
+                    "connector_id": write.connector_id,
+                    "transaction_id": write.transaction_id,
+                    "timestamp": reading.timestamp.isoformat(),
+                    "current": reading.current,
+                    "power_w": reading.power_w,
+                    "energy_wh": metered.energy_wh,
+                    "soc": reading.soc,
+                },
+            )
+        return metered
+
+    async def configuration_learnt(self, write: ConfigWrite, ocpp_id: str) -> None:
+        await self.writer.submit(write)
+        if write.config_sync is not None:
+            self.events.publish(
+                "config.changed",
+                {
+                    "charger_id": str(write.charger_id),
+                    "ocpp_id": ocpp_id,
+                    "config_sync": write.config_sync,
+                },
+            )
+
+    def _publish(self, name: str, charger: ChargerRecord, **extra: Any) -> None:
+        data: dict[str, Any] = {"charger_id": str(charger.id), "ocpp_id": charger.ocpp_id}
+        data.update(extra)
+        self.events.publish(name, data)

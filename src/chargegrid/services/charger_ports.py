@@ -1,0 +1,195 @@
+"""What charger traffic needs from storage and the event bus, as plain types.
+
+The OCPP handlers speak to :class:`ChargerStore` and :class:`EventSink` only, so they
+run against SQLite/PostgreSQL in production and against fakes in unit tests. Every
+message a charger sends becomes one of the ``*Write`` records below; a store applies
+a whole list of them in ONE database transaction (group commit).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerRecord:
+    """A charger as the OCPP server needs it at connect time."""
+
+    id: uuid.UUID
+    ocpp_id: str
+    registration_status: str  # Accepted | Pending | Rejected
+    password_hash: str | None
+    meter_value_interval: int | None
+    config_sync: str
+
+
+@dataclass(frozen=True, slots=True)
+class IdTagRecord:
+    id_tag: str
+    status: str  # Accepted | Blocked | Expired | Invalid
+    expires_at: datetime | None
+    parent_id_tag: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IdTagInfo:
+    status: str
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One sampled value, normalised to A, V, W, Wh, var, varh, %."""
+
+    timestamp: datetime
+    measurand: str
+    value: float
+    phase: str | None = None
+    unit: str | None = None
+    context: str | None = None
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceWrite:
+    charger_id: uuid.UUID
+    online: bool
+    at: datetime
+    ocpp_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BootWrite:
+    charger_id: uuid.UUID
+    at: datetime
+    vendor: str
+    model: str
+    serial_number: str | None
+    firmware_version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusWrite:
+    """StatusNotification; connector 0 is the charger itself."""
+
+    charger_id: uuid.UUID
+    connector_id: int
+    status: str
+    error_code: str | None
+    info: str | None
+    vendor_id: str | None
+    vendor_error_code: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StartWrite:
+    """StartTransaction; ``(charger, connector, id_tag, meter_start, timestamp)`` is its
+    identity, so a repeat after a reconnect finds the session it already created."""
+
+    charger_id: uuid.UUID
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    timestamp: datetime
+    reservation_id: int | None
+    unknown_tags_accepted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    session_id: uuid.UUID
+    transaction_id: int
+    id_tag_info: IdTagInfo
+    repeated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StopWrite:
+    charger_id: uuid.UUID
+    transaction_id: int
+    meter_stop: int
+    timestamp: datetime
+    reason: str | None
+    id_tag: str | None
+    samples: Sequence[Sample] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    session_id: uuid.UUID | None  # None: we never heard of that transaction
+    connector_id: int | None
+    energy_wh: float | None
+    id_tag_info: IdTagInfo | None
+    repeated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MeterWrite:
+    charger_id: uuid.UUID
+    connector_id: int
+    transaction_id: int | None
+    samples: Sequence[Sample]
+
+
+@dataclass(frozen=True, slots=True)
+class Metered:
+    session_id: uuid.UUID | None
+    energy_wh: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigWrite:
+    """What the post-boot exchange learnt; a None field is left as it is."""
+
+    charger_id: uuid.UUID
+    config_sync: str | None = None
+    configuration: Mapping[str, Any] | None = None
+    connector_phase_rotation: str | None = None
+    max_stack_level: int | None = None
+    charging_rate_units: Sequence[str] | None = None
+
+
+Write = PresenceWrite | BootWrite | StatusWrite | StartWrite | StopWrite | MeterWrite | ConfigWrite
+
+
+class ChargerStore(Protocol):
+    async def charger(self, ocpp_id: str) -> ChargerRecord | None: ...
+
+    async def register(self, ocpp_id: str) -> ChargerRecord:
+        """Create a charger that connected on its own (auto-registration): Pending."""
+        ...
+
+    async def id_tag(self, id_tag: str) -> IdTagRecord | None: ...
+
+    async def apply(self, writes: Sequence[Write]) -> list[Any]:
+        """Apply ``writes`` in one transaction; one result per write, in order
+        (:class:`Started`, :class:`Stopped`, :class:`Metered` or None)."""
+        ...
+
+
+class EventSink(Protocol):
+    """The event bus as charger traffic sees it (``bus.memory.EventBus`` fits)."""
+
+    def publish(self, topic: str, payload: dict[str, Any], /) -> object:
+        """Hand an event to the bus; must not block."""
+        ...
+
+
+@dataclass
+class EventLog:
+    """An EventSink that keeps what it was given (for wiring without a bus, and tests)."""
+
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    limit: int = 10_000
+
+    def publish(self, topic: str, payload: dict[str, Any], /) -> object:
+        if len(self.events) >= self.limit:
+            del self.events[: self.limit // 2]
+        self.events.append((topic, dict(payload)))
+        return None
