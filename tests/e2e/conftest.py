@@ -1,0 +1,91 @@
+"""A real central system on 127.0.0.1 (ephemeral port) over a throw-away SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+
+from chargegrid.bus.memory import EventBus
+from chargegrid.ocpp.central import OcppCentralSystem
+from chargegrid.ocpp.storage import chargers, id_tags
+from chargegrid.services.auth import hash_password
+from chargegrid.store.db import Database
+from chargegrid.store.migrate import upgrade
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Csms:
+    db: Database
+    central: OcppCentralSystem
+    bus: EventBus
+    port: int
+
+    def url(self, ocpp_id: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/ocpp/{ocpp_id}"
+
+    async def add_charger(self, ocpp_id: str, password: str | None = None, **fields: Any) -> None:
+        async with self.db.engine.begin() as conn:
+            await conn.execute(
+                insert(chargers).values(
+                    id=uuid.uuid4(),
+                    ocpp_id=ocpp_id,
+                    password_hash=hash_password(password) if password else None,
+                    **fields,
+                )
+            )
+
+    async def add_id_tag(self, id_tag: str, status: str = "Accepted", **fields: Any) -> None:
+        async with self.db.engine.begin() as conn:
+            await conn.execute(
+                insert(id_tags).values(id=uuid.uuid4(), id_tag=id_tag, status=status, **fields)
+            )
+
+    async def rows(self, query: Any) -> list[Any]:
+        async with self.db.engine.connect() as conn:
+            return list((await conn.execute(query)).all())
+
+    async def charger_row(self, ocpp_id: str) -> Any:
+        (row,) = await self.rows(select(chargers).where(chargers.c.ocpp_id == ocpp_id))
+        return row
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition"
+) -> None:
+    """Poll ``check`` until it holds or ``timeout`` passes (then fail naming ``what``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await check():
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def start_csms(tmp_path: Path, **options: Any) -> Csms:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}")
+    await upgrade(db.engine)
+    bus = EventBus()
+    central = OcppCentralSystem(db.engine, bus, heartbeat_interval=60, **options)
+    port = await central.start("127.0.0.1", 0)
+    return Csms(db, central, bus, port)
+
+
+@pytest.fixture
+async def csms(tmp_path: Path) -> AsyncIterator[Csms]:
+    server = await start_csms(tmp_path)
+    try:
+        yield server
+    finally:
+        await server.central.stop()
+        await server.db.dispose()
