@@ -4,6 +4,13 @@ No I/O, no framework: plain frozen values in and out (see docs/load-manager.md).
 """
 
 from chargegrid.balancing.allocator import allocate, check_plan, rank_key
+from chargegrid.balancing.failsafe import (
+    FailsafePlan,
+    OfflineCharger,
+    OfflineSetting,
+    OverrideConflict,
+    failsafe_plan,
+)
 from chargegrid.balancing.model import (
     ZERO,
     Demand,
@@ -20,14 +27,19 @@ from chargegrid.balancing.model import (
 __all__ = [
     "ZERO",
     "Demand",
+    "FailsafePlan",
     "Node",
     "NodeLoad",
+    "OfflineCharger",
+    "OfflineSetting",
+    "OverrideConflict",
     "PhaseAmps",
     "Plan",
     "Problem",
     "SessionPlan",
     "allocate",
     "check_plan",
+    "failsafe_plan",
     "rank_key",
     "to_grid",
     "uniform",

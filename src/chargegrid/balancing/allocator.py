@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chargegrid.balancing.deadlines import effective_weight
-from chargegrid.balancing.model import Demand, NodeLoad, Plan, Problem, SessionPlan
+from chargegrid.balancing.model import Demand, Plan, Problem, SessionPlan
 from chargegrid.balancing.switching import Option, options, wiring
 from chargegrid.balancing.tree import (
     MICRO,
@@ -30,7 +30,7 @@ from chargegrid.balancing.tree import (
     finite,
     micro_ceil,
     micro_floor,
-    phase_amps,
+    node_load,
 )
 from chargegrid.balancing.waterfill import NO_BOTTLENECK, water_fill
 from chargegrid.domain.errors import ErrorCollector, InvalidValue
@@ -264,7 +264,7 @@ def _plan(
             reason=reason,
         )
     sessions = tuple(by_id[d.session_id] for d in problem.demands)
-    nodes = tuple(_node_load(tree, i, loads) for i in range(len(tree.nodes)))
+    nodes = tuple(node_load(tree, i, loads) for i in range(len(tree.nodes)))
     return Plan(sessions=sessions, nodes=nodes)
 
 
@@ -279,22 +279,6 @@ def _reason(tree: Tree, a: _Admitted, value: float, bottleneck: int) -> str:
     if bottleneck // 3 == tree.root:
         return REASON_FAIR_SHARE
     return f"limited_by:{node_id}/{phase.name}"
-
-
-def _node_load(tree: Tree, i: int, loads: list[float]) -> NodeLoad:
-    node = tree.nodes[i]
-    allocated = phase_amps(loads, i)
-    headroom = tuple(
-        node.limit[p] - node.unmanaged[p] - node.reserved[p] - allocated[p] for p in range(3)
-    )
-    return NodeLoad(
-        node_id=node.id,
-        limit=node.limit,
-        unmanaged=node.unmanaged,
-        reserved=node.reserved,
-        allocated=allocated,
-        headroom=(headroom[0], headroom[1], headroom[2]),
-    )
 
 
 def check_plan(problem: Problem, plan: Plan) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from chargegrid.balancing.model import Node, PhaseAmps
+from chargegrid.balancing.model import Node, NodeLoad, PhaseAmps
 from chargegrid.domain.errors import ErrorCollector, InvalidValue
 from chargegrid.domain.phases import Phase, PhaseRotation
 
@@ -128,6 +128,18 @@ def build_tree(nodes: tuple[Node, ...]) -> Tree:
     )
 
 
-def phase_amps(values: list[float], node_index: int) -> PhaseAmps:
-    base = node_index * 3
-    return (values[base], values[base + 1], values[base + 2])
+def node_load(tree: Tree, i: int, loads: list[float]) -> NodeLoad:
+    """A node's report from per-resource allocated currents."""
+    node = tree.nodes[i]
+    allocated: PhaseAmps = (loads[i * 3], loads[i * 3 + 1], loads[i * 3 + 2])
+    headroom = [
+        node.limit[p] - node.unmanaged[p] - node.reserved[p] - allocated[p] for p in range(3)
+    ]
+    return NodeLoad(
+        node_id=node.id,
+        limit=node.limit,
+        unmanaged=node.unmanaged,
+        reserved=node.reserved,
+        allocated=allocated,
+        headroom=(headroom[0], headroom[1], headroom[2]),
+    )
