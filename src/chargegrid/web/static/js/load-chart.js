@@ -5,6 +5,7 @@ import { h } from "./dom.js";
 import { PHASES } from "./format.js";
 
 const WINDOW_S = 3600;
+const MIN_WINDOW_S = 600;
 // Electricians' conductor colours (IEC 60446): L1 brown, L2 black, L3 grey.
 const PHASE_COLOUR = { l1: "#8b4a1c", l2: "#1d1d1f", l3: "#8a8f98" };
 
@@ -98,7 +99,7 @@ export class LoadChart {
         height: 220,
         series,
         scales: {
-          x: { time: true, range: () => [Date.now() / 1000 - WINDOW_S, Date.now() / 1000] },
+          x: { time: true, range: () => this.window(Date.now() / 1000) },
           y: { range: (_, min, max) => [0, Math.max(10, (max ?? 0) * 1.1)] },
         },
         axes: [{}, { label: "A", size: 50 }],
@@ -113,6 +114,12 @@ export class LoadChart {
     this.timer = setInterval(() => this.redraw(), 5000);
   }
 
+  /** The last hour, or less while the page has seen less, so a fresh page shows a line. */
+  window(now) {
+    const first = this.history.samples[0]?.t ?? now;
+    return [Math.max(now - WINDOW_S, Math.min(first - 30, now - MIN_WINDOW_S)), now];
+  }
+
   width() {
     return Math.max(260, this.el.clientWidth || this.el.parentElement?.clientWidth || 600);
   }
@@ -124,7 +131,13 @@ export class LoadChart {
   }
 
   redraw() {
-    this.plot?.setData(this.history.columns(Date.now() / 1000));
+    if (!this.plot) return;
+    const columns = this.history.columns(Date.now() / 1000);
+    this.plot.setData(columns);
+    // Away from the cursor, the legend shows the latest values rather than dashes.
+    if (this.plot.cursor.idx == null && columns[0].length) {
+      this.plot.setLegend({ idx: columns[0].length - 1 });
+    }
   }
 
   stop() {

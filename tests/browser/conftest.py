@@ -1,0 +1,54 @@
+"""Fixtures for the dashboard's browser tests: one demo server per module, one chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.browser.harness import (
+    ConsoleWatch,
+    Server,
+    environment_ready,
+    launch_chromium,
+    running_server,
+)
+from tests.services import require
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    ready, why = environment_ready()
+    require(ready, why)
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    ready, why = environment_ready()
+    require(ready, why)
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture
+def console() -> ConsoleWatch:
+    return ConsoleWatch()
+
+
+@pytest.fixture
+def page(browser: Browser, console: ConsoleWatch) -> Iterator[Page]:
+    """A fresh browser context (own sessionStorage); fails the test on any console error."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    console.attach(page)
+    yield page
+    context.close()
+    assert not console.errors, "console errors:\n" + "\n".join(console.errors)
