@@ -187,7 +187,8 @@ class MeterValueRepository:
         query = select(MeterValue).where(MeterValue.session_id == session_id)
         if after_id is not None:
             query = query.where(MeterValue.id > after_id)
-        query = query.order_by(MeterValue.timestamp, MeterValue.id).limit(limit)
+        # Arrival order: stable for cursor paging, chronological for a live charger.
+        query = query.order_by(MeterValue.id).limit(limit)
         return list((await self.session.scalars(query)).all())
 
 

@@ -1,0 +1,1 @@
+"""REST API: routers per resource, schemas, auth, problem+json errors."""

@@ -1,0 +1,57 @@
+"""FastAPI dependencies: the process-wide services on ``app.state``, the caller, a context."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from chargegrid.api.problems import Unauthorized
+from chargegrid.bus.memory import EventBus
+from chargegrid.services.auth import Principal, authenticate
+from chargegrid.services.configure.context import ConfigContext
+from chargegrid.store.db import Database
+from chargegrid.store.uow import UnitOfWork
+
+_bearer = HTTPBearer(auto_error=False, description="`chargegrid token create --role ROLE`")
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_bus(request: Request) -> EventBus:
+    bus: EventBus = request.app.state.bus
+    return bus
+
+
+async def get_uow(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator[UnitOfWork]:
+    async with UnitOfWork(db) as uow:
+        yield uow
+
+
+async def get_principal(
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("send Authorization: Bearer <token>")
+    principal = await authenticate(uow, credentials.credentials)
+    if principal is None:
+        raise Unauthorized("unknown or revoked token")
+    return principal
+
+
+async def get_context(
+    uow: Annotated[UnitOfWork, Depends(get_uow)],
+    bus: Annotated[EventBus, Depends(get_bus)],
+    who: Annotated[Principal, Depends(get_principal)],
+) -> ConfigContext:
+    return ConfigContext(uow, bus, who)
+
+
+Ctx = Annotated[ConfigContext, Depends(get_context)]
+Who = Annotated[Principal, Depends(get_principal)]

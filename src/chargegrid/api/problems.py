@@ -1,0 +1,159 @@
+"""Every error the API answers, as RFC 9457 problem+json, mapped in this one place.
+
+Domain errors, request validation, unknown routes, wrong methods, database conflicts
+and unexpected failures all leave through here; none leaks a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chargegrid.domain.errors import (
+    ChargerTimeout,
+    Conflict,
+    DomainError,
+    FieldError,
+    Forbidden,
+    InvalidValue,
+    NotFound,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://chargegrid.dev/problems/"
+
+
+class Unauthorized(DomainError):
+    """Missing, unknown or revoked bearer token (HTTP 401)."""
+
+
+class ProblemField(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[ProblemField] | None = None
+
+
+def _doc(status: int) -> dict[str, Any]:
+    return {
+        "model": Problem,
+        "description": HTTPStatus(status).phrase,
+        "content": {PROBLEM_JSON: {}},
+    }
+
+
+# Documented on every route, so clients and schemathesis know the error shapes.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {s: _doc(s) for s in (401, 403, 404, 409, 422)}
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_JSON
+
+
+def problem(
+    status: int,
+    detail: str | None = None,
+    errors: Sequence[FieldError] = (),
+    headers: Mapping[str, str] | None = None,
+) -> ProblemResponse:
+    phrase = HTTPStatus(status).phrase
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + phrase.lower().replace(" ", "-"),
+        "title": phrase,
+        "status": status,
+        "detail": detail or phrase,
+    }
+    if errors:
+        body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+    return ProblemResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+_STATUS: dict[type[DomainError], int] = {
+    Unauthorized: 401,
+    InvalidValue: 422,
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    ChargerTimeout: 504,
+}
+
+
+def field_name(loc: Sequence[int | str]) -> str:
+    """``("body", "connectors", 0, "phase_rotation")`` -> ``connectors[0].phase_rotation``."""
+    parts = list(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
+    name = ""
+    for part in parts:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        elif part.startswith(("function-", "lax-", "strict-")) or "[" in part:
+            continue  # pydantic's names for union members and validators, not fields
+        else:
+            name += ("." if name else "") + part
+    return name or (str(loc[0]) if loc else "body")
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    if error.get("type") == "extra_forbidden":
+        return "unknown field"
+    if error.get("type") == "missing":
+        return "required"
+    if error.get("type") == "json_invalid":
+        return "the body is not valid JSON"
+    return str(error.get("msg", "invalid value"))
+
+
+async def _on_domain_error(_request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, DomainError)
+    status = next((s for t, s in _STATUS.items() if isinstance(exc, t)), 400)
+    errors = exc.errors if isinstance(exc, InvalidValue) else ()
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return problem(status, str(exc) or None, errors, headers)
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [FieldError(field_name(e["loc"]), _validation_message(e)) for e in exc.errors()]
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return problem(422, detail, errors)
+
+
+async def _on_http_error(_request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem(exc.status_code, detail, headers=exc.headers)
+
+
+async def _on_integrity_error(_request: Request, exc: Exception) -> ProblemResponse:
+    # A unique key raced by a concurrent request: the same answer as the checked case.
+    log.info("integrity error: %s", exc)
+    return problem(409, "conflicts with an existing record")
+
+
+async def _on_unexpected(_request: Request, exc: Exception) -> ProblemResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(500, "internal error; the server log has the details")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(IntegrityError, _on_integrity_error)
+    app.add_exception_handler(Exception, _on_unexpected)

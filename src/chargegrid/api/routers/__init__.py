@@ -1,0 +1,30 @@
+"""One router per resource; ``all_routers`` is where the app picks them up."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from chargegrid.api.routers import (
+    chargers,
+    circuits,
+    events,
+    evses,
+    id_tags,
+    meters,
+    sessions,
+    sites,
+)
+
+
+def all_routers() -> list[APIRouter]:
+    """Every REST router under /api/v1. Add a new resource's router here (one line)."""
+    return [
+        sites.router,
+        circuits.router,
+        chargers.router,
+        evses.router,
+        sessions.router,
+        id_tags.router,
+        meters.router,
+        events.router,
+    ]

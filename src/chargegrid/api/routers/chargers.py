@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import Response
+
+from chargegrid.api.deps import Ctx
+from chargegrid.api.routers.common import Cursor, Limit, SiteFilter, in_scope, make_router
+from chargegrid.api.schemas.chargers import ChargerCreate, ChargerOut, ChargerUpdate
+from chargegrid.api.schemas.common import ListOf
+from chargegrid.services.configure import chargers
+from chargegrid.store.models import Charger
+
+router = make_router("chargers")
+
+
+@router.post("/chargers", status_code=201)
+async def create_charger(body: ChargerCreate, ctx: Ctx) -> ChargerOut:
+    data = body.model_dump(exclude_unset=True)
+    return ChargerOut.of(await chargers.create_charger(ctx, data))
+
+
+@router.get("/chargers")
+async def list_chargers(
+    ctx: Ctx, site_id: SiteFilter = None, limit: Limit = 50, cursor: Cursor = None
+) -> ListOf[ChargerOut]:
+    repo = ctx.uow.chargers
+    query = repo.select().where(in_scope(ctx.who, Charger.site_id, site_id))
+    page = await repo.page(query, limit, cursor)
+    return ListOf(data=[ChargerOut.of(c) for c in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/chargers/{charger_id}")
+async def get_charger(charger_id: uuid.UUID, ctx: Ctx) -> ChargerOut:
+    return ChargerOut.of(await chargers.get_charger(ctx, charger_id))
+
+
+@router.patch("/chargers/{charger_id}")
+async def update_charger(charger_id: uuid.UUID, body: ChargerUpdate, ctx: Ctx) -> ChargerOut:
+    data = body.model_dump(exclude_unset=True)
+    return ChargerOut.of(await chargers.update_charger(ctx, charger_id, data))
+
+
+@router.delete("/chargers/{charger_id}", status_code=204)
+async def delete_charger(charger_id: uuid.UUID, ctx: Ctx) -> Response:
+    await chargers.delete_charger(ctx, charger_id)
+    return Response(status_code=204)

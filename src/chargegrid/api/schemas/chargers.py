@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+
+from chargegrid.api.schemas.common import Integer, Number, Timestamps, WriteModel, columns_of
+from chargegrid.api.schemas.evses import EvseOut
+from chargegrid.domain.status import OcpiStatus, to_ocpi
+from chargegrid.store.models import Charger
+
+ChargeCurrent = Annotated[Number, Field(ge=0, le=32)]
+
+
+class ChargerUpdate(WriteModel):
+    ocpp_id: str | None = Field(None, min_length=1, max_length=48)
+    password: str | None = Field(
+        None, max_length=64, description="Write-only; Basic auth for the charger"
+    )
+    site_id: uuid.UUID | None = None
+    circuit_id: uuid.UUID | None = None
+    registration_status: Literal["Accepted", "Pending", "Rejected"] | None = None
+    max_charge_current: ChargeCurrent | None = Field(None, description="0-32 A")
+    min_charge_current: ChargeCurrent | None = Field(None, description="default 6 A")
+    max_charge_phases: Literal[1, 3] | None = None
+    offline_charge_current: Number | None = Field(None, description="-1 automatic, or 0-32 A")
+    offline_charge_phase: Literal[0, 1, 2, 4, 7] | None = Field(
+        None, description="0 automatic, 1 L1, 2 L2, 4 L3, 7 all"
+    )
+    meter_value_interval: Integer | None = Field(
+        None, ge=0, le=86400, description="s; 0 disables periodic meter values"
+    )
+    priority: Number | None = Field(None, ge=0, le=1000)
+
+    @field_validator("offline_charge_current")
+    @classmethod
+    def _offline_current(cls, value: float | None) -> float | None:
+        if value is not None and value != -1 and not 0 <= value <= 32:
+            raise ValueError("-1 (automatic) or 0-32 A")
+        return value
+
+    @field_validator("max_charge_phases", "offline_charge_phase", mode="before")
+    @classmethod
+    def _no_bool(cls, value: Any) -> Any:
+        # Literal[1] accepts True; a phase count is never a boolean.
+        if isinstance(value, bool):
+            raise ValueError("must be an integer")
+        return value
+
+
+class ChargerCreate(ChargerUpdate):
+    ocpp_id: str = Field(min_length=1, max_length=48)
+    site_id: uuid.UUID
+
+
+class ChargerOut(Timestamps):
+    id: uuid.UUID
+    ocpp_id: str
+    site_id: uuid.UUID | None
+    circuit_id: uuid.UUID | None
+    registration_status: str
+    has_password: bool
+    vendor: str | None
+    model: str | None
+    serial_number: str | None
+    firmware_version: str | None
+    ocpp_version: str | None
+    online: bool
+    last_seen_at: datetime | None
+    status: OcpiStatus
+    ocpp_status: str | None
+    error_code: str | None
+    error_info: str | None
+    vendor_error_code: str | None
+    max_stack_level: int | None
+    charging_rate_units: list[str] | None
+    connector_phase_rotation: str | None
+    max_charge_current: float | None
+    min_charge_current: float
+    max_charge_phases: int
+    offline_charge_current: float
+    offline_charge_phase: int
+    meter_value_interval: int
+    priority: float
+    config_sync: str
+    evses: list[EvseOut]
+
+    @classmethod
+    def of(cls, charger: Charger) -> ChargerOut:
+        fields = columns_of(charger)
+        fields.pop("password_hash")
+        fields.pop("reported_configuration")
+        return cls.model_validate(
+            {
+                **fields,
+                "has_password": charger.password_hash is not None,
+                "status": to_ocpi(charger.ocpp_status, charger.online),
+                "evses": [EvseOut.of(e, charger.online) for e in charger.evses],
+            }
+        )

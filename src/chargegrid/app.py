@@ -1,0 +1,143 @@
+"""Wiring: the FastAPI app, and the runtime that serves it beside the other components.
+
+Everything runs in ONE event loop: uvicorn (programmatically), the OCPP server, the
+control loop, the demo simulator. Each of those is a *component*: a callable that takes
+the :class:`Runtime` and returns an async context manager; it starts on enter and stops
+on exit. ``components_for`` lists them; add yours there with one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from chargegrid.api import problems
+from chargegrid.api.routers import all_routers
+from chargegrid.bus.memory import EventBus
+from chargegrid.config import Settings
+from chargegrid.services.configure.expiry import expire_overrides_forever
+from chargegrid.store.db import Database
+from chargegrid.store.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+@dataclass
+class Runtime:
+    """What the components share. ``handles`` lets a component expose itself (e.g. the
+    OCPP command gateway) to others and to routers, via ``app.state.runtime``."""
+
+    settings: Settings
+    db: Database
+    bus: EventBus
+    handles: dict[str, Any] = field(default_factory=dict)
+
+
+Component = Callable[[Runtime], AbstractAsyncContextManager[object]]
+
+
+@asynccontextmanager
+async def override_expiry(runtime: Runtime) -> AsyncIterator[None]:
+    """Lapses available-current overrides whose TTL ran out, and says so on the bus."""
+    task = asyncio.create_task(expire_overrides_forever(runtime.db, runtime.bus))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def components_for(settings: Settings) -> list[Component]:
+    """The components ``chargegrid serve`` starts, in order (stopped in reverse)."""
+    components: list[Component] = [override_expiry]
+    # The OCPP server, the control loop and (with settings.demo) the simulator go here.
+    return components
+
+
+def build_app(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    bus: EventBus | None = None,
+    runtime: Runtime | None = None,
+) -> FastAPI:
+    """The REST API (and dashboard) as an ASGI app. Without ``db`` it opens its own
+    database from ``settings`` and closes it on shutdown; migrations are the caller's."""
+    own_db = db is None and runtime is None
+    if runtime is None:
+        runtime = Runtime(settings, db or Database(settings.database_url), bus or EventBus())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own_db:
+            await runtime.db.dispose()
+
+    app = FastAPI(
+        title="chargegrid",
+        version="1",
+        description="Charge point management with a phase-aware load manager (API.md).",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.db = runtime.db
+    app.state.bus = runtime.bus
+    problems.install(app)
+    for router in all_routers():
+        app.include_router(router, prefix=API_PREFIX)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    _mount_dashboard(app)
+    return app
+
+
+def _mount_dashboard(app: FastAPI) -> None:
+    try:
+        from chargegrid.web.mount import mount
+    except ImportError:  # a build without the dashboard still serves the API
+        return
+    mount(app)
+
+
+async def serve(settings: Settings) -> None:
+    """``chargegrid serve``: migrate, start every component, serve HTTP until stopped."""
+    db = Database(settings.database_url, echo=settings.sql_echo)
+    try:
+        await upgrade(db.engine)
+        runtime = Runtime(settings, db, EventBus())
+        if settings.demo:
+            from chargegrid.services.configure.demo import seed_demo
+
+            token = await seed_demo(db)
+            runtime.handles["demo_admin_token"] = token
+            print(f"Demo site ready. Admin token (Authorization: Bearer ...):\n{token}")
+        app = build_app(settings, runtime=runtime)
+        config = uvicorn.Config(
+            app, host=settings.host, port=settings.port, log_level="info", lifespan="on"
+        )
+        server = uvicorn.Server(config)
+        async with AsyncExitStack() as stack:
+            for component in components_for(settings):
+                await stack.enter_async_context(component(runtime))
+            await server.serve()
+    finally:
+        await db.dispose()

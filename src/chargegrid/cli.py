@@ -1,0 +1,114 @@
+"""The ``chargegrid`` command: serve, db upgrade, token create."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import uuid
+from collections.abc import Sequence
+
+from chargegrid.config import Settings
+from chargegrid.domain.errors import DomainError
+from chargegrid.services.auth import Role, create_token, parse_role
+from chargegrid.store.db import Database
+from chargegrid.store.migrate import current_revision, upgrade
+from chargegrid.store.uow import UnitOfWork
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chargegrid", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the REST API, dashboard and OCPP")
+    serve.add_argument("--host", default=None, help="default 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="HTTP port, default 8180")
+    serve.add_argument("--ocpp-port", type=int, default=None, help="OCPP port, default 9000")
+    serve.add_argument("--database-url", default=None, help="default: SQLite ./chargegrid.db")
+    serve.add_argument("--demo", action="store_true", help="seed and simulate a demo site")
+    serve.add_argument(
+        "--auto-register", action="store_true", default=None, help="accept unknown chargers"
+    )
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    for name, text in (("upgrade", "apply migrations"), ("current", "print the revision")):
+        sub = db_commands.add_parser(name, help=text)
+        sub.add_argument("--database-url", default=None)
+
+    token = commands.add_parser("token", help="API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="create a token; printed once")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument(
+        "--site", action="append", default=None, metavar="SITE_ID", help="scope (repeatable)"
+    )
+    create.add_argument("--name", default=None, help="a note on who holds it")
+    create.add_argument("--database-url", default=None)
+    return parser
+
+
+async def _with_db(settings: Settings, migrate: bool = True) -> Database:
+    db = Database(settings.database_url)
+    if migrate:
+        await upgrade(db.engine)
+    return db
+
+
+async def _db_command(settings: Settings, command: str) -> None:
+    db = await _with_db(settings, migrate=command == "upgrade")
+    try:
+        print(await current_revision(db.engine) or "empty")
+    finally:
+        await db.dispose()
+
+
+async def _create_token(
+    settings: Settings, role: str, sites: list[str] | None, name: str | None
+) -> str:
+    site_ids = [uuid.UUID(s) for s in sites] if sites else None
+    db = await _with_db(settings)
+    try:
+        async with UnitOfWork(db) as uow:
+            return await create_token(uow, parse_role(role), site_ids, name)
+    finally:
+        await db.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.from_env(database_url=args.database_url)
+    try:
+        if args.command == "serve":
+            from chargegrid.app import serve
+
+            settings = Settings.from_env(
+                database_url=args.database_url,
+                host=args.host,
+                port=args.port,
+                ocpp_port=args.ocpp_port,
+                demo=args.demo or None,
+                auto_register=args.auto_register,
+            )
+            asyncio.run(serve(settings))
+        elif args.command == "db":
+            asyncio.run(_db_command(settings, args.db_command))
+        elif args.command == "token":
+            token = asyncio.run(_create_token(settings, args.role, args.site, args.name))
+            scope = ", ".join(args.site) if args.site else "all sites"
+            print(
+                f"New {args.role} token for {scope}; it is shown only this once:", file=sys.stderr
+            )
+            print(token)
+    except (DomainError, ValueError) as exc:
+        print(f"chargegrid: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
