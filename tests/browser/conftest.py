@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -42,13 +43,25 @@ def console() -> ConsoleWatch:
     return ConsoleWatch()
 
 
-@pytest.fixture
-def page(browser: Browser, console: ConsoleWatch) -> Iterator[Page]:
-    """A fresh browser context (own sessionStorage); fails the test on any console error."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+def watched_page(browser: Browser, console: ConsoleWatch, **context: Any) -> Iterator[Page]:
+    """A page in a fresh context (own sessionStorage); fails the test on any console error."""
+    browser_context = browser.new_context(**context)
+    page = browser_context.new_page()
     page.set_default_timeout(15_000)
     console.attach(page)
     yield page
-    context.close()
+    browser_context.close()
     assert not console.errors, "console errors:\n" + "\n".join(console.errors)
+
+
+@pytest.fixture
+def page(browser: Browser, console: ConsoleWatch) -> Iterator[Page]:
+    yield from watched_page(browser, console, viewport={"width": 1280, "height": 900})
+
+
+@pytest.fixture
+def browser_phone(browser: Browser, console: ConsoleWatch) -> Iterator[Page]:
+    """A phone-sized touch screen (390 by 844 CSS pixels)."""
+    yield from watched_page(
+        browser, console, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )

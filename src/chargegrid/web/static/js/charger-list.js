@@ -16,9 +16,9 @@ const ROTATIONS = [
 const options = (values) => values.map((value) => ({ value }));
 
 export class ChargerList {
-  /** `canEdit()` says whether this role gets settings forms at all. */
-  constructor({ canEdit, onChanged }) {
-    this.canEdit = canEdit;
+  /** `rights()` is {write, technical}: which settings this role may change. */
+  constructor({ rights, onChanged }) {
+    this.rights = rights;
     this.onChanged = onChanged;
     this.el = h("div", { class: "chargers" });
     this.cards = new Map(); // charger id -> card
@@ -142,10 +142,11 @@ class ChargerCard {
 
   /** Forms are built once per card (and per EVSE set) so live updates never eat typing. */
   buildForms() {
-    const key = `${this.list.canEdit()}|${this.evseShape}`;
+    const rights = this.list.rights();
+    const key = `${rights.write}|${rights.technical}|${this.evseShape}`;
     if (this.formKey === key || this.forms.contains(document.activeElement)) return;
     this.formKey = key;
-    if (!this.list.canEdit()) return replaceChildren(this.forms);
+    if (!rights.write) return replaceChildren(this.forms);
     const charger = this.charger;
     const saved = () => this.list.onChanged();
     const chargerForm = settingsForm({
@@ -174,20 +175,23 @@ class ChargerCard {
           id: "evse",
           fields: [
             { name: "enabled", label: "Enabled", kind: "checkbox", value: evse.enabled ?? true },
-            { name: "evse_id", label: "EVSE ID (eMI3)", kind: "text", value: evse.evse_id, nullable: true, help: "e.g. DK*123*E1" },
+            ...(rights.technical
+              ? [{ name: "evse_id", label: "EVSE ID (eMI3)", kind: "text", value: evse.evse_id, nullable: true, help: "e.g. DK*123*E1" }]
+              : []),
             { name: "physical_reference", label: "Physical reference", kind: "text", value: evse.physical_reference, nullable: true },
           ],
           submit: (changes) => api(`/evses/${evse.id}`, { method: "PATCH", body: changes }),
           onSaved: saved,
         }),
-        (evse.connectors ?? []).map((connector) => connectorForm(evse, connector, saved)),
+        // Connector wiring and ratings are for electricians (service) and admins.
+        rights.technical ? (evse.connectors ?? []).map((connector) => connectorForm(evse, connector, saved)) : null,
       ),
     );
     replaceChildren(
       this.forms,
       h("details", { class: "settings-panel", dataset: { panel: "charger" } }, h("summary", {}, "Charger settings"), chargerForm),
       evseForms.length
-        ? h("details", { class: "settings-panel", dataset: { panel: "connectors" } }, h("summary", {}, "EVSE and connector settings"), evseForms)
+        ? h("details", { class: "settings-panel", dataset: { panel: "connectors" } }, h("summary", {}, rights.technical ? "EVSE and connector settings" : "EVSE settings"), evseForms)
         : null,
     );
   }

@@ -5,7 +5,7 @@ import { h } from "./dom.js";
 import { PHASES } from "./format.js";
 
 const WINDOW_S = 3600;
-const MIN_WINDOW_S = 600;
+const MIN_WINDOW_S = 120;
 // Electricians' conductor colours (IEC 60446): L1 brown, L2 black, L3 grey.
 const PHASE_COLOUR = { l1: "#8b4a1c", l2: "#1d1d1f", l3: "#8a8f98" };
 

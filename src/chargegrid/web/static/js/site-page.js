@@ -25,7 +25,10 @@ export class SitePage {
     this.tree = new LoadTree();
     this.history = new LoadHistory(siteId);
     this.chart = new LoadChart(this.history);
-    this.chargers = new ChargerList({ canEdit: () => this.canEdit(), onChanged: () => this.refreshSoon() });
+    this.chargers = new ChargerList({
+      rights: () => ({ write: this.canEdit(), technical: this.canEditFuses() }),
+      onChanged: () => this.refreshSoon(),
+    });
     this.sessions = new SessionList();
     this.formSlot = h("div", { class: "site-forms" });
     this.el = h(
@@ -36,8 +39,12 @@ export class SitePage {
       h(
         "div",
         { class: "grid" },
-        h("section", { class: "panel", "aria-labelledby": "tree-h" }, h("h2", { id: "tree-h" }, "Fuses and load"), this.tree.el, legend()),
-        h("section", { class: "panel", "aria-labelledby": "chart-h" }, h("h2", { id: "chart-h" }, "Load, last hour"), this.chart.el),
+        h(
+          "div",
+          { class: "column" },
+          h("section", { class: "panel", "aria-labelledby": "tree-h" }, h("h2", { id: "tree-h" }, "Fuses and load"), this.tree.el, legend()),
+          h("section", { class: "panel", "aria-labelledby": "chart-h" }, h("h2", { id: "chart-h" }, "Load, last hour"), this.chart.el),
+        ),
         h("section", { class: "panel", "aria-labelledby": "forms-h" }, h("h2", { id: "forms-h" }, "Available current"), this.formSlot),
       ),
       h("section", { class: "panel wide", "aria-labelledby": "chargers-h" }, h("h2", { id: "chargers-h" }, "Chargers"), this.chargers.el),
@@ -53,6 +60,7 @@ export class SitePage {
     return this.identity.role !== "viewer";
   }
 
+  /** Fuse ratings and wiring: electricians (service) and admins; unknown role: try. */
   canEditFuses() {
     return !["viewer", "owner"].includes(this.identity.role);
   }
@@ -184,7 +192,7 @@ export class SitePage {
       [
         `Main fuse ${amps(site.max_current)} per phase`,
         `available ${PHASES.map((p) => `${PHASE_LABEL[p]} ${amps(effective[p])}`).join(" · ")}`,
-        overridden ? "override active" : "",
+        overridden ? overrideWords(site) : "",
         `${site.nominal_voltage ?? 230} V ${site.network_type ?? ""}`.trim(),
         `${chargers.length} charger${chargers.length === 1 ? "" : "s"}`,
       ]
@@ -254,6 +262,11 @@ export class SitePage {
     console.warn("chargegrid: refresh failed", err);
     this.setLive("retrying");
   }
+}
+
+function overrideWords(site) {
+  const until = site.available_current_expires_at;
+  return until ? `override until ${new Date(until).toLocaleTimeString()}` : "override active";
 }
 
 function legend() {

@@ -1,0 +1,218 @@
+"""The operator's dashboard in headless chromium against a real `chargegrid serve --demo`.
+
+Values the page shows are compared with what the REST API says at the same moment, never
+with numbers written into the test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.harness import ConsoleWatch, Server, sign_in, wait_for
+
+pytestmark = pytest.mark.browser
+
+PHASES = ("l1", "l2", "l3")
+
+
+def demo_site(server: Server) -> dict[str, Any]:
+    with server.api() as api:
+        sites = api.get("/sites").raise_for_status().json()["data"]
+        assert sites, "serve --demo seeded no site"
+        site: dict[str, Any] = api.get(f"/sites/{sites[0]['id']}").raise_for_status().json()
+        return site
+
+
+def patch_site(server: Server, site_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    with server.api() as api:
+        site: dict[str, Any] = api.patch(f"/sites/{site_id}", json=body).raise_for_status().json()
+        return site
+
+
+def site_bar_limits(page: Page, site_id: str) -> dict[str, str]:
+    """The limit each phase bar of the site node shows (data-limit), by phase."""
+    limits: dict[str, str] = page.eval_on_selector_all(
+        f'.phase-bar[data-node="{site_id}"]',
+        "bars => Object.fromEntries(bars.map(b => [b.dataset.phase, b.dataset.limit]))",
+    )
+    return limits
+
+
+def open_site(page: Page, server: Server, site: dict[str, Any]) -> None:
+    sign_in(page, server)
+    page.get_by_role("link", name=site["name"]).click()
+    expect(page.get_by_role("heading", name=site["name"], level=1)).to_be_visible()
+    page.locator(f'.phase-bar[data-node="{site["id"]}"]').first.wait_for()
+
+
+def as_number(text: str) -> float:
+    return float(text) if text else float("nan")
+
+
+def test_sign_in_rejects_a_bad_token_then_shows_the_demo_site(
+    page: Page, server: Server, console: ConsoleWatch
+) -> None:
+    console.allow_http(401)
+    site = demo_site(server)
+    page.goto(server.base_url + "/")
+    page.get_by_label("API token").fill("not-a-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#token-error")).to_have_text("This token is not valid.")
+
+    page.get_by_label("API token").fill(server.admin_token)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name=site["name"]).click()
+    expect(page.get_by_role("heading", name=site["name"], level=1)).to_be_visible()
+    effective = site["effective_available_current"]
+    limits = wait_for(lambda: site_bar_limits(page, site["id"]) or None, "the site's phase bars")
+    assert {p: as_number(limits[p]) for p in PHASES} == {p: float(effective[p]) for p in PHASES}
+    # The token stays with the tab: a reload does not ask again.
+    page.reload()
+    expect(page.get_by_role("heading", name=site["name"], level=1)).to_be_visible()
+
+
+def test_a_change_made_elsewhere_shows_up_live_without_a_reload(page: Page, server: Server) -> None:
+    site = demo_site(server)
+    open_site(page, server, site)
+    page.evaluate("window.__notReloaded = true")
+    target = round(float(site["max_current"]) * 0.5, 1)
+    try:
+        updated = patch_site(server, site["id"], {"available_current": target})
+        expected = {p: float(updated["effective_available_current"][p]) for p in PHASES}
+        assert expected != {p: float(site["effective_available_current"][p]) for p in PHASES}
+        wait_for(
+            lambda: (
+                {p: as_number(v) for p, v in site_bar_limits(page, site["id"]).items()} == expected
+            ),
+            f"the site's bars to show the new limit {expected}",
+        )
+        assert page.evaluate("window.__notReloaded") is True
+    finally:
+        patch_site(server, site["id"], {"available_current": -1})
+
+
+def test_changing_available_current_in_the_form_moves_the_bars(page: Page, server: Server) -> None:
+    site = demo_site(server)
+    open_site(page, server, site)
+    form = page.locator('form[data-form="site-current"]')
+    target = round(float(site["max_current"]) * 0.4, 1)
+    try:
+        form.get_by_label("All phases").fill(str(target))
+        form.get_by_role("button", name="Save").click()
+        expect(form.locator(".form-status")).to_have_text("Saved.")
+        with server.api() as api:
+            now = api.get(f"/sites/{site['id']}").raise_for_status().json()
+        expected = {p: float(now["effective_available_current"][p]) for p in PHASES}
+        assert all(v <= target for v in expected.values())
+        wait_for(
+            lambda: (
+                {p: as_number(v) for p, v in site_bar_limits(page, site["id"]).items()} == expected
+            ),
+            f"the bars to follow the new available current {expected}",
+        )
+        # The allocation shown never exceeds what the limit leaves after unmanaged load.
+        for bar in page.locator(f'.phase-bar[data-node="{site["id"]}"]').all():
+            allocated, unmanaged = (
+                bar.get_attribute("data-allocated"),
+                bar.get_attribute("data-unmanaged"),
+            )
+            if allocated:
+                limit = as_number(bar.get_attribute("data-limit") or "")
+                assert float(allocated) + float(unmanaged or 0) <= limit + 1e-6
+
+        form.get_by_role("button", name="Clear override").click()
+        expect(form.locator(".form-status")).to_have_text("Saved.")
+        with server.api() as api:
+            cleared = api.get(f"/sites/{site['id']}").raise_for_status().json()
+        back = {p: float(cleared["effective_available_current"][p]) for p in PHASES}
+        wait_for(
+            lambda: {p: as_number(v) for p, v in site_bar_limits(page, site["id"]).items()} == back,
+            "the bars to return to the main fuse after clearing the override",
+        )
+    finally:
+        patch_site(server, site["id"], {"available_current": -1})
+
+
+def test_a_bad_value_shows_the_apis_message_next_to_the_field(
+    page: Page, server: Server, console: ConsoleWatch
+) -> None:
+    console.allow_http(422)
+    site = demo_site(server)
+    with server.api() as api:
+        answer = api.patch(f"/sites/{site['id']}", json={"available_current": "lots"})
+    assert answer.status_code == 422
+    api_messages = [e["message"] for e in answer.json()["errors"]]
+
+    open_site(page, server, site)
+    form = page.locator('form[data-form="site-current"]')
+    field = form.get_by_label("All phases")
+    field.fill("lots")
+    form.get_by_role("button", name="Save").click()
+    error = form.locator('.field-error[data-field="available_current"]')
+    expect(error).to_be_visible()
+    assert error.inner_text() == " ".join(api_messages)
+    expect(field).to_have_attribute("aria-invalid", "true")
+    # Nothing changed on the server.
+    assert demo_site(server)["effective_available_current"] == site["effective_available_current"]
+
+
+def test_a_charger_setting_out_of_range_is_refused_at_its_field(
+    page: Page, server: Server, console: ConsoleWatch
+) -> None:
+    console.allow_http(422)
+    site = demo_site(server)
+    with server.api() as api:
+        chargers = api.get("/chargers", params={"site_id": site["id"]}).raise_for_status().json()
+    assert chargers["data"], "the demo site has no charger"
+    charger = chargers["data"][0]
+    open_site(page, server, site)
+    card = page.locator(f'article.charger[data-charger-id="{charger["id"]}"]')
+    card.get_by_text("Charger settings").click()
+    form = card.locator('form[data-form="charger"]')
+    form.get_by_label("Max charge current").fill("99")
+    form.get_by_role("button", name="Save").click()
+    error = form.locator('.field-error[data-field="max_charge_current"]')
+    expect(error).not_to_be_empty()
+    with server.api() as api:
+        after = api.get(f"/chargers/{charger['id']}").raise_for_status().json()
+    assert after["max_charge_current"] == charger["max_charge_current"]
+
+
+def test_a_viewer_sees_the_site_but_no_forms(page: Page, server: Server) -> None:
+    site = demo_site(server)
+    token = server.token("viewer")
+    sign_in(page, server, token)
+    page.get_by_role("link", name=site["name"]).click()
+    expect(page.get_by_role("heading", name=site["name"], level=1)).to_be_visible()
+    expect(page.get_by_text("Your role can look but not change settings.")).to_be_visible()
+    assert page.locator("form.settings").count() == 0
+
+
+def test_fits_a_phone_screen(browser_phone: Page, server: Server) -> None:
+    page = browser_phone
+    site = demo_site(server)
+    open_site(page, server, site)
+    overflow = page.evaluate(
+        "document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px on a phone"
+
+
+def test_no_request_leaves_the_server(page: Page, server: Server) -> None:
+    """Everything the dashboard loads comes from chargegrid itself: it works offline."""
+    foreign: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            None
+            if request.url.startswith(server.base_url) or request.url.startswith("data:")
+            else foreign.append(request.url)
+        ),
+    )
+    site = demo_site(server)
+    open_site(page, server, site)
+    page.locator(".chart canvas").wait_for()
+    assert foreign == []
