@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from chargegrid.web.assets import STATIC_DIR, missing_vendor_files
+from chargegrid.web.whoami import router as whoami_router
 
 # The page talks only to its own origin; inline styles are needed by the chart library,
 # which positions its cursor and legend through style attributes.
@@ -61,7 +62,9 @@ def missing_assets_page(missing: list[str]) -> HTMLResponse:
 
 
 def mount(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
-    """Add the dashboard to ``app``: ``/`` (the page) and ``/static/*`` (its files)."""
+    """Add the dashboard to ``app``: ``/`` (the page), ``/static/*`` (its files) and
+    ``/api/v1/auth/me`` (the caller's role, which decides the forms it shows)."""
+    app.include_router(whoami_router)
 
     @app.get("/", include_in_schema=False)
     async def dashboard_page() -> Response:
