@@ -60,7 +60,9 @@ class Csms:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition"
+    check: Callable[[], Awaitable[bool]],
+    timeout: float = 10.0,  # noqa: ASYNC109 (a polling deadline, not a cancel scope)
+    what: str = "condition",
 ) -> None:
     """Poll ``check`` until it holds or ``timeout`` passes (then fail naming ``what``)."""
     deadline = time.monotonic() + timeout

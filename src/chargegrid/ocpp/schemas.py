@@ -40,6 +40,14 @@ CHARGER_ACTIONS_16 = frozenset(
     }
 )
 
+
+
+def central_system_actions(version: str = "v16") -> frozenset[str]:
+    """What a central system may send to a charger: every action but the charger's own
+    (DataTransfer goes both ways)."""
+    return (schemas(version).actions() - CHARGER_ACTIONS_16) | {"DataTransfer"}
+
+
 # fastjsonschema names the failed keyword; OCPP 1.6J §4.2.3 names the error class.
 _RULE_CODES: dict[str, ErrorCode] = {
     "required": ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION,

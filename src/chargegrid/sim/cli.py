@@ -1,0 +1,71 @@
+"""``chargegrid simulate``: run a fleet against any OCPP 1.6J central system."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from chargegrid.sim.faults import Faults
+from chargegrid.sim.fleet import Fleet, FleetConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default="ws://127.0.0.1:9000/ocpp", help="CSMS base URL")
+    parser.add_argument("--chargers", type=int, default=20)
+    parser.add_argument("--connectors", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--prefix", default="SIM-", help="charge point ids are PREFIX001...")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--speed", type=float, default=1.0, help="simulated s per real s")
+    parser.add_argument("--three-phase-share", type=float, default=0.75)
+    parser.add_argument("--mean-idle", type=float, default=900.0, help="s between cars")
+    parser.add_argument("--mean-stay", type=float, default=3600.0, help="s a car stays")
+    parser.add_argument("--sessions-csv", type=Path, help="replay car visits from a CSV")
+    parser.add_argument("--password", help="Basic-auth password of every charger")
+    faults = parser.add_argument_group("fault injection")
+    faults.add_argument("--drop-link-every", type=float, metavar="S")
+    faults.add_argument("--refuse-profiles", type=float, default=0.0, metavar="P")
+    faults.add_argument("--answer-delay", type=float, default=0.0, metavar="S")
+    faults.add_argument("--ignore-limits", type=float, default=0.0, metavar="P")
+
+
+def config_from(args: argparse.Namespace) -> FleetConfig:
+    return FleetConfig(
+        url=args.url,
+        chargers=args.chargers,
+        connectors=args.connectors,
+        prefix=args.prefix,
+        seed=args.seed,
+        speed=args.speed,
+        three_phase_share=args.three_phase_share,
+        mean_idle_s=args.mean_idle,
+        mean_stay_s=args.mean_stay,
+        sessions_csv=args.sessions_csv,
+        password=args.password,
+        faults=Faults(
+            drop_link_every_s=args.drop_link_every,
+            refuse_profiles=args.refuse_profiles,
+            answer_delay_s=args.answer_delay,
+            ignore_limits=args.ignore_limits,
+        ),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    fleet = Fleet(config_from(args))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(fleet.run_forever())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="chargegrid simulate", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
