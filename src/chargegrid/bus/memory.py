@@ -37,7 +37,7 @@ def topic_matches(pattern: str, topic: str) -> bool:
 
 
 class Subscription:
-    """An async iterator of events; use as ``async with bus.subscribe(...) as sub``."""
+    """An async iterator of events; ``with``/``async with bus.subscribe(...)`` closes it."""
 
     def __init__(self, bus: EventBus, patterns: tuple[str, ...], maxsize: int) -> None:
         self._bus = bus
@@ -75,6 +75,17 @@ class Subscription:
     async def _iterate(self) -> AsyncIterator[Event]:
         while not self.closed:
             yield await self._queue.get()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     async def __aenter__(self) -> Self:
         return self

@@ -8,7 +8,13 @@ from typing import Any
 from chargegrid.domain.errors import Conflict, InvalidValue
 from chargegrid.domain.identifiers import check_ocpp_id
 from chargegrid.services.auth import hash_password
-from chargegrid.services.configure.context import REQUIRED, ConfigContext, assign, found
+from chargegrid.services.configure.context import (
+    REQUIRED,
+    ConfigContext,
+    assign,
+    found,
+    with_defaults,
+)
 from chargegrid.store.models import Charger
 
 # Zaptec lets owners change these (charger update needs "owner or service").
@@ -44,7 +50,7 @@ async def create_charger(ctx: ConfigContext, data: dict[str, Any]) -> Charger:
         if data.get(name) is None:
             raise InvalidValue.of(name, "required")
     charger = Charger(id=uuid.uuid4(), ocpp_id=data["ocpp_id"], site_id=data["site_id"])
-    assign(charger, data, OPERATIONAL | TECHNICAL)
+    assign(charger, with_defaults(data, OPERATIONAL | TECHNICAL), OPERATIONAL | TECHNICAL)
     charger.config_sync = "pending"
     await _check(ctx, charger, data)
     _set_password(charger, data)

@@ -15,6 +15,7 @@ from chargegrid.services.configure.context import (
     apply_override,
     assign,
     found,
+    with_defaults,
 )
 from chargegrid.services.configure.sites import get_site
 from chargegrid.store.models import Circuit, Site
@@ -46,7 +47,7 @@ async def create_circuit(ctx: ConfigContext, site_id: uuid.UUID, data: dict[str,
     circuit = Circuit(
         id=uuid.uuid4(), site_id=site.id, name=data["name"], max_current=data["max_current"]
     )
-    assign(circuit, data, OPERATIONAL | TECHNICAL)
+    assign(circuit, with_defaults(data, OPERATIONAL | TECHNICAL), OPERATIONAL | TECHNICAL)
     await _check_tree(ctx, site, circuit, data)
     apply_override(circuit, data, ctx.now)
     ctx.uow.circuits.add(circuit)

@@ -83,6 +83,13 @@ def assign(obj: object, data: Mapping[str, Any], defaults: Mapping[str, Any]) ->
     return changed
 
 
+def with_defaults(data: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """For a new record: every optional field at its default unless ``data`` gives it.
+    (Column defaults apply only at INSERT, too late for the rules checked before it.)"""
+    filled = {k: v for k, v in defaults.items() if v is not REQUIRED}
+    return filled | {k: v for k, v in data.items() if v is not None or k not in filled}
+
+
 OVERRIDE_FIELDS = frozenset({"available_current", *PHASE_FIELDS, "available_current_ttl_s"})
 
 

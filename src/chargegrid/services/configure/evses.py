@@ -10,7 +10,13 @@ from chargegrid.domain.errors import Conflict, InvalidValue
 from chargegrid.domain.identifiers import check_evse_id
 from chargegrid.domain.phases import PhaseRotation
 from chargegrid.services.configure.chargers import get_charger
-from chargegrid.services.configure.context import REQUIRED, ConfigContext, assign, found
+from chargegrid.services.configure.context import (
+    REQUIRED,
+    ConfigContext,
+    assign,
+    found,
+    with_defaults,
+)
 from chargegrid.store.models import Connector, Evse
 
 EVSE_OPERATIONAL = {"enabled": True, "physical_reference": None}
@@ -38,7 +44,11 @@ async def create_evse(ctx: ConfigContext, charger_id: uuid.UUID, data: dict[str,
     if data.get("evse_number") is None:
         raise InvalidValue.of("evse_number", "required")
     evse = Evse(id=uuid.uuid4(), charger_id=charger.id, evse_number=data["evse_number"])
-    assign(evse, data, EVSE_OPERATIONAL | EVSE_TECHNICAL)
+    assign(
+        evse,
+        with_defaults(data, EVSE_OPERATIONAL | EVSE_TECHNICAL),
+        EVSE_OPERATIONAL | EVSE_TECHNICAL,
+    )
     await _check_evse(ctx, evse, data)
     ctx.uow.evses.add(evse)
     await ctx.uow.evses.flush()

@@ -6,7 +6,13 @@ import uuid
 from typing import Any
 
 from chargegrid.domain.errors import Conflict, InvalidValue
-from chargegrid.services.configure.context import REQUIRED, ConfigContext, assign, found
+from chargegrid.services.configure.context import (
+    REQUIRED,
+    ConfigContext,
+    assign,
+    found,
+    with_defaults,
+)
 from chargegrid.store.models import IdTag
 
 FIELDS = {
@@ -30,7 +36,7 @@ async def create_id_tag(ctx: ConfigContext, data: dict[str, Any]) -> IdTag:
     if data.get("id_tag") is None:
         raise InvalidValue.of("id_tag", "required")
     tag = IdTag(id=uuid.uuid4(), id_tag=data["id_tag"])
-    assign(tag, data, FIELDS)
+    assign(tag, with_defaults(data, FIELDS), FIELDS)
     await _check(ctx, tag)
     ctx.uow.id_tags.add(tag)
     ctx.changed("id_tag", tag.id, tag.site_id, "created", data)

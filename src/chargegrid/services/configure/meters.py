@@ -9,7 +9,13 @@ from typing import Any
 from sqlalchemy import update
 
 from chargegrid.domain.errors import InvalidValue
-from chargegrid.services.configure.context import REQUIRED, ConfigContext, assign, found
+from chargegrid.services.configure.context import (
+    REQUIRED,
+    ConfigContext,
+    assign,
+    found,
+    with_defaults,
+)
 from chargegrid.store.models import Circuit, ElectricityMeter, MeterReading, Site
 
 METER_READING = "meter.reading"
@@ -31,7 +37,7 @@ async def create_meter(ctx: ConfigContext, data: dict[str, Any]) -> ElectricityM
     if await ctx.uow.sites.get(data["site_id"]) is None:
         raise InvalidValue.of("site_id", "no such site")
     meter = ElectricityMeter(id=uuid.uuid4(), site_id=data["site_id"], name=data["name"])
-    assign(meter, data, FIELDS)
+    assign(meter, with_defaults(data, FIELDS), FIELDS)
     ctx.uow.meters.add(meter)
     ctx.changed("electricity_meter", meter.id, meter.site_id, "created", data)
     await ctx.commit()

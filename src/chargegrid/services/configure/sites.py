@@ -14,6 +14,7 @@ from chargegrid.services.configure.context import (
     apply_override,
     assign,
     found,
+    with_defaults,
 )
 from chargegrid.store.models import Site
 
@@ -45,7 +46,7 @@ async def create_site(ctx: ConfigContext, data: dict[str, Any]) -> Site:
         if data.get(name) is None:
             raise InvalidValue.of(name, "required")
     site = Site(name=data["name"], max_current=data["max_current"])
-    assign(site, data, OPERATIONAL | TECHNICAL)
+    assign(site, with_defaults(data, OPERATIONAL | TECHNICAL), OPERATIONAL | TECHNICAL)
     apply_override(site, data, ctx.now)
     await _check_meter(ctx, site, data)
     ctx.uow.sites.add(site)
