@@ -130,6 +130,8 @@ async def serve(settings: Settings) -> None:
             token = await seed_demo(db)
             runtime.handles["demo_admin_token"] = token
             print(f"Demo site ready. Admin token (Authorization: Bearer ...):\n{token}")
+            # The fragment never reaches the server; the dashboard signs in with it.
+            print(f"Dashboard: http://{settings.host}:{settings.port}/#token={token}", flush=True)
         app = build_app(settings, runtime=runtime)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_level="info", lifespan="on"
