@@ -143,6 +143,17 @@ class ApplyReport:
     last_answer_at: float | None = None
 
     @property
+    def reductions_failed(self) -> bool:
+        """A reduction (or failsafe) was not confirmed: its old, higher value stands, so
+        the plan the others got no longer adds up; re-plan with it held."""
+        return any(
+            outcome is not Outcome.ACCEPTED
+            for steps in self.outcomes.values()
+            for kind, outcome in steps
+            if kind in (StepKind.REDUCTION, StepKind.FAILSAFE)
+        )
+
+    @property
     def sent(self) -> int:
         return sum(len(v) for v in self.outcomes.values())
 
@@ -174,6 +185,9 @@ class ApplyEngine:
 
     def flags(self) -> Mapping[str, Flag]:
         return dict(self._flags)
+
+    def is_offline(self, charger_id: str) -> bool:
+        return charger_id in self._offline
 
     def steerable(self, charger_id: str) -> bool:
         """False while a charger is offline or flagged and not yet due for a retry."""
@@ -245,13 +259,7 @@ class ApplyEngine:
                 second.append(up)
         if first:
             await self._send_wave(first, report)
-        reductions_failed = any(
-            outcome is not Outcome.ACCEPTED
-            for steps in report.outcomes.values()
-            for kind, outcome in steps
-            if kind is StepKind.REDUCTION
-        )
-        if reductions_failed and second:
+        if report.reductions_failed and second:
             report.increases_withheld = True
         elif second:
             await self._send_wave(second, report)

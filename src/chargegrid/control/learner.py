@@ -86,5 +86,9 @@ class SessionLearner:
         seen = self._seen.get(session_id)
         return (None, None, None) if seen is None else seen.measured
 
+    def measured_at(self, session_id: str) -> float | None:
+        seen = self._seen.get(session_id)
+        return None if seen is None else seen.at
+
     def forget(self, session_id: str) -> None:
         self._seen.pop(session_id, None)

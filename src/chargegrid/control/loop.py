@@ -1,0 +1,477 @@
+"""The control loop: bus events -> debounce -> problem -> allocator -> apply -> view.
+
+One component per process, started beside the API and the OCPP server in one event
+loop. Everything that can change a site's plan arrives as a bus event; each marks what
+went out of date and triggers the site; the debouncer turns a burst into one round.
+A periodic reconcile re-triggers every site (lease renewals, flagged-charger retries,
+anything missed) and reloads the snapshots now and then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chargegrid.balancing import Plan, allocate
+from chargegrid.control import metrics
+from chargegrid.control.apply import (
+    ApplyEngine,
+    ApplyReport,
+    ApplySettings,
+    EvseKey,
+    FailsafeTarget,
+    Setpoint,
+)
+from chargegrid.control.debounce import Debouncer
+from chargegrid.control.failsafe import TreeSignature, failsafe_limits, signature
+from chargegrid.control.learner import LearnerSettings, SessionLearner
+from chargegrid.control.meters import MeterBook
+from chargegrid.control.ports import Clock, CommandGateway, SystemClock
+from chargegrid.control.problem import Built, Inputs, build_problem
+from chargegrid.control.profiles import Limit
+from chargegrid.control.snapshot import SiteSnapshot, load_site
+from chargegrid.control.view import build_view
+from chargegrid.store import models as m
+
+log = logging.getLogger(__name__)
+
+LOAD_CHANGED = "site.load_changed"
+# Our own marker on the bus: ``settle`` waits until the consumer reaches it.
+SYNC = "control.sync"
+TOPICS = (
+    SYNC,
+    "config.changed",
+    "charger.connected",
+    "charger.disconnected",
+    "charger.status_changed",
+    "session.started",
+    "session.updated",
+    "session.stopped",
+    "meter.reading",
+)
+
+
+class Bus(Protocol):
+    def publish(self, topic: str, payload: dict[str, Any]) -> Any: ...
+
+    def subscribe(self, patterns: Any = "*", maxsize: int = ...) -> Any: ...
+
+
+SessionFactory = Callable[[], Any]  # an async context manager yielding an AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class LoopSettings:
+    debounce_s: float = 0.003
+    reconcile_s: float = 10.0
+    reload_every_s: float = 60.0
+    apply: ApplySettings = field(default_factory=ApplySettings)
+    learner: LearnerSettings = field(default_factory=LearnerSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class RoundStats:
+    """Monotonic timestamps of one round, for metrics and the benchmark."""
+
+    site_id: str
+    triggered_at: float
+    planned_at: float
+    report: ApplyReport
+    failsafe_report: ApplyReport
+
+
+@dataclass(slots=True)
+class _SiteState:
+    snapshot: SiteSnapshot | None = None
+    stale: bool = True
+    loaded_at: float = 0.0
+    plan: Plan | None = None
+    built: Built | None = None
+    view: dict[str, Any] | None = None
+    failsafe_sig: TreeSignature | None = None
+    failsafe: dict[EvseKey, Limit] = field(default_factory=dict)
+    triggered_at: float | None = None
+    phase_switches: dict[str, int] = field(default_factory=dict)
+    limits: dict[str, float] = field(default_factory=dict)  # session -> planned A
+
+
+class ControlLoop:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        bus: Bus,
+        gateway: CommandGateway,
+        settings: LoopSettings | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings or LoopSettings()
+        self._sessions = sessions
+        self._bus = bus
+        self.clock: Clock = clock or SystemClock()
+        self.engine = ApplyEngine(
+            gateway, self.clock, self.settings.apply, metrics.MetricsObserver()
+        )
+        self.learner = SessionLearner(self.settings.learner)
+        self.meters = MeterBook()
+        self._debouncer = Debouncer(self.settings.debounce_s, self._round)
+        self._sites: dict[str, _SiteState] = {}
+        self._charger_site: dict[str, str] = {}
+        self._session_key: dict[str, tuple[str, EvseKey]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.round_listeners: list[Callable[[RoundStats], None]] = []
+        self._syncs: dict[int, asyncio.Event] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        subscription = self._bus.subscribe(TOPICS, maxsize=100_000)
+        self._tasks.append(asyncio.create_task(self._consume(subscription), name="control:bus"))
+        self._tasks.append(asyncio.create_task(self._reconcile(), name="control:reconcile"))
+        async with self._sessions() as db:
+            for site_id in await db.scalars(select(m.Site.id)):
+                self.trigger(str(site_id))
+
+    async def stop(self) -> None:
+        await self._debouncer.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def wait_idle(self) -> None:
+        """Until no round is pending or running."""
+        await self._debouncer.wait_idle()
+
+    async def settle(self) -> None:
+        """Until every event published before this call is handled and its rounds are
+        done (tests and benchmarks): the bus keeps order, so our marker comes last."""
+        marker = asyncio.Event()
+        token = id(marker)
+        self._syncs[token] = marker
+        self._bus.publish(SYNC, {"token": token})
+        try:
+            await marker.wait()
+        finally:
+            self._syncs.pop(token, None)
+        while self._debouncer.busy():
+            await self._debouncer.wait_idle()
+
+    # --- what others read -------------------------------------------------------------
+
+    def view(self, site_id: str) -> dict[str, Any] | None:
+        state = self._sites.get(site_id)
+        return None if state is None else state.view
+
+    async def current_view(self, site_id: str) -> dict[str, Any] | None:
+        """The view, computing the site first if no round has run for it yet."""
+        state = self._sites.get(site_id)
+        if state is None or state.view is None:
+            self.trigger(site_id)
+            await self.wait_idle()
+        return self.view(site_id)
+
+    # --- triggers ---------------------------------------------------------------------
+
+    def trigger(self, site_id: str, *, reload: bool = False) -> None:
+        state = self._sites.setdefault(site_id, _SiteState())
+        if reload:
+            state.stale = True
+        if state.triggered_at is None:
+            state.triggered_at = self.clock.monotonic()
+        self._debouncer.trigger(site_id)
+
+    async def _consume(self, subscription: Any) -> None:
+        async with subscription:
+            async for event in subscription:
+                try:
+                    await self.handle(event.topic, event.payload)
+                except Exception:  # a malformed event must not stop the loop
+                    log.exception("control loop could not handle %s", event.topic)
+
+    async def handle(self, topic: str, payload: dict[str, Any]) -> None:
+        if topic == SYNC:
+            marker = self._syncs.get(payload.get("token", 0))
+            if marker is not None:
+                marker.set()
+            return
+        handler = self._handlers.get(topic)
+        if handler is not None:
+            await handler(self, payload)
+
+    async def _on_config(self, payload: dict[str, Any]) -> None:
+        site_id = payload.get("site_id")
+        if payload.get("kind") == "site" and payload.get("action") == "deleted":
+            self._sites.pop(str(payload.get("id")), None)
+            return
+        if site_id:
+            self.trigger(str(site_id), reload=True)
+            return
+        charger_site = await self._site_of(payload.get("charger_id"))
+        sites = [charger_site] if charger_site else list(self._sites)
+        for site in sites:
+            self.trigger(site, reload=True)
+
+    async def _on_connected(self, payload: dict[str, Any]) -> None:
+        charger_id = str(payload.get("charger_id"))
+        self.engine.charger_connected(charger_id)
+        await self._trigger_charger(charger_id, reload=True)
+
+    async def _on_disconnected(self, payload: dict[str, Any]) -> None:
+        charger_id = str(payload.get("charger_id"))
+        self.engine.charger_disconnected(charger_id)
+        await self._trigger_charger(charger_id, reload=True)
+
+    async def _on_status(self, payload: dict[str, Any]) -> None:
+        await self._trigger_charger(str(payload.get("charger_id")), reload=False)
+
+    async def _on_session_started(self, payload: dict[str, Any]) -> None:
+        await self._trigger_charger(str(payload.get("charger_id")), reload=True)
+
+    async def _on_session_stopped(self, payload: dict[str, Any]) -> None:
+        session_id = str(payload.get("session_id"))
+        self.learner.forget(session_id)
+        known = self._session_key.pop(session_id, None)
+        if known is not None:
+            self.engine.session_ended(known[1])
+        await self._trigger_charger(str(payload.get("charger_id")), reload=True)
+
+    async def _on_session_updated(self, payload: dict[str, Any]) -> None:
+        session_id = payload.get("session_id")
+        current = payload.get("current")
+        if not session_id or not isinstance(current, dict):
+            return
+        site_id = await self._site_of(payload.get("charger_id"))
+        state = self._sites.get(site_id) if site_id else None
+        limit = state.limits.get(str(session_id)) if state else None
+        terminals = tuple(_amps(current.get(k)) for k in ("l1", "l2", "l3"))
+        changed = self.learner.observe(
+            str(session_id),
+            self.clock.monotonic(),
+            (terminals[0], terminals[1], terminals[2]),
+            limit,
+        )
+        metered = state is not None and state.snapshot is not None and bool(state.snapshot.meters)
+        if site_id and (changed or metered):
+            self.trigger(site_id)
+
+    async def _on_meter_reading(self, payload: dict[str, Any]) -> None:
+        meter_id, site_id = payload.get("meter_id"), payload.get("site_id")
+        if not meter_id or not site_id:
+            return
+        age = 0.0
+        stamp = payload.get("timestamp")
+        if isinstance(stamp, str):
+            try:
+                taken = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+                age = (self.clock.utcnow() - taken).total_seconds()
+            except ValueError:
+                age = 0.0
+        currents = tuple(_amps(payload.get(f"current_l{i}")) for i in (1, 2, 3))
+        if self.meters.record(
+            str(meter_id),
+            (currents[0], currents[1], currents[2]),
+            self.clock.monotonic(),
+            age,
+        ):
+            self.trigger(str(site_id))
+
+    _handlers: dict[str, Callable[[ControlLoop, dict[str, Any]], Awaitable[None]]] = {
+        "config.changed": _on_config,
+        "charger.connected": _on_connected,
+        "charger.disconnected": _on_disconnected,
+        "charger.status_changed": _on_status,
+        "session.started": _on_session_started,
+        "session.stopped": _on_session_stopped,
+        "session.updated": _on_session_updated,
+        "meter.reading": _on_meter_reading,
+    }
+
+    async def _trigger_charger(self, charger_id: str, *, reload: bool) -> None:
+        site_id = await self._site_of(charger_id)
+        if site_id is not None:
+            self.trigger(site_id, reload=reload)
+
+    async def _site_of(self, charger_id: object) -> str | None:
+        if not charger_id:
+            return None
+        known = self._charger_site.get(str(charger_id))
+        if known is not None:
+            return known
+        try:
+            key = uuid.UUID(str(charger_id))
+        except ValueError:
+            return None
+        async with self._sessions() as db:
+            site_id = await db.scalar(select(m.Charger.site_id).where(m.Charger.id == key))
+        if site_id is None:
+            return None
+        self._charger_site[str(charger_id)] = str(site_id)
+        return str(site_id)
+
+    async def _reconcile(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reconcile_s)  # the period itself
+            now = self.clock.monotonic()
+            for site_id, state in list(self._sites.items()):
+                self.trigger(site_id, reload=now - state.loaded_at >= self.settings.reload_every_s)
+
+    # --- one round ----------------------------------------------------------------------
+
+    async def _load(self, site_id: str, state: _SiteState) -> SiteSnapshot | None:
+        if state.stale or state.snapshot is None:
+            async with self._sessions() as db:
+                assert isinstance(db, AsyncSession)
+                state.snapshot = await load_site(db, uuid.UUID(site_id))
+            state.stale = False
+            state.loaded_at = self.clock.monotonic()
+            if state.snapshot is not None:
+                for charger in state.snapshot.chargers:
+                    self._charger_site[charger.id] = site_id
+        return state.snapshot
+
+    async def _round(self, site_id: str) -> None:
+        state = self._sites.setdefault(site_id, _SiteState())
+        triggered_at = state.triggered_at or self.clock.monotonic()
+        state.triggered_at = None
+        try:
+            snapshot = await self._load(site_id, state)
+        except ValueError:
+            snapshot = None
+        if snapshot is None:
+            self._sites.pop(site_id, None)
+            return
+        metrics.REBALANCES.inc()
+        try:
+            built, plan = self._plan(snapshot, state)
+        except Exception:
+            metrics.REBALANCE_FAILURES.inc()
+            raise
+        planned_at = self.clock.monotonic()
+        metrics.PLAN_SECONDS.observe(planned_at - triggered_at)
+        setpoints = [
+            Setpoint(
+                key=ctx.key,
+                ocpp_id=ctx.charger.ocpp_id,
+                limit=Limit(entry.limit_a, entry.phases),
+                failsafe=state.failsafe.get(ctx.key, Limit(0.0, 3)),
+                caps=ctx.charger.caps,
+                transaction_id=ctx.session.transaction_id,
+            )
+            for entry in plan.sessions
+            if (ctx := built.contexts.get(entry.session_id)) is not None
+        ]
+        report = await self.engine.apply(setpoints)
+        failsafe_report = await self.engine.install_failsafes(
+            FailsafeTarget(EvseKey(c.id, e.number), c.ocpp_id, state.failsafe[key], c.caps)
+            for c in snapshot.chargers
+            for e in c.evses
+            if (key := EvseKey(c.id, e.number)) in state.failsafe
+        )
+        self._record(site_id, state, snapshot, built, plan)
+        stats = RoundStats(site_id, triggered_at, planned_at, report, failsafe_report)
+        self._observe(stats)
+        self._schedule(site_id, snapshot, report, failsafe_report)
+
+    def _plan(self, snapshot: SiteSnapshot, state: _SiteState) -> tuple[Built, Plan]:
+        now_wall, now_mono = self.clock.utcnow(), self.clock.monotonic()
+        charger_ids = {c.id for c in snapshot.chargers}
+        offline = frozenset(
+            c.id for c in snapshot.chargers if not c.online or self.engine.is_offline(c.id)
+        )
+        base = Inputs(
+            now_wall=now_wall,
+            now_mono=now_mono,
+            learner=self.learner,
+            meters=self.meters,
+            held={
+                k: v for k, v in self.engine.held_limits().items() if k.charger_id in charger_ids
+            },
+            failsafe=state.failsafe,
+            offline=offline,
+            previous=state.plan,
+            phase_switches=state.phase_switches,
+        )
+        sig = signature(snapshot)
+        if sig != state.failsafe_sig:
+            state.failsafe = failsafe_limits(snapshot, base)
+            state.failsafe_sig = sig
+            base = replace(base, failsafe=state.failsafe)
+        built = build_problem(snapshot, base)
+        return built, allocate(built.problem)
+
+    def _record(
+        self,
+        site_id: str,
+        state: _SiteState,
+        snapshot: SiteSnapshot,
+        built: Built,
+        plan: Plan,
+    ) -> None:
+        if state.plan is not None:
+            before = {s.session_id: s.phases for s in state.plan.sessions}
+            for entry in plan.sessions:
+                if entry.session_id in before and before[entry.session_id] != entry.phases:
+                    state.phase_switches[entry.session_id] = (
+                        state.phase_switches.get(entry.session_id, 0) + 1
+                    )
+        state.plan, state.built = plan, built
+        state.limits = {s.session_id: s.limit_a for s in plan.sessions}
+        for session_id, ctx in built.contexts.items():
+            self._session_key[session_id] = (site_id, ctx.key)
+        view = build_view(snapshot, built, plan, self.learner, self.clock.utcnow())
+        if state.view is None or _without_time(state.view) != _without_time(view):
+            self._bus.publish(LOAD_CHANGED, view)
+        state.view = view
+
+    def _observe(self, stats: RoundStats) -> None:
+        report = stats.report
+        if report.last_sent_at is not None:
+            metrics.SENT_SECONDS.observe(report.last_sent_at - stats.triggered_at)
+        if report.last_answer_at is not None:
+            metrics.ACKED_SECONDS.observe(report.last_answer_at - stats.triggered_at)
+        for listener in self.round_listeners:
+            listener(stats)
+
+    def _schedule(
+        self,
+        site_id: str,
+        snapshot: SiteSnapshot,
+        report: ApplyReport,
+        failsafe_report: ApplyReport,
+    ) -> None:
+        """Plan the next round where this one left something for later."""
+        now = self.clock.monotonic()
+        if report.reductions_failed or failsafe_report.reductions_failed:
+            # A reduction failed and is now held at its old limit: re-plan around it.
+            self.trigger(site_id)
+        wakeups = [report.retry_at] if report.retry_at is not None else []
+        charger_ids = {c.id for c in snapshot.chargers}
+        wakeups += [f.retry_at for c, f in self.engine.flags().items() if c in charger_ids]
+        for meter in snapshot.meters:
+            expires = self.meters.expires_at(meter.id, meter.max_age_s)
+            if expires is not None and expires > now:
+                wakeups.append(expires + 0.001)
+        wall = self.clock.utcnow()
+        for node in snapshot.nodes:
+            lapse = node.override.expires_at
+            if lapse is not None and lapse > wall:
+                wakeups.append(now + (lapse - wall).total_seconds())
+        future = [w for w in wakeups if w > now]
+        if future:
+            self._debouncer.trigger_later(site_id, min(future) - now)
+
+
+def _amps(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _without_time(view: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in view.items() if k != "computed_at"}

@@ -1,0 +1,328 @@
+"""From a site snapshot and what the loop has learnt to the allocator's ``Problem``.
+
+Pure: no I/O. The allocator counts ``unmanaged`` and ``reserved`` only at the node that
+carries them, so both are summed up the tree here: load behind a circuit also flows
+through every fuse above it.
+
+- **unmanaged**: a node with a fresh meter: its reading minus our sessions' measured
+  draw below it (never below what its sub-circuits already account for); a stale
+  meter: its ``offline_reserved_current``; no meter: what its sub-circuits report.
+  A session whose own reading is older than the meter's age counts as drawing 0, so
+  an out-of-date car reading can only over-state the unmanaged load, never hide it.
+- **reserved**: EVSEs whose charger cannot be steered right now (offline, or flagged
+  after a rejected/unanswered profile) at what they may draw: the acknowledged limit
+  until its lease ends, else their failsafe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from chargegrid.balancing import ZERO, Demand, Node, PhaseAmps, Plan, Problem, to_grid
+from chargegrid.control.apply import EvseKey
+from chargegrid.control.learner import SessionLearner
+from chargegrid.control.meters import MeterBook
+from chargegrid.control.profiles import Limit
+from chargegrid.control.snapshot import ChargerSpec, ConnectorSpec, SessionSpec, SiteSnapshot
+from chargegrid.domain.connectors import PowerType
+from chargegrid.domain.phases import PhaseRotation
+from chargegrid.domain.units import dc_input_current
+
+Optional3 = tuple[float | None, float | None, float | None]
+# A car's own reading older than this no longer tells how much of a meter's total is ours.
+SESSION_READING_MAX_AGE_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """What the loop knows beyond the snapshot, at one moment."""
+
+    now_wall: datetime
+    now_mono: float
+    learner: SessionLearner
+    meters: MeterBook
+    held: Mapping[EvseKey, Limit | None]  # EVSEs the plan must take as fixed
+    failsafe: Mapping[EvseKey, Limit]
+    offline: frozenset[str]  # charger ids
+    previous: Plan | None = None
+    phase_switches: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    """How to reach one planned session's car."""
+
+    session: SessionSpec
+    charger: ChargerSpec
+    connector: ConnectorSpec
+    to_grid: PhaseRotation  # the connector's terminals on the grid
+
+    @property
+    def key(self) -> EvseKey:
+        return EvseKey(self.charger.id, self.session.evse_number)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldEvse:
+    key: EvseKey
+    limit: Limit
+    reason: str  # "charger_offline" | "charger_flagged"
+    session: SessionSpec | None
+    load: PhaseAmps
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    problem: Problem
+    contexts: dict[str, SessionContext]  # by session id
+    held: tuple[HeldEvse, ...]
+    node_to_grid: dict[str, PhaseRotation]
+    measured: dict[str, Optional3]  # by node id, per grid phase
+
+
+def node_rotations(snapshot: SiteSnapshot) -> dict[str, PhaseRotation]:
+    """Each node's rotation to the grid (site first, so parents come before children)."""
+    by_id = {n.id: n for n in snapshot.nodes}
+    result: dict[str, PhaseRotation] = {}
+
+    def resolve(node_id: str, depth: int = 0) -> PhaseRotation:
+        if node_id in result:
+            return result[node_id]
+        node = by_id[node_id]
+        own = PhaseRotation.parse(node.rotation)
+        if node.parent_id is None or depth > len(by_id):
+            rotation = own
+        else:
+            rotation = resolve(node.parent_id, depth + 1).then(own)
+        result[node_id] = rotation
+        return rotation
+
+    for node in snapshot.nodes:
+        resolve(node.id)
+    return result
+
+
+def _add(a: PhaseAmps, b: PhaseAmps) -> PhaseAmps:
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2])
+
+
+def _ancestors(snapshot: SiteSnapshot, node_id: str) -> list[str]:
+    parents = {n.id: n.parent_id for n in snapshot.nodes}
+    chain = [node_id]
+    while (parent := parents.get(chain[-1])) is not None and len(chain) <= len(parents):
+        chain.append(parent)
+    return chain
+
+
+def connector_load(
+    to_grid_rot: PhaseRotation, terminals: tuple[int, ...], amps: float
+) -> PhaseAmps:
+    values = [0.0, 0.0, 0.0]
+    for terminal in terminals:
+        if terminal <= to_grid_rot.phase_count:
+            values[to_grid_rot.target(terminal).index] = amps
+    return (values[0], values[1], values[2])
+
+
+def _terminals(
+    learnt: tuple[int, ...] | None, connector_phases: int, phases: int
+) -> tuple[int, ...]:
+    if learnt is not None:
+        return learnt
+    return tuple(range(1, min(phases, connector_phases) + 1))
+
+
+def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
+    rotations = node_rotations(snapshot)
+    contexts: dict[str, SessionContext] = {}
+    demands: list[Demand] = []
+    held: list[HeldEvse] = []
+    ours: dict[str, PhaseAmps] = {n.id: ZERO for n in snapshot.nodes}
+    reserved: dict[str, PhaseAmps] = {n.id: ZERO for n in snapshot.nodes}
+    reporting: set[str] = set()
+    sessions_at = {(s.charger_id, s.evse_number): s for s in snapshot.sessions}
+
+    for charger in snapshot.chargers:
+        if charger.node_id not in rotations:
+            continue
+        base = rotations[charger.node_id]
+        for evse in charger.evses:
+            connector = charger.connector(evse.number, None)
+            if connector is None:
+                continue
+            key = EvseKey(charger.id, evse.number)
+            session = sessions_at.get((charger.id, evse.number))
+            rotation = base.then(PhaseRotation.parse(connector.rotation))
+            if session is not None:
+                connector = charger.connector(evse.number, session.connector_id) or connector
+                rotation = base.then(PhaseRotation.parse(connector.rotation))
+                measured = inputs.learner.measured(session.id)
+                seen_at = inputs.learner.measured_at(session.id)
+                fresh = (
+                    seen_at is not None and inputs.now_mono - seen_at <= SESSION_READING_MAX_AGE_S
+                )
+                if fresh and any(v is not None for v in measured):
+                    grid = to_grid(rotation, tuple(v or 0.0 for v in measured))
+                    for node_id in _ancestors(snapshot, charger.node_id):
+                        ours[node_id] = _add(ours[node_id], grid)
+                        reporting.add(node_id)
+            if key in inputs.held or charger.id in inputs.offline:
+                limit = inputs.held.get(key) or inputs.failsafe.get(key) or Limit(0.0, 3)
+                phases_count = PhaseRotation.parse(connector.rotation).phase_count
+                learnt = inputs.learner.used_terminals(session.id) if session else None
+                load = connector_load(
+                    rotation, _terminals(learnt, phases_count, limit.phases), limit.amps
+                )
+                reason = "charger_offline" if charger.id in inputs.offline else "charger_flagged"
+                held.append(HeldEvse(key, limit, reason, session, load))
+                for node_id in _ancestors(snapshot, charger.node_id):
+                    reserved[node_id] = _add(reserved[node_id], load)
+                continue
+            if session is None or not evse.enabled:
+                continue
+            contexts[session.id] = SessionContext(session, charger, connector, rotation)
+            demands.append(_demand(session, charger, connector, inputs, base))
+
+    unmanaged, node_measured = _unmanaged(snapshot, inputs, rotations, ours, reporting)
+    nodes = tuple(
+        Node(
+            id=n.id,
+            parent_id=n.parent_id,
+            limit=n.override.effective(n.max_current, inputs.now_wall).as_tuple(),
+            rotation=PhaseRotation.parse(n.rotation),
+            unmanaged=unmanaged[n.id],
+            reserved=reserved[n.id],
+        )
+        for n in snapshot.nodes
+    )
+    problem = Problem(
+        nodes=nodes,
+        demands=tuple(demands),
+        now=inputs.now_wall.timestamp(),
+        three_to_one_phase_switch_current=snapshot.three_to_one_phase_switch_current,
+        previous=inputs.previous,
+        voltage=snapshot.voltage,
+    )
+    return Built(problem, contexts, tuple(held), rotations, node_measured)
+
+
+def _demand(
+    session: SessionSpec,
+    charger: ChargerSpec,
+    connector: ConnectorSpec,
+    inputs: Inputs,
+    base: PhaseRotation,
+) -> Demand:
+    power_type = PowerType(connector.power_type)
+    maxima = [connector.max_amperage]
+    if power_type.is_dc and connector.max_electric_power:
+        maxima = [dc_input_current(connector.max_electric_power)]
+    maxima += [
+        x for x in (charger.max_charge_current, session.ev_max_current) if x is not None and x >= 0
+    ]
+    cap = inputs.learner.cap(session.id)
+    if cap is not None:
+        maxima.append(max(cap, charger.min_charge_current))
+    used = inputs.learner.used_terminals(session.id)
+    if used is None and charger.max_charge_phases == 1:
+        used = (1,)
+    rotation = PhaseRotation.parse(connector.rotation)
+    return Demand(
+        session_id=session.id,
+        node_id=charger.node_id,
+        max_current=min(maxima),
+        rotation=rotation,
+        power_type=power_type,
+        used_terminals=used,
+        min_current=charger.min_charge_current,
+        weight=charger.priority * (session.priority if session.priority is not None else 1.0),
+        plugged_in_at=session.started_at.timestamp(),
+        can_switch_phases=rotation.phase_count == 3
+        and charger.max_charge_phases == 3
+        and not power_type.is_dc,
+        phase_switches=inputs.phase_switches.get(session.id, 0),
+        departure_at=session.departure_time.timestamp() if session.departure_time else None,
+        energy_wanted_wh=(
+            max(0.0, session.energy_wanted_wh - session.energy_wh)
+            if session.energy_wanted_wh is not None
+            else None
+        ),
+    )
+
+
+def unmanaged_by_node(
+    snapshot: SiteSnapshot, inputs: Inputs
+) -> tuple[dict[str, PhaseAmps], dict[str, PhaseRotation]]:
+    """Unmanaged load per node with no session readings (for the failsafe plan)."""
+    rotations = node_rotations(snapshot)
+    ours = {n.id: ZERO for n in snapshot.nodes}
+    unmanaged, _ = _unmanaged(snapshot, inputs, rotations, ours, set())
+    return unmanaged, rotations
+
+
+def _max3(a: PhaseAmps, b: PhaseAmps) -> PhaseAmps:
+    return (max(a[0], b[0]), max(a[1], b[1]), max(a[2], b[2]))
+
+
+def _unmanaged(
+    snapshot: SiteSnapshot,
+    inputs: Inputs,
+    rotations: Mapping[str, PhaseRotation],
+    ours: Mapping[str, PhaseAmps],
+    reporting: set[str],
+) -> tuple[dict[str, PhaseAmps], dict[str, Optional3]]:
+    """Per node, bottom-up: unmanaged load (incl. its sub-circuits') and what is measured."""
+    max_age = {meter.id: meter.max_age_s for meter in snapshot.meters}
+    children: dict[str, list[str]] = {n.id: [] for n in snapshot.nodes}
+    for n in snapshot.nodes:
+        if n.parent_id is not None and n.parent_id in children:
+            children[n.parent_id].append(n.id)
+    unmanaged: dict[str, PhaseAmps] = {}
+    measured: dict[str, Optional3] = {}
+    by_id = {n.id: n for n in snapshot.nodes}
+
+    def visit(node_id: str) -> PhaseAmps:
+        below = ZERO
+        for child in children[node_id]:
+            below = _add(below, visit(child))
+        node = by_id[node_id]
+        rotation = rotations[node_id]
+        reading = None
+        if node.meter_id is not None:
+            age = max_age.get(node.meter_id, 60.0)
+            reading = inputs.meters.fresh(node.meter_id, inputs.now_mono, age)
+        if node.meter_id is None:
+            value = below
+            measured[node_id] = ours[node_id] if node_id in reporting else (None, None, None)
+        elif reading is None or any(v is None for v in reading[: rotation.phase_count]):
+            # Stale, or a phase missing from the reading: trust no number, reserve.
+            reserve = to_grid(rotation, (node.offline_reserved_current,) * 3)
+            value = _max3(reserve, below)
+            measured[node_id] = (None, None, None)
+        else:
+            grid = to_grid(rotation, tuple(v or 0.0 for v in reading))
+            own = ours[node_id]
+            value = _max3(
+                (
+                    max(0.0, grid[0] - own[0]),
+                    max(0.0, grid[1] - own[1]),
+                    max(0.0, grid[2] - own[2]),
+                ),
+                below,
+            )
+            reached = {p.index for p in rotation.targets}
+            measured[node_id] = (
+                grid[0] if 0 in reached else None,
+                grid[1] if 1 in reached else None,
+                grid[2] if 2 in reached else None,
+            )
+        unmanaged[node_id] = value
+        return value
+
+    visit(snapshot.nodes[0].id)
+    for node in snapshot.nodes:  # a node cut off from the site still gets a value
+        unmanaged.setdefault(node.id, ZERO)
+        measured.setdefault(node.id, (None, None, None))
+    return unmanaged, measured

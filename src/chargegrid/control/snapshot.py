@@ -1,0 +1,261 @@
+"""A site as the control loop sees it: plain frozen values read from the store.
+
+The loop keeps one snapshot per site and reloads it only when a ``config.changed`` or
+session event says it moved, so a meter value or an API PATCH does not cost a full
+read of a thousand chargers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chargegrid.control.profiles import ChargerCaps
+from chargegrid.domain.limits import Override
+from chargegrid.store import models as m
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSpec:
+    """The site's main fuse or a circuit."""
+
+    id: str
+    kind: str  # "site" | "circuit"
+    name: str
+    parent_id: str | None
+    max_current: float
+    override: Override
+    rotation: str
+    meter_id: str | None
+    offline_reserved_current: float
+    priority: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorSpec:
+    connector_id: int
+    power_type: str
+    rotation: str
+    max_amperage: float
+    max_electric_power: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class EvseSpec:
+    number: int
+    enabled: bool
+    connectors: tuple[ConnectorSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerSpec:
+    id: str
+    ocpp_id: str
+    node_id: str  # its circuit, or the site
+    online: bool
+    caps: ChargerCaps
+    max_charge_current: float | None
+    min_charge_current: float
+    max_charge_phases: int
+    offline_charge_current: float
+    offline_charge_phase: int
+    priority: float
+    evses: tuple[EvseSpec, ...]
+
+    def connector(self, evse_number: int, connector_id: int | None) -> ConnectorSpec | None:
+        """The session's connector: by its charger-wide id, else the EVSE's first."""
+        for evse in self.evses:
+            for connector in evse.connectors:
+                if connector.connector_id == connector_id:
+                    return connector
+        for evse in self.evses:
+            if evse.number == evse_number and evse.connectors:
+                return evse.connectors[0]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSpec:
+    id: str
+    charger_id: str
+    evse_number: int
+    connector_id: int | None
+    transaction_id: int | str | None
+    started_at: datetime
+    priority: float | None
+    ev_max_current: float | None
+    departure_time: datetime | None
+    energy_wanted_wh: float | None
+    energy_wh: float
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSpec:
+    id: str
+    max_age_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSnapshot:
+    site_id: str
+    name: str
+    voltage: float
+    three_to_one_phase_switch_current: float | None
+    offline_limit_to_min_current: bool
+    nodes: tuple[NodeSpec, ...]  # the site first
+    chargers: tuple[ChargerSpec, ...]
+    sessions: tuple[SessionSpec, ...]
+    meters: tuple[MeterSpec, ...]
+
+    def charger(self, charger_id: str) -> ChargerSpec | None:
+        for charger in self.chargers:
+            if charger.id == charger_id:
+                return charger
+        return None
+
+
+def _override(row: m.AvailableCurrentOverride) -> Override:
+    return Override(
+        (row.available_current_l1, row.available_current_l2, row.available_current_l3),
+        row.available_current_expires_at,
+    )
+
+
+def caps_of(charger: m.Charger, voltage: float) -> ChargerCaps:
+    units = {str(u).upper() for u in charger.charging_rate_units or ()}
+    watts_only = bool(units) and not units & {"A", "CURRENT"}
+    return ChargerCaps(
+        ocpp_version=charger.ocpp_version or "1.6",
+        max_stack_level=charger.max_stack_level if charger.max_stack_level is not None else 8,
+        rate_unit="W" if watts_only else "A",
+        voltage=voltage,
+    )
+
+
+async def load_site(db: AsyncSession, site_id: uuid.UUID) -> SiteSnapshot | None:
+    site = await db.get(m.Site, site_id)
+    if site is None:
+        return None
+    sid = str(site.id)
+    nodes = [
+        NodeSpec(
+            sid,
+            "site",
+            site.name,
+            None,
+            site.max_current,
+            _override(site),
+            "RST",
+            str(site.electricity_meter_id) if site.electricity_meter_id else None,
+            0.0,
+        )
+    ]
+    circuits = (await db.scalars(select(m.Circuit).where(m.Circuit.site_id == site_id))).all()
+    nodes += [
+        NodeSpec(
+            str(c.id),
+            "circuit",
+            c.name,
+            str(c.parent_id) if c.parent_id else sid,
+            c.max_current,
+            _override(c),
+            c.phase_rotation,
+            str(c.electricity_meter_id) if c.electricity_meter_id else None,
+            c.offline_reserved_current,
+            c.priority,
+        )
+        for c in circuits
+    ]
+    chargers = (await db.scalars(select(m.Charger).where(m.Charger.site_id == site_id))).all()
+    ids = [c.id for c in chargers]
+    evses: dict[uuid.UUID, list[m.Evse]] = defaultdict(list)
+    connectors: dict[uuid.UUID, list[m.Connector]] = defaultdict(list)
+    sessions: list[m.ChargingSession] = []
+    if ids:
+        for evse in await db.scalars(select(m.Evse).where(m.Evse.charger_id.in_(ids))):
+            evses[evse.charger_id].append(evse)
+        for conn in await db.scalars(select(m.Connector).where(m.Connector.charger_id.in_(ids))):
+            connectors[conn.evse_id].append(conn)
+        sessions = list(
+            await db.scalars(
+                select(m.ChargingSession).where(
+                    m.ChargingSession.charger_id.in_(ids), m.ChargingSession.stopped_at.is_(None)
+                )
+            )
+        )
+    meters = (
+        await db.scalars(select(m.ElectricityMeter).where(m.ElectricityMeter.site_id == site_id))
+    ).all()
+    return SiteSnapshot(
+        site_id=sid,
+        name=site.name,
+        voltage=site.nominal_voltage,
+        three_to_one_phase_switch_current=site.three_to_one_phase_switch_current,
+        offline_limit_to_min_current=site.offline_limit_to_min_current,
+        nodes=tuple(nodes),
+        chargers=tuple(_charger(c, evses[c.id], connectors, sid, site) for c in chargers),
+        sessions=tuple(_session(s) for s in sessions),
+        meters=tuple(MeterSpec(str(x.id), float(x.max_age_s)) for x in meters),
+    )
+
+
+def _charger(
+    c: m.Charger,
+    evses: list[m.Evse],
+    connectors: dict[uuid.UUID, list[m.Connector]],
+    site_id: str,
+    site: m.Site,
+) -> ChargerSpec:
+    return ChargerSpec(
+        id=str(c.id),
+        ocpp_id=c.ocpp_id,
+        node_id=str(c.circuit_id) if c.circuit_id else site_id,
+        online=c.online,
+        caps=caps_of(c, site.nominal_voltage),
+        max_charge_current=c.max_charge_current,
+        min_charge_current=c.min_charge_current,
+        max_charge_phases=c.max_charge_phases,
+        offline_charge_current=c.offline_charge_current,
+        offline_charge_phase=c.offline_charge_phase,
+        priority=c.priority,
+        evses=tuple(
+            EvseSpec(
+                e.evse_number,
+                e.enabled,
+                tuple(
+                    ConnectorSpec(
+                        k.connector_id,
+                        k.power_type,
+                        k.phase_rotation,
+                        float(k.max_amperage),
+                        k.max_electric_power,
+                    )
+                    for k in sorted(connectors[e.id], key=lambda k: k.connector_id)
+                ),
+            )
+            for e in sorted(evses, key=lambda e: e.evse_number)
+        ),
+    )
+
+
+def _session(s: m.ChargingSession) -> SessionSpec:
+    return SessionSpec(
+        id=str(s.id),
+        charger_id=str(s.charger_id),
+        evse_number=s.evse_number,
+        connector_id=s.connector_id,
+        transaction_id=s.transaction_id
+        if s.transaction_id is not None
+        else s.remote_transaction_id,
+        started_at=s.started_at,
+        priority=s.priority,
+        ev_max_current=s.ev_max_current,
+        departure_time=s.departure_time,
+        energy_wanted_wh=s.energy_wanted_wh,
+        energy_wh=s.energy_wh,
+    )
