@@ -21,9 +21,10 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from chargegrid.api import problems
-from chargegrid.api.routers import all_routers
+from chargegrid.api.routers import all_routers, load
 from chargegrid.bus.memory import EventBus
 from chargegrid.config import Settings
+from chargegrid.control.component import control_loop
 from chargegrid.services.configure.expiry import expire_overrides_forever
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
@@ -61,7 +62,7 @@ async def override_expiry(runtime: Runtime) -> AsyncIterator[None]:
 
 def components_for(settings: Settings) -> list[Component]:
     """The components ``chargegrid serve`` starts, in order (stopped in reverse)."""
-    components: list[Component] = [override_expiry]
+    components: list[Component] = [override_expiry, control_loop]
     # The OCPP server, the control loop and (with settings.demo) the simulator go here.
     return components
 
@@ -101,6 +102,7 @@ def build_app(
     problems.install(app)
     for router in all_routers():
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(load.metrics_router)  # /metrics for Prometheus, outside /api/v1
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

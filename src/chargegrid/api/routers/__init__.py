@@ -10,6 +10,7 @@ from chargegrid.api.routers import (
     events,
     evses,
     id_tags,
+    load,
     meters,
     sessions,
     sites,
@@ -27,4 +28,5 @@ def all_routers() -> list[APIRouter]:
         id_tags.router,
         meters.router,
         events.router,
+        load.router,
     ]

@@ -1,0 +1,100 @@
+"""Live load: ``GET /sites/{id}/load``, its SSE stream (docs/load-api.md), and ``/metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from chargegrid.api.deps import Who, get_bus, get_db
+from chargegrid.api.routers.common import make_router
+from chargegrid.bus.memory import EventBus
+from chargegrid.control.component import HANDLE, preview_view
+from chargegrid.control.loop import LOAD_CHANGED, ControlLoop
+from chargegrid.domain.errors import NotFound
+from chargegrid.store.db import Database
+
+router = make_router("load")
+metrics_router = APIRouter(tags=["metrics"])
+KEEPALIVE_S = 15.0
+
+
+async def _view(request: Request, db: Database, site_id: uuid.UUID) -> dict[str, Any]:
+    loop: ControlLoop | None = request.app.state.runtime.handles.get(HANDLE)
+    view = await loop.current_view(str(site_id)) if loop is not None else None
+    if view is None:
+        view = await preview_view(db, site_id)
+    if view is None:
+        raise NotFound("no such site")
+    return view
+
+
+@router.get("/sites/{site_id}/load")
+async def site_load(
+    site_id: uuid.UUID,
+    request: Request,
+    who: Who,
+    db: Annotated[Database, Depends(get_db)],
+) -> JSONResponse:
+    """Per node and phase: limit, allocated, measured, unmanaged, headroom; per session:
+    limit, phases, grid phases, measured and the reason for its limit."""
+    who.check_site(site_id, "site")
+    return JSONResponse(await _view(request, db, site_id))
+
+
+def _frame(view: dict[str, Any]) -> str:
+    return f"event: load\ndata: {json.dumps(view, separators=(',', ':'))}\n\n"
+
+
+async def _stream(
+    first: dict[str, Any], bus: EventBus, site_id: str, subscription: Any
+) -> AsyncIterator[str]:
+    async with subscription:
+        yield _frame(first)
+        while True:
+            try:
+                event = await asyncio.wait_for(subscription.get(), KEEPALIVE_S)
+            except TimeoutError:
+                yield ": keepalive\n\n"  # keeps proxies from closing an idle stream
+                continue
+            if event.payload.get("site_id") == site_id:
+                yield _frame(event.payload)
+
+
+@router.get(
+    "/sites/{site_id}/load/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE: event `load`"}},
+)
+async def site_load_stream(
+    site_id: uuid.UUID,
+    request: Request,
+    who: Who,
+    db: Annotated[Database, Depends(get_db)],
+    bus: Annotated[EventBus, Depends(get_bus)],
+) -> StreamingResponse:
+    """The load view now, then again each time it changes (``site.load_changed``)."""
+    who.check_site(site_id, "site")
+    # Subscribe before reading the view, so no change between the two is lost.
+    subscription = bus.subscribe(LOAD_CHANGED, maxsize=100)
+    try:
+        first = await _view(request, db, site_id)
+    except BaseException:
+        subscription.close()
+        raise
+    return StreamingResponse(
+        _stream(first, bus, str(site_id), subscription),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@metrics_router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
