@@ -216,12 +216,14 @@ def _verify(tree: Tree, admitted: list[_Admitted], values: list[float]) -> list[
             if value > 0.0:
                 for r in a.resources:
                     parts[r].append(value)
-        loads = [math.fsum(p) for p in parts]
-        over = next((r for r, load in enumerate(loads) if load > tree.capacity[r]), None)
+        over = next(
+            ((r, e) for r in range(tree.resource_count) if (e := tree.overshoot(r, parts[r])) > 0),
+            None,
+        )
         if over is None:
-            return loads
-        excess = loads[over] - tree.capacity[over]
-        carriers = [i for i, a in enumerate(admitted) if over in a.resources and values[i] > 0]
+            return [math.fsum(p) for p in parts]
+        resource, excess = over
+        carriers = [i for i, a in enumerate(admitted) if resource in a.resources and values[i] > 0]
         for i in reversed(carriers):
             room = values[i] - admitted[i].demand.min_current
             cut = min(room, excess + 1.0 / MICRO)
@@ -286,17 +288,18 @@ def check_plan(problem: Problem, plan: Plan) -> None:
     control loop before sending anything, and by the tests."""
     tree = build_tree(problem.nodes)
     errors = ErrorCollector()
-    load = [0.0] * tree.resource_count
+    parts: list[list[float]] = [[] for _ in range(tree.resource_count)]
     demands = {d.session_id: d for d in problem.demands}
     for entry in plan.sessions:
         demand = demands[entry.session_id]
         if entry.limit_a != 0.0 and not (demand.min_current <= entry.limit_a <= demand.max_current):
             errors.add(entry.session_id, f"limit {entry.limit_a} outside [min, max] and not 0")
         for r in tree.resources(tree.index[demand.node_id], entry.grid_phases):
-            load[r] += entry.limit_a
-    for r, value in enumerate(load):
-        if value > tree.capacity[r] + 1e-9:
+            parts[r].append(entry.limit_a)
+    for r, values in enumerate(parts):
+        excess = tree.overshoot(r, values)
+        if excess > 0.0:
             node_id, phase = tree.describe(r)
-            errors.add(f"{node_id}/{phase.name}", f"{value} A over {tree.capacity[r]} A")
+            errors.add(f"{node_id}/{phase.name}", f"{excess} A over its limit")
     if errors.errors:
         raise InvalidValue(errors.errors)

@@ -130,7 +130,7 @@ def failsafe_plan(
     automatic = [c for c in chargers if c.charger_id not in fixed]
     plan = allocate(
         Problem(
-            nodes=tuple(_hold(node, i, tree.capacity, spare) for i, node in enumerate(nodes)),
+            nodes=tuple(_hold(n, tree.index[n.id], tree.capacity, spare) for n in nodes),
             demands=tuple(_as_demand(c, limit_to_min_current) for c in automatic),
         )
     )

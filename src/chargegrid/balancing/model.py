@@ -138,6 +138,8 @@ class NodeLoad:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """``sessions`` in the order of the problem's demands; ``nodes`` in id order."""
+
     sessions: tuple[SessionPlan, ...]
     nodes: tuple[NodeLoad, ...]
 

@@ -54,6 +54,9 @@ class Tree:
     capacity: tuple[float, ...]
     # The same in whole µA, rounded down.
     capacity_micro: tuple[int, ...]
+    # Per resource: the limit and (unmanaged, reserved), for the exact safety check.
+    limit: tuple[float, ...]
+    held: tuple[tuple[float, float], ...]
 
     @property
     def resource_count(self) -> int:
@@ -61,6 +64,16 @@ class Tree:
 
     def resources(self, node_index: int, phases: tuple[Phase, ...]) -> list[int]:
         return [a * 3 + p.index for a in self.ancestors[node_index] for p in phases]
+
+    def overshoot(self, resource: int, parts: list[float]) -> float:
+        """How far ``parts`` (the sessions' currents on ``resource``) take it over its
+        limit, summed exactly; > 0 is unsafe. A node whose unmanaged and reserved load
+        already fill it may carry nothing at all."""
+        if not any(p > 0.0 for p in parts):
+            return 0.0
+        unmanaged, reserved = self.held[resource]
+        ceiling = max(self.limit[resource], math.fsum((unmanaged, reserved)))
+        return math.fsum((unmanaged, reserved, *parts)) - ceiling
 
     def describe(self, resource: int) -> tuple[str, Phase]:
         return self.nodes[resource // 3].id, Phase(resource % 3 + 1)
@@ -74,18 +87,21 @@ def build_tree(nodes: tuple[Node, ...]) -> Tree:
     not a number): those are configuration errors the API must refuse. Limits below the
     load already on a node are *not* errors: its sessions get 0.
     """
+    # Numbering resources by node id makes ties (two fuses filling at the same level)
+    # resolve the same way whatever order the caller listed the nodes in.
+    nodes = tuple(sorted(nodes, key=lambda n: n.id))
     errors = ErrorCollector()
     index: dict[str, int] = {}
     for i, node in enumerate(nodes):
         if node.id in index:
-            errors.add(f"nodes[{i}].id", f"duplicate node id {node.id!r}")
+            errors.add(f"nodes[{nodes[i].id}].id", f"duplicate node id {node.id!r}")
         index[node.id] = i
     roots = [i for i, node in enumerate(nodes) if node.parent_id is None]
     if len(roots) != 1:
         errors.add("nodes", f"need exactly one site root, found {len(roots)}")
     for i, node in enumerate(nodes):
         if node.parent_id is not None and node.parent_id not in index:
-            errors.add(f"nodes[{i}].parent_id", f"unknown node {node.parent_id!r}")
+            errors.add(f"nodes[{nodes[i].id}].parent_id", f"unknown node {node.parent_id!r}")
     errors.raise_if_any()
 
     parents = [index[n.parent_id] if n.parent_id is not None else -1 for n in nodes]
@@ -95,7 +111,9 @@ def build_tree(nodes: tuple[Node, ...]) -> Tree:
         while parents[chain[-1]] != -1:
             chain.append(parents[chain[-1]])
             if len(chain) > len(nodes):
-                raise InvalidValue.of(f"nodes[{i}].parent_id", "the circuit tree has a cycle")
+                raise InvalidValue.of(
+                    f"nodes[{nodes[i].id}].parent_id", "the circuit tree has a cycle"
+                )
         ancestors.append(tuple(chain))
 
     to_grid: list[PhaseRotation] = []
@@ -105,17 +123,20 @@ def build_tree(nodes: tuple[Node, ...]) -> Tree:
             try:
                 rotation = rotation.then(nodes[j].rotation)
             except InvalidValue as exc:
-                raise InvalidValue.of(f"nodes[{i}].rotation", str(exc)) from exc
+                raise InvalidValue.of(f"nodes[{nodes[i].id}].rotation", str(exc)) from exc
         to_grid.append(rotation)
 
     capacity: list[float] = []
+    limits: list[float] = []
+    held: list[tuple[float, float]] = []
     for i, node in enumerate(nodes):
         for p in range(3):
-            limit = finite(node.limit[p], f"nodes[{i}].limit", errors)
-            load = finite(node.unmanaged[p], f"nodes[{i}].unmanaged", errors) + finite(
-                node.reserved[p], f"nodes[{i}].reserved", errors
-            )
-            capacity.append(max(0.0, limit - load))
+            limit = finite(node.limit[p], f"nodes[{nodes[i].id}].limit", errors)
+            unmanaged = finite(node.unmanaged[p], f"nodes[{nodes[i].id}].unmanaged", errors)
+            reserved = finite(node.reserved[p], f"nodes[{nodes[i].id}].reserved", errors)
+            capacity.append(max(0.0, limit - math.fsum((unmanaged, reserved))))
+            limits.append(limit)
+            held.append((unmanaged, reserved))
     errors.raise_if_any()
     return Tree(
         nodes=nodes,
@@ -125,6 +146,8 @@ def build_tree(nodes: tuple[Node, ...]) -> Tree:
         to_grid=tuple(to_grid),
         capacity=tuple(capacity),
         capacity_micro=tuple(micro_floor(c) for c in capacity),
+        limit=tuple(limits),
+        held=tuple(held),
     )
 
 

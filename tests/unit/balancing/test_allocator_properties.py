@@ -1,0 +1,80 @@
+"""Rules 1-5 and 7 of the allocator on random trees, rotations and demands."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chargegrid.balancing import Demand, Problem, allocate, check_plan
+from chargegrid.balancing.deadlines import effective_weight
+
+from .checks import TOLERANCE_A, check_all
+from .strategies import grid_phases, problems
+
+# Thousands of cases in CI, in bounded time: each case is a few ms.
+MANY = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SOME = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@MANY
+@given(problems())
+def test_every_rule_holds_on_random_sites(problem: Problem) -> None:
+    plan = allocate(problem)
+    check_all(problem, plan)
+    check_plan(problem, plan)
+
+
+@SOME
+@given(problems(max_circuits=2, max_sessions=20))
+def test_rules_hold_on_crowded_sites(problem: Problem) -> None:
+    check_all(problem, allocate(problem))
+
+
+@SOME
+@given(problems(), st.randoms(use_true_random=False))
+def test_input_order_does_not_matter(problem: Problem, random: st.SearchStrategy) -> None:  # type: ignore[type-arg]
+    nodes = list(problem.nodes)
+    demands = list(problem.demands)
+    random.shuffle(nodes)  # type: ignore[attr-defined]
+    random.shuffle(demands)  # type: ignore[attr-defined]
+    shuffled = replace(problem, nodes=tuple(nodes), demands=tuple(demands))
+    first = {e.session_id: e for e in allocate(problem).sessions}
+    second = {e.session_id: e for e in allocate(shuffled).sessions}
+    assert first == second
+
+
+@SOME
+@given(problems(deadlines=False, switching=False), st.data())
+def test_urgent_twin_gets_at_least_as_much(problem: Problem, data: st.DataObject) -> None:
+    """Rule 7: two sessions alike but for a deadline; the one that needs more to make
+    its departure never gets less, and deadlines never change who is admitted."""
+    base = Demand("twin-a", "site", 32.0, min_current=6.0, plugged_in_at=0.0)
+    relaxed = base
+    urgent = replace(
+        base,
+        session_id="twin-b",
+        departure_at=problem.now + 3600.0,
+        energy_wanted_wh=data.draw(st.floats(1000.0, 30_000.0)),
+    )
+    with_twins = replace(problem, demands=(*problem.demands, relaxed, urgent))
+    plan = allocate(with_twins)
+    a, b = plan.session("twin-a"), plan.session("twin-b")
+    if a.limit_a > 0 and b.limit_a > 0:
+        assert b.limit_a >= a.limit_a - TOLERANCE_A
+    without = allocate(
+        replace(with_twins, demands=(*problem.demands, relaxed, replace(urgent, departure_at=None)))
+    )
+    assert [e.limit_a > 0 for e in plan.sessions] == [e.limit_a > 0 for e in without.sessions]
+
+
+@SOME
+@given(problems())
+def test_weights_are_priority_times_urgency(problem: Problem) -> None:
+    plan = allocate(problem)
+    for demand, entry in zip(problem.demands, plan.sessions, strict=True):
+        if entry.limit_a > 0:
+            phases = len(entry.grid_phases)
+            assert entry.weight == effective_weight(demand, problem.now, phases, problem.voltage)
+            assert len(grid_phases(problem, demand)) >= phases
