@@ -66,7 +66,8 @@ class Server:
     admin_token: str = ""
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+        """Everything the server printed so far."""
+        return self.log_path.read_text(errors="replace")
 
     def token(self, role: str, site_id: str | None = None) -> str:
         """A new API token, made by the CLI exactly as the README tells an operator."""
@@ -76,6 +77,11 @@ class Server:
             args += ["--site", site_id]
         out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=60)
         return out.stdout.strip().splitlines()[-1].strip()
+
+    def has_path(self, path: str) -> bool:
+        """Whether the API documents ``path`` (an OpenAPI path template)."""
+        spec = httpx.get(f"{self.base_url}/api/v1/openapi.json", timeout=10).json()
+        return f"/api/v1{path}" in spec["paths"]
 
     def api(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token or self.admin_token}"}
@@ -124,7 +130,7 @@ def running_server() -> Iterator[Server]:
 
 def _answers(server: Server) -> bool:
     if server.process.poll() is not None:
-        raise AssertionError(f"chargegrid serve exited early:\n{server.log()}")
+        raise AssertionError(f"chargegrid serve exited early:\n{server.log()[-4000:]}")
     try:
         return httpx.get(f"{server.base_url}/api/v1/openapi.json", timeout=1).status_code == 200
     except httpx.HTTPError:
@@ -146,22 +152,23 @@ class ConsoleWatch:
     """
 
     errors: list[str] = field(default_factory=list)
-    allowed_statuses: set[int] = field(default_factory=set)
+    allowed: list[tuple[int, str]] = field(default_factory=list)
 
     def attach(self, page: Page) -> None:
         page.on("console", self._on_console)
         page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
 
-    def allow_http(self, status: int) -> None:
-        self.allowed_statuses.add(status)
+    def allow_http(self, status: int, url_part: str = "") -> None:
+        """Accept HTTP ``status`` answers (to URLs containing ``url_part``)."""
+        self.allowed.append((status, url_part))
 
     def _on_console(self, message: ConsoleMessage) -> None:
         if message.type != "error":
             return
-        text = message.text
-        if any(f"status of {s} " in text for s in self.allowed_statuses):
+        text, url = message.text, message.location.get("url", "")
+        if any(f"status of {s} " in text and part in url for s, part in self.allowed):
             return
-        self.errors.append(f"{text} ({message.location.get('url', '')})")
+        self.errors.append(f"{text} ({url})")
 
 
 def sign_in(page: Page, server: Server, token: str | None = None) -> None:

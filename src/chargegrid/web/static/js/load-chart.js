@@ -65,7 +65,12 @@ export class LoadHistory {
 export class LoadChart {
   constructor(history) {
     this.history = history;
-    this.el = h("div", { class: "chart", role: "img", "aria-label": "Site load per phase, last hour" });
+    this.note = h("p", { class: "chart-note" });
+    this.el = h(
+      "div",
+      { class: "chart", role: "img", "aria-label": "Site load per phase, last hour" },
+      this.note,
+    );
     this.plot = null;
     this.resize = new ResizeObserver(() => this.fit());
     this.timer = null;
@@ -133,6 +138,9 @@ export class LoadChart {
   redraw() {
     if (!this.plot) return;
     const columns = this.history.columns(Date.now() / 1000);
+    this.note.textContent = this.history.samples.length
+      ? ""
+      : "No load recorded yet: the chart fills in as live load arrives.";
     this.plot.setData(columns);
     // Away from the cursor, the legend shows the latest values rather than dashes.
     if (this.plot.cursor.idx == null && columns[0].length) {

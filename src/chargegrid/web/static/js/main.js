@@ -12,8 +12,12 @@ const whoami = document.getElementById("whoami");
 let current = null; // The page that owns streams and timers, stopped on navigation.
 let identity = null;
 let generation = 0; // Drops the result of a route that was left before it loaded.
+let signingIn = false; // The sign-in form handles its own 401s.
 
 function signOut(message) {
+  signingIn = true;
+  current?.stop();
+  current = null;
   clearToken();
   identity = null;
   show(signInPage({ message, onSignedIn: () => route() }), []);
@@ -41,6 +45,7 @@ async function route() {
   current?.stop();
   current = null;
   if (!getToken()) return signOut();
+  signingIn = false;
   try {
     identity ??= await whoAmI();
     const match = /^#\/sites\/([^/]+)$/.exec(location.hash);
@@ -70,7 +75,9 @@ async function route() {
   }
 }
 
-window.addEventListener("chargegrid:unauthorized", () => signOut("Your token is no longer valid."));
+window.addEventListener("chargegrid:unauthorized", () => {
+  if (!signingIn) signOut("Your token is no longer valid.");
+});
 window.addEventListener("hashchange", () => route());
 adoptTokenFromUrl();
 route();

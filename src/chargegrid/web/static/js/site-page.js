@@ -95,6 +95,7 @@ export class SitePage {
       listAll(`/sessions?site_id=${id}&active=true`),
     ]);
     const evseLists = await Promise.all(chargers.map((c) => listAll(`/chargers/${c.id}/evses`)));
+    chargers.sort((a, b) => a.ocpp_id.localeCompare(b.ocpp_id, undefined, { numeric: true }));
     Object.assign(this.state, { site, circuits, chargers, sessions });
     this.state.evses = new Map(chargers.map((c, i) => [c.id, evseLists[i]]));
     this.render();
