@@ -35,6 +35,7 @@ from chargegrid.control.profiles import (
     FAILSAFE_PROFILE_BASE,
     FAILSAFE_STACK_LEVEL,
     LIVE_PROFILE_BASE,
+    TX_PROFILE_BASE,
     ChargerCaps,
     Limit,
     Purpose,
@@ -276,6 +277,8 @@ class ApplyEngine:
         if old is None:
             return _Step(sp, new, StepKind.REDUCTION), None
         granted = self._live_grant(sp.key, sp.transaction_id)
+        if new.amps <= 0.0:
+            new = Limit(0.0, old.phases)  # no current on any phase: the count is moot
         down = Limit(min(old.amps, new.amps), min(old.phases, new.phases))
         first = _Step(sp, down, StepKind.REDUCTION) if down != old else None
         second: _Step | None = None
@@ -305,10 +308,14 @@ class ApplyEngine:
         report._note_retry(ready_at)
         return False
 
+    @staticmethod
+    def _can_layer(caps: ChargerCaps) -> bool:
+        return caps.tx_profile_supported or caps.live_stack_level > FAILSAFE_STACK_LEVEL
+
     def _layered(self, sp: Setpoint) -> Limit:
         """A charger that can hold only one default profile would lose its failsafe to a
         live one; such a charger never gets more than its failsafe."""
-        if sp.caps.tx_profile_supported or sp.caps.live_stack_level > FAILSAFE_STACK_LEVEL:
+        if self._can_layer(sp.caps):
             return sp.limit
         return Limit(min(sp.limit.amps, sp.failsafe.amps), min(sp.limit.phases, sp.failsafe.phases))
 
@@ -325,7 +332,11 @@ class ApplyEngine:
     async def _send_live(self, step: _Step, report: ApplyReport) -> Outcome:
         sp = step.setpoint
         now = self._clock.monotonic()
-        leased = not sp.failsafe.covers(step.limit)
+        # Every live limit is a lease, whether above or below the failsafe: a charger
+        # that loses us must end up on the failsafe plan, which is the one that holds
+        # with everybody offline. Only a charger whose live profile would replace its
+        # failsafe (one default slot) is not leased; its limit is capped instead.
+        leased = self._can_layer(sp.caps)
         purpose = (
             Purpose.TX
             if sp.caps.tx_profile_supported and sp.transaction_id
@@ -336,7 +347,8 @@ class ApplyEngine:
             evse_number=sp.key.evse_number,
             limit=step.limit,
             purpose=purpose,
-            profile_id=LIVE_PROFILE_BASE + sp.key.evse_number,
+            profile_id=(TX_PROFILE_BASE if purpose is Purpose.TX else LIVE_PROFILE_BASE)
+            + sp.key.evse_number,
             stack_level=sp.caps.live_stack_level,
             transaction_id=sp.transaction_id if purpose is Purpose.TX else None,
             valid_to=(

@@ -368,6 +368,17 @@ class ControlLoop:
             for entry in plan.sessions
             if (ctx := built.contexts.get(entry.session_id)) is not None
         ]
+        setpoints += [
+            Setpoint(
+                key=idle.key,
+                ocpp_id=idle.charger.ocpp_id,
+                limit=Limit(0.0, 3),
+                failsafe=state.failsafe.get(idle.key, Limit(0.0, 3)),
+                caps=idle.charger.caps,
+                transaction_id=idle.transaction_id,
+            )
+            for idle in built.idle
+        ]
         report = await self.engine.apply(setpoints)
         failsafe_report = await self.engine.install_failsafes(
             FailsafeTarget(EvseKey(c.id, e.number), c.ocpp_id, state.failsafe[key], c.caps)

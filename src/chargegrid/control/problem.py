@@ -74,10 +74,24 @@ class HeldEvse:
 
 
 @dataclass(frozen=True, slots=True)
+class IdleEvse:
+    """An EVSE of a steerable charger that gets 0 A: no session, or disabled."""
+
+    charger: ChargerSpec
+    evse_number: int
+    transaction_id: int | str | None
+
+    @property
+    def key(self) -> EvseKey:
+        return EvseKey(self.charger.id, self.evse_number)
+
+
+@dataclass(frozen=True, slots=True)
 class Built:
     problem: Problem
     contexts: dict[str, SessionContext]  # by session id
     held: tuple[HeldEvse, ...]
+    idle: tuple[IdleEvse, ...]
     node_to_grid: dict[str, PhaseRotation]
     measured: dict[str, Optional3]  # by node id, per grid phase
 
@@ -139,6 +153,7 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
     contexts: dict[str, SessionContext] = {}
     demands: list[Demand] = []
     held: list[HeldEvse] = []
+    idle: list[IdleEvse] = []
     ours: dict[str, PhaseAmps] = {n.id: ZERO for n in snapshot.nodes}
     reserved: dict[str, PhaseAmps] = {n.id: ZERO for n in snapshot.nodes}
     reporting: set[str] = set()
@@ -181,6 +196,8 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                     reserved[node_id] = _add(reserved[node_id], load)
                 continue
             if session is None or not evse.enabled:
+                tx = session.transaction_id if session is not None else None
+                idle.append(IdleEvse(charger, evse.number, tx))
                 continue
             contexts[session.id] = SessionContext(session, charger, connector, rotation)
             demands.append(_demand(session, charger, connector, inputs, base))
@@ -205,7 +222,7 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
         previous=inputs.previous,
         voltage=snapshot.voltage,
     )
-    return Built(problem, contexts, tuple(held), rotations, node_measured)
+    return Built(problem, contexts, tuple(held), tuple(idle), rotations, node_measured)
 
 
 def _demand(

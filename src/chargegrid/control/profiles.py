@@ -9,8 +9,12 @@ Two layers on each charger, so that a charger that loses us falls back safely:
   so live limits above the failsafe would be clipped.
 - the **live** limit is a ``TxProfile`` for the running transaction (or a
   ``TxDefaultProfile`` on the EVSE for chargers that ignore TxProfile) at a higher stack
-  level. When it is above the failsafe it carries ``validTo`` (a lease, renewed while
-  the link is up), so an unreachable charger drops back to the failsafe by itself.
+  level. It carries ``validTo`` (a lease, renewed while the link is up), so an
+  unreachable charger drops back to the failsafe by itself.
+- an **idle** EVSE of a connected charger holds a leased live ``TxDefaultProfile`` of
+  0 A: a car that plugs in waits for its share instead of starting at the failsafe on
+  top of everybody else's live limits; its first limit is then an increase, sent only
+  after the reductions that make room for it were confirmed.
 
 ``Relative`` schedules start with the transaction (or at once), which keeps a charger
 with a wrong clock from waiting for a ``startSchedule`` in its future.
@@ -28,7 +32,8 @@ from chargegrid.domain.units import DEFAULT_NOMINAL_VOLTAGE
 
 ACTION = "SetChargingProfile"
 # One profile id per EVSE and purpose, so each send replaces the previous one.
-LIVE_PROFILE_BASE = 1000
+LIVE_PROFILE_BASE = 1000  # live TxDefaultProfile (an idle EVSE's 0 A, or no TxProfile)
+TX_PROFILE_BASE = 2000  # live TxProfile: its own id, so it never replaces the default
 FAILSAFE_PROFILE_BASE = 500
 LIVE_STACK_LEVEL = 1
 FAILSAFE_STACK_LEVEL = 0

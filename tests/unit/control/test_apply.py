@@ -80,11 +80,16 @@ async def test_first_plan_sends_tx_profile_with_phases_and_lease(
     assert engine.committed(EvseKey("a", 1), 7) == Limit(16.0, 3)
 
 
-async def test_limit_at_or_below_failsafe_is_not_leased(
+async def test_limit_below_failsafe_is_a_lease_too_and_idle_evse_gets_a_default(
     engine: ApplyEngine, gateway: FakeGateway
 ) -> None:
-    await engine.apply([sp("a", 6.0)])
-    assert "validTo" not in gateway.calls[0].profile
+    await engine.apply([sp("a", 0.0, tx=None), sp("b", 6.0)])
+    idle, running = gateway.calls
+    assert idle.profile["chargingProfilePurpose"] == "TxDefaultProfile"
+    assert running.profile["chargingProfilePurpose"] == "TxProfile"
+    # Different ids: the TxProfile never replaces the EVSE's 0 A default.
+    assert idle.profile["chargingProfileId"] != running.profile["chargingProfileId"]
+    assert "validTo" in idle.profile and "validTo" in running.profile
 
 
 async def test_reductions_are_answered_before_any_increase_is_sent(
@@ -342,3 +347,12 @@ async def test_failed_failsafe_reduction_withholds_raises(
     assert report.increases_withheld
     assert [c.ocpp_id for c in gateway.calls] == ["CP-a"]
     assert engine.committed(a) is None  # unknown: counted at whatever it can draw
+
+
+async def test_zero_amps_keeps_the_phase_count(
+    engine: ApplyEngine, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    await settle(engine, clock, sp("a", 10.0, phases=1))
+    gateway.calls.clear()
+    await engine.apply([sp("a", 0.0, phases=3)])
+    assert [(c.limit, c.phases) for c in gateway.calls] == [(0.0, 1)]
