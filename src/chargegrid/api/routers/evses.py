@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import Response
+from fastapi import Path, Response
 
 from chargegrid.api.deps import Ctx
 from chargegrid.api.routers.common import make_router
 from chargegrid.api.schemas.evses import (
     ConnectorCreate,
-    ConnectorNumber,
     ConnectorOut,
     ConnectorUpdate,
     EvseCreate,
@@ -21,6 +21,8 @@ from chargegrid.services.configure.context import ConfigContext
 from chargegrid.store.models import Connector
 
 router = make_router("evses")
+# Path parameters arrive as text, so not the strict integer of request bodies.
+ConnectorNumber = Annotated[int, Path(ge=1, le=1000, description="OCPP connector id")]
 
 
 async def _evse_out(ctx: ConfigContext, evse_id: uuid.UUID) -> EvseOut:

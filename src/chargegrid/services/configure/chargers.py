@@ -57,7 +57,8 @@ async def create_charger(ctx: ConfigContext, data: dict[str, Any]) -> Charger:
     ctx.uow.chargers.add(charger)
     ctx.changed("charger", charger.id, charger.site_id, "created", data)
     await ctx.commit()
-    return found(await ctx.uow.chargers.get(charger.id), "charger")
+    await ctx.uow.session.refresh(charger, ["evses"])
+    return charger
 
 
 async def update_charger(
