@@ -393,20 +393,28 @@ class ControlLoop:
 
     def _plan(self, snapshot: SiteSnapshot, state: _SiteState) -> tuple[Built, Plan]:
         now_wall, now_mono = self.clock.utcnow(), self.clock.monotonic()
-        charger_ids = {c.id for c in snapshot.chargers}
         offline = frozenset(
             c.id for c in snapshot.chargers if not c.online or self.engine.is_offline(c.id)
         )
+        flagged = frozenset(c.id for c in snapshot.chargers if not self.engine.steerable(c.id))
+        flagged -= offline
+        tx_at = {(s.charger_id, s.evse_number): s.transaction_id for s in snapshot.sessions}
+        held = {
+            key: self.engine.committed(key, tx_at.get((c.id, e.number)))
+            for c in snapshot.chargers
+            if c.id in offline or c.id in flagged
+            for e in c.evses
+            for key in (EvseKey(c.id, e.number),)
+        }
         base = Inputs(
             now_wall=now_wall,
             now_mono=now_mono,
             learner=self.learner,
             meters=self.meters,
-            held={
-                k: v for k, v in self.engine.held_limits().items() if k.charger_id in charger_ids
-            },
+            held=held,
             failsafe=state.failsafe,
             offline=offline,
+            flagged=flagged,
             previous=state.plan,
             phase_switches=state.phase_switches,
         )

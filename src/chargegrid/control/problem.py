@@ -43,9 +43,10 @@ class Inputs:
     now_mono: float
     learner: SessionLearner
     meters: MeterBook
-    held: Mapping[EvseKey, Limit | None]  # EVSEs the plan must take as fixed
+    held: Mapping[EvseKey, Limit | None]  # what unsteerable chargers' EVSEs may draw
     failsafe: Mapping[EvseKey, Limit]
-    offline: frozenset[str]  # charger ids
+    offline: frozenset[str]  # charger ids: not connected
+    flagged: frozenset[str] = frozenset()  # charger ids: refused or did not answer
     previous: Plan | None = None
     phase_switches: Mapping[str, int] = field(default_factory=dict)
 
@@ -183,9 +184,9 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                     for node_id in _ancestors(snapshot, charger.node_id):
                         ours[node_id] = _add(ours[node_id], grid)
                         reporting.add(node_id)
-            if key in inputs.held or charger.id in inputs.offline:
-                limit = inputs.held.get(key) or inputs.failsafe.get(key) or Limit(0.0, 3)
+            if charger.id in inputs.offline or charger.id in inputs.flagged:
                 phases_count = PhaseRotation.parse(connector.rotation).phase_count
+                limit = _held_limit(inputs, key, charger, connector, phases_count)
                 learnt = inputs.learner.used_terminals(session.id) if session else None
                 load = connector_load(
                     rotation, _terminals(learnt, phases_count, limit.phases), limit.amps
@@ -223,6 +224,27 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
         voltage=snapshot.voltage,
     )
     return Built(problem, contexts, tuple(held), tuple(idle), rotations, node_measured)
+
+
+def _held_limit(
+    inputs: Inputs,
+    key: EvseKey,
+    charger: ChargerSpec,
+    connector: ConnectorSpec,
+    phases_count: int,
+) -> Limit:
+    """What an EVSE we cannot steer may draw. Known: what it acknowledged (or may have).
+    Unknown: an offline charger is counted at its failsafe (DESIGN §3); one that refuses
+    our profiles at whatever its hardware allows, since nothing we sent binds it."""
+    known = inputs.held.get(key)
+    if known is not None:
+        return known
+    if charger.id in inputs.offline:
+        return inputs.failsafe.get(key) or Limit(0.0, phases_count)
+    hardware = [connector.max_amperage]
+    if charger.max_charge_current is not None and charger.max_charge_current >= 0:
+        hardware.append(charger.max_charge_current)
+    return Limit(min(hardware), phases_count)
 
 
 def _demand(
