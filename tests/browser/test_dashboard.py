@@ -249,3 +249,22 @@ def test_the_url_serve_demo_prints_signs_straight_in(page: Page, server: Server)
     expect(page.get_by_role("link", name=site["name"])).to_be_visible()
     # The token left the address bar at once, so it is not bookmarked or shared.
     assert "token" not in page.url
+
+
+def test_each_charger_shows_its_own_evses_and_status(page: Page, server: Server) -> None:
+    site = demo_site(server)
+    with server.api() as api:
+        chargers = api.get("/chargers", params={"site_id": site["id"]}).raise_for_status().json()
+        evses: dict[str, set[str]] = {}
+        for charger in chargers["data"]:
+            body = api.get(f"/chargers/{charger['id']}/evses").raise_for_status().json()
+            listed = body if isinstance(body, list) else body["data"]
+            evses[charger["id"]] = {e["id"] for e in listed}
+    open_site(page, server, site)
+    for charger in chargers["data"]:
+        card = page.locator(f'article.charger[data-charger-id="{charger["id"]}"]')
+        expect(card.locator("header h3")).to_have_text(charger["ocpp_id"])
+        expect(card.locator("header .status")).to_have_class(f"status status-{charger['status']}")
+        rows = card.locator("tr[data-evse-id]")
+        shown = set(rows.evaluate_all("rows => rows.map(r => r.dataset.evseId)"))
+        assert shown == evses[charger["id"]], charger["ocpp_id"]

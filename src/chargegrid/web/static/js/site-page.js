@@ -94,8 +94,11 @@ export class SitePage {
       listAll(`/chargers?site_id=${id}`),
       listAll(`/sessions?site_id=${id}&active=true`),
     ]);
-    const evseLists = await Promise.all(chargers.map((c) => listAll(`/chargers/${c.id}/evses`)));
     chargers.sort((a, b) => a.ocpp_id.localeCompare(b.ocpp_id, undefined, { numeric: true }));
+    // A charger comes with its EVSEs; ask separately only if this API version leaves them out.
+    const evseLists = await Promise.all(
+      chargers.map((c) => (Array.isArray(c.evses) ? c.evses : listAll(`/chargers/${c.id}/evses`))),
+    );
     Object.assign(this.state, { site, circuits, chargers, sessions });
     this.state.evses = new Map(chargers.map((c, i) => [c.id, evseLists[i]]));
     this.render();
