@@ -40,7 +40,10 @@ def take(browser: Browser, server: Server, out: Path, settle_s: float) -> list[P
 
     def save(page: Page, name: str, full: bool = True) -> None:
         path = out / f"{name}.png"
-        page.screenshot(path=str(path), full_page=full)
+        if full:
+            page.screenshot(path=str(path), full_page=True)
+        else:  # A short page: its top is all there is to see.
+            page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": 1280, "height": 420})
         saved.append(path)
 
     page = new_page(browser, DESKTOP)
