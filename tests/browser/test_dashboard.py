@@ -264,3 +264,18 @@ def test_each_charger_shows_its_own_evses_and_status(page: Page, server: Server)
         rows = card.locator("tr[data-evse-id]")
         shown = set(rows.evaluate_all("rows => rows.map(r => r.dataset.evseId)"))
         assert shown == evses[charger["id"]], charger["ocpp_id"]
+
+
+def test_a_site_owner_gets_operational_forms_but_not_fuse_or_wiring(
+    page: Page, server: Server
+) -> None:
+    site = demo_site(server)
+    sign_in(page, server, server.token("owner", site["id"]))
+    page.get_by_role("link", name=site["name"]).click()
+    form = page.locator('form[data-form="site-current"]')
+    expect(form.get_by_label("All phases")).to_be_visible()
+    expect(page.locator('form[data-form="site-settings"]')).to_be_visible()
+    assert page.locator('input[name="max_current"]').count() == 0
+    assert page.locator('form[data-form="connector"]').count() == 0
+    assert page.locator('input[name="evse_id"]').count() == 0
+    assert page.locator('form[data-form="charger"]').count() >= 1

@@ -143,7 +143,8 @@ export class LoadChart {
       : "No load recorded yet: the chart fills in as live load arrives.";
     this.plot.setData(columns);
     // Away from the cursor, the legend shows the latest values rather than dashes.
-    if (this.plot.cursor.idx == null && columns[0].length) {
+    const hovering = this.plot.cursor.left != null && this.plot.cursor.left >= 0;
+    if (!hovering && columns[0].length) {
       this.plot.setLegend({ idx: columns[0].length - 1 });
     }
   }
