@@ -129,7 +129,13 @@ async def _on_domain_error(_request: Request, exc: Exception) -> ProblemResponse
 
 async def _on_validation_error(_request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [FieldError(field_name(e["loc"]), _validation_message(e)) for e in exc.errors()]
+    errors = [
+        FieldError(
+            "body" if e.get("type") == "json_invalid" else field_name(e["loc"]),
+            _validation_message(e),
+        )
+        for e in exc.errors()
+    ]
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
     return problem(422, detail, errors)
 
@@ -137,6 +143,10 @@ async def _on_validation_error(_request: Request, exc: Exception) -> ProblemResp
 async def _on_http_error(_request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 400:
+        # FastAPI's "error parsing the body" (e.g. bytes that are not UTF-8): the same
+        # 422 that malformed JSON gets, so clients handle one shape.
+        return problem(422, detail, [FieldError("body", "the body is not valid JSON")])
     return problem(exc.status_code, detail, headers=exc.headers)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -33,9 +34,13 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, pooled: bool = True) -> AsyncEngine:
+    """``pooled=False`` opens a connection per use: for callers that run each request on
+    a new event loop (sync test clients), where a pooled connection would outlive its loop."""
     kwargs: dict[str, Any] = {"echo": echo}
-    if not is_sqlite(url):
+    if not pooled:
+        kwargs["poolclass"] = NullPool
+    elif not is_sqlite(url):
         kwargs |= {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
@@ -55,9 +60,9 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Database:
     """Owns the engine; hands out sessions. One per process, shared by every component."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pooled: bool = True) -> None:
         self.url = url
-        self.engine = create_engine(url, echo=echo)
+        self.engine = create_engine(url, echo=echo, pooled=pooled)
         # expire_on_commit=False: objects stay readable after commit, e.g. to build a
         # response or an event without another round trip.
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)

@@ -1,0 +1,104 @@
+"""Schemathesis over the whole OpenAPI document, in process, as an admin.
+
+Every operation gets generated valid and invalid requests; none may answer 5xx, and
+every response must match the documented status codes, content types and schemas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from tests.conftest import run_sync
+
+from chargegrid.app import build_app
+from chargegrid.bus.memory import EventBus
+from chargegrid.config import Settings
+from chargegrid.services.auth import Role, create_token
+from chargegrid.store.db import Database
+from chargegrid.store.uow import UnitOfWork
+
+MAX_EXAMPLES = 25
+
+
+async def _admin_token(url: str) -> str:
+    db = Database(url)
+    try:
+        async with UnitOfWork(db) as uow:
+            return await create_token(uow, Role.ADMIN)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="module")
+def fuzzed_app(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[FastAPI]:
+    path = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    url = f"sqlite+aiosqlite:///{path}"
+    # Each test-client call runs on a fresh event loop: no pooled connections across them.
+    db = Database(url, pooled=False)
+    app = build_app(Settings(database_url=url), db=db, bus=EventBus())
+    app.state.fuzz_token = run_sync(_admin_token(url))
+    yield app
+    run_sync(db.dispose())
+
+
+def _operation_labels() -> list[str]:
+    """Every documented operation, read from the app's own OpenAPI document."""
+    document = build_app(Settings(), db=Database("sqlite+aiosqlite://", pooled=False)).openapi()
+    return [
+        f"{method.upper()} {path}"
+        for path, methods in document["paths"].items()
+        for method in methods
+        if path not in SKIPPED_PATHS
+    ]
+
+
+# The event stream never ends by design; it has its own test (test_event_stream.py).
+SKIPPED_PATHS = {"/api/v1/events/stream"}
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzzed_app: FastAPI) -> schemathesis.BaseSchema:
+    return schemathesis.openapi.from_asgi("/api/v1/openapi.json", fuzzed_app)
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+@pytest.mark.parametrize("label", _operation_labels())
+def test_operation_conforms_to_its_schema(
+    label: str, mode: GenerationMode, api_schema: schemathesis.BaseSchema, fuzzed_app: FastAPI
+) -> None:
+    operation = api_schema.find_operation_by_label(label)
+    assert operation is not None, label
+    headers = {"Authorization": f"Bearer {fuzzed_app.state.fuzz_token}"}
+
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def check(case: schemathesis.Case) -> None:
+        case.call_and_validate(headers=headers, checks=CHECKS)
+
+    check()
