@@ -107,6 +107,8 @@ def test_sign_in_rejects_a_bad_token_then_shows_the_demo_site(
 def test_a_change_made_elsewhere_shows_up_live_without_a_reload(page: Page, server: Server) -> None:
     site = demo_site(server)
     open_site(page, server, site)
+    if server.has_path("/sites/{site_id}/load/stream"):
+        expect(page.locator(".live-status")).to_have_attribute("data-status", "live")
     page.evaluate("window.__notReloaded = true")
     target = round(float(site["max_current"]) * 0.5, 1)
     try:
