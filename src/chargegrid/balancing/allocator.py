@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from chargegrid.balancing.deadlines import effective_weight
 from chargegrid.balancing.model import Demand, Plan, Problem, SessionPlan
-from chargegrid.balancing.switching import Option, options, wiring
+from chargegrid.balancing.switching import Option, Wiring, options, wiring
 from chargegrid.balancing.tree import (
     MICRO,
     SNAP_MICRO,
@@ -89,9 +89,11 @@ def _check_demands(problem: Problem, tree: Tree) -> None:
         seen.add(d.session_id)
         if d.node_id not in tree.index:
             errors.add(f"{where}.node_id", f"unknown node {d.node_id!r}")
-        for name in ("min_current", "max_current", "weight", "plugged_in_at"):
-            finite(getattr(d, name), f"{where}.{name}", errors)
-        if d.weight < 0:
+        numbers = (d.min_current, d.max_current, d.weight, d.plugged_in_at)
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in numbers):
+            for name in ("min_current", "max_current", "weight", "plugged_in_at"):
+                finite(getattr(d, name), f"{where}.{name}", errors)
+        elif d.weight < 0:
             errors.add(f"{where}.weight", "must be 0 or more")
     errors.raise_if_any()
 
@@ -118,21 +120,41 @@ def _admit(
     admitted: list[_Admitted] = []
     refused: _Refused = {}
     resources_of: dict[tuple[int, tuple[Phase, ...]], list[int]] = {}
+    wiring_of: dict[tuple[int, int, int, tuple[int, ...] | None, bool], Wiring] = {}
+    # Sessions share a few distinct minimums and maximums.
+    lows: dict[float, int] = {}
+    highs: dict[float, int] = {}
     for demand in ranked:
         node = tree.index[demand.node_id]
-        wires = wiring(tree.to_grid[node], demand)
-        lo = micro_ceil(max(0.0, demand.min_current))
-        hi = micro_floor(max(0.0, demand.max_current))
+        # Sites repeat a handful of connector layouts; compose each once. Keyed by
+        # object identity (rotations and enum members live as long as the problem):
+        # hashing the dataclasses is what would cost.
+        key = (
+            id(tree.to_grid[node]),
+            id(demand.rotation),
+            id(demand.power_type),
+            demand.used_terminals,
+            demand.can_switch_phases,
+        )
+        wires = wiring_of.get(key)
+        if wires is None:
+            wires = wiring_of[key] = wiring(tree.to_grid[node], demand)
+        lo = lows.get(demand.min_current)
+        if lo is None:
+            lo = lows[demand.min_current] = micro_ceil(max(0.0, demand.min_current))
+        hi = highs.get(demand.max_current)
+        if hi is None:
+            hi = highs[demand.max_current] = micro_floor(max(0.0, demand.max_current))
         if hi < lo or demand.max_current < demand.min_current:
             refused[demand.session_id] = (REASON_MAX_BELOW_MIN, wires.full)
             continue
         chosen: tuple[Option, list[int]] | None = None
         previous_plan = previous.get(demand.session_id)
         for option in options(wires, demand, problem, previous_plan, site_available):
-            key = (node, option.phases)
-            resources = resources_of.get(key)
+            place = (node, option.phases)
+            resources = resources_of.get(place)
             if resources is None:
-                resources = resources_of[key] = tree.resources(node, option.phases)
+                resources = resources_of[place] = tree.resources(node, option.phases)
             need = lo + micro_ceil(option.margin)
             if all(spare[r] >= need for r in resources):
                 chosen = (option, resources)
@@ -143,7 +165,11 @@ def _admit(
         option, resources = chosen
         for r in resources:
             spare[r] -= lo
-        weight = effective_weight(demand, problem.now, len(option.phases), problem.voltage)
+        weight = (
+            demand.weight
+            if demand.departure_at is None
+            else effective_weight(demand, problem.now, len(option.phases), problem.voltage)
+        )
         admitted.append(_Admitted(demand, option, resources, lo, hi, weight))
     return admitted, refused
 
@@ -217,7 +243,7 @@ def _verify(tree: Tree, admitted: list[_Admitted], values: list[float]) -> list[
                 for r in a.resources:
                     parts[r].append(value)
         over = next(
-            ((r, e) for r in range(tree.resource_count) if (e := tree.overshoot(r, parts[r])) > 0),
+            ((r, e) for r in _suspects(tree, parts) if (e := tree.overshoot(r, parts[r])) > 0),
             None,
         )
         if over is None:
@@ -236,6 +262,18 @@ def _verify(tree: Tree, admitted: list[_Admitted], values: list[float]) -> list[
             values[carriers[-1]] = 0.0
 
 
+def _suspects(tree: Tree, parts: list[list[float]]) -> list[int]:
+    """Resources whose plain float sum comes within a hair of the limit; only these need
+    the exact (slower) check. Float sums of a few thousand terms err by far less."""
+    suspects = []
+    for r, values in enumerate(parts):
+        if values:
+            unmanaged, reserved = tree.held[r]
+            if sum(values) + unmanaged + reserved >= tree.limit[r] - 1e-6:
+                suspects.append(r)
+    return suspects
+
+
 def _plan(
     problem: Problem,
     tree: Tree,
@@ -246,14 +284,22 @@ def _plan(
     loads: list[float],
 ) -> Plan:
     by_id: dict[str, SessionPlan] = {}
+    # Many sessions share a bottleneck; describe each resource once.
+    described: dict[int, tuple[tuple[str, Phase], str]] = {}
     for a, value, bottleneck in zip(admitted, values, bottlenecks, strict=True):
-        where = tree.describe(bottleneck) if bottleneck != NO_BOTTLENECK else None
+        where: tuple[str, Phase] | None = None
+        limited = ""
+        if bottleneck != NO_BOTTLENECK:
+            known = described.get(bottleneck)
+            if known is None:
+                known = described[bottleneck] = _describe(tree, bottleneck)
+            where, limited = known
         by_id[a.demand.session_id] = SessionPlan(
             session_id=a.demand.session_id,
             limit_a=value,
             phases=1 if len(a.option.phases) == 1 else 3,
             grid_phases=a.option.phases,
-            reason=_reason(tree, a, value, bottleneck),
+            reason=_reason(a, value, limited),
             bottleneck=where,
             weight=a.weight,
         )
@@ -270,17 +316,21 @@ def _plan(
     return Plan(sessions=sessions, nodes=nodes)
 
 
-def _reason(tree: Tree, a: _Admitted, value: float, bottleneck: int) -> str:
+def _describe(tree: Tree, resource: int) -> tuple[tuple[str, Phase], str]:
+    node_id, phase = tree.describe(resource)
+    if resource // 3 == tree.root:
+        return (node_id, phase), REASON_FAIR_SHARE
+    return (node_id, phase), f"limited_by:{node_id}/{phase.name}"
+
+
+def _reason(a: _Admitted, value: float, limited: str) -> str:
     if value <= 0.0 and a.lo > 0:
         return REASON_NOT_ADMITTED
     if a.option.switched:
         return REASON_SWITCHED
-    if value >= a.demand.max_current - AT_MAX_TOLERANCE_A or bottleneck == NO_BOTTLENECK:
+    if value >= a.demand.max_current - AT_MAX_TOLERANCE_A or not limited:
         return REASON_AT_MAX
-    node_id, phase = tree.describe(bottleneck)
-    if bottleneck // 3 == tree.root:
-        return REASON_FAIR_SHARE
-    return f"limited_by:{node_id}/{phase.name}"
+    return limited
 
 
 def check_plan(problem: Problem, plan: Plan) -> None:

@@ -22,20 +22,20 @@ from chargegrid.domain.phases import Phase, PhaseRotation
 
 
 @dataclass(frozen=True, slots=True)
+class Option:
+    phases: tuple[Phase, ...]
+    # Extra room beyond the minimum that must be free to pick this option (hysteresis).
+    margin: float
+    switched: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Wiring:
     """The grid phases a session loads normally (``full``) and, if it may switch, on
     one phase (``one``)."""
 
     full: tuple[Phase, ...]
     one: tuple[Phase, ...] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Option:
-    phases: tuple[Phase, ...]
-    # Extra room beyond the minimum that must be free to pick this option (hysteresis).
-    margin: float
-    switched: bool
 
 
 def wiring(node_to_grid: PhaseRotation, demand: Demand) -> Wiring:
@@ -66,10 +66,10 @@ def options(
     site_available: float,
 ) -> list[Option]:
     """The phase choices to try, best first; admission takes the first that fits."""
-    full = Option(wires.full, 0.0, False)
+    full = _cached(wires.full, False)
     if wires.one is None:
         return [full]
-    one = Option(wires.one, 0.0, True)
+    one = _cached(wires.one, True)
     was_one = previous is not None and len(previous.grid_phases) == 1
     capped = (
         problem.max_phase_switches is not None
@@ -86,3 +86,15 @@ def options(
     if was_one:
         return [Option(wires.full, problem.switch_hysteresis_a, False), one]
     return [full, one]
+
+
+_OPTIONS: dict[tuple[tuple[Phase, ...], bool], Option] = {}
+
+
+def _cached(phases: tuple[Phase, ...], switched: bool) -> Option:
+    """Options are immutable and few (a handful of phase sets): build each once."""
+    key = (phases, switched)
+    option = _OPTIONS.get(key)
+    if option is None:
+        option = _OPTIONS[key] = Option(phases, 0.0, switched)
+    return option

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from chargegrid.balancing.model import Node, NodeLoad, PhaseAmps
+from chargegrid.balancing.model import Node, NodeLoad
 from chargegrid.domain.errors import ErrorCollector, InvalidValue
-from chargegrid.domain.phases import Phase, PhaseRotation
+from chargegrid.domain.phases import ALL_PHASES, Phase, PhaseRotation
 
 # Allocation runs on a grid of whole micro-amps so admission sums are exact integers and
 # plans read 16.0, not 15.9999999; far below what any charger resolves (0.1 A).
@@ -63,7 +63,8 @@ class Tree:
         return len(self.nodes) * 3
 
     def resources(self, node_index: int, phases: tuple[Phase, ...]) -> list[int]:
-        return [a * 3 + p.index for a in self.ancestors[node_index] for p in phases]
+        offsets = [int(p) - 1 for p in phases]
+        return [a * 3 + i for a in self.ancestors[node_index] for i in offsets]
 
     def overshoot(self, resource: int, parts: list[float]) -> float:
         """How far ``parts`` (the sessions' currents on ``resource``) take it over its
@@ -76,7 +77,7 @@ class Tree:
         return math.fsum((unmanaged, reserved, *parts)) - ceiling
 
     def describe(self, resource: int) -> tuple[str, Phase]:
-        return self.nodes[resource // 3].id, Phase(resource % 3 + 1)
+        return self.nodes[resource // 3].id, ALL_PHASES[resource % 3]
 
 
 def build_tree(nodes: tuple[Node, ...]) -> Tree:
@@ -105,39 +106,25 @@ def build_tree(nodes: tuple[Node, ...]) -> Tree:
     errors.raise_if_any()
 
     parents = [index[n.parent_id] if n.parent_id is not None else -1 for n in nodes]
-    ancestors: list[tuple[int, ...]] = []
-    for i in range(len(nodes)):
-        chain = [i]
-        while parents[chain[-1]] != -1:
-            chain.append(parents[chain[-1]])
-            if len(chain) > len(nodes):
-                raise InvalidValue.of(
-                    f"nodes[{nodes[i].id}].parent_id", "the circuit tree has a cycle"
-                )
-        ancestors.append(tuple(chain))
+    ancestors = _paths(nodes, parents)
+    to_grid = _rotations_to_grid(nodes, ancestors)
 
-    to_grid: list[PhaseRotation] = []
-    for i, path in enumerate(ancestors):
-        rotation = nodes[path[-1]].rotation
-        for j in reversed(path[:-1]):
-            try:
-                rotation = rotation.then(nodes[j].rotation)
-            except InvalidValue as exc:
-                raise InvalidValue.of(f"nodes[{nodes[i].id}].rotation", str(exc)) from exc
-        to_grid.append(rotation)
-
-    capacity: list[float] = []
-    limits: list[float] = []
-    held: list[tuple[float, float]] = []
-    for i, node in enumerate(nodes):
-        for p in range(3):
-            limit = finite(node.limit[p], f"nodes[{nodes[i].id}].limit", errors)
-            unmanaged = finite(node.unmanaged[p], f"nodes[{nodes[i].id}].unmanaged", errors)
-            reserved = finite(node.reserved[p], f"nodes[{nodes[i].id}].reserved", errors)
-            capacity.append(max(0.0, limit - math.fsum((unmanaged, reserved))))
-            limits.append(limit)
-            held.append((unmanaged, reserved))
-    errors.raise_if_any()
+    limits = [v for n in nodes for v in n.limit]
+    unmanaged = [v for n in nodes for v in n.unmanaged]
+    reserved = [v for n in nodes for v in n.reserved]
+    # NaN and infinities survive a sum, so one check covers the common all-good case.
+    if not math.isfinite(sum(limits) + sum(unmanaged) + sum(reserved)):
+        for node in nodes:
+            for name in ("limit", "unmanaged", "reserved"):
+                for v in getattr(node, name):
+                    finite(v, f"nodes[{node.id}].{name}", errors)
+        errors.raise_if_any()
+    # One addition is already correctly rounded; no fsum needed for two terms.
+    capacity = [
+        limit - (u + r) if limit > u + r else 0.0
+        for limit, u, r in zip(limits, unmanaged, reserved, strict=True)
+    ]
+    held = list(zip(unmanaged, reserved, strict=True))
     return Tree(
         nodes=nodes,
         index=index,
@@ -145,24 +132,83 @@ def build_tree(nodes: tuple[Node, ...]) -> Tree:
         ancestors=tuple(ancestors),
         to_grid=tuple(to_grid),
         capacity=tuple(capacity),
-        capacity_micro=tuple(micro_floor(c) for c in capacity),
+        capacity_micro=_micro_floors(capacity),
         limit=tuple(limits),
         held=tuple(held),
     )
 
 
+def _micro_floors(values: list[float]) -> tuple[int, ...]:
+    """``micro_floor`` over a list, inlined: it runs for every node and phase."""
+    out = [math.floor(v * MICRO + SNAP_MICRO) for v in values]
+    for i, v in enumerate(values):
+        if out[i] / MICRO > v:
+            out[i] -= 1
+    return tuple(out)
+
+
+def _paths(nodes: tuple[Node, ...], parents: list[int]) -> list[tuple[int, ...]]:
+    """Each node's path up to the root, built once per node from its parent's."""
+    paths: list[tuple[int, ...] | None] = [None] * len(nodes)
+    for start in range(len(nodes)):
+        pending: list[int] = []
+        i = start
+        while i != -1 and paths[i] is None:
+            pending.append(i)
+            if len(pending) > len(nodes):
+                raise InvalidValue.of(
+                    f"nodes[{nodes[start].id}].parent_id", "the circuit tree has a cycle"
+                )
+            i = parents[i]
+        above: tuple[int, ...] = () if i == -1 else paths[i]  # type: ignore[assignment]
+        for j in reversed(pending):
+            above = (j, *above)
+            paths[j] = above
+    return [p for p in paths if p is not None]
+
+
+def _rotations_to_grid(
+    nodes: tuple[Node, ...], paths: list[tuple[int, ...]]
+) -> list[PhaseRotation]:
+    """Compose site -> ... -> node for every node, parents first, memoising the few
+    distinct (parent, child) rotation pairs."""
+    # Keyed by identity: hashing the dataclasses would cost more than composing.
+    composed: dict[tuple[int, int], PhaseRotation] = {}
+    result: list[PhaseRotation | None] = [None] * len(nodes)
+    for i in sorted(range(len(nodes)), key=lambda k: len(paths[k])):
+        node = nodes[i]
+        if len(paths[i]) == 1:
+            result[i] = node.rotation
+            continue
+        parent = result[paths[i][1]]
+        assert parent is not None
+        key = (id(parent), id(node.rotation))
+        rotation = composed.get(key)
+        if rotation is None:
+            try:
+                rotation = composed[key] = parent.then(node.rotation)
+            except InvalidValue as exc:
+                raise InvalidValue.of(f"nodes[{node.id}].rotation", str(exc)) from exc
+        result[i] = rotation
+    return [r for r in result if r is not None]
+
+
 def node_load(tree: Tree, i: int, loads: list[float]) -> NodeLoad:
-    """A node's report from per-resource allocated currents."""
+    """A node's report from per-resource allocated currents (runs for every node: kept
+    to plain arithmetic)."""
     node = tree.nodes[i]
-    allocated: PhaseAmps = (loads[i * 3], loads[i * 3 + 1], loads[i * 3 + 2])
-    headroom = [
-        node.limit[p] - node.unmanaged[p] - node.reserved[p] - allocated[p] for p in range(3)
-    ]
+    base = i * 3
+    a1, a2, a3 = loads[base], loads[base + 1], loads[base + 2]
+    limit, unmanaged, reserved = node.limit, node.unmanaged, node.reserved
     return NodeLoad(
-        node_id=node.id,
-        limit=node.limit,
-        unmanaged=node.unmanaged,
-        reserved=node.reserved,
-        allocated=allocated,
-        headroom=(headroom[0], headroom[1], headroom[2]),
+        node.id,
+        limit,
+        unmanaged,
+        reserved,
+        (a1, a2, a3),
+        (
+            limit[0] - unmanaged[0] - reserved[0] - a1,
+            limit[1] - unmanaged[1] - reserved[1] - a2,
+            limit[2] - unmanaged[2] - reserved[2] - a3,
+        ),
     )
