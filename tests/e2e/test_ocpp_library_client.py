@@ -158,6 +158,12 @@ async def test_full_charging_cycle_is_stored(csms: Csms) -> None:
         assert session.soc == 42
         assert session.started_at == datetime.fromisoformat(started_at)
         assert session.stop_reason == "EVDisconnected"
+
+        async def samples_indexed() -> bool:  # moved from the inbox within ~0.5 s
+            query = select(meter_values).where(meter_values.c.session_id == session.id)
+            return len(await csms.rows(query)) == len(sampled)
+
+        await eventually(samples_indexed, what="meter values in meter_values")
         samples = await csms.rows(
             select(meter_values).where(meter_values.c.session_id == session.id)
         )

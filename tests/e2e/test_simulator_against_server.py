@@ -62,7 +62,11 @@ async def test_fleet_boots_charges_and_leaves(csms: Csms) -> None:
             .select_from(meter_values)
             .where(meter_values.c.measurand == "Current.Import", meter_values.c.phase == "L1")
         )
-        assert await count(csms, per_phase) > 0
+
+        async def per_phase_stored() -> bool:
+            return await count(csms, per_phase) > 0
+
+        await eventually(per_phase_stored, what="per-phase currents in meter_values")
         # Every charger learnt the interval the CSMS pushed.
         assert {c.config["MeterValueSampleInterval"] for c in fleet.chargers.values()} == {"10"}
     finally:

@@ -41,7 +41,6 @@ CHARGER_ACTIONS_16 = frozenset(
 )
 
 
-
 def central_system_actions(version: str = "v16") -> frozenset[str]:
     """What a central system may send to a charger: every action but the charger's own
     (DataTransfer goes both ways)."""

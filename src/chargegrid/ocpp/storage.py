@@ -8,15 +8,19 @@ that never change (a connector's rows, a transaction's session).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Dialect, Table, bindparam, create_engine, event, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chargegrid.ocpp.meter_inbox import DriverStatements, compact, encode_samples
 from chargegrid.services.charger_ports import (
     BootWrite,
     ChargerRecord,
@@ -35,6 +39,7 @@ from chargegrid.services.charger_ports import (
     Write,
 )
 from chargegrid.services.id_tag_policy import id_tag_info
+from chargegrid.store.db import SQLITE_PRAGMAS
 from chargegrid.store.models import (
     Base,
     Charger,
@@ -65,6 +70,21 @@ transaction_ids = _table(TransactionId)
 _CACHE_LIMIT = 100_000
 
 
+def _sqlite_twin(engine: AsyncEngine) -> Engine:
+    """A synchronous engine on the same SQLite file, for the writer thread."""
+    url = engine.url.set(drivername="sqlite+pysqlite")
+    twin = create_engine(url, pool_size=1, max_overflow=0)
+
+    @event.listens_for(twin, "connect")
+    def pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    return twin
+
+
 @dataclass(frozen=True, slots=True)
 class _Tx:
     session_id: uuid.UUID
@@ -75,8 +95,42 @@ class _Tx:
 class SqlChargerStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._sync_engine: Engine | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            self._sync_engine = _sqlite_twin(engine)
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="ocpp-writer")
         self._places: dict[tuple[uuid.UUID, int], tuple[uuid.UUID, uuid.UUID]] = {}
         self._txs: dict[tuple[uuid.UUID, int], _Tx] = {}
+        self._bound: DriverStatements | None = None
+
+    async def close(self) -> None:
+        if self._sync_engine is not None and self._executor is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._sync_engine.dispose
+            )
+            self._executor.shutdown()
+
+    def _statements(self, dialect: Dialect) -> DriverStatements:
+        if self._bound is None:
+            self._bound = DriverStatements(dialect)
+        return self._bound
+
+    async def compact(self) -> int:
+        """Move committed inbox rows into ``meter_values``; how many inbox rows moved."""
+        if self._sync_engine is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self._compact_in_thread)
+        async with self.engine.begin() as conn:
+            return await conn.run_sync(self._compact)
+
+    def _compact_in_thread(self) -> int:
+        assert self._sync_engine is not None
+        with self._sync_engine.begin() as conn:
+            return self._compact(conn)
+
+    def _compact(self, conn: Connection) -> int:
+        return compact(conn, self._statements(conn.dialect), sessions, chargers)
 
     async def charger(self, ocpp_id: str) -> ChargerRecord | None:
         query = select(
@@ -114,47 +168,60 @@ class SqlChargerStore:
         return IdTagRecord(*row) if row is not None else None
 
     async def apply(self, writes: Sequence[Write]) -> list[Any]:
-        results: list[Any] = [None] * len(writes)
-        batch = _Batch()
+        if self._sync_engine is not None:
+            # SQLite: the whole batch in one hop to the writer thread (aiosqlite would
+            # make one event-loop round trip per statement, each behind every socket).
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self._apply_in_thread, writes)
         async with self.engine.begin() as conn:
-            for i, write in enumerate(writes):
-                if isinstance(write, MeterWrite):
-                    results[i] = await self._meter(conn, write, batch)
-                elif isinstance(write, PresenceWrite):
-                    batch.presence[write.charger_id] = write
-                elif isinstance(write, StatusWrite):
-                    await self._status(conn, write)
-                elif isinstance(write, StartWrite):
-                    results[i] = await self._start(conn, write, batch)
-                elif isinstance(write, StopWrite):
-                    results[i] = await self._stop(conn, write, batch)
-                elif isinstance(write, BootWrite):
-                    await self._boot(conn, write)
-                elif isinstance(write, ConfigWrite):
-                    await self._config(conn, write)
-            await batch.flush(conn)
+            return await conn.run_sync(self._apply, writes)
+
+    def _apply_in_thread(self, writes: Sequence[Write]) -> list[Any]:
+        assert self._sync_engine is not None
+        with self._sync_engine.begin() as conn:
+            return self._apply(conn, writes)
+
+    def _apply(self, conn: Connection, writes: Sequence[Write]) -> list[Any]:
+        results: list[Any] = [None] * len(writes)
+        batch = _Batch(self._statements(conn.dialect))
+        for i, write in enumerate(writes):
+            if isinstance(write, MeterWrite):
+                results[i] = self._meter(conn, write, batch)
+            elif isinstance(write, PresenceWrite):
+                batch.presence[write.charger_id] = write
+            elif isinstance(write, StatusWrite):
+                self._status(conn, write)
+            elif isinstance(write, StartWrite):
+                results[i] = self._start(conn, write, batch)
+            elif isinstance(write, StopWrite):
+                results[i] = self._stop(conn, write, batch)
+            elif isinstance(write, BootWrite):
+                self._boot(conn, write)
+            elif isinstance(write, ConfigWrite):
+                self._config(conn, write)
+        batch.flush(conn)
         return results
 
     # -- meter values -------------------------------------------------------------
 
-    async def _meter(self, conn: AsyncConnection, write: MeterWrite, batch: _Batch) -> Metered:
+    def _meter(self, conn: Connection, write: MeterWrite, batch: _Batch) -> Metered:
         tx = None
         if write.transaction_id is not None:
-            tx = await self._transaction(conn, write.charger_id, write.transaction_id)
+            tx = self._transaction(conn, write.charger_id, write.transaction_id)
         session_id = tx.session_id if tx else None
         batch.add_samples(write.charger_id, write.connector_id, session_id, write.samples)
         energy = _session_progress(tx, write.samples, batch) if tx is not None else None
         return Metered(session_id, energy)
 
-    async def _transaction(
-        self, conn: AsyncConnection, charger_id: uuid.UUID, transaction_id: int
+    def _transaction(
+        self, conn: Connection, charger_id: uuid.UUID, transaction_id: int
     ) -> _Tx | None:
         """The open session of a transaction; cached, as meter values arrive every few s."""
         tx = self._txs.get((charger_id, transaction_id))
         if tx is not None:
             return tx
         row = (
-            await conn.execute(
+            conn.execute(
                 select(sessions.c.id, sessions.c.evse_number, sessions.c.meter_start).where(
                     sessions.c.charger_id == charger_id,
                     sessions.c.transaction_id == transaction_id,
@@ -170,7 +237,7 @@ class SqlChargerStore:
 
     # -- status, boot, configuration ---------------------------------------------
 
-    async def _status(self, conn: AsyncConnection, w: StatusWrite) -> None:
+    def _status(self, conn: Connection, w: StatusWrite) -> None:
         fields = {
             "ocpp_status": w.status,
             "error_code": w.error_code,
@@ -179,17 +246,17 @@ class SqlChargerStore:
             "updated_at": w.at,
         }
         if w.connector_id == 0:
-            await conn.execute(update(chargers).where(chargers.c.id == w.charger_id), fields)
+            conn.execute(update(chargers).where(chargers.c.id == w.charger_id), fields)
             return
-        evse_pk, connector_pk = await self._place(conn, w.charger_id, w.connector_id)
-        await conn.execute(update(evses).where(evses.c.id == evse_pk), fields)
-        await conn.execute(
+        evse_pk, connector_pk = self._place(conn, w.charger_id, w.connector_id)
+        conn.execute(update(evses).where(evses.c.id == evse_pk), fields)
+        conn.execute(
             update(connectors).where(connectors.c.id == connector_pk),
             {**fields, "vendor_id": w.vendor_id},
         )
 
-    async def _place(
-        self, conn: AsyncConnection, charger_id: uuid.UUID, number: int
+    def _place(
+        self, conn: Connection, charger_id: uuid.UUID, number: int
     ) -> tuple[uuid.UUID, uuid.UUID]:
         """The EVSE and connector rows of a 1.6 connector id, created on first sight."""
         key = (charger_id, number)
@@ -197,7 +264,7 @@ class SqlChargerStore:
         if place is not None:
             return place
         evse_pk = (
-            await conn.execute(
+            conn.execute(
                 select(evses.c.id).where(
                     evses.c.charger_id == charger_id, evses.c.evse_number == number
                 )
@@ -205,11 +272,11 @@ class SqlChargerStore:
         ).scalar()
         if evse_pk is None:
             evse_pk = uuid.uuid4()
-            await conn.execute(
+            conn.execute(
                 insert(evses).values(id=evse_pk, charger_id=charger_id, evse_number=number)
             )
         connector_pk = (
-            await conn.execute(
+            conn.execute(
                 select(connectors.c.id).where(
                     connectors.c.charger_id == charger_id, connectors.c.connector_id == number
                 )
@@ -217,7 +284,7 @@ class SqlChargerStore:
         ).scalar()
         if connector_pk is None:
             connector_pk = uuid.uuid4()
-            await conn.execute(
+            conn.execute(
                 insert(connectors).values(
                     id=connector_pk, evse_id=evse_pk, charger_id=charger_id, connector_id=number
                 )
@@ -227,8 +294,8 @@ class SqlChargerStore:
         self._places[key] = (evse_pk, connector_pk)
         return evse_pk, connector_pk
 
-    async def _boot(self, conn: AsyncConnection, w: BootWrite) -> None:
-        await conn.execute(
+    def _boot(self, conn: Connection, w: BootWrite) -> None:
+        conn.execute(
             update(chargers).where(chargers.c.id == w.charger_id),
             {
                 "vendor": w.vendor,
@@ -241,7 +308,7 @@ class SqlChargerStore:
             },
         )
 
-    async def _config(self, conn: AsyncConnection, w: ConfigWrite) -> None:
+    def _config(self, conn: Connection, w: ConfigWrite) -> None:
         fields: dict[str, Any] = {}
         if w.config_sync is not None:
             fields["config_sync"] = w.config_sync
@@ -254,13 +321,13 @@ class SqlChargerStore:
         if w.charging_rate_units is not None:
             fields["charging_rate_units"] = list(w.charging_rate_units)
         if fields:
-            await conn.execute(update(chargers).where(chargers.c.id == w.charger_id), fields)
+            conn.execute(update(chargers).where(chargers.c.id == w.charger_id), fields)
 
     # -- transactions ---------------------------------------------------------------
 
-    async def _start(self, conn: AsyncConnection, w: StartWrite, batch: _Batch) -> Started:
+    def _start(self, conn: Connection, w: StartWrite, batch: _Batch) -> Started:
         same = (
-            await conn.execute(
+            conn.execute(
                 select(sessions.c.id, sessions.c.transaction_id).where(
                     sessions.c.charger_id == w.charger_id,
                     sessions.c.connector_id == w.connector_id,
@@ -270,14 +337,14 @@ class SqlChargerStore:
                 )
             )
         ).first()
-        tag = await self._tag(conn, w.id_tag)
+        tag = self._tag(conn, w.id_tag)
         if same is not None:
             info = id_tag_info(tag, w.timestamp, unknown_accepted=w.unknown_tags_accepted)
             return Started(same.id, same.transaction_id, info, repeated=True)
 
         # A connector holds one session: an older open one was never stopped (its
         # StopTransaction was lost), so it ends where the new one begins.
-        await conn.execute(
+        conn.execute(
             update(sessions)
             .where(
                 sessions.c.charger_id == w.charger_id,
@@ -287,7 +354,7 @@ class SqlChargerStore:
             .values(stopped_at=w.timestamp, stop_reason="Superseded", updated_at=utcnow())
         )
         busy = (
-            await conn.execute(
+            conn.execute(
                 select(sessions.c.id)
                 .where(sessions.c.id_tag == w.id_tag, sessions.c.stopped_at.is_(None))
                 .limit(1)
@@ -296,13 +363,13 @@ class SqlChargerStore:
         info = id_tag_info(
             tag, utcnow(), busy_elsewhere=busy, unknown_accepted=w.unknown_tags_accepted
         )
-        evse_pk, connector_pk = await self._place(conn, w.charger_id, w.connector_id)
-        allocated = await conn.execute(insert(transaction_ids).values(allocated_at=utcnow()))
+        evse_pk, connector_pk = self._place(conn, w.charger_id, w.connector_id)
+        allocated = conn.execute(insert(transaction_ids).values(allocated_at=utcnow()))
         assert allocated.inserted_primary_key is not None
         transaction_id = int(allocated.inserted_primary_key[0])
         session_id = uuid.uuid4()
         now = utcnow()
-        await conn.execute(
+        conn.execute(
             insert(sessions).values(
                 id=session_id,
                 charger_id=w.charger_id,
@@ -322,9 +389,9 @@ class SqlChargerStore:
         self._remember(w.charger_id, transaction_id, _Tx(session_id, w.connector_id, w.meter_start))
         return Started(session_id, transaction_id, info, repeated=False)
 
-    async def _stop(self, conn: AsyncConnection, w: StopWrite, batch: _Batch) -> Stopped:
+    def _stop(self, conn: Connection, w: StopWrite, batch: _Batch) -> Stopped:
         row = (
-            await conn.execute(
+            conn.execute(
                 select(
                     sessions.c.id,
                     sessions.c.connector_id,
@@ -340,7 +407,7 @@ class SqlChargerStore:
         ).first()
         info = None
         if w.id_tag is not None:
-            info = id_tag_info(await self._tag(conn, w.id_tag), w.timestamp)
+            info = id_tag_info(self._tag(conn, w.id_tag), w.timestamp)
         if row is None:
             # Unknown transaction (e.g. started while we were down and never reported):
             # acknowledge it so the charger can clear its queue; keep its samples.
@@ -353,7 +420,7 @@ class SqlChargerStore:
         batch.add_samples(w.charger_id, row.connector_id or 0, row.id, w.samples)
         energy = max(0.0, w.meter_stop - (row.meter_start or 0.0))
         batch.session_updates.pop(row.id, None)
-        await conn.execute(
+        conn.execute(
             update(sessions)
             .where(sessions.c.id == row.id)
             .values(
@@ -367,9 +434,9 @@ class SqlChargerStore:
         self._txs.pop((w.charger_id, w.transaction_id), None)
         return Stopped(row.id, row.connector_id, energy, info, repeated=False)
 
-    async def _tag(self, conn: AsyncConnection, id_tag: str) -> IdTagRecord | None:
+    def _tag(self, conn: Connection, id_tag: str) -> IdTagRecord | None:
         row = (
-            await conn.execute(
+            conn.execute(
                 select(
                     id_tags.c.id_tag,
                     id_tags.c.status,
@@ -410,8 +477,10 @@ def _session_progress(tx: _Tx, samples: Sequence[Sample], batch: _Batch) -> floa
 class _Batch:
     """Row-level work gathered over one group commit and written with executemany."""
 
-    def __init__(self) -> None:
-        self.samples: list[dict[str, Any]] = []
+    def __init__(self, statements: DriverStatements) -> None:
+        self.statements = statements
+        self.received_at = statements.time(utcnow())
+        self.inbox: list[tuple[Any, ...]] = []
         self.presence: dict[uuid.UUID, PresenceWrite] = {}
         self.session_updates: dict[uuid.UUID, dict[str, Any]] = {}
 
@@ -422,42 +491,29 @@ class _Batch:
         session_id: uuid.UUID | None,
         samples: Sequence[Sample],
     ) -> None:
-        for s in samples:
-            self.samples.append(
-                {
-                    "session_id": session_id,
-                    "charger_id": charger_id,
-                    "evse_number": evse_number,
-                    "timestamp": s.timestamp,
-                    "measurand": s.measurand,
-                    "phase": s.phase,
-                    "unit": s.unit,
-                    "value": s.value,
-                    "context": s.context,
-                    "location": s.location,
-                }
+        if not samples:
+            return
+        b = self.statements
+        self.inbox.append(
+            (
+                b.uuid(charger_id),
+                b.uuid(session_id) if session_id is not None else None,
+                evse_number,
+                encode_samples(samples),
+                self.received_at,
             )
+        )
 
-    async def flush(self, conn: AsyncConnection) -> None:
-        if self.samples:
-            await conn.execute(insert(meter_values), self.samples)
+    def flush(self, conn: Connection) -> None:
+        b = self.statements
+        if self.inbox:
+            conn.exec_driver_sql(b.insert_inbox, self.inbox)
         if self.session_updates:
-            now = utcnow()
-            await conn.execute(
-                update(sessions)
-                .where(sessions.c.id == bindparam("b_id"))
-                .values(
-                    energy_wh=func.coalesce(bindparam("b_energy"), sessions.c.energy_wh),
-                    soc=func.coalesce(bindparam("b_soc"), sessions.c.soc),
-                    updated_at=bindparam("b_now"),
-                ),
+            now = b.time(utcnow())
+            conn.exec_driver_sql(
+                b.update_progress,
                 [
-                    {
-                        "b_id": session_id,
-                        "b_energy": fields.get("energy_wh"),
-                        "b_soc": fields.get("soc"),
-                        "b_now": now,
-                    }
+                    (fields.get("energy_wh"), fields.get("soc"), now, b.uuid(session_id))
                     for session_id, fields in self.session_updates.items()
                 ],
             )
@@ -466,16 +522,16 @@ class _Batch:
                 {"b_id": p.charger_id, "online": p.online, "last_seen_at": p.at}
                 for p in self.presence.values()
             ]
-            await conn.execute(
+            conn.execute(
                 update(chargers)
                 .where(chargers.c.id == bindparam("b_id"))
                 .values(online=bindparam("online"), last_seen_at=bindparam("last_seen_at")),
                 rows,
             )
-            versions = [p for p in self.presence.values() if p.ocpp_version is not None]
-            for p in versions:
-                await conn.execute(
-                    update(chargers)
-                    .where(chargers.c.id == p.charger_id)
-                    .values(ocpp_version=p.ocpp_version)
-                )
+            for p in self.presence.values():
+                if p.ocpp_version is not None:
+                    conn.execute(
+                        update(chargers)
+                        .where(chargers.c.id == p.charger_id)
+                        .values(ocpp_version=p.ocpp_version)
+                    )

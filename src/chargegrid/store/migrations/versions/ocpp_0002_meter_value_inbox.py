@@ -1,4 +1,5 @@
-"""OCPP server: append-only meter-value inbox (see chargegrid/ocpp/meter_inbox.py).
+"""OCPP server: append-only meter-value inbox (see chargegrid/ocpp/meter_inbox.py), and an
+index for StartTransaction's "is this id tag already charging?" (ConcurrentTx) check.
 
 Revision ID: ocpp_0002
 Revises: 0001
@@ -32,6 +33,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_meter_value_inbox")),
     )
 
+    op.create_index("ix_sessions_id_tag_active", "sessions", ["id_tag", "stopped_at"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_sessions_id_tag_active", table_name="sessions")
     op.drop_table("meter_value_inbox")

@@ -1,0 +1,1 @@
+"""OCPP throughput and memory benchmark: ours against a plain ``ocpp`` package baseline."""

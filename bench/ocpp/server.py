@@ -1,0 +1,129 @@
+"""The central systems under test, each run in its own process.
+
+``ours``: chargegrid's OCPP server (validation on, SQLite with synchronous=FULL, group
+commits, nothing acknowledged before it is committed).
+``baseline``: a central system written plainly on the ``ocpp`` package with its
+defaults (``ocpp.v16.ChargePoint`` over ``websockets``), storing nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import os
+import resource
+import signal
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import websockets
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+_tx_ids = itertools.count(1)
+
+
+class BaselineCentralSystem(ChargePoint):  # type: ignore[misc]
+    @on("BootNotification")  # type: ignore[misc]
+    async def on_boot(self, **_: Any) -> Any:
+        return call_result.BootNotification(current_time=now(), interval=300, status="Accepted")
+
+    @on("Heartbeat")  # type: ignore[misc]
+    async def on_heartbeat(self, **_: Any) -> Any:
+        return call_result.Heartbeat(current_time=now())
+
+    @on("MeterValues")  # type: ignore[misc]
+    async def on_meter_values(self, **_: Any) -> Any:
+        return call_result.MeterValues()
+
+    @on("StartTransaction")  # type: ignore[misc]
+    async def on_start_transaction(self, **_: Any) -> Any:
+        return call_result.StartTransaction(
+            transaction_id=next(_tx_ids), id_tag_info={"status": "Accepted"}
+        )
+
+    @on("StopTransaction")  # type: ignore[misc]
+    async def on_stop_transaction(self, **_: Any) -> Any:
+        return call_result.StopTransaction()
+
+
+async def run_baseline(port: int) -> None:
+    async def handler(ws: Any) -> None:
+        charge_point = BaselineCentralSystem(ws.request.path.rsplit("/", 1)[-1], ws)
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await charge_point.start()
+
+    async with websockets.serve(handler, "127.0.0.1", port, subprotocols=["ocpp1.6"]):
+        print("READY", flush=True)
+        await asyncio.Future()
+
+
+async def run_ours(port: int, db_path: Path, chargers: int) -> None:
+    from sqlalchemy import insert
+
+    from chargegrid.ocpp.central import OcppCentralSystem
+    from chargegrid.ocpp.storage import chargers as chargers_table
+    from chargegrid.ocpp.storage import id_tags
+    from chargegrid.services.charger_ports import EventLog
+    from chargegrid.store.db import Database
+    from chargegrid.store.migrate import upgrade
+
+    db = Database(f"sqlite+aiosqlite:///{db_path}")
+    await upgrade(db.engine)
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            insert(chargers_table),
+            [
+                {"id": uuid.uuid4(), "ocpp_id": f"BENCH{i:05d}", "config_sync": "applied"}
+                for i in range(chargers)
+            ],
+        )
+        await conn.execute(
+            insert(id_tags),
+            [{"id": uuid.uuid4(), "id_tag": f"TAG{i:05d}"} for i in range(chargers)],
+        )
+    central = OcppCentralSystem(db.engine, EventLog(limit=1000))
+    await central.start("127.0.0.1", port)
+    print("READY", flush=True)
+    done = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set_result, None)
+    await done
+    # The orchestrator reads this line: how many writes each group commit carried.
+    print(f"STATS commits={central.writer.commits} writes={central.writer.writes}", flush=True)
+    await central.stop()
+
+
+def raise_fd_limit() -> None:
+    """Thousands of sockets need thousands of file descriptors."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=("ours", "baseline"))
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--db", type=Path, default=Path("bench/.cache/ocpp-bench.db"))
+    parser.add_argument("--chargers", type=int, default=6000)
+    args = parser.parse_args()
+    raise_fd_limit()
+    os.makedirs(args.db.parent, exist_ok=True)
+    args.db.unlink(missing_ok=True)
+    if args.kind == "baseline":
+        asyncio.run(run_baseline(args.port))
+    else:
+        asyncio.run(run_ours(args.port, args.db, args.chargers))
+
+
+if __name__ == "__main__":
+    main()
