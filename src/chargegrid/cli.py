@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 
 from chargegrid.config import Settings
-from chargegrid.domain.errors import DomainError
+from chargegrid.domain.errors import DomainError, InvalidValue
 from chargegrid.services.auth import Role, create_token, parse_role
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import current_revision, upgrade
@@ -67,7 +67,10 @@ async def _db_command(settings: Settings, command: str) -> None:
 async def _create_token(
     settings: Settings, role: str, sites: list[str] | None, name: str | None
 ) -> str:
-    site_ids = [uuid.UUID(s) for s in sites] if sites else None
+    try:
+        site_ids = [uuid.UUID(s) for s in sites] if sites else None
+    except ValueError as exc:
+        raise InvalidValue.of("site", "not a site id (a UUID)") from exc
     db = await _with_db(settings)
     try:
         async with UnitOfWork(db) as uow:

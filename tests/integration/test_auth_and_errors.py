@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from tests.integration.conftest import API, Api, assert_problem
 
 from chargegrid.services.auth import revoke_token
 from chargegrid.store.uow import UnitOfWork
+from tests.integration.conftest import API, Api, assert_problem
 
 
 async def test_no_token_is_401(api: Api) -> None:

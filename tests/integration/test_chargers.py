@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import update
-from tests.integration.conftest import Api, assert_problem
 
 from chargegrid.services.auth import verify_password
 from chargegrid.store.models import Charger
+from tests.integration.conftest import Api, assert_problem
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import update
-from tests.integration.conftest import Api, assert_problem
 
 from chargegrid.store.models import Charger, Connector
+from tests.integration.conftest import Api, assert_problem
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from tests.conftest import run_sync
 
 from chargegrid.app import build_app
 from chargegrid.bus.memory import EventBus
@@ -28,6 +27,7 @@ from chargegrid.config import Settings
 from chargegrid.services.auth import Role, create_token
 from chargegrid.store.db import Database
 from chargegrid.store.uow import UnitOfWork
+from tests.conftest import run_sync
 
 MAX_EXAMPLES = 25
 

@@ -6,10 +6,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.integration.conftest import Api, assert_problem
-
 from chargegrid.store.models import ChargingSession, MeterValue
 from chargegrid.store.uow import UnitOfWork
+from tests.integration.conftest import Api, assert_problem
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 

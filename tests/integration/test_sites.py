@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
-from tests.integration.conftest import Api, assert_problem
 
 from chargegrid.services.configure.expiry import expire_overrides
 from chargegrid.store.models import Site
 from chargegrid.store.types import utcnow
+from tests.integration.conftest import Api, assert_problem
 
 
 def effective(site: dict[str, object]) -> tuple[object, object, object]:
