@@ -131,7 +131,12 @@ async def serve(settings: Settings) -> None:
 
             token = await seed_demo(db)
             runtime.handles["demo_admin_token"] = token
-            print(f"Demo site ready. Admin token (Authorization: Bearer ...):\n{token}")
+            # The fragment (#token=) stays in the browser; the dashboard signs in with it.
+            print(
+                f"Demo site ready.\nDashboard: http://{settings.host}:{settings.port}/#token={token}"
+                f"\nAdmin API token (Authorization: Bearer ...):\n{token}",
+                flush=True,
+            )
             # The fragment never reaches the server; the dashboard signs in with it.
             print(f"Dashboard: http://{settings.host}:{settings.port}/#token={token}", flush=True)
         app = build_app(settings, runtime=runtime)
