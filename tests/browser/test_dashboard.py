@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, expect
 
 from tests.browser.harness import ConsoleWatch, Server, sign_in, wait_for
 
@@ -281,3 +281,24 @@ def test_a_site_owner_gets_operational_forms_but_not_fuse_or_wiring(
     assert page.locator('form[data-form="connector"]').count() == 0
     assert page.locator('input[name="evse_id"]').count() == 0
     assert page.locator('form[data-form="charger"]').count() >= 1
+
+
+def test_leaving_a_site_closes_its_live_streams(page: Page, server: Server) -> None:
+    open_streams: set[str] = set()
+
+    def track(request: Request) -> None:
+        if "/stream" in request.url:
+            open_streams.add(request.url)
+
+    def ended(request: Request) -> None:
+        open_streams.discard(request.url)
+
+    page.on("request", track)
+    page.on("requestfinished", ended)
+    page.on("requestfailed", ended)
+    site = demo_site(server)
+    open_site(page, server, site)
+    wait_for(lambda: open_streams, "the site page to open its event streams")
+    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Sites").click()
+    expect(page.get_by_role("heading", name="Sites")).to_be_visible()
+    wait_for(lambda: not open_streams, f"the streams to close, still open: {open_streams}")

@@ -70,6 +70,7 @@ export class SitePage {
     this.state.site = site;
     await this.refresh();
     await this.fetchLoad();
+    if (this.stopped) return site; // Left while loading: start nothing that would outlive it.
     this.chart.start();
     this.chart.redraw();
     this.buildForms();
@@ -79,6 +80,7 @@ export class SitePage {
   }
 
   stop() {
+    this.stopped = true;
     for (const stream of this.streams) stream.close();
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.refreshTimer);
