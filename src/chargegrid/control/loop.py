@@ -33,7 +33,7 @@ from chargegrid.control.apply import (
 from chargegrid.control.debounce import Debouncer
 from chargegrid.control.failsafe import TreeSignature, failsafe_limits, signature
 from chargegrid.control.learner import LearnerSettings, SessionLearner
-from chargegrid.control.meters import MeterBook
+from chargegrid.control.meters import MeterBook, PeakHold
 from chargegrid.control.ports import Clock, CommandGateway, SystemClock
 from chargegrid.control.problem import Built, Inputs, build_problem
 from chargegrid.control.profiles import Limit
@@ -73,6 +73,7 @@ class LoopSettings:
     debounce_s: float = 0.003
     reconcile_s: float = 10.0
     reload_every_s: float = 60.0
+    unmanaged_hold_s: float = 30.0  # peak-hold of metered unmanaged load (meters.PeakHold)
     apply: ApplySettings = field(default_factory=ApplySettings)
     learner: LearnerSettings = field(default_factory=LearnerSettings)
 
@@ -121,6 +122,7 @@ class ControlLoop:
         )
         self.learner = SessionLearner(self.settings.learner)
         self.meters = MeterBook()
+        self._hold = PeakHold(self.settings.unmanaged_hold_s)
         self._debouncer = Debouncer(self.settings.debounce_s, self._round)
         self._sites: dict[str, _SiteState] = {}
         self._charger_site: dict[str, str] = {}
@@ -230,7 +232,8 @@ class ControlLoop:
         await self._trigger_charger(charger_id, reload=True)
 
     async def _on_status(self, payload: dict[str, Any]) -> None:
-        await self._trigger_charger(str(payload.get("charger_id")), reload=False)
+        # Reload: a 1.6 charger's first StatusNotification may have created its EVSE rows.
+        await self._trigger_charger(str(payload.get("charger_id")), reload=True)
 
     async def _on_session_started(self, payload: dict[str, Any]) -> None:
         await self._trigger_charger(str(payload.get("charger_id")), reload=True)
@@ -327,10 +330,11 @@ class ControlLoop:
 
     async def _load(self, site_id: str, state: _SiteState) -> SiteSnapshot | None:
         if state.stale or state.snapshot is None:
+            # Cleared before reading: a change that lands while we read marks it again.
+            state.stale = False
             async with self._sessions() as db:
                 assert isinstance(db, AsyncSession)
                 state.snapshot = await load_site(db, uuid.UUID(site_id))
-            state.stale = False
             state.loaded_at = self.clock.monotonic()
             if state.snapshot is not None:
                 for charger in state.snapshot.chargers:
@@ -415,6 +419,7 @@ class ControlLoop:
             failsafe=state.failsafe,
             offline=offline,
             flagged=flagged,
+            unmanaged_hold=self._hold,
             previous=state.plan,
             phase_switches=state.phase_switches,
         )

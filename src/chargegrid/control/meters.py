@@ -8,6 +8,7 @@ A meter with no fresh reading tells the loop to reserve the node's
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 PhaseReading = tuple[float | None, float | None, float | None]
@@ -46,3 +47,31 @@ class MeterBook:
         """When the held reading goes stale (the loop recomputes then)."""
         reading = self._latest.get(meter_id)
         return None if reading is None else reading.taken_at + max_age_s
+
+
+class PeakHold:
+    """The highest of a node's unmanaged-load estimates over the last ``window_s``.
+
+    Unmanaged = meter total - our cars' own readings, and the two never arrive at the
+    same instant: while a car ramps down, its older, higher reading makes the estimate
+    too LOW for a moment, and the plan would hand out current that is in use. Holding
+    the peak over a window longer than the cars' reading interval removes that dip;
+    the price is that freed building load comes back to the cars ``window_s`` late.
+    """
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._seen: dict[str, deque[tuple[float, tuple[float, float, float]]]] = {}
+
+    def update(
+        self, key: str, now: float, value: tuple[float, float, float]
+    ) -> tuple[float, float, float]:
+        seen = self._seen.setdefault(key, deque())
+        seen.append((now, value))
+        while seen and seen[0][0] < now - self.window_s:
+            seen.popleft()
+        return (
+            max(v[0] for _, v in seen),
+            max(v[1] for _, v in seen),
+            max(v[2] for _, v in seen),
+        )

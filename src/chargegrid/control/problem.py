@@ -23,7 +23,7 @@ from datetime import datetime
 from chargegrid.balancing import ZERO, Demand, Node, PhaseAmps, Plan, Problem, to_grid
 from chargegrid.control.apply import EvseKey
 from chargegrid.control.learner import SessionLearner
-from chargegrid.control.meters import MeterBook
+from chargegrid.control.meters import MeterBook, PeakHold
 from chargegrid.control.profiles import Limit
 from chargegrid.control.snapshot import ChargerSpec, ConnectorSpec, SessionSpec, SiteSnapshot
 from chargegrid.domain.connectors import PowerType
@@ -47,6 +47,7 @@ class Inputs:
     failsafe: Mapping[EvseKey, Limit]
     offline: frozenset[str]  # charger ids: not connected
     flagged: frozenset[str] = frozenset()  # charger ids: refused or did not answer
+    unmanaged_hold: PeakHold | None = None  # smooths metered unmanaged load (see PeakHold)
     previous: Plan | None = None
     phase_switches: Mapping[str, int] = field(default_factory=dict)
 
@@ -343,14 +344,14 @@ def _unmanaged(
         else:
             grid = to_grid(rotation, tuple(v or 0.0 for v in reading))
             own = ours[node_id]
-            value = _max3(
-                (
-                    max(0.0, grid[0] - own[0]),
-                    max(0.0, grid[1] - own[1]),
-                    max(0.0, grid[2] - own[2]),
-                ),
-                below,
+            estimate = (
+                max(0.0, grid[0] - own[0]),
+                max(0.0, grid[1] - own[1]),
+                max(0.0, grid[2] - own[2]),
             )
+            if inputs.unmanaged_hold is not None:
+                estimate = inputs.unmanaged_hold.update(node_id, inputs.now_mono, estimate)
+            value = _max3(estimate, below)
             reached = {p.index for p in rotation.targets}
             measured[node_id] = (
                 grid[0] if 0 in reached else None,
