@@ -137,8 +137,6 @@ async def serve(settings: Settings) -> None:
                 f"\nAdmin API token (Authorization: Bearer ...):\n{token}",
                 flush=True,
             )
-            # The fragment never reaches the server; the dashboard signs in with it.
-            print(f"Dashboard: http://{settings.host}:{settings.port}/#token={token}", flush=True)
         app = build_app(settings, runtime=runtime)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_level="info", lifespan="on"
