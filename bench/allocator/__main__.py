@@ -73,6 +73,7 @@ def main() -> None:
     reps = (3, 2) if args.quick else (40, 20)
     rows = [
         measure("site -> 10 circuits -> 100 chargers each", 10, 100, 5, reps[0], reps[1]),
+        measure("same, site not binding (circuits decide)", 10, 100, 5, reps[0], reps[1], 12.0),
         measure("site -> 100 circuits -> 100 chargers each", 100, 100, 2, reps[1] // 2 or 1, 3),
     ]
     out = ["## Speed: `allocate` vs HiGHS (LP relaxation of the same instance)", ""]

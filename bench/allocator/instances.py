@@ -12,13 +12,16 @@ from chargegrid.domain.phases import PhaseRotation
 ROTATIONS = [PhaseRotation.parse(r) for r in ("RST", "STR", "TRS")]
 
 
-def site(circuits: int, chargers_per_circuit: int, seed: int) -> Problem:
+def site(
+    circuits: int, chargers_per_circuit: int, seed: int, site_per_charger: float = 4.0
+) -> Problem:
     """``circuits x chargers_per_circuit`` sessions. Limits are chosen so that every level
     binds somewhere: a charger's own 32 A, a circuit's 5 A per charger on average, the
-    site's 4 A per charger minus a building load, unequal per phase."""
+    site's ``site_per_charger`` A per charger minus a building load, unequal per phase
+    (with 12 A per charger the site stops binding and the rotated circuits decide)."""
     rng = random.Random(seed)
     sessions = circuits * chargers_per_circuit
-    site_limit = 4.0 * sessions
+    site_limit = site_per_charger * sessions
     nodes = [
         Node(
             "site",

@@ -81,13 +81,19 @@ def solve(lp: highspy.HighsLp) -> float:
 
 
 def measure(
-    label: str, circuits: int, per_circuit: int, seeds: int, repeats: int, highs_repeats: int
+    label: str,
+    circuits: int,
+    per_circuit: int,
+    seeds: int,
+    repeats: int,
+    highs_repeats: int,
+    site_per_charger: float = 4.0,
 ) -> SpeedRow:
     ours: list[float] = []
     theirs: list[float] = []
     ours_total = lp_total = 0.0
     for seed in range(seeds):
-        problem = site(circuits, per_circuit, seed)
+        problem = site(circuits, per_circuit, seed, site_per_charger)
         plan = allocate(problem)  # warm-up, and the phases HiGHS gets
         for _ in range(repeats):
             start = time.perf_counter_ns()
