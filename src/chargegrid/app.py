@@ -25,7 +25,9 @@ from chargegrid.api.routers import all_routers, load
 from chargegrid.bus.memory import EventBus
 from chargegrid.config import Settings
 from chargegrid.control.component import control_loop
+from chargegrid.ocpp.component import ocpp_server
 from chargegrid.services.configure.expiry import expire_overrides_forever
+from chargegrid.sim.demo import demo_fleet
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
 
@@ -62,8 +64,9 @@ async def override_expiry(runtime: Runtime) -> AsyncIterator[None]:
 
 def components_for(settings: Settings) -> list[Component]:
     """The components ``chargegrid serve`` starts, in order (stopped in reverse)."""
-    components: list[Component] = [override_expiry, control_loop]
-    # The OCPP server, the control loop and (with settings.demo) the simulator go here.
+    components: list[Component] = [override_expiry, ocpp_server, control_loop]
+    if settings.demo:
+        components.append(demo_fleet)  # after the OCPP server: it connects to it
     return components
 
 

@@ -1,4 +1,4 @@
-"""The ``chargegrid`` command: serve, db upgrade, token create."""
+"""The ``chargegrid`` command: serve, simulate, db upgrade, token create."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from chargegrid.config import Settings
 from chargegrid.domain.errors import DomainError, InvalidValue
 from chargegrid.services.auth import Role, create_token, parse_role
+from chargegrid.sim.cli import add_arguments as add_simulate_arguments
+from chargegrid.sim.cli import run as run_simulation
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import current_revision, upgrade
 from chargegrid.store.uow import UnitOfWork
@@ -30,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--auto-register", action="store_true", default=None, help="accept unknown chargers"
     )
+
+    simulate = commands.add_parser("simulate", help="run simulated chargers against a CSMS")
+    add_simulate_arguments(simulate)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -82,7 +87,7 @@ async def _create_token(
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings.from_env(database_url=args.database_url)
+    settings = Settings.from_env(database_url=getattr(args, "database_url", None))
     try:
         if args.command == "serve":
             from chargegrid.app import serve
@@ -96,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 auto_register=args.auto_register,
             )
             asyncio.run(serve(settings))
+        elif args.command == "simulate":
+            return run_simulation(args)
         elif args.command == "db":
             asyncio.run(_db_command(settings, args.db_command))
         elif args.command == "token":

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chargegrid.ocpp.errors import CallErrorReceived, ErrorCode, OcppCallError
+from chargegrid.ocpp.errors import CallErrorReceived, ErrorCode, InvalidAnswer, OcppCallError
 from chargegrid.ocpp.frames import (
     Call,
     CallError,
@@ -151,7 +151,7 @@ class OcppConnection:
         try:
             self.schemas.check_response(action, payload)
         except OcppCallError as exc:
-            future.set_exception(exc)
+            future.set_exception(InvalidAnswer(action, exc.description))
             return
         assert payload is not None
         future.set_result(payload)
@@ -166,7 +166,8 @@ class OcppConnection:
         """Send a CALL and wait for its CALLRESULT.
 
         Raises OcppCallError if ``payload`` breaks the schema (nothing is sent),
-        CallErrorReceived if the peer answers with a CALLERROR, TimeoutError after
+        CallErrorReceived if the peer answers with a CALLERROR, InvalidAnswer if its
+        answer breaks the response schema, TimeoutError after
         ``timeout`` seconds and TransportClosed if the connection ends first.
         """
         if self.closed.is_set():

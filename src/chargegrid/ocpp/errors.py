@@ -33,7 +33,11 @@ class OcppCallError(Exception):
         self.details = details or {}
 
 
-class CallErrorReceived(Exception):
+class AnswerError(Exception):
+    """The other side did not accept one of our CALLs: a CALLERROR or a broken answer."""
+
+
+class CallErrorReceived(AnswerError):
     """The other side answered one of our CALLs with a CALLERROR."""
 
     def __init__(self, action: str, code: str, description: str, details: Any) -> None:
@@ -42,3 +46,12 @@ class CallErrorReceived(Exception):
         self.code = code
         self.description = description
         self.details = details
+
+
+class InvalidAnswer(AnswerError):
+    """The other side's CALLRESULT breaks the action's response schema."""
+
+    def __init__(self, action: str, description: str) -> None:
+        super().__init__(f"{action} answer is invalid: {description}")
+        self.action = action
+        self.description = description

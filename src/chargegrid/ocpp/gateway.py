@@ -3,7 +3,8 @@
 The actions API, the post-boot exchange and the load manager all go through here.
 Errors are the domain's: Conflict when the charger is offline (or leaves while we
 wait), ChargerTimeout when it does not answer in time, InvalidValue when the payload
-breaks the OCPP schema (nothing is sent), CallErrorReceived when it answers a CallError.
+breaks the OCPP schema (nothing is sent). A CallError or a malformed answer raises
+``ocpp.errors.AnswerError`` (the charger said no).
 """
 
 from __future__ import annotations

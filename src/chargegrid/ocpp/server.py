@@ -22,7 +22,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from chargegrid.domain.errors import InvalidValue
+from chargegrid.domain.errors import InvalidValue, NotFound
 from chargegrid.domain.identifiers import check_ocpp_id
 from chargegrid.ocpp.connection import OcppConnection, TransportClosed
 from chargegrid.ocpp.gateway import CommandGateway
@@ -180,7 +180,8 @@ class OcppServer:
     async def push_settings(self, ocpp_id: str) -> str:
         """Push the charger's settings now (after an operator changed them); its
         ``config_sync``. Raises Conflict through the gateway when it is offline."""
-        record = await self.messages.store.charger(ocpp_id)
         connection = self.gateway.connection(ocpp_id)
-        assert record is not None
+        record = await self.messages.store.charger(ocpp_id)
+        if record is None:
+            raise NotFound(f"charger {ocpp_id} no longer exists")
         return await sync_after_boot(connection, record, self.messages)

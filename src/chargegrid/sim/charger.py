@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from chargegrid.domain.phases import PhaseRotation
 from chargegrid.domain.units import DEFAULT_NOMINAL_VOLTAGE
 from chargegrid.ocpp.connection import Handler, OcppConnection, Payload, Reply, TransportClosed
-from chargegrid.ocpp.errors import CallErrorReceived, OcppCallError
+from chargegrid.ocpp.errors import AnswerError, OcppCallError
 from chargegrid.ocpp.schemas import central_system_actions, schemas
 from chargegrid.sim.car import Car, random_car
 from chargegrid.sim.draw_log import DrawLog, DrawSample
@@ -48,6 +48,9 @@ class ChargerSpec:
     connectors: int = 1
     phases: int = 3  # conductors wired to each connector
     rotations: tuple[str, ...] = ()  # per connector, e.g. ("RST", "STR"); default identity
+    # Per connector, to the GRID (composed through the site's circuits) when it differs
+    # from ``rotations`` (which is to the charger's own supply, as OCPP reports it).
+    grid_rotations: tuple[str, ...] = ()
     max_current: float = 32.0
     password: str | None = None
     vendor: str = "chargegrid"
@@ -58,11 +61,17 @@ class ChargerSpec:
             return PhaseRotation.parse(self.rotations[connector_id - 1])
         return PhaseRotation.identity(self.phases)
 
+    def grid_rotation(self, connector_id: int) -> PhaseRotation:
+        if connector_id <= len(self.grid_rotations):
+            return PhaseRotation.parse(self.grid_rotations[connector_id - 1])
+        return self.rotation(connector_id)
+
 
 @dataclass
 class ConnectorState:
     number: int
-    rotation: PhaseRotation
+    rotation: PhaseRotation  # to the charger's supply (reported as ConnectorPhaseRotation)
+    grid: PhaseRotation  # to the site's grid phases (where the draw really lands)
     status: str = "Available"
     car: Car | None = None
     tx_id: int | None = None
@@ -139,7 +148,9 @@ class SimCharger:
         self.rng = rng
         self.faults = faults or Faults()
         self.connectors = {
-            n: ConnectorState(n, spec.rotation(n), register_wh=rng.uniform(0, 5e6))
+            n: ConnectorState(
+                n, spec.rotation(n), spec.grid_rotation(n), register_wh=rng.uniform(0, 5e6)
+            )
             for n in range(1, spec.connectors + 1)
         }
         self.profiles = ProfileStack(spec.connectors)
@@ -291,7 +302,7 @@ class SimCharger:
         }
         try:
             await connection.call("StatusNotification", payload, CALL_TIMEOUT)
-        except (TransportClosed, TimeoutError, CallErrorReceived, OcppCallError) as exc:
+        except (TransportClosed, TimeoutError, AnswerError, OcppCallError) as exc:
             log.info("%s: StatusNotification not delivered: %s", self.spec.ocpp_id, exc)
 
     def enqueue(self, item: Outgoing) -> None:
@@ -308,7 +319,7 @@ class SimCharger:
                 item.payload = item.build()
             try:
                 result = await connection.call(item.action, item.payload, CALL_TIMEOUT)
-            except CallErrorReceived as exc:
+            except AnswerError as exc:
                 log.warning("%s: %s refused: %s", self.spec.ocpp_id, item.action, exc)
                 self.outbox.popleft()  # a CallError is final; a retry would get the same
                 continue
@@ -351,7 +362,7 @@ class SimCharger:
                     log.info("%s: %s not authorized", self.spec.ocpp_id, id_tag)
                     self.leave(c.number)
                     return
-            except (TransportClosed, TimeoutError, CallErrorReceived, OcppCallError):
+            except (TransportClosed, TimeoutError, AnswerError, OcppCallError):
                 pass  # offline: start on local authority, as chargers do
         if c.car is not car:
             return
@@ -462,8 +473,8 @@ class SimCharger:
 
     def _record(self, c: ConnectorState, car: Car, conductors: int) -> None:
         grid = [0.0, 0.0, 0.0]
-        for conductor in range(1, min(conductors, c.rotation.phase_count) + 1):
-            grid[c.rotation.target(conductor).index] += car.drawing
+        for conductor in range(1, min(conductors, c.grid.phase_count) + 1):
+            grid[c.grid.target(conductor).index] += car.drawing
         self.draw_log.record(
             DrawSample(
                 time.monotonic(), self.spec.ocpp_id, c.number, grid[0], grid[1], grid[2], c.limit

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 
 from chargegrid.ocpp.connection import OcppConnection
-from chargegrid.ocpp.errors import CallErrorReceived, OcppCallError
+from chargegrid.ocpp.errors import AnswerError
 from chargegrid.services.charger_messages import ChargerMessages
 from chargegrid.services.charger_ports import ChargerRecord, ConfigWrite
 
@@ -57,7 +57,7 @@ async def sync_after_boot(
         answer = await connection.call("GetConfiguration", {}, SYNC_TIMEOUT)
         for entry in answer.get("configurationKey", []):
             config[entry["key"]] = entry.get("value")
-    except (TimeoutError, CallErrorReceived, OcppCallError) as exc:
+    except (TimeoutError, AnswerError) as exc:
         log.info("%s: GetConfiguration failed: %s", charger.ocpp_id, exc)
 
     outcome = "applied"
@@ -69,7 +69,7 @@ async def sync_after_boot(
                 "ChangeConfiguration", {"key": key, "value": value}, SYNC_TIMEOUT
             )
             status = result["status"]
-        except (TimeoutError, CallErrorReceived, OcppCallError) as exc:
+        except (TimeoutError, AnswerError) as exc:
             log.info("%s: ChangeConfiguration %s failed: %s", charger.ocpp_id, key, exc)
             status = "Rejected"
         if status in ("Accepted", "RebootRequired"):

@@ -1,0 +1,120 @@
+"""The OCPP server as an app component (``app.components_for``).
+
+Besides starting the listener it follows ``config.changed``: settings an operator
+changes on a connected charger are pushed at once (``meter_value_interval``), and an
+EVSE switched off or on becomes a ChangeAvailability.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from chargegrid.bus.memory import EventBus
+from chargegrid.config import Settings
+from chargegrid.domain.errors import DomainError
+from chargegrid.ocpp.central import OcppCentralSystem
+from chargegrid.ocpp.errors import AnswerError
+from chargegrid.ocpp.storage import chargers, evses
+from chargegrid.store.db import Database
+
+log = logging.getLogger(__name__)
+
+GATEWAY_HANDLE = "ocpp_gateway"
+CENTRAL_HANDLE = "ocpp"
+PUSHED_SETTINGS = frozenset({"meter_value_interval"})
+AVAILABILITY_TIMEOUT = 30.0
+
+
+class RuntimeLike(Protocol):
+    settings: Settings
+    db: Database
+    bus: EventBus
+    handles: dict[str, Any]
+
+
+@asynccontextmanager
+async def ocpp_server(runtime: RuntimeLike) -> AsyncIterator[OcppCentralSystem]:
+    settings = runtime.settings
+    central = OcppCentralSystem(
+        runtime.db.engine, runtime.bus, auto_register=settings.auto_register
+    )
+    port = await central.start(settings.host, settings.ocpp_port)
+    log.info("OCPP 1.6J on ws://%s:%d/ocpp/{charge point id}", settings.host, port)
+    runtime.handles[GATEWAY_HANDLE] = central.gateway
+    runtime.handles[CENTRAL_HANDLE] = central
+    follower = asyncio.create_task(follow_config_changes(runtime.bus, runtime.db, central))
+    try:
+        yield central
+    finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+        runtime.handles.pop(GATEWAY_HANDLE, None)
+        runtime.handles.pop(CENTRAL_HANDLE, None)
+        await central.stop()
+
+
+async def follow_config_changes(bus: EventBus, db: Database, central: OcppCentralSystem) -> None:
+    async with bus.subscribe("config.changed") as subscription:
+        async for event in subscription:
+            try:
+                await _on_change(event.payload, db, central)
+            except Exception:  # one odd event must not stop the follower
+                log.exception("could not act on %s", event.payload)
+
+
+async def _on_change(payload: dict[str, Any], db: Database, central: OcppCentralSystem) -> None:
+    kind, action = payload.get("kind"), payload.get("action")
+    fields = set(payload.get("fields") or ())
+    if action != "updated" or "id" not in payload:
+        return
+    row_id = uuid.UUID(payload["id"])
+    if kind == "charger" and fields & PUSHED_SETTINGS:
+        async with db.engine.connect() as conn:
+            ocpp_id = (
+                await conn.execute(select(chargers.c.ocpp_id).where(chargers.c.id == row_id))
+            ).scalar()
+        if ocpp_id is not None and central.gateway.is_online(ocpp_id):
+            _background(central.server.push_settings(ocpp_id), f"push settings to {ocpp_id}")
+    elif kind == "evse" and "enabled" in fields:
+        query = (
+            select(chargers.c.ocpp_id, evses.c.evse_number, evses.c.enabled)
+            .join(evses, evses.c.charger_id == chargers.c.id)
+            .where(evses.c.id == row_id)
+        )
+        async with db.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is not None and central.gateway.is_online(row.ocpp_id):
+            payload_out = {
+                "connectorId": row.evse_number,
+                "type": "Operative" if row.enabled else "Inoperative",
+            }
+            _background(
+                central.gateway.send(
+                    row.ocpp_id, "ChangeAvailability", payload_out, AVAILABILITY_TIMEOUT
+                ),
+                f"ChangeAvailability on {row.ocpp_id}",
+            )
+
+
+_tasks: set[asyncio.Task[Any]] = set()
+
+
+def _background(work: Any, what: str) -> None:
+    async def run() -> None:
+        try:
+            await work
+        except (DomainError, AnswerError) as exc:
+            log.info("%s: %s", what, exc)
+
+    task = asyncio.create_task(run())
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
