@@ -37,7 +37,7 @@ from chargegrid.control.meters import MeterBook, PeakHold
 from chargegrid.control.ports import Clock, CommandGateway, SystemClock
 from chargegrid.control.problem import Built, Inputs, build_problem
 from chargegrid.control.profiles import Limit
-from chargegrid.control.snapshot import SiteSnapshot, load_site
+from chargegrid.control.snapshot import SiteSnapshot, load_site, reload_tree
 from chargegrid.control.view import build_view
 from chargegrid.store import models as m
 
@@ -57,6 +57,11 @@ TOPICS = (
     "session.stopped",
     "meter.reading",
 )
+
+
+# config.changed kinds that touch only the tree of fuses (and meters), not chargers.
+TREE_KINDS = frozenset({"site", "circuit", "electricity_meter"})
+CHARGER_AFFECTING_FIELDS = frozenset({"nominal_voltage"})  # chargers' W <-> A conversion
 
 
 class Bus(Protocol):
@@ -92,7 +97,8 @@ class RoundStats:
 @dataclass(slots=True)
 class _SiteState:
     snapshot: SiteSnapshot | None = None
-    stale: bool = True
+    stale: bool = True  # chargers, sessions: read everything again
+    tree_stale: bool = False  # only the site, circuits and meters
     loaded_at: float = 0.0
     plan: Plan | None = None
     built: Built | None = None
@@ -182,10 +188,12 @@ class ControlLoop:
 
     # --- triggers ---------------------------------------------------------------------
 
-    def trigger(self, site_id: str, *, reload: bool = False) -> None:
+    def trigger(self, site_id: str, *, reload: bool = False, tree: bool = False) -> None:
         state = self._sites.setdefault(site_id, _SiteState())
         if reload:
             state.stale = True
+        if tree:
+            state.tree_stale = True
         if state.triggered_at is None:
             state.triggered_at = self.clock.monotonic()
         self._debouncer.trigger(site_id)
@@ -214,7 +222,13 @@ class ControlLoop:
             self._sites.pop(str(payload.get("id")), None)
             return
         if site_id:
-            self.trigger(str(site_id), reload=True)
+            # A fuse or an available current: the chargers need not be read again.
+            tree_only = (
+                payload.get("kind") in TREE_KINDS
+                and payload.get("action") != "deleted"
+                and not set(payload.get("fields") or ()) & CHARGER_AFFECTING_FIELDS
+            )
+            self.trigger(str(site_id), reload=not tree_only, tree=tree_only)
             return
         charger_site = await self._site_of(payload.get("charger_id"))
         sites = [charger_site] if charger_site else list(self._sites)
@@ -331,7 +345,7 @@ class ControlLoop:
     async def _load(self, site_id: str, state: _SiteState) -> SiteSnapshot | None:
         if state.stale or state.snapshot is None:
             # Cleared before reading: a change that lands while we read marks it again.
-            state.stale = False
+            state.stale = state.tree_stale = False
             async with self._sessions() as db:
                 assert isinstance(db, AsyncSession)
                 state.snapshot = await load_site(db, uuid.UUID(site_id))
@@ -339,6 +353,11 @@ class ControlLoop:
             if state.snapshot is not None:
                 for charger in state.snapshot.chargers:
                     self._charger_site[charger.id] = site_id
+        elif state.tree_stale:
+            state.tree_stale = False
+            async with self._sessions() as db:
+                assert isinstance(db, AsyncSession)
+                state.snapshot = await reload_tree(db, state.snapshot)
         return state.snapshot
 
     async def _round(self, site_id: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -137,8 +137,10 @@ def caps_of(charger: m.Charger, voltage: float) -> ChargerCaps:
     )
 
 
-async def load_site(db: AsyncSession, site_id: uuid.UUID) -> SiteSnapshot | None:
-    site = await db.get(m.Site, site_id)
+async def _load_site_row(
+    db: AsyncSession, site_id: uuid.UUID
+) -> tuple[m.Site, list[NodeSpec]] | None:
+    site = await db.get(m.Site, site_id, populate_existing=True)
     if site is None:
         return None
     sid = str(site.id)
@@ -171,6 +173,39 @@ async def load_site(db: AsyncSession, site_id: uuid.UUID) -> SiteSnapshot | None
         )
         for c in circuits
     ]
+    return site, nodes
+
+
+async def _meters(db: AsyncSession, site_id: uuid.UUID) -> tuple[MeterSpec, ...]:
+    meters = (
+        await db.scalars(select(m.ElectricityMeter).where(m.ElectricityMeter.site_id == site_id))
+    ).all()
+    return tuple(MeterSpec(str(x.id), float(x.max_age_s)) for x in meters)
+
+
+async def reload_tree(db: AsyncSession, snapshot: SiteSnapshot) -> SiteSnapshot | None:
+    """The snapshot with its site, circuits and meters read again and its chargers and
+    sessions kept: what an available-current PATCH needs, without reading every charger."""
+    loaded = await _load_site_row(db, uuid.UUID(snapshot.site_id))
+    if loaded is None:
+        return None
+    site, nodes = loaded
+    return replace(
+        snapshot,
+        name=site.name,
+        three_to_one_phase_switch_current=site.three_to_one_phase_switch_current,
+        offline_limit_to_min_current=site.offline_limit_to_min_current,
+        nodes=tuple(nodes),
+        meters=await _meters(db, uuid.UUID(snapshot.site_id)),
+    )
+
+
+async def load_site(db: AsyncSession, site_id: uuid.UUID) -> SiteSnapshot | None:
+    loaded = await _load_site_row(db, site_id)
+    if loaded is None:
+        return None
+    site, nodes = loaded
+    sid = str(site.id)
     chargers = (await db.scalars(select(m.Charger).where(m.Charger.site_id == site_id))).all()
     ids = [c.id for c in chargers]
     evses: dict[uuid.UUID, list[m.Evse]] = defaultdict(list)
@@ -188,9 +223,6 @@ async def load_site(db: AsyncSession, site_id: uuid.UUID) -> SiteSnapshot | None
                 )
             )
         )
-    meters = (
-        await db.scalars(select(m.ElectricityMeter).where(m.ElectricityMeter.site_id == site_id))
-    ).all()
     return SiteSnapshot(
         site_id=sid,
         name=site.name,
@@ -200,7 +232,7 @@ async def load_site(db: AsyncSession, site_id: uuid.UUID) -> SiteSnapshot | None
         nodes=tuple(nodes),
         chargers=tuple(_charger(c, evses[c.id], connectors, sid, site) for c in chargers),
         sessions=tuple(_session(s) for s in sessions),
-        meters=tuple(MeterSpec(str(x.id), float(x.max_age_s)) for x in meters),
+        meters=await _meters(db, site_id),
     )
 
 
