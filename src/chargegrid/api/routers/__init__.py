@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from chargegrid.api.routers import (
+    actions,
     chargers,
     circuits,
     events,
@@ -23,6 +24,7 @@ def all_routers() -> list[APIRouter]:
         sites.router,
         circuits.router,
         chargers.router,
+        actions.router,
         evses.router,
         sessions.router,
         id_tags.router,
