@@ -147,3 +147,11 @@ async def test_openapi_is_served_with_the_contract_paths(api: Api) -> None:
         "/api/v1/id-tags/{tag_id}",
     ):
         assert path in paths, path
+
+
+async def test_health_and_prometheus_metrics_need_no_token(api: Api) -> None:
+    assert (await api.client.get("/healthz")).json() == {"status": "ok"}
+    response = await api.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "python_info" in response.text

@@ -13,7 +13,9 @@ from tests.integration.conftest import Api, assert_problem
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
 
-async def _record_session(api: Api, charger_id: str, *, stopped: bool, samples: int) -> str:
+async def _record_session(
+    api: Api, charger_id: str, *, stopped: bool, samples: int, started: datetime = T0
+) -> str:
     """Store a session the way the OCPP server does, through the repositories."""
     async with UnitOfWork(api.db) as uow:
         transaction_id = await uow.sessions.allocate_transaction_id()
@@ -24,7 +26,7 @@ async def _record_session(api: Api, charger_id: str, *, stopped: bool, samples: 
             transaction_id=transaction_id,
             id_tag="TAG1",
             meter_start=1000,
-            started_at=T0,
+            started_at=started,
             energy_wh=0,
         )
         uow.sessions.add(session)
@@ -80,6 +82,27 @@ async def test_sessions_list_detail_and_meter_values(api: Api) -> None:
             break
     assert values == [1000, 1100, 1200, 1300, 1400]
     assert len((await api.ok("GET", f"/sessions/{active}"))["meter_values"]) == 5
+
+
+async def test_sessions_list_newest_first_across_pages(api: Api) -> None:
+    site = await api.site()
+    charger = await api.charger(site["id"])
+    made = [
+        await _record_session(
+            api, charger["id"], stopped=True, samples=0, started=T0 + timedelta(minutes=m)
+        )
+        for m in (5, 1, 9, 3)
+    ]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+        page = await api.ok("GET", "/sessions", params=params)
+        seen += [s["id"] for s in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [made[2], made[0], made[3], made[1]]
 
 
 async def test_transaction_ids_are_unique(api: Api) -> None:

@@ -5,11 +5,13 @@ They never commit; the unit of work (``store.uow``) owns the transaction.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -62,22 +64,40 @@ class Repository(Generic[M]):
     def select(self) -> Select[M]:
         return select(self.model).options(*self._load_options())
 
+    # Lists come in creation order (newest last); a subclass may sort otherwise.
+    order_column = "created_at"
+    newest_first = False
+
     async def page(self, query: Select[M], limit: int, cursor: str | None) -> Page[M]:
-        """One page of ``query`` ordered by id; ``cursor`` is the previous page's last id."""
+        """One page of ``query`` in keyset order (``order_column``, then id), so rows
+        added or removed between pages neither repeat nor vanish from the walk."""
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidValue.of("limit", f"must be between 1 and {MAX_LIMIT}")
-        id_col = self.model.__table__.c.id
+        columns = self.model.__table__.c
+        key, id_col = columns[self.order_column], columns.id
         if cursor is not None:
-            try:
-                after = uuid.UUID(decode_cursor(cursor))
-            except ValueError as exc:
-                raise InvalidValue.of("cursor", "not a cursor this server handed out") from exc
-            query = query.where(id_col > after)
-        rows = list((await self.session.scalars(query.order_by(id_col).limit(limit + 1))).all())
+            after_key, after_id = _parse_cursor(cursor)
+            if self.newest_first:
+                query = query.where(or_(key < after_key, and_(key == after_key, id_col < after_id)))
+            else:
+                query = query.where(or_(key > after_key, and_(key == after_key, id_col > after_id)))
+        order = (key.desc(), id_col.desc()) if self.newest_first else (key, id_col)
+        rows = list((await self.session.scalars(query.order_by(*order).limit(limit + 1))).all())
         more = len(rows) > limit
         rows = rows[:limit]
-        last: Any = rows[-1].id if more else None  # type: ignore[attr-defined]
-        return Page(rows, encode_cursor(str(last)) if more else None)
+        if not more:
+            return Page(rows, None)
+        last = rows[-1]
+        stamp: datetime = getattr(last, self.order_column)
+        return Page(rows, encode_cursor(json.dumps([stamp.isoformat(), str(last.id)])))  # type: ignore[attr-defined]
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        stamp, id_text = json.loads(decode_cursor(cursor))
+        return datetime.fromisoformat(stamp), uuid.UUID(id_text)
+    except (ValueError, TypeError) as exc:
+        raise InvalidValue.of("cursor", "not a cursor this server handed out") from exc
 
 
 class SiteRepository(Repository[Site]):
@@ -155,6 +175,8 @@ class ConnectorRepository(Repository[Connector]):
 
 class SessionRepository(Repository[ChargingSession]):
     model = ChargingSession
+    order_column = "started_at"
+    newest_first = True
 
     async def by_transaction_id(self, transaction_id: int) -> ChargingSession | None:
         query = select(ChargingSession).where(ChargingSession.transaction_id == transaction_id)
