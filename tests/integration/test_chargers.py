@@ -184,3 +184,15 @@ async def test_delete_charger(api: Api, charger: dict[str, Any]) -> None:
     await api.evse(charger["id"])
     assert (await api.call("DELETE", f"/chargers/{charger['id']}")).status_code == 204
     assert_problem(await api.call("GET", f"/chargers/{charger['id']}"), 404)
+
+
+async def test_an_unplaced_charger_is_for_unscoped_tokens_only(api: Api) -> None:
+    out = await api.ok("POST", "/chargers", {"ocpp_id": "UNPLACED-1"})
+    assert out["site_id"] is None
+    site = await api.site()
+    scope = [uuid.UUID(site["id"])]
+    response = await api.call("POST", "/chargers", {"ocpp_id": "X-2"}, role="service", sites=scope)
+    assert_problem(response, 422, "site_id")
+    assert_problem(await api.call("GET", f"/chargers/{out['id']}", sites=scope), 404)
+    placed = await api.ok("PATCH", f"/chargers/{out['id']}", {"site_id": site["id"]})
+    assert placed["site_id"] == site["id"]

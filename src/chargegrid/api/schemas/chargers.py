@@ -51,8 +51,9 @@ class ChargerUpdate(WriteModel):
 
 
 class ChargerCreate(ChargerUpdate):
+    """``site_id`` may be left out by an unscoped token: the charger waits unplaced."""
+
     ocpp_id: str = Field(min_length=1, max_length=48)
-    site_id: uuid.UUID
 
 
 class ChargerOut(Timestamps):

@@ -46,10 +46,13 @@ async def get_charger(ctx: ConfigContext, charger_id: uuid.UUID) -> Charger:
 
 async def create_charger(ctx: ConfigContext, data: dict[str, Any]) -> Charger:
     ctx.who.require_technical("chargers")
-    for name in ("ocpp_id", "site_id"):
-        if data.get(name) is None:
-            raise InvalidValue.of(name, "required")
-    charger = Charger(id=uuid.uuid4(), ocpp_id=data["ocpp_id"], site_id=data["site_id"])
+    if data.get("ocpp_id") is None:
+        raise InvalidValue.of("ocpp_id", "required")
+    if data.get("site_id") is None and not ctx.who.unscoped:
+        # An unplaced charger is visible to unscoped tokens only.
+        raise InvalidValue.of("site_id", "required for a site-scoped token")
+    data = {k: v for k, v in data.items() if not (k == "site_id" and v is None)}
+    charger = Charger(id=uuid.uuid4(), ocpp_id=data["ocpp_id"], site_id=data.get("site_id"))
     assign(charger, with_defaults(data, OPERATIONAL | TECHNICAL), OPERATIONAL | TECHNICAL)
     charger.config_sync = "pending"
     await _check(ctx, charger, data)
