@@ -18,8 +18,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import JSONResponse
 
 from chargegrid.api import problems
 from chargegrid.api.routers import all_routers, load
@@ -111,11 +110,6 @@ def build_app(
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        # The default registry: every component registers its metrics there.
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     _mount_dashboard(app)
     return app
