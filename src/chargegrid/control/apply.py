@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -325,11 +325,13 @@ class ApplyEngine:
         return granted.lease_until - self._clock.monotonic() <= self.settings.renew_before_s
 
     async def _send_wave(self, steps: Sequence[_Step], report: ApplyReport) -> None:
-        results = await asyncio.gather(*(self._send_live(step, report) for step in steps))
+        # One lease end for the whole wave: the same instant for every charger.
+        valid_to = self._clock.utcnow() + timedelta(seconds=self.settings.lease_s)
+        results = await asyncio.gather(*(self._send_live(step, report, valid_to) for step in steps))
         for step, outcome in zip(steps, results, strict=True):
             report.outcomes.setdefault(step.setpoint.key, []).append((step.kind, outcome))
 
-    async def _send_live(self, step: _Step, report: ApplyReport) -> Outcome:
+    async def _send_live(self, step: _Step, report: ApplyReport, valid_to: datetime) -> Outcome:
         sp = step.setpoint
         now = self._clock.monotonic()
         # Every live limit is a lease, whether above or below the failsafe: a charger
@@ -339,8 +341,8 @@ class ApplyEngine:
         leased = self._can_layer(sp.caps)
         purpose = (
             Purpose.TX
-            if sp.caps.tx_profile_supported and sp.transaction_id
-            else (Purpose.TX_DEFAULT)
+            if sp.caps.tx_profile_supported and sp.transaction_id is not None
+            else Purpose.TX_DEFAULT
         )
         payload = set_profile_payload(
             caps=sp.caps,
@@ -351,9 +353,7 @@ class ApplyEngine:
             + sp.key.evse_number,
             stack_level=sp.caps.live_stack_level,
             transaction_id=sp.transaction_id if purpose is Purpose.TX else None,
-            valid_to=(
-                self._clock.utcnow() + timedelta(seconds=self.settings.lease_s) if leased else None
-            ),
+            valid_to=valid_to if leased else None,
         )
         outcome = await self._call(sp.ocpp_id, payload, step.kind, sp.key, report)
         self._book(step, outcome, now, now + self.settings.lease_s if leased else None)

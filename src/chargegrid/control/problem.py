@@ -16,6 +16,7 @@ through every fuse above it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -107,7 +108,7 @@ def node_rotations(snapshot: SiteSnapshot) -> dict[str, PhaseRotation]:
         if node_id in result:
             return result[node_id]
         node = by_id[node_id]
-        own = PhaseRotation.parse(node.rotation)
+        own = rotation_of(node.rotation)
         if node.parent_id is None or depth > len(by_id):
             rotation = own
         else:
@@ -124,12 +125,28 @@ def _add(a: PhaseAmps, b: PhaseAmps) -> PhaseAmps:
     return (a[0] + b[0], a[1] + b[1], a[2] + b[2])
 
 
-def _ancestors(snapshot: SiteSnapshot, node_id: str) -> list[str]:
+def _ancestor_table(snapshot: SiteSnapshot) -> dict[str, list[str]]:
+    """Each node and the nodes above it, up to the site."""
     parents = {n.id: n.parent_id for n in snapshot.nodes}
-    chain = [node_id]
-    while (parent := parents.get(chain[-1])) is not None and len(chain) <= len(parents):
-        chain.append(parent)
-    return chain
+    table: dict[str, list[str]] = {}
+    for node_id in parents:
+        chain = [node_id]
+        while (parent := parents.get(chain[-1])) is not None and len(chain) <= len(parents):
+            chain.append(parent)
+        table[node_id] = chain
+    return table
+
+
+# A site has a handful of distinct rotations and a thousand connectors: parse and
+# compose each combination once (a round at 1,000 sessions must stay in milliseconds).
+@functools.lru_cache(maxsize=1024)
+def rotation_of(text: str) -> PhaseRotation:
+    return PhaseRotation.parse(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compose(base: PhaseRotation, child: str) -> PhaseRotation:
+    return base.then(rotation_of(child))
 
 
 def connector_load(
@@ -160,6 +177,7 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
     reserved: dict[str, PhaseAmps] = {n.id: ZERO for n in snapshot.nodes}
     reporting: set[str] = set()
     sessions_at = {(s.charger_id, s.evse_number): s for s in snapshot.sessions}
+    ancestors = _ancestor_table(snapshot)
 
     for charger in snapshot.chargers:
         if charger.node_id not in rotations:
@@ -171,10 +189,10 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                 continue
             key = EvseKey(charger.id, evse.number)
             session = sessions_at.get((charger.id, evse.number))
-            rotation = base.then(PhaseRotation.parse(connector.rotation))
+            rotation = _compose(base, connector.rotation)
             if session is not None:
                 connector = charger.connector(evse.number, session.connector_id) or connector
-                rotation = base.then(PhaseRotation.parse(connector.rotation))
+                rotation = _compose(base, connector.rotation)
                 measured = inputs.learner.measured(session.id)
                 seen_at = inputs.learner.measured_at(session.id)
                 fresh = (
@@ -182,11 +200,11 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                 )
                 if fresh and any(v is not None for v in measured):
                     grid = to_grid(rotation, tuple(v or 0.0 for v in measured))
-                    for node_id in _ancestors(snapshot, charger.node_id):
+                    for node_id in ancestors[charger.node_id]:
                         ours[node_id] = _add(ours[node_id], grid)
                         reporting.add(node_id)
             if charger.id in inputs.offline or charger.id in inputs.flagged:
-                phases_count = PhaseRotation.parse(connector.rotation).phase_count
+                phases_count = rotation_of(connector.rotation).phase_count
                 limit = _held_limit(inputs, key, charger, connector, phases_count)
                 learnt = inputs.learner.used_terminals(session.id) if session else None
                 load = connector_load(
@@ -194,7 +212,7 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                 )
                 reason = "charger_offline" if charger.id in inputs.offline else "charger_flagged"
                 held.append(HeldEvse(key, limit, reason, session, load))
-                for node_id in _ancestors(snapshot, charger.node_id):
+                for node_id in ancestors[charger.node_id]:
                     reserved[node_id] = _add(reserved[node_id], load)
                 continue
             if session is None or not evse.enabled:
@@ -210,7 +228,7 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
             id=n.id,
             parent_id=n.parent_id,
             limit=n.override.effective(n.max_current, inputs.now_wall).as_tuple(),
-            rotation=PhaseRotation.parse(n.rotation),
+            rotation=rotation_of(n.rotation),
             unmanaged=unmanaged[n.id],
             reserved=reserved[n.id],
         )
@@ -268,7 +286,7 @@ def _demand(
     used = inputs.learner.used_terminals(session.id)
     if used is None and charger.max_charge_phases == 1:
         used = (1,)
-    rotation = PhaseRotation.parse(connector.rotation)
+    rotation = rotation_of(connector.rotation)
     return Demand(
         session_id=session.id,
         node_id=charger.node_id,

@@ -1,0 +1,1 @@
+"""Benchmarks of the live load control loop (python -m bench.load)."""

@@ -1,0 +1,488 @@
+"""``python -m bench.load``: the control loop at scale, end to end.
+
+Two measurements, each on the real stack in one process (the app's components: OCPP
+server, control loop; the REST API through httpx over ASGI; the simulator's chargers
+connected over real WebSockets on 127.0.0.1):
+
+``latency``  one site, N chargers (1,000 by default), every one charging. Repeated
+             ``PATCH /sites/{id}`` of ``available_current``, alternately down and up,
+             spaced past the increase holdoff. Per PATCH, from the moment the request is
+             issued: the round's last SetChargingProfile handed to its socket, and the
+             last charger answer. Server-side monotonic timestamps (ControlLoop rounds).
+``overload`` a fault-injected run (links dropped, profiles refused, slow answers, cars
+             arriving and leaving, random available-current changes) at faster than
+             real time; the ampere-seconds any fuse carried above its rating, from the
+             simulator's PHYSICAL per-phase draw, integrated in simulated time.
+
+Results go to stdout and to ``bench/results/load.md`` with the command line.
+The simulator shares the event loop (and the core) with the server, so the times
+include its work too: they are upper bounds for the server alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import insert
+
+from chargegrid.app import Runtime, build_app, components_for
+from chargegrid.bus.memory import EventBus
+from chargegrid.config import Settings
+from chargegrid.control.component import HANDLE
+from chargegrid.control.loop import ControlLoop, RoundStats
+from chargegrid.services.auth import Role, create_token
+from chargegrid.sim.car import Car
+from chargegrid.sim.charger import ChargerSpec
+from chargegrid.sim.draw_log import DrawSample
+from chargegrid.sim.faults import Faults
+from chargegrid.sim.fleet import Fleet, FleetConfig, charger_specs
+from chargegrid.store import models as m
+from chargegrid.store.db import Database
+from chargegrid.store.migrate import upgrade
+from chargegrid.store.uow import UnitOfWork
+
+from . import fleet_proc
+
+RESULTS = Path(__file__).resolve().parent.parent / "results" / "load.md"
+API = "/api/v1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@dataclass
+class Stack:
+    runtime: Runtime
+    client: httpx.AsyncClient
+    token: str
+    site_id: uuid.UUID
+    circuits: list[uuid.UUID]
+    fleet: Fleet
+
+    @property
+    def loop(self) -> ControlLoop:
+        loop: ControlLoop = self.runtime.handles[HANDLE]
+        return loop
+
+    async def patch(self, amps: float) -> httpx.Response:
+        return await self.client.patch(
+            f"{API}/sites/{self.site_id}",
+            json={"available_current": amps},
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+
+
+async def seed(
+    db: Database, specs: list[ChargerSpec], site_a: float, circuit_a: float, circuits: int
+) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    site_id = uuid.uuid4()
+    circuit_ids = [uuid.uuid4() for _ in range(circuits)]
+    charger_rows, evse_rows, connector_rows, tags = [], [], [], []
+    for n, spec in enumerate(specs):
+        charger_id, evse_id = uuid.uuid4(), uuid.uuid4()
+        charger_rows.append(
+            {
+                "id": charger_id,
+                "site_id": site_id,
+                "circuit_id": circuit_ids[n % circuits],
+                "ocpp_id": spec.ocpp_id,
+                "max_charge_phases": spec.phases,
+                "meter_value_interval": 60,
+            }
+        )
+        evse_rows.append({"id": evse_id, "charger_id": charger_id, "evse_number": 1})
+        connector_rows.append(
+            {
+                "id": uuid.uuid4(),
+                "evse_id": evse_id,
+                "charger_id": charger_id,
+                "connector_id": 1,
+                "power_type": "AC_3_PHASE" if spec.phases == 3 else "AC_1_PHASE",
+                "phase_rotation": spec.rotations[0] if spec.rotations else "RST",
+                "max_amperage": 32,
+            }
+        )
+        tags.append({"id": uuid.uuid4(), "id_tag": f"BENCH-{spec.ocpp_id}", "status": "Accepted"})
+    async with db.session() as s:
+        await s.execute(insert(m.Site).values(id=site_id, name="Bench", max_current=site_a))
+        await s.execute(
+            insert(m.Circuit),
+            [
+                {"id": c, "site_id": site_id, "name": f"C{i}", "max_current": circuit_a}
+                for i, c in enumerate(circuit_ids)
+            ],
+        )
+        await s.execute(insert(m.Charger), charger_rows)
+        await s.execute(insert(m.Evse), evse_rows)
+        await s.execute(insert(m.Connector), connector_rows)
+        await s.execute(insert(m.IdTag), tags)
+    return site_id, circuit_ids
+
+
+@asynccontextmanager
+async def stack(
+    chargers: int,
+    site_a: float,
+    circuit_a: float,
+    circuits: int,
+    fleet_options: dict[str, Any],
+    *,
+    fleet_process: bool = False,
+) -> AsyncIterator[Stack]:
+    """The server stack; the fleet in this process, or (``fleet_process``) in a child
+    process on the other core, so the server's timings are its own."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}",
+            ocpp_port=free_port(),
+        )
+        db = Database(settings.database_url)
+        await upgrade(db.engine)
+        url = f"ws://127.0.0.1:{settings.ocpp_port}/ocpp"
+        config = (
+            fleet_proc.fleet_config(url, chargers)
+            if fleet_process
+            else FleetConfig(url=url, chargers=chargers, seed=5, **fleet_options)
+        )
+        specs = charger_specs(config)
+        site_id, circuit_ids = await seed(db, specs, site_a, circuit_a, circuits)
+        async with UnitOfWork(db) as uow:
+            token = await create_token(uow, Role.ADMIN)
+        runtime = Runtime(settings, db, EventBus())
+        app = build_app(settings, runtime=runtime)
+        fleet = Fleet(config, specs=specs)
+        try:
+            async with AsyncExitStack() as components:
+                for component in components_for(settings):
+                    await components.enter_async_context(component(runtime))
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
+                    if fleet_process:
+                        child = await spawn_fleet(url, chargers)
+                    else:
+                        await fleet.start()
+                    try:
+                        yield Stack(runtime, client, token, site_id, circuit_ids, fleet)
+                    finally:
+                        if fleet_process:
+                            assert child.stdin is not None
+                            child.stdin.close()
+                            await child.wait()
+                        else:
+                            await fleet.stop()
+        finally:
+            await db.dispose()
+
+
+async def spawn_fleet(url: str, chargers: int) -> asyncio.subprocess.Process:
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.load.fleet_proc",
+        "--url",
+        url,
+        "--chargers",
+        str(chargers),
+    ]
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        argv = ["taskset", "-c", "1", *argv]
+    return await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL
+    )
+
+
+async def until(check: Any, limit_s: float, what: str) -> None:
+    deadline = time.monotonic() + limit_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def plug_everyone(fleet: Fleet, stay_s: float = 1e9) -> None:
+    for charger in fleet.chargers.values():
+        spec = charger.spec
+        charger.plug_in(
+            1,
+            Car(
+                f"car-{spec.ocpp_id}",
+                phases=spec.phases,
+                max_current=32.0,
+                battery_wh=1e8,
+                soc=10.0,
+                stay_s=stay_s,
+                id_tag=f"BENCH-{spec.ocpp_id}",
+            ),
+        )
+
+
+async def latency(chargers: int, patches: int) -> dict[str, Any]:
+    # Site-bound: 3-phase chargers and 1-phase ones spread over L1..L3.
+    async with stack(
+        chargers,
+        site_a=30_000.0,
+        circuit_a=30_000.0,
+        circuits=10,
+        fleet_options={},
+        fleet_process=True,
+    ) as s:
+
+        def all_planned() -> bool:
+            view = s.loop.view(str(s.site_id))
+            return view is not None and len(view["sessions"]) == chargers
+
+        await until(all_planned, 600, "every charger booted and charging, in the plan")
+        await s.loop.settle()
+        rounds: list[RoundStats] = []
+        s.loop.round_listeners.append(rounds.append)
+        holdoff = s.loop.settings.apply.increase_holdoff_s
+        # ~0.83 N sessions load each phase: ~10.8 A and ~9.6 A a session, every one changes.
+        levels = (9.0 * chargers, 8.0 * chargers)
+        sent_ms, acked_ms, profiles = [], [], []
+        breakdown: list[dict[str, float]] = []
+        for n in range(patches):
+            await asyncio.sleep(holdoff + 0.2)  # past the increase holdoff of the last PATCH
+            await s.loop.settle()
+            rounds.clear()
+            t0 = time.monotonic()
+            response = await s.patch(levels[n % 2])
+            assert response.status_code == 200, response.text
+            await s.loop.settle()
+            done = [r for r in rounds if r.report.sent and r.triggered_at >= t0 - 0.001]
+            if not done:
+                raise RuntimeError(f"PATCH {n} produced no profiles")
+            last_sent = max(r.report.last_sent_at or 0.0 for r in done)
+            last_answer = max(r.report.last_answer_at or 0.0 for r in done)
+            sent_ms.append((last_sent - t0) * 1000)
+            acked_ms.append((last_answer - t0) * 1000)
+            profiles.append(sum(r.report.sent for r in done))
+            first = done[0]
+            breakdown.append(
+                {
+                    "trigger_ms": (first.triggered_at - t0) * 1000,
+                    "planned_ms": (first.planned_at - t0) * 1000,
+                    "first_sent_ms": ((first.report.first_sent_at or t0) - t0) * 1000,
+                }
+            )
+            outcomes = [o for r in done for steps in r.report.outcomes.values() for _, o in steps]
+            if any(o.value != "accepted" for o in outcomes):
+                raise RuntimeError(f"PATCH {n}: not every profile was accepted")
+        return {
+            "chargers": chargers,
+            "patches": patches,
+            "profiles_per_patch": statistics.median(profiles),
+            "sent_ms": {
+                "p50": percentile(sent_ms, 50),
+                "p99": percentile(sent_ms, 99),
+                "max": max(sent_ms),
+            },
+            "acknowledged_ms": {
+                "p50": percentile(acked_ms, 50),
+                "p99": percentile(acked_ms, 99),
+                "max": max(acked_ms),
+            },
+            # Medians of where the time goes, from the PATCH request issued.
+            "breakdown_p50_ms": {
+                k: statistics.median(b[k] for b in breakdown) for k in breakdown[0]
+            },
+        }
+
+
+def overload_ampere_seconds(
+    samples: list[DrawSample],
+    circuit_of: dict[str, int],
+    site_a: float,
+    circuit_a: float,
+    dt: float,
+) -> tuple[float, float]:
+    """Sum over physics ticks of every fuse's per-phase excess times the tick's simulated
+    length; also the largest excess seen."""
+    latest: dict[tuple[str, int], DrawSample] = {}
+    total = worst = 0.0
+    by_tick: dict[float, list[DrawSample]] = {}
+    for sample in samples:
+        by_tick.setdefault(round(sample.t, 3), []).append(sample)
+    for _, tick in sorted(by_tick.items()):
+        for sample in tick:
+            latest[(sample.ocpp_id, sample.connector_id)] = sample
+        site = [0.0, 0.0, 0.0]
+        circuits: dict[int, list[float]] = {}
+        for (ocpp_id, _), s in latest.items():
+            per = circuits.setdefault(circuit_of[ocpp_id], [0.0, 0.0, 0.0])
+            for i, amps in enumerate((s.l1, s.l2, s.l3)):
+                site[i] += amps
+                per[i] += amps
+        for values, limit in [(site, site_a)] + [(v, circuit_a) for v in circuits.values()]:
+            for amps in values:
+                excess = max(0.0, amps - limit)
+                total += excess * dt
+                worst = max(worst, excess)
+    return total, worst
+
+
+async def overload(chargers: int, sim_minutes: float, speed: float) -> dict[str, Any]:
+    site_a, circuit_a, circuits = 400.0, 160.0, 4
+    tick_s = 0.1
+    faults = Faults(drop_link_every_s=15.0, refuse_profiles=0.05, answer_delay_s=0.05)
+    async with stack(
+        chargers,
+        site_a=site_a,
+        circuit_a=circuit_a,
+        circuits=circuits,
+        fleet_options={
+            "speed": speed,
+            "tick_s": tick_s,
+            "mean_idle_s": 120.0,
+            "mean_stay_s": 600.0,
+            "faults": faults,
+        },
+    ) as s:
+        booted = lambda: all(c.booted.is_set() for c in s.fleet.chargers.values())  # noqa: E731
+        await until(booted, 300, "every charger to boot")
+        s.fleet.draw_log.samples.clear()
+        started = time.monotonic()
+        rng = random.Random(11)
+        real_s = sim_minutes * 60.0 / speed
+        changes = 0
+        while time.monotonic() - started < real_s:
+            await asyncio.sleep(rng.uniform(2.0, 6.0))
+            amps = rng.choice([-1.0, 300.0, 200.0, 120.0, 60.0])
+            response = await s.patch(amps)
+            assert response.status_code == 200, response.text
+            changes += 1
+        samples = list(s.fleet.draw_log.samples)
+        circuit_of = {
+            spec.ocpp_id: n % circuits
+            for n, spec in enumerate(c.spec for c in s.fleet.chargers.values())
+        }
+        amp_s, worst = overload_ampere_seconds(
+            samples, circuit_of, site_a, circuit_a, tick_s * speed
+        )
+        flagged = len(s.loop.engine.flags())
+        return {
+            "chargers": chargers,
+            "simulated_minutes": round((samples[-1].t - samples[0].t) * speed / 60, 1)
+            if samples
+            else 0,
+            "speed": speed,
+            "available_current_changes": changes,
+            "faults": {
+                "drop_link_every_s": faults.drop_link_every_s,
+                "refuse_profiles": faults.refuse_profiles,
+                "answer_delay_s": faults.answer_delay_s,
+            },
+            "overload_ampere_seconds": round(amp_s, 3),
+            "worst_excess_a": round(worst, 3),
+            "chargers_flagged_at_end": flagged,
+            "draw_samples": len(samples),
+        }
+
+
+def machine() -> str:
+    load = os.getloadavg()
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average at start "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+
+
+def record(command: str, results: dict[str, Any]) -> None:
+    lines = [
+        "# Control loop benchmark (`bench/load`)",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Machine: {machine()} (shared with other work while it ran).",
+        "",
+    ]
+    if "latency" in results:
+        r = results["latency"]
+        lines += [
+            f"## PATCH available_current -> SetChargingProfile, {r['chargers']} chargers",
+            "",
+            f"{r['patches']} PATCHes (alternately down and up), "
+            f"{r['profiles_per_patch']:.0f} profiles each.",
+            "",
+            "| from the PATCH request to | p50 ms | p99 ms | max ms | goal |",
+            "|---|---|---|---|---|",
+            f"| last SetChargingProfile sent | {r['sent_ms']['p50']:.1f} | "
+            f"{r['sent_ms']['p99']:.1f} | {r['sent_ms']['max']:.1f} | p99 ≤ 50 ms |",
+            f"| last one acknowledged | {r['acknowledged_ms']['p50']:.1f} | "
+            f"{r['acknowledged_ms']['p99']:.1f} | {r['acknowledged_ms']['max']:.1f} | "
+            "p99 ≤ 1000 ms |",
+            "",
+        ]
+    if "overload" in results:
+        r = results["overload"]
+        lines += [
+            "## Fault-injected run: overload ampere-seconds",
+            "",
+            "```json",
+            json.dumps(r, indent=2),
+            "```",
+            "",
+        ]
+    lines += [
+        "The simulator runs in the same process and event loop as the server, so these",
+        "times include its work (an upper bound for the server alone).",
+        "",
+    ]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(lines))
+
+
+def main() -> None:
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {0})  # the server on core 0; the fleet process on core 1
+    parser = argparse.ArgumentParser(prog="python -m bench.load")
+    parser.add_argument("--chargers", type=int, default=1000)
+    parser.add_argument("--patches", type=int, default=40)
+    parser.add_argument("--overload-chargers", type=int, default=200)
+    parser.add_argument("--sim-minutes", type=float, default=10.0)
+    parser.add_argument("--speed", type=float, default=10.0)
+    parser.add_argument("--only", choices=["latency", "overload"])
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    if args.only in (None, "latency"):
+        results["latency"] = asyncio.run(latency(args.chargers, args.patches))
+        print(json.dumps(results["latency"], indent=2), flush=True)
+    if args.only in (None, "overload"):
+        results["overload"] = asyncio.run(
+            overload(args.overload_chargers, args.sim_minutes, args.speed)
+        )
+        print(json.dumps(results["overload"], indent=2), flush=True)
+    if not args.no_record:
+        record(".venv/bin/python -m bench.load " + " ".join(sys.argv[1:]), results)
+
+
+if __name__ == "__main__":
+    main()
