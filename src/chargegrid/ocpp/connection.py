@@ -57,6 +57,11 @@ class Reply:
 Handler = Callable[[Payload], Awaitable[Payload | Reply]]
 
 
+def _consume(future: asyncio.Future[Payload]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class OcppConnection:
     """Frames in, answers out; our CALLs wait for the peer's answer with a deadline."""
 
@@ -175,6 +180,9 @@ class OcppConnection:
         self.schemas.check_request(action, payload)
         unique_id = str(next(self._ids))
         future: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
+        # If the caller stops waiting (cancelled) before the connection fails the
+        # future, its exception must still count as seen.
+        future.add_done_callback(_consume)
         self._pending[unique_id] = (action, future)
         try:
             await self._send(encode_call(unique_id, action, payload))

@@ -122,9 +122,12 @@ def compact(
     statements: DriverStatements,
     sessions: Table,
     chargers: Table,
-    limit: int = 50_000,
+    limit: int = 2_000,
 ) -> int:
-    """Move up to ``limit`` inbox rows into ``meter_values``; returns how many rows."""
+    """Move up to ``limit`` inbox rows into ``meter_values``; returns how many rows.
+
+    Chunks stay small (a few ms) so that group commits, which wait for the same
+    single writer, are never held up for long."""
     rows = conn.execute(
         select(
             meter_inbox.c.id,
