@@ -130,7 +130,7 @@ class OcppConnection:
             payload, then = reply, None
         await self._send(encode_result(call.unique_id, payload))
         if then is not None:
-            self.spawn(then())
+            self.spawn(then)
 
     def _handler_for(self, action: str) -> Handler:
         if action not in self.schemas.requests:
@@ -196,12 +196,15 @@ class OcppConnection:
         except TransportClosed:
             log.info("%s: transport closed while sending", self.name)
 
-    def spawn(self, work: Awaitable[None]) -> None:
-        """Run ``work`` beside the read loop; it is cancelled when the connection ends."""
+    def spawn(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work()`` beside the read loop; it is cancelled when the connection ends.
+
+        A factory, not a coroutine: work cancelled before it started is then never
+        created, rather than left un-awaited."""
 
         async def guarded() -> None:
             try:
-                await work
+                await work()
             except (TransportClosed, asyncio.CancelledError):
                 pass
             except Exception:

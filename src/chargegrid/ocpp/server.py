@@ -170,7 +170,7 @@ class OcppServer:
         await self.messages.connected(record, "1.6")
         if handlers.accepted and record.config_sync == "pending":
             # A charger that reconnects without rebooting still gets pending settings.
-            connection.spawn(after_boot())
+            connection.spawn(after_boot)
         try:
             await connection.serve()
         finally:

@@ -228,9 +228,10 @@ class SimCharger:
         self.connection = connection
         self.connected_count += 1
         serving = asyncio.create_task(connection.serve())
-        connection.spawn(self._after_connect(connection))
+        connection.spawn(lambda: self._after_connect(connection))
         if self.faults.drop_link_every_s:
-            connection.spawn(self._drop_link_later(ws, self.faults.drop_link_every_s))
+            every = self.faults.drop_link_every_s
+            connection.spawn(lambda: self._drop_link_later(ws, every))
         try:
             await serving
         finally:
@@ -242,7 +243,7 @@ class SimCharger:
             await self._boot(connection)
         for number in [0, *self.connectors]:
             await self._status(number)
-        connection.spawn(self._heartbeats(connection))
+        connection.spawn(lambda: self._heartbeats(connection))
         await self._drain_outbox(connection)
 
     async def _boot(self, connection: OcppConnection) -> None:
