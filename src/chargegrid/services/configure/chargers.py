@@ -79,11 +79,9 @@ async def update_charger(
         changed.add("password")
     if changed & PUSHED:
         charger.config_sync = "pending"
-    if changed:
-        if old_site != charger.site_id:
-            ctx.changed("charger", charger.id, old_site, "deleted")
-        ctx.changed("charger", charger.id, charger.site_id, "updated", changed)
-        await ctx.commit()
+    if changed and old_site != charger.site_id:
+        ctx.changed("charger", charger.id, old_site, "deleted")
+    await ctx.commit_update("charger", charger.id, charger.site_id, changed)
     return charger
 
 

@@ -9,7 +9,6 @@ from chargegrid.domain.errors import Conflict, ErrorCollector, InvalidValue
 from chargegrid.domain.limits import check_rating
 from chargegrid.domain.phases import PhaseRotation
 from chargegrid.services.configure.context import (
-    OVERRIDE_FIELDS,
     REQUIRED,
     ConfigContext,
     apply_override,
@@ -74,11 +73,8 @@ async def update_circuit(
         data = {**data, "phase_rotation": None}
     changed = assign(circuit, data, OPERATIONAL | TECHNICAL)
     await _check_tree(ctx, site, circuit, data)
-    if apply_override(circuit, data, ctx.now):
-        changed |= {k for k in data if k in OVERRIDE_FIELDS}
-    if changed:
-        ctx.changed("circuit", circuit.id, site.id, "updated", changed)
-        await ctx.commit()
+    changed |= apply_override(circuit, data, ctx.now)
+    await ctx.commit_update("circuit", circuit.id, site.id, changed)
     return circuit
 
 
@@ -156,8 +152,5 @@ async def _check_meter(
     ctx: ConfigContext, site: Site, data: dict[str, Any], errors: ErrorCollector
 ) -> None:
     meter_id = data.get("electricity_meter_id")
-    if meter_id is None:
-        return
-    meter = await ctx.uow.meters.get(meter_id)
-    if meter is None or meter.site_id != site.id:
+    if meter_id is not None and not await ctx.meter_is_on_site(meter_id, site.id):
         errors.add("electricity_meter_id", "no such meter on this site")

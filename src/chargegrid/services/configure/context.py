@@ -55,6 +55,18 @@ class ConfigContext:
             }
         )
 
+    async def commit_update(
+        self, kind: str, id_: uuid.UUID, site_id: uuid.UUID | None, changed: set[str]
+    ) -> None:
+        """Commit an update and announce it, unless it changed nothing."""
+        if changed:
+            self.changed(kind, id_, site_id, "updated", changed)
+            await self.commit()
+
+    async def meter_is_on_site(self, meter_id: uuid.UUID, site_id: uuid.UUID) -> bool:
+        meter = await self.uow.meters.get(meter_id)
+        return meter is not None and meter.site_id == site_id
+
     async def commit(self) -> None:
         await self.uow.commit()
         pending, self._pending = self._pending, []
@@ -100,11 +112,13 @@ def override_of(node: AvailableCurrentOverride) -> Override:
     )
 
 
-def apply_override(node: AvailableCurrentOverride, data: Mapping[str, Any], now: datetime) -> bool:
-    """Apply the override fields of ``data`` to a site or circuit; True when it changed."""
+def apply_override(
+    node: AvailableCurrentOverride, data: Mapping[str, Any], now: datetime
+) -> set[str]:
+    """Apply the override fields of ``data`` to a site or circuit; the fields that changed it."""
     given = frozenset(k for k in data if k in OVERRIDE_FIELDS)
     if not given:
-        return False
+        return set()
     write = OverrideWrite(
         given=given,
         available_current=data.get("available_current"),
@@ -117,7 +131,7 @@ def apply_override(node: AvailableCurrentOverride, data: Mapping[str, Any], now:
     after = apply_override_write(before, write, now)
     node.available_current_l1, node.available_current_l2, node.available_current_l3 = after.phases
     node.available_current_expires_at = after.expires_at
-    return after != before
+    return set(given) if after != before else set()
 
 
 def found(value: T | None, what: str) -> T:

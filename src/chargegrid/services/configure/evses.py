@@ -68,9 +68,7 @@ async def update_evse(ctx: ConfigContext, evse_id: uuid.UUID, data: dict[str, An
         ctx.who.require_technical(", ".join(technical))
     changed = assign(evse, data, EVSE_OPERATIONAL | EVSE_TECHNICAL)
     await _check_evse(ctx, evse, data)
-    if changed:
-        ctx.changed("evse", evse.id, evse.charger.site_id, "updated", changed)
-        await ctx.commit()
+    await ctx.commit_update("evse", evse.id, evse.charger.site_id, changed)
     return evse
 
 
@@ -120,9 +118,7 @@ async def _update_connector(
             data = {**data, "phase_rotation": None}
     changed = assign(connector, data, CONNECTOR_FIELDS)
     _check_connector(connector, "")
-    if changed:
-        ctx.changed("connector", connector.id, site_id, "updated", changed)
-        await ctx.commit()
+    await ctx.commit_update("connector", connector.id, site_id, changed)
     return connector
 
 

@@ -49,9 +49,7 @@ async def update_id_tag(ctx: ConfigContext, tag_id: uuid.UUID, data: dict[str, A
     ctx.who.require_write()
     changed = assign(tag, data, FIELDS)
     await _check(ctx, tag)
-    if changed:
-        ctx.changed("id_tag", tag.id, tag.site_id, "updated", changed)
-        await ctx.commit()
+    await ctx.commit_update("id_tag", tag.id, tag.site_id, changed)
     return tag
 
 

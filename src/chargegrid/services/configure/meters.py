@@ -50,9 +50,7 @@ async def update_meter(
     meter = await get_meter(ctx, meter_id)
     ctx.who.require_technical("electricity meters")
     changed = assign(meter, data, FIELDS)
-    if changed:
-        ctx.changed("electricity_meter", meter.id, meter.site_id, "updated", changed)
-        await ctx.commit()
+    await ctx.commit_update("electricity_meter", meter.id, meter.site_id, changed)
     return meter
 
 

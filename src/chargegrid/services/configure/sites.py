@@ -6,9 +6,7 @@ import uuid
 from typing import Any
 
 from chargegrid.domain.errors import InvalidValue
-from chargegrid.domain.limits import check_rating
 from chargegrid.services.configure.context import (
-    OVERRIDE_FIELDS,
     REQUIRED,
     ConfigContext,
     apply_override,
@@ -71,11 +69,8 @@ async def update_site(ctx: ConfigContext, site_id: uuid.UUID, data: dict[str, An
                     f"circuit {circuit.name!r} is rated {circuit.max_current:g} A; lower it first",
                 )
     await _check_meter(ctx, site, data)
-    if apply_override(site, data, ctx.now):
-        changed |= {k for k in data if k in OVERRIDE_FIELDS}
-    if changed:
-        ctx.changed("site", site.id, site.id, "updated", changed)
-        await ctx.commit()
+    changed |= apply_override(site, data, ctx.now)
+    await ctx.commit_update("site", site.id, site.id, changed)
     return site
 
 
@@ -89,12 +84,5 @@ async def delete_site(ctx: ConfigContext, site_id: uuid.UUID) -> None:
 
 async def _check_meter(ctx: ConfigContext, site: Site, data: dict[str, Any]) -> None:
     meter_id = data.get("electricity_meter_id")
-    if meter_id is None:
-        return
-    meter = await ctx.uow.meters.get(meter_id)
-    if meter is None or meter.site_id != site.id:
+    if meter_id is not None and not await ctx.meter_is_on_site(meter_id, site.id):
         raise InvalidValue.of("electricity_meter_id", "no such meter on this site")
-
-
-def check_under_site(site: Site, max_current: float) -> None:
-    check_rating("max_current", max_current, site.max_current, "site's main fuse")
