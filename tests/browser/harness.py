@@ -36,8 +36,14 @@ START_DEADLINE_S = 60.0
 BIN = Path(sys.executable).parent
 
 
-def wait_for(condition: Callable[[], Any], what: str, deadline_s: float = 20.0) -> Any:
-    """Polls ``condition`` until it returns something truthy, or fails naming ``what``."""
+def wait_for(
+    condition: Callable[[], Any], what: str, deadline_s: float = 20.0, page: Page | None = None
+) -> Any:
+    """Polls ``condition`` until it returns something truthy, or fails naming ``what``.
+
+    With ``page``, the pause between polls lets Playwright deliver the page's events
+    (requests, console), which a plain sleep would hold back.
+    """
     end = time.monotonic() + deadline_s
     while True:
         result = condition()
@@ -45,7 +51,10 @@ def wait_for(condition: Callable[[], Any], what: str, deadline_s: float = 20.0) 
             return result
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {deadline_s:.0f} s waiting for {what}")
-        time.sleep(0.05)
+        if page is None:
+            time.sleep(0.05)
+        else:
+            page.wait_for_timeout(50)
 
 
 def free_port() -> int:
@@ -75,7 +84,9 @@ class Server:
         args += ["--database-url", self.database_url]
         if site_id:
             args += ["--site", site_id]
-        out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=60)
+        out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise AssertionError(f"token create failed ({out.returncode}):\n{out.stderr[-3000:]}")
         return out.stdout.strip().splitlines()[-1].strip()
 
     def has_path(self, path: str) -> bool:

@@ -12,6 +12,10 @@ import { SessionList } from "./session-list.js";
 import { followStream } from "./sse.js";
 
 const REFRESH_DEBOUNCE_MS = 250;
+// A busy site sends several events a second; configuration is re-read at most this often.
+const REFRESH_MIN_INTERVAL_MS = 2000;
+// Topics whose news the load stream already brings.
+const LOAD_TOPICS = new Set(["site.load_changed", "meter.reading"]);
 const POLL_MS = 10000;
 
 export class SitePage {
@@ -106,12 +110,16 @@ export class SitePage {
     this.render();
   }
 
+  /** One pending refresh covers every event until it runs; at most one per interval. */
   refreshSoon() {
-    clearTimeout(this.refreshTimer);
+    if (this.refreshTimer || this.stopped) return;
+    const due = (this.lastRefresh ?? 0) + REFRESH_MIN_INTERVAL_MS - Date.now();
     this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      this.lastRefresh = Date.now();
       this.refresh().catch((err) => this.showProblem(err));
       this.fetchLoad().catch((err) => this.showProblem(err));
-    }, REFRESH_DEBOUNCE_MS);
+    }, Math.max(REFRESH_DEBOUNCE_MS, due));
   }
 
   async fetchLoad() {
@@ -154,7 +162,7 @@ export class SitePage {
     this.streams.push(
       followStream("/events/stream", {
         onMessage: (event, data) => {
-          if (event === "site.load_changed") return; // The load stream carries those.
+          if (LOAD_TOPICS.has(event)) return;
           if (this.concernsThisSite(data)) this.refreshSoon();
         },
         onStatus: (status) => {
