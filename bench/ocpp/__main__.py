@@ -4,7 +4,7 @@
 
 The server under test is pinned to CPU 0 and the load generators to the other CPUs
 (taskset), so "per second" means per server core. Results go to stdout as JSON and to
-bench/results/ocpp.json.
+bench/results/ocpp/*.json.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-RESULTS = Path("bench/results/ocpp.json")
+RESULTS = Path("bench/results/ocpp")
 
 
 def free_port() -> int:
@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--idle", type=int, default=5000)
     parser.add_argument("--kinds", default="baseline,ours")
-    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--only", choices=("throughput", "memory"), default=None)
     args = parser.parse_args()
     kinds = args.kinds.split(",")
     results: dict[str, Any] = {
@@ -204,13 +204,15 @@ def main() -> None:
             "python": platform.python_version(),
             "load_avg_at_start": os.getloadavg(),
         },
-        "throughput": [throughput(kind, args) for kind in kinds],
     }
-    if not args.skip_memory:
+    if args.only != "memory":
+        results["throughput"] = [throughput(kind, args) for kind in kinds]
+    if args.only != "throughput":
         results["memory"] = [memory(kind, args.idle) for kind in kinds]
     results["machine"]["load_avg_at_end"] = os.getloadavg()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = f"ocpp-{args.only or 'all'}-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    (RESULTS / name).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 
 

@@ -121,10 +121,19 @@ async def throughput(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+async def decline_calls(ws: websockets.ClientConnection) -> None:
+    """Answer whatever the CSMS asks (its post-boot exchange) so the connection is idle."""
+    async for raw in ws:
+        frame = orjson.loads(raw)
+        if frame[0] == 2:
+            await ws.send(orjson.dumps([4, frame[1], "NotSupported", "", {}]), text=True)
+
+
 async def idle(args: argparse.Namespace) -> None:
     """Open ``clients`` connections, boot each once, report, then hold them open."""
     names = [f"BENCH{i:05d}" for i in range(args.first, args.first + args.clients)]
     sockets = []
+    readers = []
     gate = asyncio.Semaphore(100)
 
     async def open_one(name: str) -> None:
@@ -136,8 +145,10 @@ async def idle(args: argparse.Namespace) -> None:
             await ws.send(orjson.dumps(msg), text=True)
             await ws.recv()
             sockets.append(ws)
+            readers.append(asyncio.create_task(decline_calls(ws)))
 
     await asyncio.gather(*(open_one(n) for n in names))
+    await asyncio.sleep(2.0)  # let the post-boot exchanges finish: measure idle, not busy
     print(json.dumps({"connected": len(sockets)}), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, input)  # until told to stop
 

@@ -164,3 +164,36 @@ def test_id_tag_policy(status: str, expires: datetime | None, busy: bool, expect
     assert id_tag_info(tag, NOW, busy_elsewhere=busy).status == expected
     assert id_tag_info(None, NOW).status == "Invalid"
     assert id_tag_info(None, NOW, unknown_accepted=True).status == "Accepted"
+
+
+async def test_every_answer_we_send_fits_the_response_schema() -> None:
+    """Our CALLRESULTs are not re-validated at runtime (docs/ocpp.md); this is why."""
+    from chargegrid.ocpp.schemas import schemas
+
+    store = MemoryStore()
+    store.tags["T"] = IdTagRecord("T", "Accepted", NOW + timedelta(days=1), "PARENT")
+    cs, _ = await central(store)
+    handlers = cs.handlers()
+    stamp = "2026-03-01T11:00:00Z"
+    requests = {
+        "BootNotification": {"chargePointVendor": "A", "chargePointModel": "B"},
+        "Heartbeat": {},
+        "StatusNotification": {"connectorId": 1, "errorCode": "NoError", "status": "Charging"},
+        "Authorize": {"idTag": "T"},
+        "StartTransaction": {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": stamp},
+        "MeterValues": {
+            "connectorId": 1,
+            "meterValue": [{"timestamp": stamp, "sampledValue": [{"value": "1"}]}],
+        },
+        "StopTransaction": {"transactionId": 1, "meterStop": 9, "timestamp": stamp, "idTag": "T"},
+        "DataTransfer": {"vendorId": "x"},
+        "FirmwareStatusNotification": {"status": "Installed"},
+        "DiagnosticsStatusNotification": {"status": "Idle"},
+    }
+    checked = schemas()
+    for action, payload in requests.items():
+        checked.check_request(action, payload)
+        answer = await handlers[action](payload)
+        body = answer if isinstance(answer, dict) else answer.payload
+        checked.check_response(action, body)
+    assert set(requests) <= set(handlers)
