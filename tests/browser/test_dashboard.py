@@ -6,6 +6,7 @@ with numbers written into the test.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -302,3 +303,32 @@ def test_leaving_a_site_closes_its_live_streams(page: Page, server: Server) -> N
     page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Sites").click()
     expect(page.get_by_role("heading", name="Sites")).to_be_visible()
     wait_for(lambda: not open_streams, f"the streams to close: {open_streams}", page=page)
+
+
+def active_session_ids(server: Server, site_id: str) -> set[str]:
+    with server.api() as api:
+        answer = api.get("/sessions", params={"site_id": site_id, "active": "true"})
+    return {s["id"] for s in answer.raise_for_status().json()["data"]}
+
+
+def test_the_demo_charges_and_its_sessions_update_live(page: Page, server: Server) -> None:
+    """The simulated cars of `serve --demo` show up, with energy growing, no reload."""
+    site = demo_site(server)
+    wait_for(lambda: active_session_ids(server, site["id"]), "the demo's cars to charge", 60)
+    open_site(page, server, site)
+    shown = page.locator("tr[data-session-id]")
+    wait_for(
+        lambda: (
+            set(shown.evaluate_all("rows => rows.map(r => r.dataset.sessionId)"))
+            == active_session_ids(server, site["id"])
+        ),
+        "the sessions table to list the API's active sessions",
+        page=page,
+    )
+    first = shown.first
+    energy = first.locator('td[data-label="Energy"]')
+    before = energy.inner_text()
+    wait_for(lambda: energy.inner_text() != before, f"energy to move on from {before}", 60, page)
+    # The allocator's reasons are words; a fuse's id is shown by its name.
+    reasons = page.locator("td.reason").all_inner_texts()
+    assert not any(re.search(r"_|[0-9a-f]{8}-[0-9a-f]{4}", r) for r in reasons), reasons

@@ -57,10 +57,10 @@ export function statusClass(status) {
  */
 export function reasonWords(reason, nodeName = () => null) {
   if (!reason) return "—";
-  const limited = /^limited_by:([^/]+)\/(l[123])$/.exec(reason);
+  const limited = /^limited_by:([^/]+)\/(l[123])$/i.exec(reason);
   if (limited) {
     const name = nodeName(limited[1]) ?? "a fuse";
-    return `limited by ${name} ${PHASE_LABEL[limited[2]]}`;
+    return `limited by ${name} ${PHASE_LABEL[limited[2].toLowerCase()]}`;
   }
   const words = {
     fair_share: "fair share",

@@ -86,6 +86,7 @@ export class LoadChart {
         stroke: PHASE_COLOUR[p],
         width: 2,
         paths: stepped,
+        points: { show: false },
         value: (_, v) => (v == null ? "—" : `${v.toFixed(1)} A`),
       })),
       ...PHASES.map((p) => ({
@@ -94,6 +95,7 @@ export class LoadChart {
         width: 1,
         dash: [6, 4],
         paths: stepped,
+        points: { show: false },
         value: (_, v) => (v == null ? "—" : `${v.toFixed(0)} A`),
       })),
     ];
