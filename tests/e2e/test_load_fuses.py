@@ -43,6 +43,8 @@ CHARGERS = {
     "B2": ("B", 1, "T"),
 }
 TAG = "E2E-TAG"
+TICK_S = 0.05  # real seconds between the simulator's physics steps
+STEP_GAP_S = TICK_S / 2  # samples closer than this belong to one step
 LOOP = LoopSettings(
     debounce_s=0.002,
     reconcile_s=0.5,
@@ -85,13 +87,19 @@ class Site:
         return nodes
 
     def scan(self, since: float = 0.0, site_limit: float = SITE_A) -> list[str]:
-        """Every sample after ``since``: a fuse exceeded on a phase (ε for float sums)."""
+        """At the end of every physics step after ``since``: a fuse exceeded on a phase.
+
+        A step records its connectors one after the other within a millisecond; judging
+        between two of them would mix new and old draws, so a step is judged whole.
+        """
         limits = {"site": min(SITE_A, site_limit), "A": A_A, "B": B_A}
         latest: dict[tuple[str, int], DrawSample] = {}
         found: list[str] = []
-        for sample in list(self.fleet.draw_log.samples):
+        samples = list(self.fleet.draw_log.samples)
+        for n, sample in enumerate(samples):
             latest[(sample.ocpp_id, sample.connector_id)] = sample
-            if sample.t < since:
+            step_goes_on = n + 1 < len(samples) and samples[n + 1].t - sample.t < STEP_GAP_S
+            if sample.t < since or step_goes_on:
                 continue
             for node, per_phase in self.totals(latest).items():
                 for i, amps in enumerate(per_phase):
@@ -196,7 +204,7 @@ async def _start(csms: Csms, faults: dict[str, Faults] | None = None) -> Site:
     loop = ControlLoop(csms.db.session, csms.bus, csms.central.gateway, LOOP)
     await loop.start()
     config = FleetConfig(
-        url=f"ws://127.0.0.1:{csms.port}/ocpp", speed=10.0, tick_s=0.05, mean_idle_s=1e9
+        url=f"ws://127.0.0.1:{csms.port}/ocpp", speed=10.0, tick_s=TICK_S, mean_idle_s=1e9
     )
     fleet = Fleet(config, specs=_specs())
     for ocpp_id, fault in (faults or {}).items():

@@ -22,7 +22,7 @@ from chargegrid.control.learner import SessionLearner
 from chargegrid.control.meters import MeterBook
 from chargegrid.control.problem import Inputs, unmanaged_by_node
 from chargegrid.control.profiles import Limit
-from chargegrid.control.snapshot import ChargerSpec, NodeSpec, SiteSnapshot
+from chargegrid.control.snapshot import ChargerSpec, SiteSnapshot
 from chargegrid.domain.phases import OfflinePhase, PhaseRotation
 
 
@@ -30,14 +30,19 @@ from chargegrid.domain.phases import OfflinePhase, PhaseRotation
 class TreeSignature:
     """What the failsafe depends on; equal signatures give equal failsafes."""
 
-    nodes: tuple[NodeSpec, ...]
+    nodes: tuple[tuple[object, ...], ...]
     chargers: tuple[tuple[object, ...], ...]
     limit_to_min: bool
 
 
 def signature(snapshot: SiteSnapshot) -> TreeSignature:
     return TreeSignature(
-        tuple(snapshot.nodes),
+        # Not the available-current override: it changes with every PATCH and the
+        # failsafe rests on the ratings.
+        tuple(
+            (n.id, n.parent_id, n.max_current, n.rotation, n.meter_id, n.offline_reserved_current)
+            for n in snapshot.nodes
+        ),
         tuple(
             (
                 c.id,

@@ -37,7 +37,13 @@ from chargegrid.control.meters import MeterBook, PeakHold
 from chargegrid.control.ports import Clock, CommandGateway, SystemClock
 from chargegrid.control.problem import Built, Inputs, build_problem
 from chargegrid.control.profiles import Limit
-from chargegrid.control.snapshot import SiteSnapshot, load_site, reload_tree
+from chargegrid.control.snapshot import (
+    SiteSnapshot,
+    load_site,
+    reload_sessions,
+    reload_tree,
+    with_online,
+)
 from chargegrid.control.view import build_view
 from chargegrid.store import models as m
 
@@ -99,6 +105,7 @@ class _SiteState:
     snapshot: SiteSnapshot | None = None
     stale: bool = True  # chargers, sessions: read everything again
     tree_stale: bool = False  # only the site, circuits and meters
+    sessions_stale: bool = False  # only the active sessions
     loaded_at: float = 0.0
     plan: Plan | None = None
     built: Built | None = None
@@ -188,12 +195,15 @@ class ControlLoop:
 
     # --- triggers ---------------------------------------------------------------------
 
-    def trigger(self, site_id: str, *, reload: bool = False, tree: bool = False) -> None:
+    def trigger(
+        self, site_id: str, *, reload: bool = False, tree: bool = False, sessions: bool = False
+    ) -> None:
+        """Recompute ``site_id`` soon; re-read everything (``reload``), or only its fuse
+        tree (``tree``) or its active sessions (``sessions``) first."""
         state = self._sites.setdefault(site_id, _SiteState())
-        if reload:
-            state.stale = True
-        if tree:
-            state.tree_stale = True
+        state.stale |= reload
+        state.tree_stale |= tree
+        state.sessions_stale |= sessions
         if state.triggered_at is None:
             state.triggered_at = self.clock.monotonic()
         self._debouncer.trigger(site_id)
@@ -238,19 +248,42 @@ class ControlLoop:
     async def _on_connected(self, payload: dict[str, Any]) -> None:
         charger_id = str(payload.get("charger_id"))
         self.engine.charger_connected(charger_id)
-        await self._trigger_charger(charger_id, reload=True)
+        await self._link_changed(charger_id, online=True)
 
     async def _on_disconnected(self, payload: dict[str, Any]) -> None:
         charger_id = str(payload.get("charger_id"))
         self.engine.charger_disconnected(charger_id)
-        await self._trigger_charger(charger_id, reload=True)
+        await self._link_changed(charger_id, online=False)
+
+    async def _link_changed(self, charger_id: str, *, online: bool) -> None:
+        site_id = await self._site_of(charger_id)
+        if site_id is None:
+            return
+        state = self._sites.setdefault(site_id, _SiteState())
+        if state.snapshot is not None and state.snapshot.charger(charger_id) is not None:
+            state.snapshot = with_online(state.snapshot, charger_id, online)
+            self.trigger(site_id)
+        else:
+            self.trigger(site_id, reload=True)
 
     async def _on_status(self, payload: dict[str, Any]) -> None:
-        # Reload: a 1.6 charger's first StatusNotification may have created its EVSE rows.
-        await self._trigger_charger(str(payload.get("charger_id")), reload=True)
+        charger_id = str(payload.get("charger_id"))
+        site_id = await self._site_of(charger_id)
+        if site_id is None:
+            return
+        # A 1.6 charger's first StatusNotification for a connector creates its EVSE rows.
+        state = self._sites.get(site_id)
+        snapshot = state.snapshot if state is not None else None
+        charger = snapshot.charger(charger_id) if snapshot is not None else None
+        connector_id = payload.get("connector_id")
+        known = charger is not None and (
+            connector_id in (None, 0)
+            or any(k.connector_id == connector_id for e in charger.evses for k in e.connectors)
+        )
+        self.trigger(site_id, reload=not known)
 
     async def _on_session_started(self, payload: dict[str, Any]) -> None:
-        await self._trigger_charger(str(payload.get("charger_id")), reload=True)
+        await self._trigger_charger(str(payload.get("charger_id")), sessions=True)
 
     async def _on_session_stopped(self, payload: dict[str, Any]) -> None:
         session_id = str(payload.get("session_id"))
@@ -258,7 +291,7 @@ class ControlLoop:
         known = self._session_key.pop(session_id, None)
         if known is not None:
             self.engine.session_ended(known[1])
-        await self._trigger_charger(str(payload.get("charger_id")), reload=True)
+        await self._trigger_charger(str(payload.get("charger_id")), sessions=True)
 
     async def _on_session_updated(self, payload: dict[str, Any]) -> None:
         session_id = payload.get("session_id")
@@ -311,10 +344,18 @@ class ControlLoop:
         "meter.reading": _on_meter_reading,
     }
 
-    async def _trigger_charger(self, charger_id: str, *, reload: bool) -> None:
+    async def _trigger_charger(
+        self, charger_id: str, *, reload: bool = False, sessions: bool = False
+    ) -> None:
         site_id = await self._site_of(charger_id)
-        if site_id is not None:
-            self.trigger(site_id, reload=reload)
+        if site_id is None:
+            return
+        state = self._sites.get(site_id)
+        known = state is not None and state.snapshot is not None
+        if known and state is not None and state.snapshot is not None:
+            known = state.snapshot.charger(charger_id) is not None
+        # Only the sessions of chargers the snapshot already holds can be re-read alone.
+        self.trigger(site_id, reload=reload or (sessions and not known), sessions=sessions)
 
     async def _site_of(self, charger_id: object) -> str | None:
         if not charger_id:
@@ -345,7 +386,7 @@ class ControlLoop:
     async def _load(self, site_id: str, state: _SiteState) -> SiteSnapshot | None:
         if state.stale or state.snapshot is None:
             # Cleared before reading: a change that lands while we read marks it again.
-            state.stale = state.tree_stale = False
+            state.stale = state.tree_stale = state.sessions_stale = False
             async with self._sessions() as db:
                 assert isinstance(db, AsyncSession)
                 state.snapshot = await load_site(db, uuid.UUID(site_id))
@@ -353,11 +394,17 @@ class ControlLoop:
             if state.snapshot is not None:
                 for charger in state.snapshot.chargers:
                     self._charger_site[charger.id] = site_id
-        elif state.tree_stale:
+            return state.snapshot
+        if state.tree_stale:
             state.tree_stale = False
             async with self._sessions() as db:
                 assert isinstance(db, AsyncSession)
                 state.snapshot = await reload_tree(db, state.snapshot)
+        if state.sessions_stale and state.snapshot is not None:
+            state.sessions_stale = False
+            async with self._sessions() as db:
+                assert isinstance(db, AsyncSession)
+                state.snapshot = await reload_sessions(db, state.snapshot)
         return state.snapshot
 
     async def _round(self, site_id: str) -> None:

@@ -200,6 +200,34 @@ async def reload_tree(db: AsyncSession, snapshot: SiteSnapshot) -> SiteSnapshot 
     )
 
 
+async def reload_sessions(db: AsyncSession, snapshot: SiteSnapshot) -> SiteSnapshot:
+    """The snapshot with its active sessions read again (a session started or stopped)."""
+    ids = [uuid.UUID(c.id) for c in snapshot.chargers]
+    return replace(snapshot, sessions=tuple(_session(s) for s in await _active(db, ids)))
+
+
+def with_online(snapshot: SiteSnapshot, charger_id: str, online: bool) -> SiteSnapshot:
+    """The snapshot with one charger's link state changed, read from the event itself."""
+    return replace(
+        snapshot,
+        chargers=tuple(
+            replace(c, online=online) if c.id == charger_id else c for c in snapshot.chargers
+        ),
+    )
+
+
+async def _active(db: AsyncSession, ids: list[uuid.UUID]) -> list[m.ChargingSession]:
+    if not ids:
+        return []
+    return list(
+        await db.scalars(
+            select(m.ChargingSession).where(
+                m.ChargingSession.charger_id.in_(ids), m.ChargingSession.stopped_at.is_(None)
+            )
+        )
+    )
+
+
 async def load_site(db: AsyncSession, site_id: uuid.UUID) -> SiteSnapshot | None:
     loaded = await _load_site_row(db, site_id)
     if loaded is None:
@@ -216,13 +244,7 @@ async def load_site(db: AsyncSession, site_id: uuid.UUID) -> SiteSnapshot | None
             evses[evse.charger_id].append(evse)
         for conn in await db.scalars(select(m.Connector).where(m.Connector.charger_id.in_(ids))):
             connectors[conn.evse_id].append(conn)
-        sessions = list(
-            await db.scalars(
-                select(m.ChargingSession).where(
-                    m.ChargingSession.charger_id.in_(ids), m.ChargingSession.stopped_at.is_(None)
-                )
-            )
-        )
+        sessions = await _active(db, ids)
     return SiteSnapshot(
         site_id=sid,
         name=site.name,
