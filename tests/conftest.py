@@ -33,6 +33,14 @@ PG_URL = os.environ.get(
 )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the browser tests last. Playwright's sync API keeps its event loop marked as
+    running in the main thread while its session fixture lives, and every asyncio test
+    after it would fail with "cannot be called from a running event loop"."""
+    browser_dir = Path(str(config.rootpath)) / "tests" / "browser"
+    items.sort(key=lambda item: Path(str(item.path)).is_relative_to(browser_dir))
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync fixture code, on its own thread and loop,
     so it never touches the event loop pytest-asyncio runs the test in."""
