@@ -10,6 +10,7 @@ from pathlib import Path
 
 from chargegrid.sim.faults import Faults
 from chargegrid.sim.fleet import Fleet, FleetConfig
+from chargegrid.sim.registration import register_fleet
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mean-stay", type=float, default=3600.0, help="s a car stays")
     parser.add_argument("--sessions-csv", type=Path, help="replay car visits from a CSV")
     parser.add_argument("--password", help="Basic-auth password of every charger")
+    register = parser.add_argument_group("create the chargers in a chargegrid server first")
+    register.add_argument("--api", metavar="URL", help="e.g. http://127.0.0.1:8180/api/v1")
+    register.add_argument("--token", help="an admin or service token")
+    register.add_argument("--site", metavar="SITE_ID", help="default: the first site")
     faults = parser.add_argument_group("fault injection")
     faults.add_argument("--drop-link-every", type=float, metavar="S")
     faults.add_argument("--refuse-profiles", type=float, default=0.0, metavar="P")
@@ -55,9 +60,19 @@ def config_from(args: argparse.Namespace) -> FleetConfig:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    fleet = Fleet(config_from(args))
+    config = config_from(args)
+    fleet = Fleet(config)
+
+    async def main() -> None:
+        if args.api:
+            if not args.token:
+                raise SystemExit("--api needs --token")
+            specs = [c.spec for c in fleet.chargers.values()]
+            await register_fleet(args.api, args.token, specs, config.id_tags, args.site)
+        await fleet.run_forever()
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(fleet.run_forever())
+        asyncio.run(main())
     return 0
 
 
