@@ -255,6 +255,8 @@ class ChargingSession(Timestamped, Base):
 
     __table_args__ = (
         Index("ix_sessions_charger_active", "charger_id", "stopped_at"),
+        # "Is this id tag charging already?" on every StartTransaction (migration ocpp_0002).
+        Index("ix_sessions_id_tag_active", "id_tag", "stopped_at"),
         UniqueConstraint("charger_id", "remote_transaction_id"),
     )
 
@@ -347,3 +349,10 @@ class Webhook(Timestamped, Base):
     secret: Mapped[str] = mapped_column(String(200))
     site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+def target_metadata() -> list[MetaData]:
+    """Every table the migrations create: this model, and the OCPP server's own tables."""
+    from chargegrid.ocpp.meter_inbox import metadata as ocpp_metadata
+
+    return [Base.metadata, ocpp_metadata]

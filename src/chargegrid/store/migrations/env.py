@@ -13,16 +13,15 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from chargegrid.store.db import create_engine
-from chargegrid.store.models import Base
+from chargegrid.store.models import target_metadata
 
 config = context.config
-target_metadata = Base.metadata
 
 
 def _configure_and_run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=target_metadata,
+        target_metadata=target_metadata(),
         # SQLite cannot ALTER most things in place; batch mode recreates the table.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
