@@ -62,6 +62,9 @@ def take(browser: Browser, server: Server, out: Path, settle_s: float) -> list[P
     phone = new_page(browser, PHONE)
     sign_in(phone, server)
     open_demo_site(phone)
+    # A new tab starts its chart empty: let it record a little before the picture.
+    end = time.monotonic() + settle_s / 3
+    wait_for(lambda: time.monotonic() > end, "the phone's chart to fill", settle_s)
     save(phone, "site-phone")
     return saved
 
