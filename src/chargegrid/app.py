@@ -16,6 +16,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -27,6 +28,7 @@ from chargegrid.config import Settings
 from chargegrid.control.component import control_loop
 from chargegrid.ocpp.component import ocpp_server
 from chargegrid.services.configure.expiry import expire_overrides_forever
+from chargegrid.services.webhooks import WebhookDispatcher
 from chargegrid.sim.demo import demo_fleet
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
@@ -62,9 +64,24 @@ async def override_expiry(runtime: Runtime) -> AsyncIterator[None]:
             await task
 
 
+@asynccontextmanager
+async def webhook_delivery(runtime: Runtime) -> AsyncIterator[WebhookDispatcher]:
+    """POSTs subscribed events to webhook receivers, signed, with retries."""
+    async with httpx.AsyncClient(follow_redirects=False) as client:
+        dispatcher = WebhookDispatcher(runtime.db, runtime.bus, client)
+        task = asyncio.create_task(dispatcher.run())
+        try:
+            yield dispatcher
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await dispatcher.close()
+
+
 def components_for(settings: Settings) -> list[Component]:
     """The components ``chargegrid serve`` starts, in order (stopped in reverse)."""
-    components: list[Component] = [override_expiry, ocpp_server, control_loop]
+    components: list[Component] = [override_expiry, webhook_delivery, ocpp_server, control_loop]
     if settings.demo:
         components.append(demo_fleet)  # after the OCPP server: it connects to it
     return components

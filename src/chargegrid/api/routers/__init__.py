@@ -15,6 +15,7 @@ from chargegrid.api.routers import (
     meters,
     sessions,
     sites,
+    webhooks,
 )
 
 
@@ -31,4 +32,5 @@ def all_routers() -> list[APIRouter]:
         meters.router,
         events.router,
         load.router,
+        webhooks.router,
     ]
