@@ -110,10 +110,13 @@ def throughput(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         # Server CPU over the measured window only: under a shared machine "calls per
         # CPU-second" is what one core of ours does, whatever else competes for it.
         process = psutil.Process(server.pid)
+        loaders = [psutil.Process(c.pid) for c in clients]
         time.sleep(args.warmup)
         cpu_start = _cpu(process)
+        load_start = sum(_cpu(p) for p in loaders)
         time.sleep(args.seconds)
         cpu_end = _cpu(process)
+        load_cpu = sum(_cpu(p) for p in loaders) - load_start
         reports = [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in clients]
     finally:
         stats = stop(server)
@@ -129,6 +132,7 @@ def throughput(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "p99_ms": round(max(r["p99_ms"] for r in reports), 2),
         "server_cpu_s_in_window": round(cpu, 2),
         "calls_per_server_cpu_s": round(calls / cpu) if cpu > 0 else None,
+        "load_generator_cpu_s_in_window": round(load_cpu, 2),
         "group_commit": stats,
         "failure_sample": [f for r in reports for f in r["failure_sample"]][:3],
     }
@@ -193,7 +197,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--idle", type=int, default=5000)
-    parser.add_argument("--kinds", default="baseline,ours")
+    parser.add_argument("--kinds", default="baseline,ours-nostore,ours")
     parser.add_argument("--only", choices=("throughput", "memory"), default=None)
     args = parser.parse_args()
     kinds = args.kinds.split(",")

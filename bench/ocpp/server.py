@@ -4,6 +4,8 @@
 commits, nothing acknowledged before it is committed).
 ``baseline``: a central system written plainly on the ``ocpp`` package with its
 defaults (``ocpp.v16.ChargePoint`` over ``websockets``), storing nothing.
+``ours-nostore``: chargegrid's server with validation on but a store that keeps
+nothing: the protocol engine alone, like for like with the baseline.
 """
 
 from __future__ import annotations
@@ -103,6 +105,65 @@ async def run_ours(port: int, db_path: Path, chargers: int) -> None:
     await central.stop()
 
 
+class NothingStore:
+    """Acknowledges every write without keeping it (``ours-nostore`` only)."""
+
+    def __init__(self) -> None:
+        self._tx = itertools.count(1)
+
+    async def charger(self, ocpp_id: str) -> Any:
+        from chargegrid.services.charger_ports import ChargerRecord
+
+        key = uuid.uuid5(uuid.NAMESPACE_URL, ocpp_id)
+        return ChargerRecord(key, ocpp_id, "Accepted", None, None, "applied")
+
+    async def register(self, ocpp_id: str) -> Any:
+        return await self.charger(ocpp_id)
+
+    async def id_tag(self, id_tag: str) -> Any:
+        return None
+
+    async def apply(self, writes: Any) -> list[Any]:
+        from chargegrid.services.charger_ports import (
+            IdTagInfo,
+            Metered,
+            MeterWrite,
+            Started,
+            StartWrite,
+            Stopped,
+            StopWrite,
+        )
+
+        results: list[Any] = []
+        for w in writes:
+            if isinstance(w, StartWrite):
+                results.append(Started(uuid.uuid4(), next(self._tx), IdTagInfo("Accepted"), False))
+            elif isinstance(w, StopWrite):
+                results.append(Stopped(None, None, None, None, False))
+            elif isinstance(w, MeterWrite):
+                results.append(Metered(None, None))
+            else:
+                results.append(None)
+        return results
+
+
+async def run_ours_nostore(port: int) -> None:
+    from chargegrid.ocpp.gateway import CommandGateway
+    from chargegrid.ocpp.server import OcppServer
+    from chargegrid.services.charger_messages import ChargerMessages
+    from chargegrid.services.charger_ports import EventLog
+    from chargegrid.services.group_commit import GroupCommitWriter
+
+    store = NothingStore()
+    writer = GroupCommitWriter(store)
+    writer.start()
+    messages = ChargerMessages(store, writer, EventLog(limit=1000), unknown_tags_accepted=True)
+    server = OcppServer(messages, CommandGateway(), lambda _password, _hash: True)
+    await server.start("127.0.0.1", port)
+    print("READY", flush=True)
+    await asyncio.Future()
+
+
 def raise_fd_limit() -> None:
     """Thousands of sockets need thousands of file descriptors."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -111,7 +172,7 @@ def raise_fd_limit() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=("ours", "baseline"))
+    parser.add_argument("kind", choices=("ours", "ours-nostore", "baseline"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", type=Path, default=Path("bench/.cache/ocpp-bench.db"))
     parser.add_argument("--chargers", type=int, default=6000)
@@ -121,6 +182,8 @@ def main() -> None:
     args.db.unlink(missing_ok=True)
     if args.kind == "baseline":
         asyncio.run(run_baseline(args.port))
+    elif args.kind == "ours-nostore":
+        asyncio.run(run_ours_nostore(args.port))
     else:
         asyncio.run(run_ours(args.port, args.db, args.chargers))
 

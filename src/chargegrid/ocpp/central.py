@@ -10,6 +10,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargegrid.ocpp.gateway import CommandGateway
+from chargegrid.ocpp.meter_inbox import COMPACT_CHUNK
 from chargegrid.ocpp.schemas import schemas
 from chargegrid.ocpp.server import OcppServer, PasswordCheck
 from chargegrid.ocpp.storage import SqlChargerStore
@@ -75,6 +76,8 @@ class OcppCentralSystem:
         while True:
             await asyncio.sleep(self.compact_every_s)
             try:
-                await self.store.compact()
+                while await self.store.compact() >= COMPACT_CHUNK:
+                    pass  # behind: keep going, chunk by chunk
+                await self.store.checkpoint()
             except Exception:
                 log.exception("meter inbox compaction failed; retrying")

@@ -9,6 +9,7 @@ that never change (a connector's rows, a transaction's session).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -80,9 +81,21 @@ def _sqlite_twin(engine: AsyncEngine) -> Engine:
         cursor = dbapi_connection.cursor()
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
+        # The write path never checkpoints (a checkpoint copies and fsyncs the database
+        # file and stalled group commits for up to a second); checkpoint() does it on
+        # its own thread and connection, concurrently with the writer.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     return twin
+
+
+def _checkpoint(path: str) -> None:
+    connection = sqlite3.connect(path, timeout=10)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        connection.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +110,11 @@ class SqlChargerStore:
         self.engine = engine
         self._sync_engine: Engine | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._checkpointer: ThreadPoolExecutor | None = None
         if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
             self._sync_engine = _sqlite_twin(engine)
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="ocpp-writer")
+            self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="ocpp-checkpoint")
         self._places: dict[tuple[uuid.UUID, int], tuple[uuid.UUID, uuid.UUID]] = {}
         self._txs: dict[tuple[uuid.UUID, int], _Tx] = {}
         self._bound: DriverStatements | None = None
@@ -110,6 +125,15 @@ class SqlChargerStore:
                 self._executor, self._sync_engine.dispose
             )
             self._executor.shutdown()
+        if self._checkpointer is not None:
+            self._checkpointer.shutdown()
+
+    async def checkpoint(self) -> None:
+        """SQLite: move the WAL into the database file without blocking the writer."""
+        if self._checkpointer is None or self.engine.url.database is None:
+            return
+        path = self.engine.url.database
+        await asyncio.get_running_loop().run_in_executor(self._checkpointer, _checkpoint, path)
 
     def _statements(self, dialect: Dialect) -> DriverStatements:
         if self._bound is None:
@@ -499,7 +523,7 @@ class _Batch:
                 b.uuid(charger_id),
                 b.uuid(session_id) if session_id is not None else None,
                 evse_number,
-                encode_samples(samples),
+                encode_samples(samples, b.json_time),
                 self.received_at,
             )
         )
