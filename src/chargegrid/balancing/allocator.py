@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from operator import attrgetter
 
 from chargegrid.balancing.deadlines import effective_weight
-from chargegrid.balancing.model import Demand, Plan, Problem, SessionPlan
-from chargegrid.balancing.switching import Option, Wiring, options, wiring
+from chargegrid.balancing.model import Demand, Plan, Problem, SessionPlan, session_plan
+from chargegrid.balancing.switching import Option, Wired, option, options, wiring
 from chargegrid.balancing.tree import (
     MICRO,
     SNAP_MICRO,
@@ -51,51 +51,99 @@ def rank_key(demand: Demand) -> tuple[float, float, str]:
     return (-demand.weight, demand.plugged_in_at, demand.session_id)
 
 
-@dataclass(slots=True)
 class _Admitted:
-    """An admitted session during allocation; currents in whole µA."""
+    """The admitted sessions during allocation, column by column (one list per field,
+    in rank order; currents in whole µA): a thousand small objects per call would cost
+    more than the arithmetic."""
 
-    demand: Demand
-    option: Option
-    resources: list[int]
-    lo: int
-    hi: int
-    weight: float
+    __slots__ = ("demand", "hi", "lo", "option", "resources", "weight")
+
+    def __init__(self) -> None:
+        self.demand: list[Demand] = []
+        self.option: list[Option] = []
+        self.resources: list[list[int]] = []
+        self.lo: list[int] = []
+        self.hi: list[int] = []
+        self.weight: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self.demand)
 
 
 def allocate(problem: Problem) -> Plan:
     tree = build_tree(problem.nodes)
     _check_demands(problem, tree)
-    ranked = sorted(problem.demands, key=rank_key)
+    ranked = _ranked(problem.demands)
     previous = {p.session_id: p for p in problem.previous.sessions} if problem.previous else {}
-    admitted, refused = _admit(problem, tree, ranked, previous)
-    micro, bottlenecks = _share(tree, admitted)
-    _fit_micro(tree, admitted, micro)
+    admitted, refused, spare = _admit(problem, tree, ranked, previous)
+    micro, bottlenecks = _share(admitted, spare)
+    _fit_micro(admitted, micro, spare)
     values = [
-        min(max(v / MICRO, a.demand.min_current), a.demand.max_current) if v else 0.0
-        for a, v in zip(admitted, micro, strict=True)
+        min(max(v / MICRO, d.min_current), d.max_current) if v else 0.0
+        for d, v in zip(admitted.demand, micro, strict=True)
     ]
     loads = _verify(tree, admitted, values)
     return _plan(problem, tree, admitted, refused, values, bottlenecks, loads)
 
 
+_session_id = attrgetter("session_id")
+_node_id = attrgetter("node_id")
+_weight = attrgetter("weight")
+_plugged_in_at = attrgetter("plugged_in_at")
+_min_current = attrgetter("min_current")
+_max_current = attrgetter("max_current")
+_PLAIN_NUMBERS = frozenset((float, int))
+
+
 def _check_demands(problem: Problem, tree: Tree) -> None:
+    demands = problem.demands
+    ids = list(map(_session_id, demands))
+    numbers = [
+        *map(_min_current, demands),
+        *map(_max_current, demands),
+        *map(_weight, demands),
+        *map(_plugged_in_at, demands),
+    ]
+    # The common all-good case in a few whole-list checks; anything odd (a duplicate,
+    # an unknown node, a bool or NaN, a negative weight) takes the field-by-field path
+    # below, which names every bad field.
+    try:
+        fine = (
+            len(set(ids)) == len(ids)
+            and tree.index.keys() >= set(map(_node_id, demands))
+            and _PLAIN_NUMBERS.issuperset(map(type, numbers))
+            and math.isfinite(sum(numbers))
+            and min(map(_weight, demands), default=0.0) >= 0
+        )
+    except (OverflowError, TypeError):
+        fine = False
+    if fine:
+        return
     errors = ErrorCollector()
     seen: set[str] = set()
-    for i, d in enumerate(problem.demands):
+    for i, d in enumerate(demands):
         where = f"demands[{i}]"
         if d.session_id in seen:
             errors.add(f"{where}.session_id", f"duplicate session id {d.session_id!r}")
         seen.add(d.session_id)
         if d.node_id not in tree.index:
             errors.add(f"{where}.node_id", f"unknown node {d.node_id!r}")
-        numbers = (d.min_current, d.max_current, d.weight, d.plugged_in_at)
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in numbers):
+        values = (d.min_current, d.max_current, d.weight, d.plugged_in_at)
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
             for name in ("min_current", "max_current", "weight", "plugged_in_at"):
                 finite(getattr(d, name), f"{where}.{name}", errors)
         elif d.weight < 0:
             errors.add(f"{where}.weight", "must be 0 or more")
     errors.raise_if_any()
+
+
+def _ranked(demands: Sequence[Demand]) -> list[Demand]:
+    """``sorted(demands, key=rank_key)`` as three stable C-level sorts, least significant
+    key first (``reverse=True`` keeps equal weights in their order)."""
+    ranked = sorted(demands, key=_session_id)
+    ranked.sort(key=_plugged_in_at)
+    ranked.sort(key=_weight, reverse=True)
+    return ranked
 
 
 def _site_available(tree: Tree) -> float:
@@ -107,38 +155,52 @@ def _site_available(tree: Tree) -> float:
 _Refused = dict[str, tuple[str, tuple[Phase, ...]]]
 
 
+def _wired(tree: Tree, node: int, demand: Demand) -> Wired:
+    """The demand's connector layout at ``node``, composed once per topology."""
+    # Enum members are singletons: their identity is a cheaper key than their hash.
+    key = (
+        node,
+        demand.rotation.targets,
+        id(demand.power_type),
+        demand.used_terminals,
+        demand.can_switch_phases,
+    )
+    shape = tree.shape
+    found = shape.wired.get(key)
+    if found is None:
+        wires = wiring(tree.to_grid[node], demand)
+        found = shape.wired[key] = Wired(
+            wires,
+            option(wires.full, switched=False),
+            tree.resources(node, wires.full),
+            None if wires.one is None else option(wires.one, switched=True),
+            [] if wires.one is None else tree.resources(node, wires.one),
+        )
+    return found
+
+
 def _admit(
     problem: Problem,
     tree: Tree,
     ranked: Sequence[Demand],
     previous: dict[str, SessionPlan],
-) -> tuple[list[_Admitted], _Refused]:
+) -> tuple[_Admitted, _Refused, list[int]]:
     """Greedy admission in rank order, in exact integer µA; returns the admitted
-    sessions and, per refused session, its reason and the phases it would load."""
+    sessions, per refused session its reason and the phases it would load, and what
+    each resource has left above the admitted minimums."""
     spare = list(tree.capacity_micro)
+    at = spare.__getitem__
     site_available = _site_available(tree)
-    admitted: list[_Admitted] = []
+    admitted = _Admitted()
     refused: _Refused = {}
-    resources_of: dict[tuple[int, tuple[Phase, ...]], list[int]] = {}
-    wiring_of: dict[tuple[int, int, int, tuple[int, ...] | None, bool], Wiring] = {}
     # Sessions share a few distinct minimums and maximums.
     lows: dict[float, int] = {}
     highs: dict[float, int] = {}
+    index = tree.index
+    now, voltage = problem.now, problem.voltage
     for demand in ranked:
-        node = tree.index[demand.node_id]
-        # Sites repeat a handful of connector layouts; compose each once. Keyed by
-        # object identity (rotations and enum members live as long as the problem):
-        # hashing the dataclasses is what would cost.
-        key = (
-            id(tree.to_grid[node]),
-            id(demand.rotation),
-            id(demand.power_type),
-            demand.used_terminals,
-            demand.can_switch_phases,
-        )
-        wires = wiring_of.get(key)
-        if wires is None:
-            wires = wiring_of[key] = wiring(tree.to_grid[node], demand)
+        node = index[demand.node_id]
+        wired = _wired(tree, node, demand)
         lo = lows.get(demand.min_current)
         if lo is None:
             lo = lows[demand.min_current] = micro_ceil(max(0.0, demand.min_current))
@@ -146,112 +208,117 @@ def _admit(
         if hi is None:
             hi = highs[demand.max_current] = micro_floor(max(0.0, demand.max_current))
         if hi < lo or demand.max_current < demand.min_current:
-            refused[demand.session_id] = (REASON_MAX_BELOW_MIN, wires.full)
+            refused[demand.session_id] = (REASON_MAX_BELOW_MIN, wired.wiring.full)
             continue
-        chosen: tuple[Option, list[int]] | None = None
-        previous_plan = previous.get(demand.session_id)
-        for option in options(wires, demand, problem, previous_plan, site_available):
-            place = (node, option.phases)
-            resources = resources_of.get(place)
-            if resources is None:
-                resources = resources_of[place] = tree.resources(node, option.phases)
-            need = lo + micro_ceil(option.margin)
-            if all(spare[r] >= need for r in resources):
-                chosen = (option, resources)
-                break
+        chosen: Option | None = None
+        resources = wired.full_resources
+        if wired.one is None:
+            # Not switchable: its phases as they are (by far the common case).
+            if min(map(at, resources)) >= lo:
+                chosen = wired.full
+        else:
+            previous_plan = previous.get(demand.session_id)
+            for choice in options(wired.wiring, demand, problem, previous_plan, site_available):
+                # An option loads either all the session's phases or its first one only.
+                resources = wired.full_resources if len(choice.phases) > 1 else wired.one_resources
+                need = lo + micro_ceil(choice.margin) if choice.margin else lo
+                if min(map(at, resources)) >= need:
+                    chosen = choice
+                    break
         if chosen is None:
-            refused[demand.session_id] = (REASON_NOT_ADMITTED, wires.full)
+            refused[demand.session_id] = (REASON_NOT_ADMITTED, wired.wiring.full)
             continue
-        option, resources = chosen
         for r in resources:
             spare[r] -= lo
-        weight = (
+        admitted.demand.append(demand)
+        admitted.option.append(chosen)
+        admitted.resources.append(resources)
+        admitted.lo.append(lo)
+        admitted.hi.append(hi)
+        admitted.weight.append(
             demand.weight
             if demand.departure_at is None
-            else effective_weight(demand, problem.now, len(option.phases), problem.voltage)
+            else effective_weight(demand, now, len(chosen.phases), voltage)
         )
-        admitted.append(_Admitted(demand, option, resources, lo, hi, weight))
-    return admitted, refused
+    return admitted, refused, spare
 
 
-def _share(tree: Tree, admitted: list[_Admitted]) -> tuple[list[int], list[int]]:
+def _share(admitted: _Admitted, spare: list[int]) -> tuple[list[int], list[int]]:
     """Water-fill the weighted sessions, then the zero-weight ones in what is left;
-    results are floored to whole µA (never above what the fill gave)."""
-    micro = [a.lo for a in admitted]
+    results are floored to whole µA (never above what the fill gave). ``spare`` (what
+    each resource holds above the minimums) is kept up to date: it ends as capacity
+    minus load."""
+    lo, hi, weights, members = admitted.lo, admitted.hi, admitted.weight, admitted.resources
+    micro = list(lo)
     bottlenecks = [NO_BOTTLENECK] * len(admitted)
-    spare = list(tree.capacity_micro)
-    for a in admitted:
-        for r in a.resources:
-            spare[r] -= a.lo
     for tier in (
-        [i for i, a in enumerate(admitted) if a.weight > 0.0],
-        [i for i, a in enumerate(admitted) if a.weight <= 0.0],
+        [i for i, w in enumerate(weights) if w > 0.0],
+        [i for i, w in enumerate(weights) if w <= 0.0],
     ):
         if not tier:
             continue
         result = water_fill(
             [float(s) for s in spare],
-            [admitted[i].resources for i in tier],
-            [float(admitted[i].lo) for i in tier],
-            [float(admitted[i].hi) for i in tier],
-            [admitted[i].weight if admitted[i].weight > 0.0 else 1.0 for i in tier],
+            [members[i] for i in tier],
+            [float(lo[i]) for i in tier],
+            [float(hi[i]) for i in tier],
+            [weights[i] if weights[i] > 0.0 else 1.0 for i in tier],
         )
         for j, i in enumerate(tier):
-            a = admitted[i]
-            micro[i] = min(a.hi, max(a.lo, math.floor(result.values[j] + SNAP_MICRO)))
+            value = min(hi[i], max(lo[i], math.floor(result.values[j] + SNAP_MICRO)))
+            micro[i] = value
             bottlenecks[i] = result.bottleneck[j]
-            extra = micro[i] - a.lo
+            extra = value - lo[i]
             if extra > 0:
-                for r in a.resources:
+                for r in members[i]:
                     spare[r] -= extra
     return micro, bottlenecks
 
 
-def _fit_micro(tree: Tree, admitted: list[_Admitted], micro: list[int]) -> None:
+def _fit_micro(admitted: _Admitted, micro: list[int], spare: list[int]) -> None:
     """Exact integer check of every resource; snapping a fill result up to a whole µA can
-    overshoot by a µA or two, which the lowest-ranked sessions give back."""
-    load = [0] * tree.resource_count
-    for a, v in zip(admitted, micro, strict=True):
-        for r in a.resources:
-            load[r] += v
-    for r, value in enumerate(load):
-        excess = value - tree.capacity_micro[r]
+    overshoot by a µA or two, which the lowest-ranked sessions give back. ``spare`` is
+    capacity minus load, so only resources below 0 are over."""
+    for r in [r for r, left in enumerate(spare) if left < 0]:
+        excess = -spare[r]
         if excess <= 0:
-            continue
+            continue  # an earlier give-back already fixed it
         for i in reversed(range(len(admitted))):
-            a = admitted[i]
-            if r not in a.resources or micro[i] <= a.lo:
+            resources = admitted.resources[i]
+            if r not in resources or micro[i] <= admitted.lo[i]:
                 continue
-            cut = min(excess, micro[i] - a.lo)
+            cut = min(excess, micro[i] - admitted.lo[i])
             micro[i] -= cut
             excess -= cut
-            for other in a.resources:
-                load[other] -= cut
+            for other in resources:
+                spare[other] += cut
             if excess <= 0:
                 break
 
 
-def _verify(tree: Tree, admitted: list[_Admitted], values: list[float]) -> list[float]:
+def _verify(tree: Tree, admitted: _Admitted, values: list[float]) -> list[float]:
     """Belt and braces for rule 1, in the floats the plan carries: exact sums against
     the real capacities. The integer grid makes an overshoot all but impossible; should
     one show up, sessions give way from the lowest rank up (first what they have above
     their minimum, then entirely)."""
     while True:
         parts: list[list[float]] = [[] for _ in range(tree.resource_count)]
-        for a, value in zip(admitted, values, strict=True):
+        for resources, value in zip(admitted.resources, values, strict=True):
             if value > 0.0:
-                for r in a.resources:
+                for r in resources:
                     parts[r].append(value)
         over = next(
             ((r, e) for r in _suspects(tree, parts) if (e := tree.overshoot(r, parts[r])) > 0),
             None,
         )
         if over is None:
-            return [math.fsum(p) for p in parts]
+            return [math.fsum(p) if len(p) > 1 else (p[0] if p else 0.0) for p in parts]
         resource, excess = over
-        carriers = [i for i, a in enumerate(admitted) if resource in a.resources and values[i] > 0]
+        carriers = [
+            i for i, rs in enumerate(admitted.resources) if resource in rs and values[i] > 0
+        ]
         for i in reversed(carriers):
-            room = values[i] - admitted[i].demand.min_current
+            room = values[i] - admitted.demand[i].min_current
             cut = min(room, excess + 1.0 / MICRO)
             if cut > 0.0:
                 values[i] -= cut
@@ -265,19 +332,19 @@ def _verify(tree: Tree, admitted: list[_Admitted], values: list[float]) -> list[
 def _suspects(tree: Tree, parts: list[list[float]]) -> list[int]:
     """Resources whose plain float sum comes within a hair of the limit; only these need
     the exact (slower) check. Float sums of a few thousand terms err by far less."""
-    suspects = []
-    for r, values in enumerate(parts):
-        if values:
-            unmanaged, reserved = tree.held[r]
-            if sum(values) + unmanaged + reserved >= tree.limit[r] - 1e-6:
-                suspects.append(r)
-    return suspects
+    return [
+        r
+        for r, (values, (unmanaged, reserved), limit) in enumerate(
+            zip(parts, tree.held, tree.limit, strict=True)
+        )
+        if values and sum(values) + unmanaged + reserved >= limit - 1e-6
+    ]
 
 
 def _plan(
     problem: Problem,
     tree: Tree,
-    admitted: list[_Admitted],
+    admitted: _Admitted,
     refused: _Refused,
     values: list[float],
     bottlenecks: list[int],
@@ -286,7 +353,15 @@ def _plan(
     by_id: dict[str, SessionPlan] = {}
     # Many sessions share a bottleneck; describe each resource once.
     described: dict[int, tuple[tuple[str, Phase], str]] = {}
-    for a, value, bottleneck in zip(admitted, values, bottlenecks, strict=True):
+    for demand, chosen, lo, weight, value, bottleneck in zip(
+        admitted.demand,
+        admitted.option,
+        admitted.lo,
+        admitted.weight,
+        values,
+        bottlenecks,
+        strict=True,
+    ):
         where: tuple[str, Phase] | None = None
         limited = ""
         if bottleneck != NO_BOTTLENECK:
@@ -294,25 +369,30 @@ def _plan(
             if known is None:
                 known = described[bottleneck] = _describe(tree, bottleneck)
             where, limited = known
-        by_id[a.demand.session_id] = SessionPlan(
-            session_id=a.demand.session_id,
-            limit_a=value,
-            phases=1 if len(a.option.phases) == 1 else 3,
-            grid_phases=a.option.phases,
-            reason=_reason(a, value, limited),
-            bottleneck=where,
-            weight=a.weight,
+        if value <= 0.0 and lo > 0:
+            reason = REASON_NOT_ADMITTED
+        elif chosen.switched:
+            reason = REASON_SWITCHED
+        elif value >= demand.max_current - AT_MAX_TOLERANCE_A or not limited:
+            reason = REASON_AT_MAX
+        else:
+            reason = limited
+        phases = chosen.phases
+        by_id[demand.session_id] = session_plan(
+            demand.session_id,
+            value,
+            1 if len(phases) == 1 else 3,
+            phases,
+            reason,
+            where,
+            weight,
         )
     for session_id, (reason, phases) in refused.items():
-        by_id[session_id] = SessionPlan(
-            session_id=session_id,
-            limit_a=0.0,
-            phases=1 if len(phases) == 1 else 3,
-            grid_phases=phases,
-            reason=reason,
+        by_id[session_id] = session_plan(
+            session_id, 0.0, 1 if len(phases) == 1 else 3, phases, reason, None, 1.0
         )
-    sessions = tuple(by_id[d.session_id] for d in problem.demands)
-    nodes = tuple(node_load(tree, i, loads) for i in range(len(tree.nodes)))
+    sessions = tuple(map(by_id.__getitem__, map(_session_id, problem.demands)))
+    nodes = tuple([node_load(tree, i, loads) for i in range(len(tree.nodes))])
     return Plan(sessions=sessions, nodes=nodes)
 
 
@@ -321,16 +401,6 @@ def _describe(tree: Tree, resource: int) -> tuple[tuple[str, Phase], str]:
     if resource // 3 == tree.root:
         return (node_id, phase), REASON_FAIR_SHARE
     return (node_id, phase), f"limited_by:{node_id}/{phase.name}"
-
-
-def _reason(a: _Admitted, value: float, limited: str) -> str:
-    if value <= 0.0 and a.lo > 0:
-        return REASON_NOT_ADMITTED
-    if a.option.switched:
-        return REASON_SWITCHED
-    if value >= a.demand.max_current - AT_MAX_TOLERANCE_A or not limited:
-        return REASON_AT_MAX
-    return limited
 
 
 def check_plan(problem: Problem, plan: Plan) -> None:

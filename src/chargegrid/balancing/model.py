@@ -9,7 +9,8 @@ seconds since the epoch, ids are strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 
 from chargegrid.domain.connectors import PowerType
 from chargegrid.domain.phases import IDENTITY, Phase, PhaseRotation
@@ -176,3 +177,69 @@ class Problem:
     max_phase_switches: int | None = None
     previous: Plan | None = None
     voltage: float = DEFAULT_NOMINAL_VOLTAGE
+
+
+# --- building plans fast -----------------------------------------------------------------
+# A frozen dataclass's __init__ sets each field through object.__setattr__, which costs
+# about 3x writing the slots directly. The allocator builds one SessionPlan per session
+# and one NodeLoad per node on every call (thousands per decision), so it fills the
+# slots itself; the objects are the same as the constructor's (tests compare them).
+
+_SetSlot = Callable[[object, object], None]
+
+
+def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[_SetSlot, ...]:
+    if set(names) != {f.name for f in fields(cls)}:
+        raise TypeError(f"{cls.__name__}: the fast constructor must set every field")
+    return tuple(getattr(cls, name).__set__ for name in names)
+
+
+_SESSION_SLOTS = _slot_setters(
+    SessionPlan,
+    ("session_id", "limit_a", "phases", "grid_phases", "reason", "bottleneck", "weight"),
+)
+_NODE_SLOTS = _slot_setters(
+    NodeLoad, ("node_id", "limit", "unmanaged", "reserved", "allocated", "headroom")
+)
+
+
+def session_plan(
+    session_id: str,
+    limit_a: float,
+    phases: int,
+    grid_phases: tuple[Phase, ...],
+    reason: str,
+    bottleneck: tuple[str, Phase] | None,
+    weight: float,
+) -> SessionPlan:
+    """``SessionPlan(...)`` (every field given), without the frozen-init overhead."""
+    entry = object.__new__(SessionPlan)
+    s_id, s_limit, s_phases, s_grid, s_reason, s_bottleneck, s_weight = _SESSION_SLOTS
+    s_id(entry, session_id)
+    s_limit(entry, limit_a)
+    s_phases(entry, phases)
+    s_grid(entry, grid_phases)
+    s_reason(entry, reason)
+    s_bottleneck(entry, bottleneck)
+    s_weight(entry, weight)
+    return entry
+
+
+def node_load_of(
+    node_id: str,
+    limit: PhaseAmps,
+    unmanaged: PhaseAmps,
+    reserved: PhaseAmps,
+    allocated: PhaseAmps,
+    headroom: PhaseAmps,
+) -> NodeLoad:
+    """``NodeLoad(...)``, without the frozen-init overhead."""
+    entry = object.__new__(NodeLoad)
+    n_id, n_limit, n_unmanaged, n_reserved, n_allocated, n_headroom = _NODE_SLOTS
+    n_id(entry, node_id)
+    n_limit(entry, limit)
+    n_unmanaged(entry, unmanaged)
+    n_reserved(entry, reserved)
+    n_allocated(entry, allocated)
+    n_headroom(entry, headroom)
+    return entry

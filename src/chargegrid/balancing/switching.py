@@ -38,6 +38,19 @@ class Wiring:
     one: tuple[Phase, ...] | None
 
 
+@dataclass(frozen=True, slots=True)
+class Wired:
+    """A connector layout at one node, worked out once per topology: its wiring, its
+    no-hysteresis options and the resources each loads."""
+
+    wiring: Wiring
+    full: Option
+    full_resources: list[int]
+    one: Option | None
+    # Empty when the session cannot switch.
+    one_resources: list[int]
+
+
 def wiring(node_to_grid: PhaseRotation, demand: Demand) -> Wiring:
     """Compose the connector's rotation onto its node's and keep the terminals in use."""
     try:
@@ -66,10 +79,10 @@ def options(
     site_available: float,
 ) -> list[Option]:
     """The phase choices to try, best first; admission takes the first that fits."""
-    full = _cached(wires.full, False)
+    full = option(wires.full, switched=False)
     if wires.one is None:
         return [full]
-    one = _cached(wires.one, True)
+    one = option(wires.one, switched=True)
     was_one = previous is not None and len(previous.grid_phases) == 1
     capped = (
         problem.max_phase_switches is not None
@@ -91,7 +104,7 @@ def options(
 _OPTIONS: dict[tuple[tuple[Phase, ...], bool], Option] = {}
 
 
-def _cached(phases: tuple[Phase, ...], switched: bool) -> Option:
+def option(phases: tuple[Phase, ...], *, switched: bool) -> Option:
     """Options are immutable and few (a handful of phase sets): build each once."""
     key = (phases, switched)
     option = _OPTIONS.get(key)

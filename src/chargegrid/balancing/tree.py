@@ -8,9 +8,14 @@ node up to the site for each grid phase it uses.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
 
-from chargegrid.balancing.model import Node, NodeLoad
+from chargegrid.balancing.model import Node, NodeLoad, node_load_of
+from chargegrid.balancing.switching import Wired
 from chargegrid.domain.errors import ErrorCollector, InvalidValue
 from chargegrid.domain.phases import ALL_PHASES, Phase, PhaseRotation
 
@@ -41,6 +46,35 @@ def finite(value: float, field_name: str, errors: ErrorCollector) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class Topology:
+    """What a tree's structure alone decides (ids, parents, rotations), compiled once and
+    reused while the site's wiring does not change: the control loop rebuilds its
+    problem on every meter reading, but the tree's shape changes only on configuration.
+    """
+
+    # Input position of each node, in id order.
+    order: tuple[int, ...]
+    index: dict[str, int]
+    root: int
+    ancestors: tuple[tuple[int, ...], ...]
+    to_grid: tuple[PhaseRotation, ...]
+    # Resource lists per (node index, grid phases), filled in as sessions ask for them.
+    resources_of: dict[tuple[int, tuple[Phase, ...]], list[int]]
+    # Connector layouts per (node index, connector rotation, power type, used
+    # terminals, may switch): sites repeat a handful, so each is composed once.
+    wired: dict[tuple[object, ...], Wired]
+
+    def resources(self, node_index: int, phases: tuple[Phase, ...]) -> list[int]:
+        key = (node_index, phases)
+        found = self.resources_of.get(key)
+        if found is None:
+            offsets = [int(p) - 1 for p in phases]
+            found = [a * 3 + i for a in self.ancestors[node_index] for i in offsets]
+            self.resources_of[key] = found
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class Tree:
     nodes: tuple[Node, ...]
     index: dict[str, int]
@@ -57,14 +91,16 @@ class Tree:
     # Per resource: the limit and (unmanaged, reserved), for the exact safety check.
     limit: tuple[float, ...]
     held: tuple[tuple[float, float], ...]
+    shape: Topology
 
     @property
     def resource_count(self) -> int:
         return len(self.nodes) * 3
 
     def resources(self, node_index: int, phases: tuple[Phase, ...]) -> list[int]:
-        offsets = [int(p) - 1 for p in phases]
-        return [a * 3 + i for a in self.ancestors[node_index] for i in offsets]
+        """The resources a session at ``node_index`` loads on ``phases`` (a shared,
+        memoised list: do not change it)."""
+        return self.shape.resources(node_index, phases)
 
     def overshoot(self, resource: int, parts: list[float]) -> float:
         """How far ``parts`` (the sessions' currents on ``resource``) take it over its
@@ -80,17 +116,56 @@ class Tree:
         return self.nodes[resource // 3].id, ALL_PHASES[resource % 3]
 
 
-def build_tree(nodes: tuple[Node, ...]) -> Tree:
-    """Check the tree's structure and number its resources.
+# Compiled topologies of the sites seen last, keyed by their structure. A CSMS runs
+# one control loop per site; a few dozen entries cover a large installation.
+_TOPOLOGY_CACHE_SIZE = 64
+_topologies: OrderedDict[tuple[object, ...], Topology] = OrderedDict()
+_topologies_lock = threading.Lock()
+_ids = attrgetter("id")
+_parents = attrgetter("parent_id")
+_wiring = attrgetter("rotation.targets")
+_limits = attrgetter("limit")
+_unmanaged = attrgetter("unmanaged")
+_reserved = attrgetter("reserved")
 
-    Raises ``InvalidValue`` for a broken structure (no or several roots, an unknown
-    parent, a cycle, a duplicate id, a rotation its parent cannot carry, a value that is
-    not a number): those are configuration errors the API must refuse. Limits below the
-    load already on a node are *not* errors: its sessions get 0.
+
+def topology(nodes: tuple[Node, ...]) -> Topology:
+    """The compiled structure of ``nodes``, from the cache when the same structure (same
+    ids, parents and rotations, in the same order) was compiled before.
+
+    Raises ``InvalidValue`` for a broken structure, exactly as ``build_tree`` documents;
+    broken structures are never cached.
     """
+    key = (
+        tuple(map(_ids, nodes)),
+        tuple(map(_parents, nodes)),
+        tuple(map(_wiring, nodes)),
+    )
+    with _topologies_lock:
+        found = _topologies.get(key)
+        if found is not None:
+            _topologies.move_to_end(key)
+            return found
+    compiled = compile_topology(nodes)
+    with _topologies_lock:
+        _topologies[key] = compiled
+        if len(_topologies) > _TOPOLOGY_CACHE_SIZE:
+            _topologies.popitem(last=False)
+    return compiled
+
+
+def clear_topology_cache() -> None:
+    """Forget every compiled topology (benchmarks measure the first call with it)."""
+    with _topologies_lock:
+        _topologies.clear()
+
+
+def compile_topology(nodes: tuple[Node, ...]) -> Topology:
+    """Check the tree's structure and number its nodes in id order (no cache)."""
     # Numbering resources by node id makes ties (two fuses filling at the same level)
     # resolve the same way whatever order the caller listed the nodes in.
-    nodes = tuple(sorted(nodes, key=lambda n: n.id))
+    order = tuple(sorted(range(len(nodes)), key=lambda i: nodes[i].id))
+    nodes = tuple(nodes[i] for i in order)
     errors = ErrorCollector()
     index: dict[str, int] = {}
     for i, node in enumerate(nodes):
@@ -107,13 +182,33 @@ def build_tree(nodes: tuple[Node, ...]) -> Tree:
 
     parents = [index[n.parent_id] if n.parent_id is not None else -1 for n in nodes]
     ancestors = _paths(nodes, parents)
-    to_grid = _rotations_to_grid(nodes, ancestors)
+    return Topology(
+        order=order,
+        index=index,
+        root=roots[0],
+        ancestors=tuple(ancestors),
+        to_grid=tuple(_rotations_to_grid(nodes, ancestors)),
+        resources_of={},
+        wired={},
+    )
 
-    limits = [v for n in nodes for v in n.limit]
-    unmanaged = [v for n in nodes for v in n.unmanaged]
-    reserved = [v for n in nodes for v in n.reserved]
+
+def build_tree(nodes: tuple[Node, ...]) -> Tree:
+    """Check the tree's structure and number its resources.
+
+    Raises ``InvalidValue`` for a broken structure (no or several roots, an unknown
+    parent, a cycle, a duplicate id, a rotation its parent cannot carry, a value that is
+    not a number): those are configuration errors the API must refuse. Limits below the
+    load already on a node are *not* errors: its sessions get 0.
+    """
+    shape = topology(nodes)
+    nodes = tuple([nodes[i] for i in shape.order])
+    limits = list(chain.from_iterable(map(_limits, nodes)))
+    unmanaged = list(chain.from_iterable(map(_unmanaged, nodes)))
+    reserved = list(chain.from_iterable(map(_reserved, nodes)))
     # NaN and infinities survive a sum, so one check covers the common all-good case.
     if not math.isfinite(sum(limits) + sum(unmanaged) + sum(reserved)):
+        errors = ErrorCollector()
         for node in nodes:
             for name in ("limit", "unmanaged", "reserved"):
                 for v in getattr(node, name):
@@ -124,17 +219,17 @@ def build_tree(nodes: tuple[Node, ...]) -> Tree:
         limit - (u + r) if limit > u + r else 0.0
         for limit, u, r in zip(limits, unmanaged, reserved, strict=True)
     ]
-    held = list(zip(unmanaged, reserved, strict=True))
     return Tree(
         nodes=nodes,
-        index=index,
-        root=roots[0],
-        ancestors=tuple(ancestors),
-        to_grid=tuple(to_grid),
+        index=shape.index,
+        root=shape.root,
+        ancestors=shape.ancestors,
+        to_grid=shape.to_grid,
         capacity=tuple(capacity),
         capacity_micro=_micro_floors(capacity),
         limit=tuple(limits),
-        held=tuple(held),
+        held=tuple(zip(unmanaged, reserved, strict=True)),
+        shape=shape,
     )
 
 
@@ -200,7 +295,7 @@ def node_load(tree: Tree, i: int, loads: list[float]) -> NodeLoad:
     base = i * 3
     a1, a2, a3 = loads[base], loads[base + 1], loads[base + 2]
     limit, unmanaged, reserved = node.limit, node.unmanaged, node.reserved
-    return NodeLoad(
+    return node_load_of(
         node.id,
         limit,
         unmanaged,
