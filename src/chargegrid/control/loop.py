@@ -379,7 +379,22 @@ class ControlLoop:
             await asyncio.sleep(self.settings.reconcile_s)  # the period itself
             now = self.clock.monotonic()
             for site_id, state in list(self._sites.items()):
-                self.trigger(site_id, reload=now - state.loaded_at >= self.settings.reload_every_s)
+                if now - state.loaded_at >= self.settings.reload_every_s:
+                    await self._refresh(site_id, state)
+                self.trigger(site_id)
+
+    async def _refresh(self, site_id: str, state: _SiteState) -> None:
+        """Re-read a whole site beside the rounds, not inside one: a safety net for
+        missed events that must not delay a PATCH's profiles by a full read."""
+        try:
+            async with self._sessions() as db:
+                snapshot = await load_site(db, uuid.UUID(site_id))
+        except Exception:  # the next period tries again
+            log.exception("could not re-read site %s", site_id)
+            return
+        state.loaded_at = self.clock.monotonic()
+        if snapshot is not None:
+            state.snapshot = snapshot
 
     # --- one round ----------------------------------------------------------------------
 

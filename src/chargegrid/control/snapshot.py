@@ -11,6 +11,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -126,7 +127,12 @@ def _override(row: m.AvailableCurrentOverride) -> Override:
     )
 
 
-def caps_of(charger: m.Charger, voltage: float) -> ChargerCaps:
+# Rows are read with Core selects (no ORM identity map: a thousand chargers in a few
+# ms); a row has the model's column names as attributes.
+Row = Any
+
+
+def caps_of(charger: Row, voltage: float) -> ChargerCaps:
     units = {str(u).upper() for u in charger.charging_rate_units or ()}
     watts_only = bool(units) and not units & {"A", "CURRENT"}
     return ChargerCaps(
@@ -216,16 +222,28 @@ def with_online(snapshot: SiteSnapshot, charger_id: str, online: bool) -> SiteSn
     )
 
 
-async def _active(db: AsyncSession, ids: list[uuid.UUID]) -> list[m.ChargingSession]:
+async def _active(db: AsyncSession, ids: list[uuid.UUID]) -> list[Row]:
     if not ids:
         return []
-    return list(
-        await db.scalars(
-            select(m.ChargingSession).where(
-                m.ChargingSession.charger_id.in_(ids), m.ChargingSession.stopped_at.is_(None)
-            )
+    sessions = _T.sessions
+    return _rows(
+        await db.execute(
+            select(sessions).where(sessions.c.charger_id.in_(ids), sessions.c.stopped_at.is_(None))
         )
     )
+
+
+class _T:
+    """The tables behind the models, for Core selects."""
+
+    chargers = m.Charger.__table__
+    evses = m.Evse.__table__
+    connectors = m.Connector.__table__
+    sessions = m.ChargingSession.__table__
+
+
+def _rows(result: Any) -> list[Row]:
+    return list(result.all())
 
 
 async def load_site(db: AsyncSession, site_id: uuid.UUID) -> SiteSnapshot | None:
@@ -234,15 +252,23 @@ async def load_site(db: AsyncSession, site_id: uuid.UUID) -> SiteSnapshot | None
         return None
     site, nodes = loaded
     sid = str(site.id)
-    chargers = (await db.scalars(select(m.Charger).where(m.Charger.site_id == site_id))).all()
+    chargers = _rows(await db.execute(select(_T.chargers).where(_T.chargers.c.site_id == site_id)))
     ids = [c.id for c in chargers]
-    evses: dict[uuid.UUID, list[m.Evse]] = defaultdict(list)
-    connectors: dict[uuid.UUID, list[m.Connector]] = defaultdict(list)
-    sessions: list[m.ChargingSession] = []
+    evses: dict[uuid.UUID, list[Row]] = defaultdict(list)
+    connectors: dict[uuid.UUID, list[Row]] = defaultdict(list)
+    sessions: list[Row] = []
     if ids:
-        for evse in await db.scalars(select(m.Evse).where(m.Evse.charger_id.in_(ids))):
+        for evse in _rows(
+            await db.execute(
+                select(_T.evses).join(_T.chargers).where(_T.chargers.c.site_id == site_id)
+            )
+        ):
             evses[evse.charger_id].append(evse)
-        for conn in await db.scalars(select(m.Connector).where(m.Connector.charger_id.in_(ids))):
+        for conn in _rows(
+            await db.execute(
+                select(_T.connectors).join(_T.chargers).where(_T.chargers.c.site_id == site_id)
+            )
+        ):
             connectors[conn.evse_id].append(conn)
         sessions = await _active(db, ids)
     return SiteSnapshot(
@@ -259,9 +285,9 @@ async def load_site(db: AsyncSession, site_id: uuid.UUID) -> SiteSnapshot | None
 
 
 def _charger(
-    c: m.Charger,
-    evses: list[m.Evse],
-    connectors: dict[uuid.UUID, list[m.Connector]],
+    c: Row,
+    evses: list[Row],
+    connectors: dict[uuid.UUID, list[Row]],
     site_id: str,
     site: m.Site,
 ) -> ChargerSpec:
@@ -297,7 +323,7 @@ def _charger(
     )
 
 
-def _session(s: m.ChargingSession) -> SessionSpec:
+def _session(s: Row) -> SessionSpec:
     return SessionSpec(
         id=str(s.id),
         charger_id=str(s.charger_id),
