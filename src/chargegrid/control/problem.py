@@ -34,6 +34,9 @@ from chargegrid.domain.units import dc_input_current
 Optional3 = tuple[float | None, float | None, float | None]
 # A car's own reading older than this no longer tells how much of a meter's total is ours.
 SESSION_READING_MAX_AGE_S = 60.0
+# 1<->3 phase switches a session may make before it keeps its phase count (Zaptec's
+# default "switches allowed before locking to single phase").
+MAX_PHASE_SWITCHES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +242,7 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
         demands=tuple(demands),
         now=inputs.now_wall.timestamp(),
         three_to_one_phase_switch_current=snapshot.three_to_one_phase_switch_current,
+        max_phase_switches=MAX_PHASE_SWITCHES,
         previous=inputs.previous,
         voltage=snapshot.voltage,
     )
