@@ -40,7 +40,7 @@ meter_inbox = Table(
     Column("received_at", UtcDateTime, nullable=False),
 )
 
-COMPACT_CHUNK = 2_000  # inbox rows (messages) per compaction transaction
+COMPACT_CHUNK = 500  # inbox rows (messages) per compaction transaction
 
 SAMPLE_COLUMNS = (
     "session_id",
