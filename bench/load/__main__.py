@@ -287,6 +287,8 @@ async def latency(chargers: int, patches: int) -> dict[str, Any]:
             breakdown.append(
                 {
                     "trigger_ms": (first.triggered_at - t0) * 1000,
+                    "round_start_ms": (first.started_at - t0) * 1000,
+                    "loaded_ms": (first.loaded_at - t0) * 1000,
                     "planned_ms": (first.planned_at - t0) * 1000,
                     "first_sent_ms": ((first.report.first_sent_at or t0) - t0) * 1000,
                 }
@@ -309,7 +311,8 @@ async def latency(chargers: int, patches: int) -> dict[str, Any]:
                 "max": max(acked_ms),
             },
             # Where the time goes, from the PATCH request issued: the loop's trigger
-            # (HTTP, auth, commit, event), the plan ready, the first profile sent.
+            # (HTTP, auth, commit, event), the round's start (debounce), the snapshot
+            # up to date, the plan ready, the first profile sent.
             "breakdown_p50_ms": {
                 k: statistics.median(b[k] for b in breakdown) for k in breakdown[0]
             },

@@ -95,6 +95,8 @@ class RoundStats:
 
     site_id: str
     triggered_at: float
+    started_at: float  # the round began (after the debounce and any round before it)
+    loaded_at: float  # the snapshot was up to date
     planned_at: float
     report: ApplyReport
     failsafe_report: ApplyReport
@@ -424,7 +426,8 @@ class ControlLoop:
 
     async def _round(self, site_id: str) -> None:
         state = self._sites.setdefault(site_id, _SiteState())
-        triggered_at = state.triggered_at or self.clock.monotonic()
+        started_at = self.clock.monotonic()
+        triggered_at = state.triggered_at or started_at
         state.triggered_at = None
         try:
             snapshot = await self._load(site_id, state)
@@ -434,6 +437,7 @@ class ControlLoop:
             self._sites.pop(site_id, None)
             return
         metrics.REBALANCES.inc()
+        loaded_at = self.clock.monotonic()
         try:
             built, plan = self._plan(snapshot, state)
         except Exception:
@@ -472,7 +476,9 @@ class ControlLoop:
             if (key := EvseKey(c.id, e.number)) in state.failsafe
         )
         self._record(site_id, state, snapshot, built, plan)
-        stats = RoundStats(site_id, triggered_at, planned_at, report, failsafe_report)
+        stats = RoundStats(
+            site_id, triggered_at, started_at, loaded_at, planned_at, report, failsafe_report
+        )
         self._observe(stats)
         self._schedule(site_id, snapshot, report, failsafe_report)
 
