@@ -74,9 +74,13 @@ async def eventually(
         await asyncio.sleep(0.02)
 
 
-async def start_csms(tmp_path: Path, **options: Any) -> Csms:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}")
-    await upgrade(db.engine)
+async def start_csms(tmp_path: Path, url: str | None = None, **options: Any) -> Csms:
+    """A central system on ``url`` (already migrated), or on a new SQLite file."""
+    if url is None:
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}")
+        await upgrade(db.engine)
+    else:
+        db = Database(url)
     bus = EventBus()
     central = OcppCentralSystem(db.engine, bus, heartbeat_interval=60, **options)
     port = await central.start("127.0.0.1", 0)
@@ -86,6 +90,17 @@ async def start_csms(tmp_path: Path, **options: Any) -> Csms:
 @pytest.fixture
 async def csms(tmp_path: Path) -> AsyncIterator[Csms]:
     server = await start_csms(tmp_path)
+    try:
+        yield server
+    finally:
+        await server.central.stop()
+        await server.db.dispose()
+
+
+@pytest.fixture
+async def csms_on_each_db(tmp_path: Path, database_url: str) -> AsyncIterator[Csms]:
+    """The same, once on SQLite and once on PostgreSQL (``tests/conftest.py``)."""
+    server = await start_csms(tmp_path, database_url)
     try:
         yield server
     finally:

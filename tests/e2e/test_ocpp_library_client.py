@@ -62,7 +62,8 @@ async def connect(csms: Csms, ocpp_id: str, **kwargs: Any) -> tuple[LibraryCharg
     return cp, ws, task
 
 
-async def test_full_charging_cycle_is_stored(csms: Csms) -> None:
+async def test_full_charging_cycle_is_stored(csms_on_each_db: Csms) -> None:
+    csms = csms_on_each_db
     await csms.add_charger("LIB-1", meter_value_interval=10)
     await csms.add_id_tag("TAG-OK")
     cp, ws, task = await connect(csms, "LIB-1")
