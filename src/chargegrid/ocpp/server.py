@@ -19,14 +19,14 @@ from urllib.parse import unquote
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from chargegrid.domain.errors import InvalidValue, NotFound
 from chargegrid.domain.identifiers import check_ocpp_id
-from chargegrid.ocpp.connection import OcppConnection, TransportClosed
+from chargegrid.ocpp.connection import OcppConnection
 from chargegrid.ocpp.gateway import CommandGateway
 from chargegrid.ocpp.schemas import CHARGER_ACTIONS_16, schemas
+from chargegrid.ocpp.transport import WebSocketTransport
 from chargegrid.ocpp.v16.boot_sync import sync_after_boot
 from chargegrid.ocpp.v16.central_system import CentralSystem16
 from chargegrid.services.charger_messages import ChargerMessages
@@ -41,30 +41,6 @@ PATH_PREFIX = "/ocpp/"
 MAX_SOCKET_FRAME = 1024 * 1024
 
 PasswordCheck = Callable[[str, str], bool]
-
-
-class WebSocketTransport:
-    """A websockets connection as an OCPP transport (text frames, no decoding copy)."""
-
-    __slots__ = ("ws",)
-
-    def __init__(self, ws: ServerConnection) -> None:
-        self.ws = ws
-
-    async def recv(self) -> bytes | str:
-        try:
-            return await self.ws.recv(decode=False)
-        except ConnectionClosed:
-            raise TransportClosed from None
-
-    async def send(self, data: bytes) -> None:
-        try:
-            await self.ws.send(data, text=True)
-        except ConnectionClosed:
-            raise TransportClosed from None
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self.ws.close(code, reason)
 
 
 def basic_credentials(headers: Headers) -> tuple[str, str] | None:

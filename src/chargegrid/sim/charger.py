@@ -21,13 +21,14 @@ from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import InvalidHandshake
 
 from chargegrid.domain.phases import PhaseRotation
 from chargegrid.domain.units import DEFAULT_NOMINAL_VOLTAGE
 from chargegrid.ocpp.connection import Handler, OcppConnection, Payload, Reply, TransportClosed
 from chargegrid.ocpp.errors import AnswerError, OcppCallError
 from chargegrid.ocpp.schemas import central_system_actions, schemas
+from chargegrid.ocpp.transport import WebSocketTransport
 from chargegrid.sim.car import Car, random_car
 from chargegrid.sim.draw_log import DrawLog, DrawSample
 from chargegrid.sim.faults import Faults
@@ -94,28 +95,6 @@ class Outgoing:
     build: Callable[[], Payload]
     on_result: Callable[[Payload], None] | None = None
     payload: Payload | None = None  # built once: a retry repeats it byte for byte
-
-
-class ClientTransport:
-    __slots__ = ("ws",)
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-
-    async def recv(self) -> bytes | str:
-        try:
-            return await self.ws.recv(decode=False)
-        except ConnectionClosed:
-            raise TransportClosed from None
-
-    async def send(self, data: bytes) -> None:
-        try:
-            await self.ws.send(data, text=True)
-        except ConnectionClosed:
-            raise TransportClosed from None
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self.ws.close(code, reason)
 
 
 @dataclass
@@ -219,7 +198,7 @@ class SimCharger:
     async def _connected(self, ws: ClientConnection) -> None:
         self._ws = ws
         connection = OcppConnection(
-            ClientTransport(ws),
+            WebSocketTransport(ws),
             self._handlers(),
             schemas("v16"),
             central_system_actions(),
