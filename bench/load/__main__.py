@@ -49,7 +49,6 @@ from chargegrid.config import Settings
 from chargegrid.control.component import HANDLE
 from chargegrid.control.loop import ControlLoop, RoundStats
 from chargegrid.services.auth import Role, create_token
-from chargegrid.sim.car import Car
 from chargegrid.sim.charger import ChargerSpec
 from chargegrid.sim.draw_log import DrawSample
 from chargegrid.sim.faults import Faults
@@ -226,23 +225,6 @@ async def until(check: Any, limit_s: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
-def plug_everyone(fleet: Fleet, stay_s: float = 1e9) -> None:
-    for charger in fleet.chargers.values():
-        spec = charger.spec
-        charger.plug_in(
-            1,
-            Car(
-                f"car-{spec.ocpp_id}",
-                phases=spec.phases,
-                max_current=32.0,
-                battery_wh=1e8,
-                soc=10.0,
-                stay_s=stay_s,
-                id_tag=f"BENCH-{spec.ocpp_id}",
-            ),
-        )
-
-
 async def latency(chargers: int, patches: int) -> dict[str, Any]:
     # Site-bound: 3-phase chargers and 1-phase ones spread over L1..L3.
     async with stack(
@@ -325,18 +307,18 @@ def overload_ampere_seconds(
     circuit_of: dict[str, int],
     site_a: float,
     circuit_a: float,
-    dt: float,
+    tick_s: float,
+    speed: float,
 ) -> tuple[float, float]:
-    """Sum over physics ticks of every fuse's per-phase excess times the tick's simulated
-    length; also the largest excess seen."""
+    """Sum over physics steps of every fuse's per-phase excess times the step's
+    simulated length; also the largest excess seen. A step records its connectors one
+    after another; samples closer than half a tick belong to one step, judged whole."""
     latest: dict[tuple[str, int], DrawSample] = {}
     total = worst = 0.0
-    by_tick: dict[float, list[DrawSample]] = {}
-    for sample in samples:
-        by_tick.setdefault(round(sample.t, 3), []).append(sample)
-    for _, tick in sorted(by_tick.items()):
-        for sample in tick:
-            latest[(sample.ocpp_id, sample.connector_id)] = sample
+    for n, sample in enumerate(samples):
+        latest[(sample.ocpp_id, sample.connector_id)] = sample
+        if n + 1 < len(samples) and samples[n + 1].t - sample.t < tick_s / 2:
+            continue
         site = [0.0, 0.0, 0.0]
         circuits: dict[int, list[float]] = {}
         for (ocpp_id, _), s in latest.items():
@@ -347,7 +329,7 @@ def overload_ampere_seconds(
         for values, limit in [(site, site_a)] + [(v, circuit_a) for v in circuits.values()]:
             for amps in values:
                 excess = max(0.0, amps - limit)
-                total += excess * dt
+                total += excess * tick_s * speed
                 worst = max(worst, excess)
     return total, worst
 
@@ -388,7 +370,7 @@ async def overload(chargers: int, sim_minutes: float, speed: float) -> dict[str,
             for n, spec in enumerate(c.spec for c in s.fleet.chargers.values())
         }
         amp_s, worst = overload_ampere_seconds(
-            samples, circuit_of, site_a, circuit_a, tick_s * speed
+            samples, circuit_of, site_a, circuit_a, tick_s, speed
         )
         flagged = len(s.loop.engine.flags())
         return {

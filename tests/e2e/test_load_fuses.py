@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +30,7 @@ from chargegrid.sim.draw_log import DrawSample
 from chargegrid.sim.faults import Faults
 from chargegrid.sim.fleet import Fleet, FleetConfig
 from chargegrid.store import models as m
-from tests.e2e.conftest import Csms, eventually, start_csms
+from tests.e2e.conftest import Csms, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -221,16 +221,6 @@ async def _start(csms: Csms, faults: dict[str, Faults] | None = None) -> Site:
 
     await eventually(failsafes_installed, timeout=20, what="every charger's failsafe")
     return site
-
-
-@pytest.fixture
-async def csms(tmp_path: Path) -> AsyncIterator[Csms]:
-    server = await start_csms(tmp_path)
-    try:
-        yield server
-    finally:
-        await server.central.stop()
-        await server.db.dispose()
 
 
 async def _stop(site: Site) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chargegrid.balancing import Plan
+from chargegrid.balancing import Plan, SessionPlan
 from chargegrid.control.learner import SessionLearner
 from chargegrid.control.problem import Built, HeldEvse, Optional3, SessionContext
 from chargegrid.control.snapshot import SiteSnapshot
@@ -80,7 +80,11 @@ def _grid_measured(context: SessionContext, learner: SessionLearner) -> Optional
 
 
 def _planned(
-    context: SessionContext, limit: float, phases: int, entry: Any, learner: SessionLearner
+    context: SessionContext,
+    limit: float,
+    phases: int,
+    entry: SessionPlan,
+    learner: SessionLearner,
 ) -> dict[str, Any]:
     measured = _grid_measured(context, learner)
     return {
