@@ -18,12 +18,13 @@ from chargegrid.store.uow import UnitOfWork
 _bearer = HTTPBearer(auto_error=False, description="`chargegrid token create --role ROLE`")
 
 
-def get_db(request: Request) -> Database:
+# async: FastAPI runs a plain ``def`` dependency in a thread pool, a costly hop per request.
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_bus(request: Request) -> EventBus:
+async def get_bus(request: Request) -> EventBus:
     bus: EventBus = request.app.state.bus
     return bus
 

@@ -1,0 +1,1 @@
+"""REST API benchmark: request rate and latency on a real socket."""
