@@ -73,6 +73,9 @@ async def test_override_above_max_current_is_clamped(api: Api) -> None:
         {"available_current_phase1": 100, "available_current_phase3": 30},
     )
     assert effective(out) == (63, 63, 30)
+    assert out["available_current_phase1"] == 63  # stored clamped, as it is applied
+    out = await api.ok("PATCH", f"/sites/{site['id']}", {"available_current": 80})
+    assert out["available_current"] == 63 and effective(out) == (63, 63, 63)
 
 
 async def test_ttl_sets_an_expiry_and_the_override_lapses(api: Api) -> None:

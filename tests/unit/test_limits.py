@@ -49,6 +49,11 @@ def test_both_forms_is_an_error_naming_available_current() -> None:
     assert err.value.errors[0].field == "available_current"
 
 
+def test_values_above_the_ceiling_are_stored_as_the_ceiling() -> None:
+    result = apply_override_write(NO_OVERRIDE, write(phase1=100, phase3=30), NOW, ceiling=63)
+    assert result.phases == (63, None, 30)
+
+
 def test_ttl_sets_expiry_and_lapses() -> None:
     result = apply_override_write(NO_OVERRIDE, write(available_current=10, ttl_s=60), NOW)
     assert result.expires_at == NOW + timedelta(seconds=60)

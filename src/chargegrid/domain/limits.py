@@ -73,7 +73,9 @@ class OverrideWrite:
         return bool(self.given & {"available_current", *PHASE_FIELDS})
 
 
-def apply_override_write(current: Override, write: OverrideWrite, now: datetime) -> Override:
+def apply_override_write(
+    current: Override, write: OverrideWrite, now: datetime, ceiling: float | None = None
+) -> Override:
     """The override after ``write``; raises InvalidValue naming the offending field.
 
     - ``available_current``: a number sets all phases; negative or null clears.
@@ -81,6 +83,8 @@ def apply_override_write(current: Override, write: OverrideWrite, now: datetime)
       left out go to default, as Zaptec documents.
     - giving both forms is ambiguous and rejected.
     - ``available_current_ttl_s`` (> 0) makes a new override lapse; it needs one.
+    - a value above ``ceiling`` (the node's max_current) is stored as the ceiling, as
+      Zaptec limits available current to the breaker rating.
     """
     errors = ErrorCollector()
     per_phase_given = [f for f in PHASE_FIELDS if f in write.given]
@@ -99,21 +103,25 @@ def apply_override_write(current: Override, write: OverrideWrite, now: datetime)
     if not write.touches_override:
         return current
     if "available_current" in write.given:
-        value = _clean(write.available_current)
+        value = _clean(write.available_current, ceiling)
         phases: tuple[float | None, float | None, float | None] = (value, value, value)
     else:
-        phases = (_clean(write.phase1), _clean(write.phase2), _clean(write.phase3))
+        phases = (
+            _clean(write.phase1, ceiling),
+            _clean(write.phase2, ceiling),
+            _clean(write.phase3, ceiling),
+        )
     if not any(p is not None for p in phases):
         return NO_OVERRIDE
     expires = now + timedelta(seconds=write.ttl_s) if ttl_given and write.ttl_s else None
     return Override(phases, expires)
 
 
-def _clean(value: float | None) -> float | None:
+def _clean(value: float | None, ceiling: float | None) -> float | None:
     """Negative means 'back to default' (Zaptec's -1 convention)."""
     if value is None or value < 0:
         return None
-    return float(value)
+    return float(value) if ceiling is None else min(float(value), ceiling)
 
 
 def check_rating(field_name: str, value: float, ceiling: float | None, what: str) -> None:

@@ -48,7 +48,7 @@ async def create_circuit(ctx: ConfigContext, site_id: uuid.UUID, data: dict[str,
     )
     assign(circuit, with_defaults(data, OPERATIONAL | TECHNICAL), OPERATIONAL | TECHNICAL)
     await _check_tree(ctx, site, circuit, data)
-    apply_override(circuit, data, ctx.now)
+    apply_override(circuit, data, ctx.now, circuit.max_current)
     ctx.uow.circuits.add(circuit)
     ctx.changed("circuit", circuit.id, site.id, "created", data)
     await ctx.commit()
@@ -73,7 +73,7 @@ async def update_circuit(
         data = {**data, "phase_rotation": None}
     changed = assign(circuit, data, OPERATIONAL | TECHNICAL)
     await _check_tree(ctx, site, circuit, data)
-    changed |= apply_override(circuit, data, ctx.now)
+    changed |= apply_override(circuit, data, ctx.now, circuit.max_current)
     await ctx.commit_update("circuit", circuit.id, site.id, changed)
     return circuit
 

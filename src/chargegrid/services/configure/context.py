@@ -113,7 +113,7 @@ def override_of(node: AvailableCurrentOverride) -> Override:
 
 
 def apply_override(
-    node: AvailableCurrentOverride, data: Mapping[str, Any], now: datetime
+    node: AvailableCurrentOverride, data: Mapping[str, Any], now: datetime, ceiling: float
 ) -> set[str]:
     """Apply the override fields of ``data`` to a site or circuit; the fields that changed it."""
     given = frozenset(k for k in data if k in OVERRIDE_FIELDS)
@@ -128,7 +128,7 @@ def apply_override(
         ttl_s=data.get("available_current_ttl_s"),
     )
     before = override_of(node)
-    after = apply_override_write(before, write, now)
+    after = apply_override_write(before, write, now, ceiling)
     node.available_current_l1, node.available_current_l2, node.available_current_l3 = after.phases
     node.available_current_expires_at = after.expires_at
     return set(given) if after != before else set()

@@ -45,7 +45,7 @@ async def create_site(ctx: ConfigContext, data: dict[str, Any]) -> Site:
             raise InvalidValue.of(name, "required")
     site = Site(name=data["name"], max_current=data["max_current"])
     assign(site, with_defaults(data, OPERATIONAL | TECHNICAL), OPERATIONAL | TECHNICAL)
-    apply_override(site, data, ctx.now)
+    apply_override(site, data, ctx.now, site.max_current)
     await _check_meter(ctx, site, data)
     ctx.uow.sites.add(site)
     await ctx.uow.sites.flush()
@@ -69,7 +69,7 @@ async def update_site(ctx: ConfigContext, site_id: uuid.UUID, data: dict[str, An
                     f"circuit {circuit.name!r} is rated {circuit.max_current:g} A; lower it first",
                 )
     await _check_meter(ctx, site, data)
-    changed |= apply_override(site, data, ctx.now)
+    changed |= apply_override(site, data, ctx.now, site.max_current)
     await ctx.commit_update("site", site.id, site.id, changed)
     return site
 
