@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from chargegrid.domain.errors import Conflict
 from chargegrid.ocpp.storage import connectors, meter_values, sessions
+from chargegrid.ocpp.tables import charger_notices
 from tests.e2e.conftest import Csms, eventually
 
 pytestmark = pytest.mark.e2e
@@ -152,6 +153,17 @@ async def test_full_charging_cycle_is_stored(csms_on_each_db: Csms) -> None:
             )
         )
         assert stop_again is not None
+
+        await cp.call(call.FirmwareStatusNotification(status="Installed"))
+        transfer = await cp.call(call.DataTransfer(vendor_id="com.acme", data="hello"))
+        assert transfer.status == "UnknownVendorId"
+        notices = await csms.rows(select(charger_notices.c.action, charger_notices.c.payload))
+        assert sorted(
+            (n.action, n.payload.get("status") or n.payload.get("data")) for n in notices
+        ) == [
+            ("DataTransfer", "hello"),
+            ("FirmwareStatusNotification", "Installed"),
+        ]
 
         (session,) = await csms.rows(select(sessions))
         assert session.transaction_id == tx

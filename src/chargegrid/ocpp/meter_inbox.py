@@ -18,27 +18,13 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Integer, MetaData, Table, Text, Uuid, delete, select
+from sqlalchemy import Table, Uuid, delete, select
 from sqlalchemy.engine import Connection, Dialect
 
+from chargegrid.ocpp.tables import metadata as metadata  # store.models.target_metadata() uses it
+from chargegrid.ocpp.tables import meter_inbox
 from chargegrid.services.charger_ports import Sample
-from chargegrid.store.models import BigId
 from chargegrid.store.types import UtcDateTime
-
-# Its own metadata: the table belongs to the OCPP server (migration ocpp_0002), not to
-# the model the API maps.
-metadata = MetaData()
-
-meter_inbox = Table(
-    "meter_value_inbox",
-    metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("charger_id", Uuid, nullable=False),
-    Column("session_id", Uuid, nullable=True),
-    Column("evse_number", Integer, nullable=False),
-    Column("samples", Text, nullable=False),
-    Column("received_at", UtcDateTime, nullable=False),
-)
 
 COMPACT_CHUNK = 500  # inbox rows (messages) per compaction transaction
 

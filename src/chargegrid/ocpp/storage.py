@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargegrid.ocpp.meter_inbox import DriverStatements, compact, encode_samples
+from chargegrid.ocpp.tables import charger_notices
 from chargegrid.services.charger_ports import (
     BootWrite,
     ChargerRecord,
@@ -30,6 +31,7 @@ from chargegrid.services.charger_ports import (
     IdTagRecord,
     Metered,
     MeterWrite,
+    NoticeWrite,
     PresenceWrite,
     Sample,
     Started,
@@ -275,6 +277,15 @@ class SqlChargerStore:
                 self._boot(conn, write)
             elif isinstance(write, ConfigWrite):
                 self._config(conn, write)
+            elif isinstance(write, NoticeWrite):
+                batch.notices.append(
+                    {
+                        "charger_id": write.charger_id,
+                        "action": write.action,
+                        "payload": dict(write.payload),
+                        "received_at": write.at,
+                    }
+                )
         batch.flush(conn)
         return results
 
@@ -527,6 +538,7 @@ class _Batch:
         self.received_at = statements.time(utcnow())
         self.inbox: list[tuple[Any, ...]] = []
         self.presence: dict[uuid.UUID, PresenceWrite] = {}
+        self.notices: list[dict[str, Any]] = []
         self.session_updates: dict[uuid.UUID, dict[str, Any]] = {}
 
     def add_samples(
@@ -562,6 +574,8 @@ class _Batch:
                     for session_id, fields in self.session_updates.items()
                 ],
             )
+        if self.notices:
+            conn.execute(insert(charger_notices), self.notices)
         if self.presence:
             rows = [
                 {"b_id": p.charger_id, "online": p.online, "last_seen_at": p.at}

@@ -21,6 +21,7 @@ from chargegrid.services.charger_ports import (
     IdTagInfo,
     Metered,
     MeterWrite,
+    NoticeWrite,
     PresenceWrite,
     Sample,
     Started,
@@ -222,6 +223,12 @@ class ChargerMessages:
                     "config_sync": write.config_sync,
                 },
             )
+
+    async def notice(self, charger: ChargerRecord, action: str, payload: dict[str, Any]) -> None:
+        """Store a notice (DataTransfer, firmware, diagnostics, ...) and publish it."""
+        await self.writer.submit(NoticeWrite(charger.id, action, payload, self.clock()))
+        topic = "charger.data_transfer" if action == "DataTransfer" else "charger.notice"
+        self._publish(topic, charger, action=action, payload=payload)
 
     def _publish(self, name: str, charger: ChargerRecord, **extra: Any) -> None:
         data: dict[str, Any] = {"charger_id": str(charger.id), "ocpp_id": charger.ocpp_id}

@@ -155,7 +155,26 @@ class ConfigWrite:
     charging_rate_units: Sequence[str] | None = None
 
 
-Write = PresenceWrite | BootWrite | StatusWrite | StartWrite | StopWrite | MeterWrite | ConfigWrite
+@dataclass(frozen=True, slots=True)
+class NoticeWrite:
+    """DataTransfer, firmware/diagnostics/log/security notices: kept as they came."""
+
+    charger_id: uuid.UUID
+    action: str
+    payload: Mapping[str, Any]
+    at: datetime
+
+
+Write = (
+    PresenceWrite
+    | BootWrite
+    | StatusWrite
+    | StartWrite
+    | StopWrite
+    | MeterWrite
+    | ConfigWrite
+    | NoticeWrite
+)
 
 
 class ChargerStore(Protocol):

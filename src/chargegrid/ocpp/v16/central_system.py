@@ -23,6 +23,14 @@ from chargegrid.services.charger_ports import (
     StopWrite,
 )
 
+NOTICES = (
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "SecurityEventNotification",
+    "LogStatusNotification",
+    "SignedFirmwareStatusNotification",
+)
+
 # A charger not (yet) accepted may only say who it is and how it is (OCPP 1.6 §4.2).
 _BEFORE_ACCEPTANCE = frozenset({"BootNotification", "Heartbeat", "StatusNotification"})
 
@@ -67,11 +75,7 @@ class CentralSystem16:
             "StopTransaction": self.stop_transaction,
             "MeterValues": self.meter_values,
             "DataTransfer": self.data_transfer,
-            "DiagnosticsStatusNotification": self.notice,
-            "FirmwareStatusNotification": self.notice,
-            "SecurityEventNotification": self.notice,
-            "LogStatusNotification": self.notice,
-            "SignedFirmwareStatusNotification": self.notice,
+            **{action: self._notice(action) for action in NOTICES},
         }
         return {action: self._gate(action, fn) for action, fn in table.items()}
 
@@ -175,17 +179,16 @@ class CentralSystem16:
         return {}
 
     async def data_transfer(self, p: Payload) -> Payload:
-        # No vendor extension is implemented; the spec's answer for that is UnknownVendorId.
-        self.messages.events.publish(
-            "charger.data_transfer",
-            {"charger_id": str(self.charger.id), "ocpp_id": self.charger.ocpp_id, **p},
-        )
+        # Stored and published; no vendor extension is implemented, and the spec's
+        # answer for that is UnknownVendorId.
+        await self.messages.notice(self.charger, "DataTransfer", p)
         return {"status": "UnknownVendorId"}
 
-    async def notice(self, p: Payload) -> Payload:
-        """Diagnostics/firmware/log/security notices: published for operators to see."""
-        self.messages.events.publish(
-            "charger.notice",
-            {"charger_id": str(self.charger.id), "ocpp_id": self.charger.ocpp_id, **p},
-        )
-        return {}
+    def _notice(self, action: str) -> Callable[[Payload], Awaitable[Payload]]:
+        """Diagnostics/firmware/log/security notices: stored and published."""
+
+        async def handle(p: Payload) -> Payload:
+            await self.messages.notice(self.charger, action, p)
+            return {}
+
+        return handle
