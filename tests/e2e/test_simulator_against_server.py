@@ -128,7 +128,8 @@ async def test_link_drops_lose_nothing(csms_on_each_db: Csms) -> None:
             lambda: _reconnected(fleet, 3), timeout=30, what="several reconnects per charger"
         )
     finally:
-        # Stop the cars (not the links) and let the outboxes drain.
+        # No new cars; the ones there leave (the links keep dropping); outboxes drain.
+        fleet.arrivals = False
         for charger in fleet.chargers.values():
             for number, c in charger.connectors.items():
                 if c.car is not None:

@@ -125,6 +125,7 @@ class Fleet:
         self._next_arrival: dict[tuple[str, int], float] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._cars = 0
+        self.arrivals = True  # False: no new cars (e.g. to let a test wind down)
 
     def charger(self, ocpp_id: str) -> SimCharger:
         return self.chargers[ocpp_id]
@@ -166,6 +167,8 @@ class Fleet:
                 charger.step(dt)
 
     def _arrivals(self) -> None:
+        if not self.arrivals:
+            return
         now = self.clock.now()
         if self.planned is not None:
             while self.planned and self.planned[0].arrive_s <= now:
