@@ -196,3 +196,59 @@ async def test_an_unplaced_charger_is_for_unscoped_tokens_only(api: Api) -> None
     assert_problem(await api.call("GET", f"/chargers/{out['id']}", sites=scope), 404)
     placed = await api.ok("PATCH", f"/chargers/{out['id']}", {"site_id": site["id"]})
     assert placed["site_id"] == site["id"]
+
+
+async def test_create_with_evses_or_connectors_in_one_request(api: Api) -> None:
+    site = await api.site()
+    out = await api.ok(
+        "POST",
+        "/chargers",
+        {
+            "ocpp_id": "NESTED-1",
+            "site_id": site["id"],
+            "evses": [
+                {
+                    "evse_number": 1,
+                    "connectors": [
+                        {"connector_id": 1, "power_type": "AC_1_PHASE", "phase_rotation": "S"}
+                    ],
+                },
+                {"evse_number": 2, "connectors": [{"connector_id": 2}]},
+            ],
+        },
+    )
+    assert [e["evse_number"] for e in out["evses"]] == [1, 2]
+    assert out["evses"][0]["connectors"][0]["phase_rotation"] == "S"
+    out = await api.ok(
+        "POST",
+        "/chargers",
+        {
+            "ocpp_id": "NESTED-2",
+            "site_id": site["id"],
+            "connectors": [{"connector_id": 1}, {"connector_id": 2}],
+        },
+    )
+    assert [(e["evse_number"], e["connectors"][0]["connector_id"]) for e in out["evses"]] == [
+        (1, 1),
+        (2, 2),
+    ]
+
+
+async def test_a_bad_nested_connector_creates_nothing(api: Api) -> None:
+    site = await api.site()
+    body = {
+        "ocpp_id": "NESTED-BAD",
+        "site_id": site["id"],
+        "evses": [
+            {
+                "evse_number": 1,
+                "connectors": [
+                    {"connector_id": 1, "power_type": "AC_1_PHASE", "phase_rotation": "RST"}
+                ],
+            }
+        ],
+    }
+    response = await api.call("POST", "/chargers", body)
+    assert_problem(response, 422, "evses[0].connectors[0].phase_rotation")
+    listed = await api.ok("GET", "/chargers", params={"site_id": site["id"]})
+    assert listed["data"] == []

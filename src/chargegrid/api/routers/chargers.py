@@ -8,7 +8,7 @@ from chargegrid.api.deps import Ctx
 from chargegrid.api.routers.common import Cursor, Limit, SiteFilter, in_scope, make_router
 from chargegrid.api.schemas.chargers import ChargerCreate, ChargerOut, ChargerUpdate
 from chargegrid.api.schemas.common import ListOf
-from chargegrid.services.configure import chargers
+from chargegrid.services.configure import chargers, evses
 from chargegrid.store.models import Charger
 
 router = make_router("chargers")
@@ -17,7 +17,7 @@ router = make_router("chargers")
 @router.post("/chargers", status_code=201)
 async def create_charger(body: ChargerCreate, ctx: Ctx) -> ChargerOut:
     data = body.model_dump(exclude_unset=True)
-    return ChargerOut.of(await chargers.create_charger(ctx, data))
+    return ChargerOut.of(await evses.create_charger_with_evses(ctx, data))
 
 
 @router.get("/chargers")

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from chargegrid.api.schemas.common import Integer, Number, Timestamps, WriteModel, columns_of
-from chargegrid.api.schemas.evses import EvseOut
+from chargegrid.api.schemas.evses import ConnectorCreate, EvseCreate, EvseOut
 from chargegrid.domain.status import OcpiStatus, to_ocpi
 from chargegrid.store.models import Charger
 
@@ -54,6 +54,10 @@ class ChargerCreate(ChargerUpdate):
     """``site_id`` may be left out by an unscoped token: the charger waits unplaced."""
 
     ocpp_id: str = Field(min_length=1, max_length=48)
+    evses: list[EvseCreate] | None = Field(None, max_length=64, description="Created with it")
+    connectors: list[ConnectorCreate] | None = Field(
+        None, max_length=64, description="OCPP 1.6 shape: one EVSE per connector"
+    )
 
 
 class ChargerOut(Timestamps):

@@ -45,6 +45,14 @@ async def get_charger(ctx: ConfigContext, charger_id: uuid.UUID) -> Charger:
 
 
 async def create_charger(ctx: ConfigContext, data: dict[str, Any]) -> Charger:
+    charger = await add_charger(ctx, data)
+    await ctx.commit()
+    await ctx.uow.session.refresh(charger, ["evses"])
+    return charger
+
+
+async def add_charger(ctx: ConfigContext, data: dict[str, Any]) -> Charger:
+    """Validate and add a new charger to the transaction; the caller commits."""
     ctx.who.require_technical("chargers")
     if data.get("ocpp_id") is None:
         raise InvalidValue.of("ocpp_id", "required")
@@ -58,9 +66,8 @@ async def create_charger(ctx: ConfigContext, data: dict[str, Any]) -> Charger:
     await _check(ctx, charger, data)
     _set_password(charger, data)
     ctx.uow.chargers.add(charger)
+    await ctx.uow.chargers.flush()
     ctx.changed("charger", charger.id, charger.site_id, "created", data)
-    await ctx.commit()
-    await ctx.uow.session.refresh(charger, ["evses"])
     return charger
 
 

@@ -6,10 +6,10 @@ import uuid
 from typing import Any
 
 from chargegrid.domain.connectors import PowerType, check_rotation_fits
-from chargegrid.domain.errors import Conflict, InvalidValue
+from chargegrid.domain.errors import Conflict, FieldError, InvalidValue
 from chargegrid.domain.identifiers import check_evse_id
 from chargegrid.domain.phases import PhaseRotation
-from chargegrid.services.configure.chargers import get_charger
+from chargegrid.services.configure.chargers import add_charger, get_charger
 from chargegrid.services.configure.context import (
     REQUIRED,
     ConfigContext,
@@ -17,7 +17,7 @@ from chargegrid.services.configure.context import (
     found,
     with_defaults,
 )
-from chargegrid.store.models import Connector, Evse
+from chargegrid.store.models import Charger, Connector, Evse
 
 EVSE_OPERATIONAL = {"enabled": True, "physical_reference": None}
 EVSE_TECHNICAL = {"evse_number": REQUIRED, "evse_id": None}
@@ -40,24 +40,50 @@ async def get_evse(ctx: ConfigContext, evse_id: uuid.UUID) -> Evse:
 
 async def create_evse(ctx: ConfigContext, charger_id: uuid.UUID, data: dict[str, Any]) -> Evse:
     charger = await get_charger(ctx, charger_id)
+    evse = await add_evse(ctx, charger, data)
+    await ctx.commit()
+    await ctx.uow.session.refresh(evse, ["connectors"])
+    return evse
+
+
+async def add_evse(
+    ctx: ConfigContext, charger: Charger, data: dict[str, Any], prefix: str = ""
+) -> Evse:
+    """Validate and add an EVSE with its connectors; the caller commits. ``prefix`` is
+    where the EVSE sits in the request body, so errors name e.g. ``evses[1].evse_id``."""
     ctx.who.require_technical("EVSEs")
     if data.get("evse_number") is None:
-        raise InvalidValue.of("evse_number", "required")
+        raise InvalidValue.of(prefix + "evse_number", "required")
     evse = Evse(id=uuid.uuid4(), charger_id=charger.id, evse_number=data["evse_number"])
     assign(
         evse,
         with_defaults(data, EVSE_OPERATIONAL | EVSE_TECHNICAL),
         EVSE_OPERATIONAL | EVSE_TECHNICAL,
     )
-    await _check_evse(ctx, evse, data)
+    try:
+        await _check_evse(ctx, evse, data)
+    except InvalidValue as exc:
+        raise InvalidValue([FieldError(prefix + e.field, e.message) for e in exc.errors]) from exc
     ctx.uow.evses.add(evse)
     await ctx.uow.evses.flush()
     for index, connector_data in enumerate(data.get("connectors") or []):
-        await _add_connector(ctx, evse, connector_data, f"connectors[{index}].")
+        await _add_connector(ctx, evse, connector_data, f"{prefix}connectors[{index}].")
     ctx.changed("evse", evse.id, charger.site_id, "created", data)
-    await ctx.commit()
-    await ctx.uow.session.refresh(evse, ["connectors"])
     return evse
+
+
+async def create_charger_with_evses(ctx: ConfigContext, data: dict[str, Any]) -> Charger:
+    """``POST /chargers`` with its EVSEs in one transaction. ``connectors`` is the
+    OCPP 1.6 shape: one EVSE per connector, numbered like it."""
+    evses = list(data.pop("evses", None) or [])
+    for connector in data.pop("connectors", None) or []:
+        evses.append({"evse_number": connector.get("connector_id"), "connectors": [connector]})
+    charger = await add_charger(ctx, data)
+    for index, evse_data in enumerate(evses):
+        await add_evse(ctx, charger, evse_data, f"evses[{index}].")
+    await ctx.commit()
+    ctx.uow.session.expunge_all()  # reload with EVSEs and connectors
+    return await get_charger(ctx, charger.id)
 
 
 async def update_evse(ctx: ConfigContext, evse_id: uuid.UUID, data: dict[str, Any]) -> Evse:
