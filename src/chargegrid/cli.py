@@ -11,11 +11,12 @@ from collections.abc import Sequence
 
 from chargegrid.config import Settings
 from chargegrid.domain.errors import DomainError, InvalidValue
-from chargegrid.services.auth import Role, create_token, parse_role
+from chargegrid.services.auth import Role, create_token, parse_role, revoke_token
 from chargegrid.sim.cli import add_arguments as add_simulate_arguments
 from chargegrid.sim.cli import run as run_simulation
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import current_revision, upgrade
+from chargegrid.store.pagination import MAX_LIMIT
 from chargegrid.store.uow import UnitOfWork
 
 
@@ -51,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--name", default=None, help="a note on who holds it")
     create.add_argument("--database-url", default=None)
+    listing = token_commands.add_parser("list", help="list tokens (never their secret)")
+    listing.add_argument("--database-url", default=None)
+    revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id", metavar="TOKEN_ID")
+    revoke.add_argument("--database-url", default=None)
     return parser
 
 
@@ -84,6 +90,35 @@ async def _create_token(
         await db.dispose()
 
 
+async def _list_tokens(settings: Settings) -> list[str]:
+    db = await _with_db(settings)
+    try:
+        async with UnitOfWork(db) as uow:
+            rows = await uow.tokens.page(uow.tokens.select(), MAX_LIMIT, None)
+            lines = ["id\trole\tsites\tcreated\trevoked\tname"]
+            for t in rows.items:
+                sites = ",".join(t.site_ids) if t.site_ids else "*"
+                revoked = t.revoked_at.isoformat() if t.revoked_at else "-"
+                created = t.created_at.isoformat()
+                lines.append(f"{t.id}\t{t.role}\t{sites}\t{created}\t{revoked}\t{t.name or ''}")
+            return lines
+    finally:
+        await db.dispose()
+
+
+async def _revoke_token(settings: Settings, token_id: str) -> None:
+    try:
+        parsed = uuid.UUID(token_id)
+    except ValueError as exc:
+        raise InvalidValue.of("token_id", "not a token id (a UUID)") from exc
+    db = await _with_db(settings)
+    try:
+        async with UnitOfWork(db) as uow:
+            await revoke_token(uow, parsed)
+    finally:
+        await db.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -105,6 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_simulation(args)
         elif args.command == "db":
             asyncio.run(_db_command(settings, args.db_command))
+        elif args.command == "token" and args.token_command == "list":
+            for line in asyncio.run(_list_tokens(settings)):
+                print(line)
+        elif args.command == "token" and args.token_command == "revoke":
+            asyncio.run(_revoke_token(settings, args.token_id))
+            print(f"revoked {args.token_id}")
         elif args.command == "token":
             token = asyncio.run(_create_token(settings, args.role, args.site, args.name))
             scope = ", ".join(args.site) if args.site else "all sites"
@@ -112,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"New {args.role} token for {scope}; it is shown only this once:", file=sys.stderr
             )
             print(token)
-    except (DomainError, ValueError) as exc:
+    except (DomainError, ValueError) as exc:  # NotFound, InvalidValue, a bad URL
         print(f"chargegrid: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

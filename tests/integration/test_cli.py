@@ -73,3 +73,23 @@ async def test_demo_seed_is_idempotent_and_its_token_works(db: Database) -> None
         assert len(chargers) == len(DEMO_CHARGERS)
         rotations = {c["evses"][0]["connectors"][0]["phase_rotation"] for c in chargers}
         assert {"S", "T"} <= rotations
+
+
+def test_token_list_and_revoke(
+    tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
+    assert (
+        main(
+            ["token", "create", "--role", "viewer", "--name", "wall display", "--database-url", url]
+        )
+        == 0
+    )
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["token", "list", "--database-url", url]) == 0
+    listed = capsys.readouterr().out
+    assert token not in listed and "wall display" in listed
+    token_id = listed.strip().splitlines()[1].split("\t")[0]
+    assert main(["token", "revoke", token_id, "--database-url", url]) == 0
+    assert run_sync(_principal_of(url, token)) is None
+    assert main(["token", "revoke", str(uuid.uuid4()), "--database-url", url]) == 2
