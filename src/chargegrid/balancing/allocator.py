@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from operator import attrgetter
 
 from chargegrid.balancing.deadlines import effective_weight
-from chargegrid.balancing.model import Demand, Plan, Problem, SessionPlan, session_plan
+from chargegrid.balancing.model import Demand, Plan, Problem, SessionPlan, make_session_plans
 from chargegrid.balancing.switching import Option, Wired, option, options, wiring
 from chargegrid.balancing.tree import (
     MICRO,
@@ -30,7 +30,7 @@ from chargegrid.balancing.tree import (
     finite,
     micro_ceil,
     micro_floor,
-    node_load,
+    node_loads,
 )
 from chargegrid.balancing.waterfill import NO_BOTTLENECK, water_fill
 from chargegrid.domain.errors import ErrorCollector, InvalidValue
@@ -61,6 +61,7 @@ class _Admitted:
     def __init__(self) -> None:
         self.demand: list[Demand] = []
         self.option: list[Option] = []
+        # Every resource the session loads, its own node's first.
         self.resources: list[list[int]] = []
         self.lo: list[int] = []
         self.hi: list[int] = []
@@ -193,27 +194,25 @@ def _admit(
     site_available = _site_available(tree)
     admitted = _Admitted()
     refused: _Refused = {}
-    # Sessions share a few distinct minimums and maximums.
-    lows: dict[float, int] = {}
-    highs: dict[float, int] = {}
-    index = tree.index
+    # Sessions share a few distinct minimums and maximums: convert each once.
+    minimums = list(map(_min_current, ranked))
+    maximums = list(map(_max_current, ranked))
+    lows = {m: micro_ceil(max(0.0, m)) for m in set(minimums)}
+    highs = {m: micro_floor(max(0.0, m)) for m in set(maximums)}
+    his = list(map(highs.__getitem__, maximums))
+    nodes = list(map(tree.index.__getitem__, map(_node_id, ranked)))
     now, voltage = problem.now, problem.voltage
-    for demand in ranked:
-        node = index[demand.node_id]
+    for demand, node, lo, hi in zip(
+        ranked, nodes, map(lows.__getitem__, minimums), his, strict=True
+    ):
         wired = _wired(tree, node, demand)
-        lo = lows.get(demand.min_current)
-        if lo is None:
-            lo = lows[demand.min_current] = micro_ceil(max(0.0, demand.min_current))
-        hi = highs.get(demand.max_current)
-        if hi is None:
-            hi = highs[demand.max_current] = micro_floor(max(0.0, demand.max_current))
         if hi < lo or demand.max_current < demand.min_current:
             refused[demand.session_id] = (REASON_MAX_BELOW_MIN, wired.wiring.full)
             continue
         chosen: Option | None = None
-        resources = wired.full_resources
         if wired.one is None:
             # Not switchable: its phases as they are (by far the common case).
+            resources = wired.full_resources
             if min(map(at, resources)) >= lo:
                 chosen = wired.full
         else:
@@ -300,13 +299,9 @@ def _verify(tree: Tree, admitted: _Admitted, values: list[float]) -> list[float]
     """Belt and braces for rule 1, in the floats the plan carries: exact sums against
     the real capacities. The integer grid makes an overshoot all but impossible; should
     one show up, sessions give way from the lowest rank up (first what they have above
-    their minimum, then entirely)."""
+    their minimum, then entirely). Returns the exact load on every resource."""
     while True:
-        parts: list[list[float]] = [[] for _ in range(tree.resource_count)]
-        for resources, value in zip(admitted.resources, values, strict=True):
-            if value > 0.0:
-                for r in resources:
-                    parts[r].append(value)
+        parts = _parts(tree, admitted, values)
         over = next(
             ((r, e) for r in _suspects(tree, parts) if (e := tree.overshoot(r, parts[r])) > 0),
             None,
@@ -327,6 +322,26 @@ def _verify(tree: Tree, admitted: _Admitted, values: list[float]) -> list[float]
                 break
         if excess >= 0.0:
             values[carriers[-1]] = 0.0
+
+
+def _parts(tree: Tree, admitted: _Admitted, values: list[float]) -> list[list[float]]:
+    """Per resource, the currents of the sessions on it (in no particular order: they
+    are only summed, exactly). A session's value goes into its own node's resources;
+    each node's lists are then added to its parent's, children first, so the per-session
+    work is a few appends and the rest runs in ``list.extend``."""
+    parts: list[list[float]] = [[] for _ in range(tree.resource_count)]
+    for resources, chosen, value in zip(admitted.resources, admitted.option, values, strict=True):
+        if value > 0.0:
+            # A session's resources start with its own node's, one per phase.
+            for r in resources[: len(chosen.phases)]:
+                parts[r].append(value)
+    parents = tree.shape.parents
+    for node in tree.shape.bottom_up:
+        child, parent = node * 3, parents[node] * 3
+        parts[parent].extend(parts[child])
+        parts[parent + 1].extend(parts[child + 1])
+        parts[parent + 2].extend(parts[child + 2])
+    return parts
 
 
 def _suspects(tree: Tree, parts: list[list[float]]) -> list[int]:
@@ -350,7 +365,16 @@ def _plan(
     bottlenecks: list[int],
     loads: list[float],
 ) -> Plan:
-    by_id: dict[str, SessionPlan] = {}
+    """The plan, built column by column in the problem's demand order."""
+    ids = list(map(_session_id, problem.demands))
+    count = len(ids)
+    position = dict(zip(ids, range(count), strict=True))
+    limit_a = [0.0] * count
+    phases = [3] * count
+    grid_phases: list[tuple[Phase, ...]] = [()] * count
+    reasons = [""] * count
+    where: list[tuple[str, Phase] | None] = [None] * count
+    weights = [1.0] * count
     # Many sessions share a bottleneck; describe each resource once.
     described: dict[int, tuple[tuple[str, Phase], str]] = {}
     for demand, chosen, lo, weight, value, bottleneck in zip(
@@ -362,38 +386,36 @@ def _plan(
         bottlenecks,
         strict=True,
     ):
-        where: tuple[str, Phase] | None = None
         limited = ""
+        at = position[demand.session_id]
         if bottleneck != NO_BOTTLENECK:
             known = described.get(bottleneck)
             if known is None:
                 known = described[bottleneck] = _describe(tree, bottleneck)
-            where, limited = known
+            where[at], limited = known
         if value <= 0.0 and lo > 0:
-            reason = REASON_NOT_ADMITTED
+            reasons[at] = REASON_NOT_ADMITTED
         elif chosen.switched:
-            reason = REASON_SWITCHED
+            reasons[at] = REASON_SWITCHED
         elif value >= demand.max_current - AT_MAX_TOLERANCE_A or not limited:
-            reason = REASON_AT_MAX
+            reasons[at] = REASON_AT_MAX
         else:
-            reason = limited
-        phases = chosen.phases
-        by_id[demand.session_id] = session_plan(
-            demand.session_id,
-            value,
-            1 if len(phases) == 1 else 3,
-            phases,
-            reason,
-            where,
-            weight,
-        )
-    for session_id, (reason, phases) in refused.items():
-        by_id[session_id] = session_plan(
-            session_id, 0.0, 1 if len(phases) == 1 else 3, phases, reason, None, 1.0
-        )
-    sessions = tuple(map(by_id.__getitem__, map(_session_id, problem.demands)))
-    nodes = tuple([node_load(tree, i, loads) for i in range(len(tree.nodes))])
-    return Plan(sessions=sessions, nodes=nodes)
+            reasons[at] = limited
+        limit_a[at] = value
+        grid_phases[at] = chosen.phases
+        if len(chosen.phases) == 1:
+            phases[at] = 1
+        weights[at] = weight
+    for session_id, (reason, on) in refused.items():
+        at = position[session_id]
+        reasons[at] = reason
+        grid_phases[at] = on
+        if len(on) == 1:
+            phases[at] = 1
+    return Plan(
+        sessions=make_session_plans(ids, limit_a, phases, grid_phases, reasons, where, weights),
+        nodes=node_loads(tree, loads),
+    )
 
 
 def _describe(tree: Tree, resource: int) -> tuple[tuple[str, Phase], str]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from chargegrid.balancing.allocator import allocate
 from chargegrid.balancing.model import Demand, Node, NodeLoad, Problem
-from chargegrid.balancing.tree import Tree, build_tree, node_load
+from chargegrid.balancing.tree import Tree, build_tree, node_loads
 from chargegrid.domain.connectors import PowerType
 from chargegrid.domain.errors import FieldError, InvalidValue
 from chargegrid.domain.phases import IDENTITY, OfflinePhase, Phase, PhaseRotation
@@ -175,7 +175,7 @@ def _node_loads(
         for r in tree.resources(tree.index[charger.node_id], setting.grid_phases):
             parts[r].append(setting.current)
     loads = [math.fsum(p) for p in parts]
-    return tuple(node_load(tree, i, loads) for i in range(len(tree.nodes)))
+    return node_loads(tree, loads)
 
 
 def _conductors(charger: OfflineCharger) -> tuple[int, ...]:

@@ -9,8 +9,11 @@ seconds since the epoch, ids are strings.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
+from itertools import repeat
+from typing import TypeVar
 
 from chargegrid.domain.connectors import PowerType
 from chargegrid.domain.phases import IDENTITY, Phase, PhaseRotation
@@ -180,10 +183,11 @@ class Problem:
 
 
 # --- building plans fast -----------------------------------------------------------------
-# A frozen dataclass's __init__ sets each field through object.__setattr__, which costs
-# about 3x writing the slots directly. The allocator builds one SessionPlan per session
-# and one NodeLoad per node on every call (thousands per decision), so it fills the
-# slots itself; the objects are the same as the constructor's (tests compare them).
+# A frozen dataclass's __init__ sets each field through object.__setattr__, about 3x
+# the cost of writing the slot. The allocator builds one SessionPlan per session and one
+# NodeLoad per node on every call (thousands per decision), so it creates them empty and
+# fills each slot column by column, the loops running in C (``map`` over the slot's
+# setter). The objects are equal to the constructor's (tests compare them).
 
 _SetSlot = Callable[[object, object], None]
 
@@ -203,43 +207,45 @@ _NODE_SLOTS = _slot_setters(
 )
 
 
-def session_plan(
-    session_id: str,
-    limit_a: float,
-    phases: int,
-    grid_phases: tuple[Phase, ...],
-    reason: str,
-    bottleneck: tuple[str, Phase] | None,
-    weight: float,
-) -> SessionPlan:
-    """``SessionPlan(...)`` (every field given), without the frozen-init overhead."""
-    entry = object.__new__(SessionPlan)
-    s_id, s_limit, s_phases, s_grid, s_reason, s_bottleneck, s_weight = _SESSION_SLOTS
-    s_id(entry, session_id)
-    s_limit(entry, limit_a)
-    s_phases(entry, phases)
-    s_grid(entry, grid_phases)
-    s_reason(entry, reason)
-    s_bottleneck(entry, bottleneck)
-    s_weight(entry, weight)
-    return entry
+_T = TypeVar("_T")
 
 
-def node_load_of(
-    node_id: str,
-    limit: PhaseAmps,
-    unmanaged: PhaseAmps,
-    reserved: PhaseAmps,
-    allocated: PhaseAmps,
-    headroom: PhaseAmps,
-) -> NodeLoad:
-    """``NodeLoad(...)``, without the frozen-init overhead."""
-    entry = object.__new__(NodeLoad)
-    n_id, n_limit, n_unmanaged, n_reserved, n_allocated, n_headroom = _NODE_SLOTS
-    n_id(entry, node_id)
-    n_limit(entry, limit)
-    n_unmanaged(entry, unmanaged)
-    n_reserved(entry, reserved)
-    n_allocated(entry, allocated)
-    n_headroom(entry, headroom)
-    return entry
+def _by_columns(
+    cls: type[_T], setters: tuple[_SetSlot, ...], columns: tuple[Sequence[object], ...]
+) -> tuple[_T, ...]:
+    count = len(columns[0])
+    if any(len(column) != count for column in columns):
+        raise ValueError(f"{cls.__name__}: columns of different lengths")
+    entries = list(map(object.__new__, repeat(cls, count)))
+    for setter, column in zip(setters, columns, strict=True):
+        deque(map(setter, entries, column), maxlen=0)
+    return tuple(entries)
+
+
+def make_session_plans(
+    session_id: Sequence[str],
+    limit_a: Sequence[float],
+    phases: Sequence[int],
+    grid_phases: Sequence[tuple[Phase, ...]],
+    reason: Sequence[str],
+    bottleneck: Sequence[tuple[str, Phase] | None],
+    weight: Sequence[float],
+) -> tuple[SessionPlan, ...]:
+    """``SessionPlan(...)`` for each row of the given columns, without the frozen-init
+    overhead."""
+    columns = (session_id, limit_a, phases, grid_phases, reason, bottleneck, weight)
+    return _by_columns(SessionPlan, _SESSION_SLOTS, columns)
+
+
+def make_node_loads(
+    node_id: Sequence[str],
+    limit: Sequence[PhaseAmps],
+    unmanaged: Sequence[PhaseAmps],
+    reserved: Sequence[PhaseAmps],
+    allocated: Sequence[PhaseAmps],
+    headroom: Sequence[PhaseAmps],
+) -> tuple[NodeLoad, ...]:
+    """``NodeLoad(...)`` for each row of the given columns, without the frozen-init
+    overhead."""
+    columns = (node_id, limit, unmanaged, reserved, allocated, headroom)
+    return _by_columns(NodeLoad, _NODE_SLOTS, columns)

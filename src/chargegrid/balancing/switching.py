@@ -41,7 +41,8 @@ class Wiring:
 @dataclass(frozen=True, slots=True)
 class Wired:
     """A connector layout at one node, worked out once per topology: its wiring, its
-    no-hysteresis options and the resources each loads."""
+    no-hysteresis options and the resources each loads (its own node's first, then
+    each ancestor's)."""
 
     wiring: Wiring
     full: Option

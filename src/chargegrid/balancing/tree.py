@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
 
-from chargegrid.balancing.model import Node, NodeLoad, node_load_of
+from chargegrid.balancing.model import Node, NodeLoad, make_node_loads
 from chargegrid.balancing.switching import Wired
 from chargegrid.domain.errors import ErrorCollector, InvalidValue
 from chargegrid.domain.phases import ALL_PHASES, Phase, PhaseRotation
@@ -57,6 +57,9 @@ class Topology:
     index: dict[str, int]
     root: int
     ancestors: tuple[tuple[int, ...], ...]
+    # Every node but the root, children before their parents.
+    bottom_up: tuple[int, ...]
+    parents: tuple[int, ...]
     to_grid: tuple[PhaseRotation, ...]
     # Resource lists per (node index, grid phases), filled in as sessions ask for them.
     resources_of: dict[tuple[int, tuple[Phase, ...]], list[int]]
@@ -187,6 +190,12 @@ def compile_topology(nodes: tuple[Node, ...]) -> Topology:
         index=index,
         root=roots[0],
         ancestors=tuple(ancestors),
+        bottom_up=tuple(
+            sorted(
+                (i for i in range(len(nodes)) if parents[i] != -1), key=lambda i: -len(ancestors[i])
+            )
+        ),
+        parents=tuple(parents),
         to_grid=tuple(_rotations_to_grid(nodes, ancestors)),
         resources_of={},
         wired={},
@@ -288,22 +297,23 @@ def _rotations_to_grid(
     return [r for r in result if r is not None]
 
 
-def node_load(tree: Tree, i: int, loads: list[float]) -> NodeLoad:
-    """A node's report from per-resource allocated currents (runs for every node: kept
-    to plain arithmetic)."""
-    node = tree.nodes[i]
-    base = i * 3
-    a1, a2, a3 = loads[base], loads[base + 1], loads[base + 2]
-    limit, unmanaged, reserved = node.limit, node.unmanaged, node.reserved
-    return node_load_of(
-        node.id,
-        limit,
-        unmanaged,
-        reserved,
-        (a1, a2, a3),
-        (
-            limit[0] - unmanaged[0] - reserved[0] - a1,
-            limit[1] - unmanaged[1] - reserved[1] - a2,
-            limit[2] - unmanaged[2] - reserved[2] - a3,
-        ),
+def node_loads(tree: Tree, loads: list[float]) -> tuple[NodeLoad, ...]:
+    """Every node's report from per-resource allocated currents (runs for every node on
+    every call: whole-list arithmetic, regrouped per node by ``zip`` in C)."""
+    headroom = [
+        limit - unmanaged - reserved - allocated
+        for limit, (unmanaged, reserved), allocated in zip(
+            tree.limit, tree.held, loads, strict=True
+        )
+    ]
+    per_node = iter(loads)
+    room = iter(headroom)
+    nodes = tree.nodes
+    return make_node_loads(
+        tuple(map(_ids, nodes)),
+        tuple(map(_limits, nodes)),
+        tuple(map(_unmanaged, nodes)),
+        tuple(map(_reserved, nodes)),
+        tuple(zip(per_node, per_node, per_node, strict=True)),
+        tuple(zip(room, room, room, strict=True)),
     )

@@ -58,8 +58,12 @@ def water_fill(
     since = [0.0] * resources
     version = [0] * resources
     fills: list[tuple[float, int, int]] = []
+    push, pop = heapq.heappush, heapq.heappop
 
     starts = sorted((lo[s] / weight[s], s) for s in range(count) if hi[s] > lo[s])
+    # Sessions not yet at their maximum nor frozen; once none is left, nothing more can
+    # change (later events would only re-predict fills nobody is in).
+    unsettled = len(starts)
     for s in range(count):
         if hi[s] <= lo[s]:
             state[s] = _DONE
@@ -75,25 +79,26 @@ def water_fill(
             version[r] += 1
             if slope[r] > 1e-12:
                 room = spare[r] - base[r]
-                heapq.heappush(fills, (t + max(room, 0.0) / slope[r], version[r], r))
+                push(fills, (t + max(room, 0.0) / slope[r], version[r], r))
             else:
                 slope[r] = 0.0
 
     def retire(sessions: list[int], t: float) -> None:
         deltas: dict[int, float] = {}
+        get = deltas.get
         for s in sessions:
             w = weight[s]
             for r in members[s]:
-                deltas[r] = deltas.get(r, 0.0) - w
+                deltas[r] = get(r, 0.0) - w
         shift(deltas, t)
 
     inf = float("inf")
-    while True:
+    while unsettled:
         while fills and fills[0][1] != version[fills[0][2]]:
-            heapq.heappop(fills)
+            pop(fills)
         t_fill = fills[0][0] if fills else inf
         while stops and state[stops[0][1]] != _RISING:
-            heapq.heappop(stops)
+            pop(stops)
         t_stop = stops[0][0] if stops else inf
         while next_start < len(starts) and state[starts[next_start][1]] != _WAITING:
             next_start += 1
@@ -104,7 +109,7 @@ def water_fill(
         if t_fill <= t:
             # A full resource freezes all it carries, waiting ones too: they could
             # never rise without overfilling it.
-            _, _, r = heapq.heappop(fills)
+            _, _, r = pop(fills)
             frozen: list[int] = []
             for s in in_resource[r]:
                 if state[s] == _RISING:
@@ -113,27 +118,32 @@ def water_fill(
                 if state[s] != _DONE:
                     state[s] = _DONE
                     bottleneck[s] = r
-            retire(frozen, t)
+                    unsettled -= 1
+            if unsettled:
+                retire(frozen, t)
         elif t_stop <= t:
             reached: list[int] = []
             while stops and stops[0][0] <= t:
-                _, s = heapq.heappop(stops)
+                _, s = pop(stops)
                 if state[s] == _RISING:
                     state[s] = _DONE
                     values[s] = hi[s]
                     reached.append(s)
-            retire(reached, t)
+                    unsettled -= 1
+            if unsettled:
+                retire(reached, t)
         else:
             deltas: dict[int, float] = {}
+            get = deltas.get
             while next_start < len(starts) and starts[next_start][0] <= t:
                 _, s = starts[next_start]
                 next_start += 1
                 if state[s] != _WAITING:
                     continue
                 state[s] = _RISING
-                heapq.heappush(stops, (hi[s] / weight[s], s))
+                push(stops, (hi[s] / weight[s], s))
                 w = weight[s]
                 for r in members[s]:
-                    deltas[r] = deltas.get(r, 0.0) + w
+                    deltas[r] = get(r, 0.0) + w
             shift(deltas, t)
     return FillResult(values, bottleneck)
