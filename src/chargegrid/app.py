@@ -27,6 +27,7 @@ from chargegrid.bus.memory import EventBus
 from chargegrid.config import Settings
 from chargegrid.control.component import control_loop
 from chargegrid.ocpp.component import ocpp_server
+from chargegrid.services.auth import PrincipalCache
 from chargegrid.services.configure.expiry import expire_overrides_forever
 from chargegrid.services.webhooks import WebhookDispatcher
 from chargegrid.sim.demo import demo_fleet
@@ -119,6 +120,7 @@ def build_app(
     app.state.runtime = runtime
     app.state.db = runtime.db
     app.state.bus = runtime.bus
+    app.state.principals = PrincipalCache()
     problems.install(app)
     for router in all_routers():
         app.include_router(router, prefix=API_PREFIX)

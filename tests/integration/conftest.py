@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from chargegrid.app import build_app
 from chargegrid.bus.memory import EventBus
@@ -25,6 +26,7 @@ class Api:
     client: httpx.AsyncClient
     db: Database
     bus: EventBus
+    app: FastAPI
     _tokens: dict[tuple[str, tuple[uuid.UUID, ...]], str] = field(default_factory=dict)
 
     async def token(self, role: str = "admin", sites: list[uuid.UUID] | None = None) -> str:
@@ -95,4 +97,4 @@ async def api(db: Database, bus: EventBus) -> AsyncIterator[Api]:
     app = build_app(Settings(database_url=db.url), db=db, bus=bus)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield Api(client, db, bus)
+        yield Api(client, db, bus, app)

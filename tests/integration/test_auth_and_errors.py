@@ -23,13 +23,17 @@ async def test_bad_token_is_401(api: Api, header: str) -> None:
     assert_problem(response, 401)
 
 
-async def test_revoked_token_is_401(api: Api) -> None:
+async def test_revoked_token_is_401_once_the_cache_lapses(api: Api) -> None:
     token = await api.token("admin")
     headers = {"Authorization": f"Bearer {token}"}
     assert (await api.client.get(API + "/sites", headers=headers)).status_code == 200
-    async with UnitOfWork(api.db) as uow:
+    async with UnitOfWork(api.db) as uow:  # as `chargegrid token revoke` does
         page = await uow.tokens.page(uow.tokens.select(), 10, None)
         await revoke_token(uow, page.items[0].id)
+    cache = api.app.state.principals
+    assert (await api.client.get(API + "/sites", headers=headers)).status_code == 200
+    later = cache.clock() + cache.ttl_s
+    cache.clock = lambda: later
     assert_problem(await api.client.get(API + "/sites", headers=headers), 401)
 
 

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from chargegrid.api.problems import Unauthorized
 from chargegrid.bus.memory import EventBus
-from chargegrid.services.auth import Principal, authenticate
+from chargegrid.services.auth import Principal, PrincipalCache
 from chargegrid.services.configure.context import ConfigContext
 from chargegrid.store.db import Database
 from chargegrid.store.uow import UnitOfWork
@@ -35,12 +35,14 @@ async def get_uow(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator[Uni
 
 
 async def get_principal(
+    request: Request,
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("send Authorization: Bearer <token>")
-    principal = await authenticate(uow, credentials.credentials)
+    cache: PrincipalCache = request.app.state.principals
+    principal = await cache.authenticate(uow, credentials.credentials)
     if principal is None:
         raise Unauthorized("unknown or revoked token")
     return principal

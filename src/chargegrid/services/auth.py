@@ -10,7 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -112,6 +115,48 @@ async def authenticate(uow: UnitOfWork, token: str) -> Principal | None:
         return None
     scope = frozenset(uuid.UUID(s) for s in row.site_ids) if row.site_ids is not None else None
     return Principal(Role(row.role), scope, row.id)
+
+
+class PrincipalCache:
+    """Tokens seen in the last ``ttl_s`` seconds, so most requests need no token query.
+
+    Only known tokens are kept (a new token works at once; a guessed one always costs a
+    lookup). A revocation reaches a running server within ``ttl_s``.
+    """
+
+    def __init__(
+        self,
+        ttl_s: float = 5.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+
+    def get(self, token: str) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if entry[0] <= self.clock():
+            del self._entries[token]
+            return None
+        return entry[1]
+
+    def put(self, token: str, principal: Principal) -> None:
+        self._entries[token] = (self.clock() + self.ttl_s, principal)
+        self._entries.move_to_end(token)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    async def authenticate(self, uow: UnitOfWork, token: str) -> Principal | None:
+        principal = self.get(token)
+        if principal is None:
+            principal = await authenticate(uow, token)
+            if principal is not None:
+                self.put(token, principal)
+        return principal
 
 
 async def revoke_token(uow: UnitOfWork, token_id: uuid.UUID) -> None:
