@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import chain
-from operator import attrgetter
+from itertools import chain, compress
+from operator import attrgetter, ne, sub
 
-from chargegrid.balancing.model import Node, NodeLoad, make_node_loads
+from chargegrid.balancing.model import Node, NodeLoad, PhaseAmps, make_node_loads
 from chargegrid.balancing.switching import Wired
 from chargegrid.domain.errors import ErrorCollector, InvalidValue
 from chargegrid.domain.phases import ALL_PHASES, Phase, PhaseRotation
@@ -46,6 +47,26 @@ def finite(value: float, field_name: str, errors: ErrorCollector) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeValues:
+    """Per node (id order) the limits and held loads of one call, and per resource what
+    follows from them. Kept per topology: the next call recomputes only the nodes whose
+    values changed (usually a meter or two), not every node and phase."""
+
+    limits: tuple[PhaseAmps, ...]
+    unmanaged: tuple[PhaseAmps, ...]
+    reserved: tuple[PhaseAmps, ...]
+    # Per resource:
+    limit: tuple[float, ...]
+    held: tuple[tuple[float, float], ...]
+    # limit - unmanaged - reserved, floored at 0; the same in whole µA, rounded down.
+    capacity: tuple[float, ...]
+    capacity_micro: tuple[int, ...]
+    # limit - unmanaged - reserved, unfloored (a node report's headroom before its
+    # allocation is taken off).
+    free: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Topology:
     """What a tree's structure alone decides (ids, parents, rotations), compiled once and
     reused while the site's wiring does not change: the control loop rebuilds its
@@ -54,6 +75,7 @@ class Topology:
 
     # Input position of each node, in id order.
     order: tuple[int, ...]
+    ids: tuple[str, ...]
     index: dict[str, int]
     root: int
     ancestors: tuple[tuple[int, ...], ...]
@@ -66,6 +88,12 @@ class Topology:
     # Connector layouts per (node index, connector rotation, power type, used
     # terminals, may switch): sites repeat a handful, so each is composed once.
     wired: dict[tuple[object, ...], Wired]
+    # The node values of the last call and what was derived from them (one slot,
+    # replaced whole, so a concurrent reader always sees a consistent set).
+    last_values: list[NodeValues | None]
+
+    def in_id_order(self, nodes: tuple[Node, ...]) -> tuple[Node, ...]:
+        return tuple([nodes[i] for i in self.order])
 
     def resources(self, node_index: int, phases: tuple[Phase, ...]) -> list[int]:
         key = (node_index, phases)
@@ -95,6 +123,7 @@ class Tree:
     limit: tuple[float, ...]
     held: tuple[tuple[float, float], ...]
     shape: Topology
+    values: NodeValues
 
     @property
     def resource_count(self) -> int:
@@ -187,6 +216,7 @@ def compile_topology(nodes: tuple[Node, ...]) -> Topology:
     ancestors = _paths(nodes, parents)
     return Topology(
         order=order,
+        ids=tuple(node.id for node in nodes),
         index=index,
         root=roots[0],
         ancestors=tuple(ancestors),
@@ -199,6 +229,7 @@ def compile_topology(nodes: tuple[Node, ...]) -> Topology:
         to_grid=tuple(_rotations_to_grid(nodes, ancestors)),
         resources_of={},
         wired={},
+        last_values=[None],
     )
 
 
@@ -211,35 +242,142 @@ def build_tree(nodes: tuple[Node, ...]) -> Tree:
     load already on a node are *not* errors: its sessions get 0.
     """
     shape = topology(nodes)
-    nodes = tuple([nodes[i] for i in shape.order])
-    limits = list(chain.from_iterable(map(_limits, nodes)))
-    unmanaged = list(chain.from_iterable(map(_unmanaged, nodes)))
-    reserved = list(chain.from_iterable(map(_reserved, nodes)))
-    # NaN and infinities survive a sum, so one check covers the common all-good case.
-    if not math.isfinite(sum(limits) + sum(unmanaged) + sum(reserved)):
-        errors = ErrorCollector()
-        for node in nodes:
-            for name in ("limit", "unmanaged", "reserved"):
-                for v in getattr(node, name):
-                    finite(v, f"nodes[{node.id}].{name}", errors)
-        errors.raise_if_any()
-    # One addition is already correctly rounded; no fsum needed for two terms.
-    capacity = [
-        limit - (u + r) if limit > u + r else 0.0
-        for limit, u, r in zip(limits, unmanaged, reserved, strict=True)
-    ]
+    nodes = shape.in_id_order(nodes)
+    limits = tuple(map(_limits, nodes))
+    unmanaged = tuple(map(_unmanaged, nodes))
+    reserved = tuple(map(_reserved, nodes))
+    last = shape.last_values[0]
+    values = None if last is None else _patched(last, limits, unmanaged, reserved)
+    if values is None:
+        values = _node_values(nodes, limits, unmanaged, reserved)
+    shape.last_values[0] = values
     return Tree(
         nodes=nodes,
         index=shape.index,
         root=shape.root,
         ancestors=shape.ancestors,
         to_grid=shape.to_grid,
-        capacity=tuple(capacity),
-        capacity_micro=_micro_floors(capacity),
-        limit=tuple(limits),
-        held=tuple(zip(unmanaged, reserved, strict=True)),
+        capacity=values.capacity,
+        capacity_micro=values.capacity_micro,
+        limit=values.limit,
+        held=values.held,
         shape=shape,
+        values=NodeValues(
+            limits,
+            unmanaged,
+            reserved,
+            values.limit,
+            values.held,
+            values.capacity,
+            values.capacity_micro,
+            values.free,
+        ),
     )
+
+
+def _node_values(
+    nodes: tuple[Node, ...],
+    limits: tuple[PhaseAmps, ...],
+    unmanaged_per_node: tuple[PhaseAmps, ...],
+    reserved_per_node: tuple[PhaseAmps, ...],
+) -> NodeValues:
+    """Check every node's values and derive the per-resource ones."""
+    limit = list(chain.from_iterable(limits))
+    unmanaged = list(chain.from_iterable(unmanaged_per_node))
+    reserved = list(chain.from_iterable(reserved_per_node))
+    # NaN and infinities survive a sum, so one check covers the common all-good case.
+    if not math.isfinite(sum(limit) + sum(unmanaged) + sum(reserved)):
+        _raise_for_bad_numbers(nodes)
+    # One addition is already correctly rounded; no fsum needed for two terms.
+    capacity = [
+        cap - (u + r) if cap > u + r else 0.0
+        for cap, u, r in zip(limit, unmanaged, reserved, strict=True)
+    ]
+    return NodeValues(
+        limits,
+        unmanaged_per_node,
+        reserved_per_node,
+        tuple(limit),
+        tuple(zip(unmanaged, reserved, strict=True)),
+        tuple(capacity),
+        _micro_floors(capacity),
+        tuple([cap - u - r for cap, u, r in zip(limit, unmanaged, reserved, strict=True)]),
+    )
+
+
+def _raise_for_bad_numbers(nodes: tuple[Node, ...]) -> None:
+    errors = ErrorCollector()
+    for node in nodes:
+        for name in ("limit", "unmanaged", "reserved"):
+            for v in getattr(node, name):
+                finite(v, f"nodes[{node.id}].{name}", errors)
+    errors.raise_if_any()
+
+
+def _changed(new: tuple[PhaseAmps, ...], old: tuple[PhaseAmps, ...]) -> Iterable[int]:
+    """Positions where ``new`` differs from ``old`` (equal lengths), compared in C."""
+    if new == old:
+        return ()
+    return compress(range(len(new)), map(ne, new, old))
+
+
+def _patched(
+    last: NodeValues,
+    limits: tuple[PhaseAmps, ...],
+    unmanaged: tuple[PhaseAmps, ...],
+    reserved: tuple[PhaseAmps, ...],
+) -> NodeValues | None:
+    """``last`` with the nodes whose values changed recomputed, exactly as
+    ``_node_values`` would; None when anything is unusual (a value that is not a finite
+    number, a per-phase value without three entries): the full path then checks it."""
+    changed = sorted(
+        {
+            *_changed(limits, last.limits),
+            *_changed(unmanaged, last.unmanaged),
+            *_changed(reserved, last.reserved),
+        }
+    )
+    if not changed:
+        return NodeValues(
+            limits,
+            unmanaged,
+            reserved,
+            last.limit,
+            last.held,
+            last.capacity,
+            last.capacity_micro,
+            last.free,
+        )
+    limit, held = list(last.limit), list(last.held)
+    capacity, capacity_micro = list(last.capacity), list(last.capacity_micro)
+    free = list(last.free)
+    for node in changed:
+        triples = (limits[node], unmanaged[node], reserved[node])
+        if any(len(t) != 3 for t in triples):
+            return None
+        for phase, (cap, u, r) in enumerate(zip(*triples, strict=True)):
+            if not (_is_number(cap) and _is_number(u) and _is_number(r)):
+                return None
+            k = node * 3 + phase
+            limit[k] = cap
+            held[k] = (u, r)
+            capacity[k] = cap - (u + r) if cap > u + r else 0.0
+            capacity_micro[k] = micro_floor(capacity[k])
+            free[k] = cap - u - r
+    return NodeValues(
+        limits,
+        unmanaged,
+        reserved,
+        tuple(limit),
+        tuple(held),
+        tuple(capacity),
+        tuple(capacity_micro),
+        tuple(free),
+    )
+
+
+def _is_number(value: object) -> bool:
+    return type(value) in (float, int) and math.isfinite(value)  # type: ignore[arg-type]
 
 
 def _micro_floors(values: list[float]) -> tuple[int, ...]:
@@ -300,20 +438,13 @@ def _rotations_to_grid(
 def node_loads(tree: Tree, loads: list[float]) -> tuple[NodeLoad, ...]:
     """Every node's report from per-resource allocated currents (runs for every node on
     every call: whole-list arithmetic, regrouped per node by ``zip`` in C)."""
-    headroom = [
-        limit - unmanaged - reserved - allocated
-        for limit, (unmanaged, reserved), allocated in zip(
-            tree.limit, tree.held, loads, strict=True
-        )
-    ]
     per_node = iter(loads)
-    room = iter(headroom)
-    nodes = tree.nodes
+    room = iter(list(map(sub, tree.values.free, loads)))
     return make_node_loads(
-        tuple(map(_ids, nodes)),
-        tuple(map(_limits, nodes)),
-        tuple(map(_unmanaged, nodes)),
-        tuple(map(_reserved, nodes)),
+        tree.shape.ids,
+        tree.values.limits,
+        tree.values.unmanaged,
+        tree.values.reserved,
         tuple(zip(per_node, per_node, per_node, strict=True)),
         tuple(zip(room, room, room, strict=True)),
     )
