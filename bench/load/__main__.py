@@ -99,7 +99,12 @@ class Stack:
 
 
 async def seed(
-    db: Database, specs: list[ChargerSpec], site_a: float, circuit_a: float, circuits: int
+    db: Database,
+    specs: list[ChargerSpec],
+    site_a: float,
+    circuit_a: float,
+    circuits: int,
+    extra_tags: list[str],
 ) -> tuple[uuid.UUID, list[uuid.UUID]]:
     site_id = uuid.uuid4()
     circuit_ids = [uuid.uuid4() for _ in range(circuits)]
@@ -128,7 +133,7 @@ async def seed(
                 "max_amperage": 32,
             }
         )
-        tags.append({"id": uuid.uuid4(), "id_tag": f"BENCH-{spec.ocpp_id}", "status": "Accepted"})
+        tags.append(f"BENCH-{spec.ocpp_id}")
     async with db.session() as s:
         await s.execute(insert(m.Site).values(id=site_id, name="Bench", max_current=site_a))
         await s.execute(
@@ -141,7 +146,10 @@ async def seed(
         await s.execute(insert(m.Charger), charger_rows)
         await s.execute(insert(m.Evse), evse_rows)
         await s.execute(insert(m.Connector), connector_rows)
-        await s.execute(insert(m.IdTag), tags)
+        await s.execute(
+            insert(m.IdTag),
+            [{"id": uuid.uuid4(), "id_tag": t, "status": "Accepted"} for t in tags + extra_tags],
+        )
     return site_id, circuit_ids
 
 
@@ -171,7 +179,9 @@ async def stack(
             else FleetConfig(url=url, chargers=chargers, seed=5, **fleet_options)
         )
         specs = charger_specs(config)
-        site_id, circuit_ids = await seed(db, specs, site_a, circuit_a, circuits)
+        site_id, circuit_ids = await seed(
+            db, specs, site_a, circuit_a, circuits, list(config.id_tags)
+        )
         async with UnitOfWork(db) as uow:
             token = await create_token(uow, Role.ADMIN)
         runtime = Runtime(settings, db, EventBus())
@@ -334,6 +344,17 @@ def overload_ampere_seconds(
     return total, worst
 
 
+def peak_drawing(samples: list[DrawSample], tick_s: float) -> int:
+    """The most connectors drawing current at the end of one physics step."""
+    latest: dict[tuple[str, int], float] = {}
+    peak = 0
+    for n, sample in enumerate(samples):
+        latest[(sample.ocpp_id, sample.connector_id)] = max(sample.l1, sample.l2, sample.l3)
+        if n + 1 == len(samples) or samples[n + 1].t - sample.t >= tick_s / 2:
+            peak = max(peak, sum(1 for amps in latest.values() if amps > 0))
+    return peak
+
+
 async def overload(chargers: int, sim_minutes: float, speed: float) -> dict[str, Any]:
     site_a, circuit_a, circuits = 400.0, 160.0, 4
     tick_s = 0.1
@@ -349,6 +370,8 @@ async def overload(chargers: int, sim_minutes: float, speed: float) -> dict[str,
             "mean_idle_s": 120.0,
             "mean_stay_s": 600.0,
             "faults": faults,
+            # Plenty of tags: a tag charges one car at a time, and cars take them in turn.
+            "id_tags": tuple(f"BENCH-TAG-{n}" for n in range(10 * chargers)),
         },
     ) as s:
         booted = lambda: all(c.booted.is_set() for c in s.fleet.chargers.values())  # noqa: E731
@@ -388,6 +411,8 @@ async def overload(chargers: int, sim_minutes: float, speed: float) -> dict[str,
             "overload_ampere_seconds": round(amp_s, 3),
             "worst_excess_a": round(worst, 3),
             "chargers_flagged_at_end": flagged,
+            "transactions_started": sum(c.transactions_started for c in s.fleet.chargers.values()),
+            "peak_cars_drawing": peak_drawing(samples, tick_s),
             "draw_samples": len(samples),
         }
 
