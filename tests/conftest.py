@@ -61,7 +61,7 @@ def _pg_admin_dsn() -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def _pg_execute(*statements: str) -> None:
+async def pg_execute(*statements: str) -> None:
     conn = await asyncpg.connect(_pg_admin_dsn())
     try:
         for statement in statements:
@@ -70,7 +70,7 @@ async def _pg_execute(*statements: str) -> None:
         await conn.close()
 
 
-def _pg_url_for(name: str) -> str:
+def pg_url_for(name: str) -> str:
     return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 
 
@@ -89,12 +89,12 @@ def pg_template() -> Iterator[str]:
         f"PostgreSQL does not answer at {url.host}:{url.port}",
     )
     name = f"cg_tmpl_{secrets.token_hex(6)}"
-    run_sync(_pg_execute(f'CREATE DATABASE "{name}"'))
+    run_sync(pg_execute(f'CREATE DATABASE "{name}"'))
     try:
-        run_sync(_migrate(_pg_url_for(name)))
+        run_sync(_migrate(pg_url_for(name)))
         yield name
     finally:
-        run_sync(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_sync(pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -108,11 +108,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     template_name: str = request.getfixturevalue("pg_template")
     name = f"cg_test_{secrets.token_hex(6)}"
-    run_sync(_pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+    run_sync(pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
     try:
-        yield _pg_url_for(name)
+        yield pg_url_for(name)
     finally:
-        run_sync(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_sync(pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

@@ -159,3 +159,26 @@ async def test_health_and_prometheus_metrics_need_no_token(api: Api) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert "python_info" in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/sites", {"name": "a\x00b", "max_current": 10}, "name"),
+        ("/id-tags", {"id_tag": "TAG", "parent_id_tag": "P\x00"}, "parent_id_tag"),
+    ],
+)
+async def test_nul_characters_are_422_not_a_database_error(
+    api: Api, path: str, body: dict[str, object], field: str
+) -> None:
+    assert_problem(await api.call("POST", path, body), 422, field)
+
+
+async def test_lone_surrogates_are_422(api: Api) -> None:
+    headers = {
+        "Authorization": f"Bearer {await api.token()}",
+        "Content-Type": "application/json",
+    }
+    body = b'{"name": "a\\ud800", "max_current": 10}'  # valid JSON, not valid UTF-8 text
+    response = await api.client.post(API + "/sites", content=body, headers=headers)
+    assert_problem(response, 422, "name")

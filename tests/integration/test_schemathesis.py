@@ -6,6 +6,7 @@ every response must match the documented status codes, content types and schemas
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from chargegrid.config import Settings
 from chargegrid.services.auth import Role, create_token
 from chargegrid.store.db import Database
 from chargegrid.store.uow import UnitOfWork
-from tests.conftest import run_sync
+from tests.conftest import pg_execute, pg_url_for, run_sync
 
 MAX_EXAMPLES = 25
 
@@ -41,17 +42,34 @@ async def _admin_token(url: str) -> str:
         await db.dispose()
 
 
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def fuzz_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One database per backend for the whole module (the fuzzer's data piles up in it)."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
+        path.write_bytes(template.read_bytes())
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template_name: str = request.getfixturevalue("pg_template")
+    name = f"cg_fuzz_{secrets.token_hex(6)}"
+    run_sync(pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+    try:
+        yield pg_url_for(name)
+    finally:
+        run_sync(pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="module")
-def fuzzed_app(
-    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
-) -> Iterator[FastAPI]:
-    path = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
-    path.write_bytes(sqlite_template.read_bytes())
-    url = f"sqlite+aiosqlite:///{path}"
+def fuzzed_app(fuzz_url: str) -> Iterator[FastAPI]:
     # Each test-client call runs on a fresh event loop: no pooled connections across them.
-    db = Database(url, pooled=False)
-    app = build_app(Settings(database_url=url), db=db, bus=EventBus())
-    app.state.fuzz_token = run_sync(_admin_token(url))
+    db = Database(fuzz_url, pooled=False)
+    app = build_app(Settings(database_url=fuzz_url), db=db, bus=EventBus())
+    app.state.fuzz_token = run_sync(_admin_token(fuzz_url))
     yield app
     run_sync(db.dispose())
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator
 
 T = TypeVar("T")
 
@@ -31,9 +31,28 @@ TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_check_timezone)]
 
 
 class WriteModel(BaseModel):
-    """A request body: unknown fields and non-finite numbers are errors."""
+    """A request body: unknown fields, non-finite numbers and NUL characters are errors."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text holds neither U+0000 nor lone surrogates (which JSON's \ud800
+        # escapes can produce); refuse them here rather than fail on INSERT.
+        texts = value if isinstance(value, list) else [value]
+        for text in texts:
+            if isinstance(text, str) and ("\x00" in text or not _is_utf8(text)):
+                raise ValueError("must not contain NUL characters or lone surrogates")
+        return value
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class ReadModel(BaseModel):
