@@ -13,8 +13,9 @@ from ocpp.v16 import ChargePoint, call
 from sqlalchemy import select
 
 from chargegrid.domain.errors import Conflict
-from chargegrid.ocpp.storage import connectors, meter_values, sessions
-from chargegrid.ocpp.tables import charger_notices
+from chargegrid.ocpp.meter_messages import decode_samples
+from chargegrid.ocpp.storage import connectors, sessions
+from chargegrid.ocpp.tables import charger_notices, meter_messages
 from tests.e2e.conftest import Csms, eventually
 
 pytestmark = pytest.mark.e2e
@@ -172,14 +173,13 @@ async def test_full_charging_cycle_is_stored(csms_on_each_db: Csms) -> None:
         assert session.started_at == datetime.fromisoformat(started_at)
         assert session.stop_reason == "EVDisconnected"
 
-        async def samples_indexed() -> bool:  # moved from the inbox within ~0.5 s
-            query = select(meter_values).where(meter_values.c.session_id == session.id)
-            return len(await csms.rows(query)) == len(sampled)
-
-        await eventually(samples_indexed, what="meter values in meter_values")
-        samples = await csms.rows(
-            select(meter_values).where(meter_values.c.session_id == session.id)
+        # Committed before the answer: readable at once, one row for the message.
+        rows = await csms.rows(
+            select(meter_messages.c.samples).where(meter_messages.c.session_id == session.id)
         )
+        samples = [s for row in rows for s in decode_samples(row.samples)]
+        assert len(rows) == 1
+        assert len(samples) == len(sampled)
         by_key = {(s.measurand, s.phase): s.value for s in samples}
         assert by_key[("Current.Import", "L2")] == pytest.approx(16.1)
         assert by_key[("Power.Active.Import", None)] == 11000.0  # kW stored as W

@@ -10,7 +10,6 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargegrid.ocpp.gateway import CommandGateway
-from chargegrid.ocpp.meter_inbox import COMPACT_CHUNK
 from chargegrid.ocpp.schemas import schemas
 from chargegrid.ocpp.server import OcppServer, PasswordCheck
 from chargegrid.ocpp.storage import SqlChargerStore
@@ -32,7 +31,7 @@ class OcppCentralSystem:
         unknown_tags_accepted: bool = False,
         heartbeat_interval: int = 300,
         check_password: PasswordCheck = verify_password,
-        compact_every_s: float = 0.5,
+        checkpoint_every_s: float = 0.5,
     ) -> None:
         self.store = SqlChargerStore(engine)
         self.writer = GroupCommitWriter(self.store)
@@ -46,17 +45,15 @@ class OcppCentralSystem:
             heartbeat_interval=heartbeat_interval,
         )
         self.server = OcppServer(self.messages, self.gateway, check_password)
-        self.compact_every_s = compact_every_s
-        self._compactor: asyncio.Task[None] | None = None
+        self.checkpoint_every_s = checkpoint_every_s
+        self._checkpointer: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port`` (0 picks a free port); returns the port."""
         schemas("v16")  # compile before the first charger waits for it
-        while await self.store.compact():  # what a previous run committed but never moved
-            pass
         self.writer.start()
-        self._compactor = asyncio.get_running_loop().create_task(
-            self._compact_forever(), name="meter-inbox-compactor"
+        self._checkpointer = asyncio.get_running_loop().create_task(
+            self._checkpoint_forever(), name="wal-checkpointer"
         )
         await self.server.start(host, port)
         return self.server.port
@@ -64,20 +61,18 @@ class OcppCentralSystem:
     async def stop(self) -> None:
         await self.server.stop()
         await self.writer.stop()
-        if self._compactor is not None:
-            self._compactor.cancel()
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._compactor
-        while await self.store.compact():
-            pass
+                await self._checkpointer
         await self.store.close()
 
-    async def _compact_forever(self) -> None:
+    async def _checkpoint_forever(self) -> None:
+        """SQLite: the writer never checkpoints its WAL (it would stall group commits);
+        this does, beside it."""
         while True:
-            await asyncio.sleep(self.compact_every_s)
+            await asyncio.sleep(self.checkpoint_every_s)
             try:
-                while await self.store.compact() >= COMPACT_CHUNK:
-                    pass  # behind: keep going, chunk by chunk
                 await self.store.checkpoint()
             except Exception:
-                log.exception("meter inbox compaction failed; retrying")
+                log.exception("WAL checkpoint failed; retrying")

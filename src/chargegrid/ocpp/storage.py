@@ -2,8 +2,9 @@
 
 Charger traffic is the hottest write path in the system, so this adapter uses
 SQLAlchemy Core on the shared tables rather than the ORM: one transaction per batch
-of writes, meter samples inserted with one executemany, and small caches for the ids
-that never change (a connector's rows, a transaction's session).
+of writes, one ``meter_value_messages`` row per MeterValues message inserted with one
+executemany, and small caches for the ids that never change (a connector's rows, a
+transaction's session).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chargegrid.ocpp.meter_inbox import DriverStatements, compact, encode_samples
+from chargegrid.ocpp.meter_messages import DriverStatements, encode_samples, row_chunks
 from chargegrid.ocpp.tables import charger_notices
 from chargegrid.services.charger_ports import (
     BootWrite,
@@ -50,7 +51,6 @@ from chargegrid.store.models import (
     Connector,
     Evse,
     IdTag,
-    MeterValue,
     TransactionId,
 )
 from chargegrid.store.types import utcnow
@@ -66,7 +66,6 @@ chargers = _table(Charger)
 evses = _table(Evse)
 connectors = _table(Connector)
 sessions = _table(ChargingSession)
-meter_values = _table(MeterValue)
 id_tags = _table(IdTag)
 transaction_ids = _table(TransactionId)
 
@@ -193,22 +192,6 @@ class SqlChargerStore:
         if self._bound is None:
             self._bound = DriverStatements(dialect)
         return self._bound
-
-    async def compact(self) -> int:
-        """Move committed inbox rows into ``meter_values``; how many inbox rows moved."""
-        if self._sync_engine is not None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._compact_in_thread)
-        async with self.engine.begin() as conn:
-            return await conn.run_sync(self._compact)
-
-    def _compact_in_thread(self) -> int:
-        assert self._sync_engine is not None
-        with self._sync_engine.begin() as conn:
-            return self._compact(conn)
-
-    def _compact(self, conn: Connection) -> int:
-        return compact(conn, self._statements(conn.dialect), sessions, chargers)
 
     async def charger(self, ocpp_id: str) -> ChargerRecord | None:
         query = select(
@@ -536,7 +519,7 @@ class _Batch:
     def __init__(self, statements: DriverStatements) -> None:
         self.statements = statements
         self.received_at = statements.time(utcnow())
-        self.inbox: list[tuple[Any, ...]] = []
+        self.messages: list[tuple[Any, ...]] = []
         self.presence: dict[uuid.UUID, PresenceWrite] = {}
         self.notices: list[dict[str, Any]] = []
         self.session_updates: dict[uuid.UUID, dict[str, Any]] = {}
@@ -548,23 +531,18 @@ class _Batch:
         session_id: uuid.UUID | None,
         samples: Sequence[Sample],
     ) -> None:
-        if not samples:
-            return
         b = self.statements
-        self.inbox.append(
-            (
-                b.uuid(charger_id),
-                b.uuid(session_id) if session_id is not None else None,
-                evse_number,
-                encode_samples(samples, b.json_time),
-                self.received_at,
+        charger_key = b.uuid(charger_id)
+        session_key = b.uuid(session_id) if session_id is not None else None
+        for chunk in row_chunks(samples):
+            self.messages.append(
+                (charger_key, session_key, evse_number, encode_samples(chunk), self.received_at)
             )
-        )
 
     def flush(self, conn: Connection) -> None:
         b = self.statements
-        if self.inbox:
-            conn.exec_driver_sql(b.insert_inbox, self.inbox)
+        if self.messages:
+            conn.exec_driver_sql(b.insert_message, self.messages)
         if self.session_updates:
             now = b.time(utcnow())
             conn.exec_driver_sql(

@@ -1,8 +1,10 @@
-"""The OCPP server's own tables (migrations ocpp_0002 and ocpp_0003), apart from the
+"""The OCPP server's own tables (migrations ocpp_0002 to ocpp_0004), apart from the
 model the API maps; ``store.models.target_metadata()`` lists this ``metadata`` too.
 
-``meter_value_inbox``: MeterValues committed as they arrive, one row a message, moved
-into ``meter_values`` by the compactor (``meter_inbox.py``).
+``meter_value_messages``: every MeterValues message (and StopTransaction's
+``transactionData``) as ONE row holding its samples compactly, indexed by session and by
+charger in arrival order; expanded into sample rows only when read
+(``meter_messages.py``).
 ``charger_notices``: what a charger reports beyond the core model (DataTransfer,
 firmware, diagnostics, log and security notices), kept as it came.
 """
@@ -11,27 +13,40 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text, Uuid
 
-from chargegrid.store.models import BigId, Charger
+from chargegrid.store.models import BigId, Charger, ChargingSession
 from chargegrid.store.types import UtcDateTime
 
 metadata = MetaData()
 
-meter_inbox = Table(
-    "meter_value_inbox",
+meter_messages = Table(
+    "meter_value_messages",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("charger_id", Uuid, nullable=False),
-    Column("session_id", Uuid, nullable=True),
+    # By column object: this metadata has no chargers or sessions table of its own.
+    Column(
+        "charger_id",
+        Uuid,
+        ForeignKey(Charger.__table__.c.id, ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "session_id",
+        Uuid,
+        ForeignKey(ChargingSession.__table__.c.id, ondelete="CASCADE"),
+        nullable=True,
+    ),
     Column("evse_number", Integer, nullable=False),
+    # JSON array of [timestamp, measurand, phase, unit, value, context, location].
     Column("samples", Text, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
+    Index("ix_meter_value_messages_session", "session_id", "id"),
+    Index("ix_meter_value_messages_charger", "charger_id", "id"),
 )
 
 charger_notices = Table(
     "charger_notices",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    # By column object: this metadata has no chargers table of its own.
     Column(
         "charger_id",
         Uuid,

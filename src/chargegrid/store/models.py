@@ -353,6 +353,6 @@ class Webhook(Timestamped, Base):
 
 def target_metadata() -> list[MetaData]:
     """Every table the migrations create: this model, and the OCPP server's own tables."""
-    from chargegrid.ocpp.meter_inbox import metadata as ocpp_metadata
+    from chargegrid.ocpp.tables import metadata as ocpp_metadata
 
     return [Base.metadata, ocpp_metadata]

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from chargegrid.domain.errors import InvalidValue
+from chargegrid.ocpp.meter_messages import SampleRecord, messages_after, sample_records
 from chargegrid.store.models import (
     ApiToken,
     Base,
@@ -205,13 +206,19 @@ class MeterValueRepository:
 
     async def for_session(
         self, session_id: uuid.UUID, limit: int, after_id: int | None = None
-    ) -> list[MeterValue]:
+    ) -> list[MeterValue | SampleRecord]:
         query = select(MeterValue).where(MeterValue.session_id == session_id)
         if after_id is not None:
             query = query.where(MeterValue.id > after_id)
         # Arrival order: stable for cursor paging, chronological for a live charger.
         query = query.order_by(MeterValue.id).limit(limit)
-        return list((await self.session.scalars(query)).all())
+        values: list[MeterValue | SampleRecord] = list((await self.session.scalars(query)).all())
+        if len(values) < limit:
+            # The OCPP server stores a MeterValues message as one row; its samples have
+            # ids above every meter_values id, so they follow in the same order.
+            rows = (await self.session.execute(messages_after(session_id, limit, after_id))).all()
+            values += sample_records(rows, limit - len(values), after_id)
+        return values
 
 
 class IdTagRepository(Repository[IdTag]):
