@@ -169,7 +169,12 @@ def _wired(tree: Tree, node: int, demand: Demand) -> Wired:
     shape = tree.shape
     found = shape.wired.get(key)
     if found is None:
-        wires = wiring(tree.to_grid[node], demand)
+        # Nodes wired alike (same rotation to the grid) share the composition.
+        to_grid = tree.to_grid[node]
+        layout = (to_grid.targets, *key[1:])
+        wires = shape.layouts.get(layout)
+        if wires is None:
+            wires = shape.layouts[layout] = wiring(to_grid, demand)
         found = shape.wired[key] = Wired(
             wires,
             option(wires.full, switched=False),

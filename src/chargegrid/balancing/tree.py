@@ -16,7 +16,7 @@ from itertools import chain, compress
 from operator import attrgetter, ne, sub
 
 from chargegrid.balancing.model import Node, NodeLoad, PhaseAmps, make_node_loads
-from chargegrid.balancing.switching import Wired
+from chargegrid.balancing.switching import Wired, Wiring
 from chargegrid.domain.errors import ErrorCollector, InvalidValue
 from chargegrid.domain.phases import ALL_PHASES, Phase, PhaseRotation
 
@@ -88,6 +88,8 @@ class Topology:
     # Connector layouts per (node index, connector rotation, power type, used
     # terminals, may switch): sites repeat a handful, so each is composed once.
     wired: dict[tuple[object, ...], Wired]
+    # The same per (rotation to the grid, ...) instead of node: what nodes share.
+    layouts: dict[tuple[object, ...], Wiring]
     # The node values of the last call and what was derived from them (one slot,
     # replaced whole, so a concurrent reader always sees a consistent set).
     last_values: list[NodeValues | None]
@@ -229,6 +231,7 @@ def compile_topology(nodes: tuple[Node, ...]) -> Topology:
         to_grid=tuple(_rotations_to_grid(nodes, ancestors)),
         resources_of={},
         wired={},
+        layouts={},
         last_values=[None],
     )
 
