@@ -56,10 +56,12 @@ class _Admitted:
     in rank order; currents in whole µA): a thousand small objects per call would cost
     more than the arithmetic."""
 
-    __slots__ = ("demand", "hi", "lo", "option", "resources", "weight")
+    __slots__ = ("demand", "hi", "lo", "option", "position", "resources", "weight")
 
     def __init__(self) -> None:
         self.demand: list[Demand] = []
+        # Where each sits among the problem's demands (the plan keeps their order).
+        self.position: list[int] = []
         self.option: list[Option] = []
         # Every resource the session loads, its own node's first.
         self.resources: list[list[int]] = []
@@ -74,9 +76,9 @@ class _Admitted:
 def allocate(problem: Problem) -> Plan:
     tree = build_tree(problem.nodes)
     _check_demands(problem, tree)
-    ranked = _ranked(problem.demands)
+    order = _ranked(problem.demands)
     previous = {p.session_id: p for p in problem.previous.sessions} if problem.previous else {}
-    admitted, refused, spare = _admit(problem, tree, ranked, previous)
+    admitted, refused, spare = _admit(problem, tree, order, previous)
     micro, bottlenecks = _share(admitted, spare)
     _fit_micro(admitted, micro, spare)
     values = [
@@ -138,13 +140,13 @@ def _check_demands(problem: Problem, tree: Tree) -> None:
     errors.raise_if_any()
 
 
-def _ranked(demands: Sequence[Demand]) -> list[Demand]:
-    """``sorted(demands, key=rank_key)`` as three stable C-level sorts, least significant
-    key first (``reverse=True`` keeps equal weights in their order)."""
-    ranked = sorted(demands, key=_session_id)
-    ranked.sort(key=_plugged_in_at)
-    ranked.sort(key=_weight, reverse=True)
-    return ranked
+def _ranked(demands: Sequence[Demand]) -> list[int]:
+    """The demands' positions in ``rank_key`` order, as three stable C-level sorts,
+    least significant key first (``reverse=True`` keeps equal weights in their order)."""
+    order = sorted(range(len(demands)), key=list(map(_session_id, demands)).__getitem__)
+    order.sort(key=list(map(_plugged_in_at, demands)).__getitem__)
+    order.sort(key=list(map(_weight, demands)).__getitem__, reverse=True)
+    return order
 
 
 def _site_available(tree: Tree) -> float:
@@ -153,7 +155,9 @@ def _site_available(tree: Tree) -> float:
     return min(tree.capacity[root * 3 + p.index] for p in tree.to_grid[root].targets)
 
 
-_Refused = dict[str, tuple[str, tuple[Phase, ...]]]
+# Per refused session: its position among the demands, the reason, the phases it would
+# load.
+_Refused = list[tuple[int, str, tuple[Phase, ...]]]
 
 
 def _wired(tree: Tree, node: int, demand: Demand) -> Wired:
@@ -188,7 +192,7 @@ def _wired(tree: Tree, node: int, demand: Demand) -> Wired:
 def _admit(
     problem: Problem,
     tree: Tree,
-    ranked: Sequence[Demand],
+    order: list[int],
     previous: dict[str, SessionPlan],
 ) -> tuple[_Admitted, _Refused, list[int]]:
     """Greedy admission in rank order, in exact integer µA; returns the admitted
@@ -198,7 +202,8 @@ def _admit(
     at = spare.__getitem__
     site_available = _site_available(tree)
     admitted = _Admitted()
-    refused: _Refused = {}
+    refused: _Refused = []
+    ranked = list(map(problem.demands.__getitem__, order))
     # Sessions share a few distinct minimums and maximums: convert each once.
     minimums = list(map(_min_current, ranked))
     maximums = list(map(_max_current, ranked))
@@ -207,12 +212,12 @@ def _admit(
     his = list(map(highs.__getitem__, maximums))
     nodes = list(map(tree.index.__getitem__, map(_node_id, ranked)))
     now, voltage = problem.now, problem.voltage
-    for demand, node, lo, hi in zip(
-        ranked, nodes, map(lows.__getitem__, minimums), his, strict=True
+    for position, demand, node, lo, hi in zip(
+        order, ranked, nodes, map(lows.__getitem__, minimums), his, strict=True
     ):
         wired = _wired(tree, node, demand)
         if hi < lo or demand.max_current < demand.min_current:
-            refused[demand.session_id] = (REASON_MAX_BELOW_MIN, wired.wiring.full)
+            refused.append((position, REASON_MAX_BELOW_MIN, wired.wiring.full))
             continue
         chosen: Option | None = None
         if wired.one is None:
@@ -230,11 +235,12 @@ def _admit(
                     chosen = choice
                     break
         if chosen is None:
-            refused[demand.session_id] = (REASON_NOT_ADMITTED, wired.wiring.full)
+            refused.append((position, REASON_NOT_ADMITTED, wired.wiring.full))
             continue
         for r in resources:
             spare[r] -= lo
         admitted.demand.append(demand)
+        admitted.position.append(position)
         admitted.option.append(chosen)
         admitted.resources.append(resources)
         admitted.lo.append(lo)
@@ -373,7 +379,6 @@ def _plan(
     """The plan, built column by column in the problem's demand order."""
     ids = list(map(_session_id, problem.demands))
     count = len(ids)
-    position = dict(zip(ids, range(count), strict=True))
     limit_a = [0.0] * count
     phases = [3] * count
     grid_phases: list[tuple[Phase, ...]] = [()] * count
@@ -382,7 +387,8 @@ def _plan(
     weights = [1.0] * count
     # Many sessions share a bottleneck; describe each resource once.
     described: dict[int, tuple[tuple[str, Phase], str]] = {}
-    for demand, chosen, lo, weight, value, bottleneck in zip(
+    for at, demand, chosen, lo, weight, value, bottleneck in zip(
+        admitted.position,
         admitted.demand,
         admitted.option,
         admitted.lo,
@@ -392,7 +398,6 @@ def _plan(
         strict=True,
     ):
         limited = ""
-        at = position[demand.session_id]
         if bottleneck != NO_BOTTLENECK:
             known = described.get(bottleneck)
             if known is None:
@@ -411,8 +416,7 @@ def _plan(
         if len(chosen.phases) == 1:
             phases[at] = 1
         weights[at] = weight
-    for session_id, (reason, on) in refused.items():
-        at = position[session_id]
+    for at, reason, on in refused:
         reasons[at] = reason
         grid_phases[at] = on
         if len(on) == 1:

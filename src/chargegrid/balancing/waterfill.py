@@ -20,6 +20,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import truediv
 
 _WAITING, _RISING, _DONE = 0, 1, 2
 NO_BOTTLENECK = -1
@@ -47,7 +49,7 @@ def water_fill(
     count = len(members)
     values = list(lo)
     bottleneck = [NO_BOTTLENECK] * count
-    state = [_WAITING] * count
+    state = [_WAITING if h > low else _DONE for low, h in zip(lo, hi, strict=True)]
     resources = len(spare)
     in_resource: list[list[int]] = [[] for _ in range(resources)]
     for s, rs in enumerate(members):
@@ -57,40 +59,39 @@ def water_fill(
     slope = [0.0] * resources
     since = [0.0] * resources
     version = [0] * resources
+    # The slope change each resource gets at the event being handled (0.0 elsewhere).
+    delta = [0.0] * resources
     fills: list[tuple[float, int, int]] = []
     push, pop = heapq.heappush, heapq.heappop
 
-    starts = sorted((lo[s] / weight[s], s) for s in range(count) if hi[s] > lo[s])
+    # Start levels, in order (ties by session, as the index sort is stable); sessions
+    # already at their maximum are skipped as they come.
+    level = list(map(truediv, lo, weight))
+    starts = sorted(range(count), key=level.__getitem__)
     # Sessions not yet at their maximum nor frozen; once none is left, nothing more can
     # change (later events would only re-predict fills nobody is in).
-    unsettled = len(starts)
-    for s in range(count):
-        if hi[s] <= lo[s]:
-            state[s] = _DONE
+    unsettled = state.count(_WAITING)
     stops: list[tuple[float, int]] = []
     next_start = 0
 
-    def shift(deltas: dict[int, float], t: float) -> None:
-        """Change resources' slopes at level ``t`` and re-predict when they fill."""
-        for r, delta in deltas.items():
+    def shift(sessions: list[int], sign: float, t: float) -> None:
+        """Add (sign 1) or take away (sign -1) ``sessions``' weights from the slopes of
+        their resources at level ``t``, and re-predict when those fill."""
+        for s in sessions:
+            w = sign * weight[s]
+            for r in members[s]:
+                delta[r] += w
+        for r in set(chain.from_iterable(map(members.__getitem__, sessions))):
             base[r] += slope[r] * (t - since[r])
             since[r] = t
-            slope[r] += delta
+            slope[r] += delta[r]
+            delta[r] = 0.0
             version[r] += 1
             if slope[r] > 1e-12:
                 room = spare[r] - base[r]
                 push(fills, (t + max(room, 0.0) / slope[r], version[r], r))
             else:
                 slope[r] = 0.0
-
-    def retire(sessions: list[int], t: float) -> None:
-        deltas: dict[int, float] = {}
-        get = deltas.get
-        for s in sessions:
-            w = weight[s]
-            for r in members[s]:
-                deltas[r] = get(r, 0.0) - w
-        shift(deltas, t)
 
     inf = float("inf")
     while unsettled:
@@ -100,9 +101,9 @@ def water_fill(
         while stops and state[stops[0][1]] != _RISING:
             pop(stops)
         t_stop = stops[0][0] if stops else inf
-        while next_start < len(starts) and state[starts[next_start][1]] != _WAITING:
+        while next_start < count and state[starts[next_start]] != _WAITING:
             next_start += 1
-        t_start = starts[next_start][0] if next_start < len(starts) else inf
+        t_start = level[starts[next_start]] if next_start < count else inf
         t = min(t_fill, t_stop, t_start)
         if t == inf:
             break
@@ -120,7 +121,7 @@ def water_fill(
                     bottleneck[s] = r
                     unsettled -= 1
             if unsettled:
-                retire(frozen, t)
+                shift(frozen, -1.0, t)
         elif t_stop <= t:
             reached: list[int] = []
             while stops and stops[0][0] <= t:
@@ -131,19 +132,16 @@ def water_fill(
                     reached.append(s)
                     unsettled -= 1
             if unsettled:
-                retire(reached, t)
+                shift(reached, -1.0, t)
         else:
-            deltas: dict[int, float] = {}
-            get = deltas.get
-            while next_start < len(starts) and starts[next_start][0] <= t:
-                _, s = starts[next_start]
+            rising: list[int] = []
+            while next_start < count and level[starts[next_start]] <= t:
+                s = starts[next_start]
                 next_start += 1
                 if state[s] != _WAITING:
                     continue
                 state[s] = _RISING
                 push(stops, (hi[s] / weight[s], s))
-                w = weight[s]
-                for r in members[s]:
-                    deltas[r] = get(r, 0.0) + w
-            shift(deltas, t)
+                rising.append(s)
+            shift(rising, 1.0, t)
     return FillResult(values, bottleneck)
