@@ -30,6 +30,20 @@ SQLITE_PRAGMAS = (
 )
 
 
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+def async_url(url: str) -> str:
+    """``postgresql://…`` and ``sqlite:///…`` as people write them, with the async
+    driver this process uses (asyncpg, aiosqlite); other URLs unchanged."""
+    parsed = make_url(url)
+    backend = "postgresql" if parsed.drivername == "postgres" else parsed.drivername
+    driver = _ASYNC_DRIVERS.get(backend)
+    if driver is None:
+        return url
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -37,6 +51,7 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, echo: bool = False, pooled: bool = True) -> AsyncEngine:
     """``pooled=False`` opens a connection per use: for callers that run each request on
     a new event loop (sync test clients), where a pooled connection would outlive its loop."""
+    url = async_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if not pooled:
         kwargs["poolclass"] = NullPool
