@@ -36,9 +36,10 @@ def pinned(cpus: str, argv: list[str]) -> list[str]:
     return (["taskset", "-c", cpus] if shutil.which("taskset") else []) + argv
 
 
-def start_server(kind: str, port: int) -> subprocess.Popen[str]:
+def start_server(kind: str, port: int, loop: str | None = None) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "bench.ocpp.server", kind, "--port", str(port)]
     proc = subprocess.Popen(
-        pinned("0", [sys.executable, "-m", "bench.ocpp.server", kind, "--port", str(port)]),
+        pinned("0", argv + (["--loop", loop] if loop else [])),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -78,7 +79,7 @@ def client_cpus() -> str:
 
 def throughput(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
-    server = start_server(kind, port)
+    server = start_server(kind, port, args.server_loop)
     try:
         per = args.clients // args.client_procs
         clients = [
@@ -199,6 +200,12 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=5000)
     parser.add_argument("--kinds", default="baseline,ours-nostore,ours")
     parser.add_argument("--only", choices=("throughput", "memory"), default=None)
+    parser.add_argument(
+        "--server-loop",
+        choices=("asyncio", "uvloop"),
+        default=None,
+        help="force the servers' event loop (default: each kind's own, see bench.ocpp.server)",
+    )
     args = parser.parse_args()
     kinds = args.kinds.split(",")
     results: dict[str, Any] = {

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import uvloop
 import websockets
 
 from ocpp.routing import on
@@ -123,6 +124,9 @@ class NothingStore:
     async def id_tag(self, id_tag: str) -> Any:
         return None
 
+    async def durable(self) -> None:
+        return None
+
     async def apply(self, writes: Any) -> list[Any]:
         from chargegrid.services.charger_ports import (
             IdTagInfo,
@@ -176,16 +180,26 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", type=Path, default=Path("bench/.cache/ocpp-bench.db"))
     parser.add_argument("--chargers", type=int, default=6000)
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default=None,
+        help="event loop (default: uvloop for ours, as `chargegrid serve` runs; asyncio "
+        "for the baseline, the ocpp package's default)",
+    )
     args = parser.parse_args()
     raise_fd_limit()
     os.makedirs(args.db.parent, exist_ok=True)
-    args.db.unlink(missing_ok=True)
-    if args.kind == "baseline":
-        asyncio.run(run_baseline(args.port))
-    elif args.kind == "ours-nostore":
-        asyncio.run(run_ours_nostore(args.port))
-    else:
-        asyncio.run(run_ours(args.port, args.db, args.chargers))
+    for leftover in ("", "-wal", "-shm"):  # a stale WAL must not meet a new database
+        Path(f"{args.db}{leftover}").unlink(missing_ok=True)
+    loop = args.loop or ("asyncio" if args.kind == "baseline" else "uvloop")
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop if loop == "uvloop" else None) as run:
+        if args.kind == "baseline":
+            run.run(run_baseline(args.port))
+        elif args.kind == "ours-nostore":
+            run.run(run_ours_nostore(args.port))
+        else:
+            run.run(run_ours(args.port, args.db, args.chargers))
 
 
 if __name__ == "__main__":

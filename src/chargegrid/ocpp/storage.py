@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargegrid.ocpp.meter_messages import DriverStatements, encode_samples, row_chunks
 from chargegrid.ocpp.tables import charger_notices
+from chargegrid.ocpp.wal_sync import WalSync
 from chargegrid.services.charger_ports import (
     BootWrite,
     ChargerRecord,
@@ -138,15 +139,25 @@ def _sqlite_twin(engine: AsyncEngine) -> Engine:
         # file and stalled group commits for up to a second); checkpoint() does it on
         # its own thread and connection, concurrently with the writer.
         cursor.execute("PRAGMA wal_autocheckpoint=0")
+        # COMMIT writes the WAL without flushing it; WalSync flushes it on its own
+        # thread before any answer goes out (wal_sync.py says why this is as durable).
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     return twin
 
 
-def _checkpoint(path: str) -> None:
+# Beyond this many WAL frames (4 KiB pages), the writer finishes a checkpoint itself so
+# that the WAL starts over (see SqlChargerStore.checkpoint).
+WAL_RESTART_FRAMES = 4096
+
+
+def _checkpoint(path: str) -> tuple[int, int]:
+    """A passive checkpoint; (frames in the WAL, frames copied into the database)."""
     connection = sqlite3.connect(path, timeout=10)
     try:
-        connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        _busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(frames), int(copied)
     finally:
         connection.close()
 
@@ -164,10 +175,15 @@ class SqlChargerStore:
         self._sync_engine: Engine | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._checkpointer: ThreadPoolExecutor | None = None
-        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        self._wal_sync: WalSync | None = None
+        database = engine.url.database
+        if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
+            assert database is not None
             self._sync_engine = _sqlite_twin(engine)
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="ocpp-writer")
             self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="ocpp-checkpoint")
+            self._wal_sync = WalSync(database)
+        self._finish_checkpoint = False
         self._places: dict[tuple[uuid.UUID, int], tuple[uuid.UUID, uuid.UUID]] = {}
         self._txs: dict[tuple[uuid.UUID, int], _Tx] = {}
         self._bound: DriverStatements | None = None
@@ -180,13 +196,24 @@ class SqlChargerStore:
             self._executor.shutdown()
         if self._checkpointer is not None:
             self._checkpointer.shutdown()
+        if self._wal_sync is not None:
+            self._wal_sync.close()
 
     async def checkpoint(self) -> None:
-        """SQLite: move the WAL into the database file without blocking the writer."""
+        """SQLite: move the WAL into the database file without blocking the writer.
+
+        Under constant writes a passive checkpoint never catches up with the last
+        frames, and SQLite starts the WAL over only after one has: the file grew by
+        gigabytes and every page lookup searched a longer WAL index. So once the WAL is
+        long, the writer itself copies the few frames written since this checkpoint
+        (``_apply_in_thread``), and its next commit starts the WAL from the beginning."""
         if self._checkpointer is None or self.engine.url.database is None:
             return
         path = self.engine.url.database
-        await asyncio.get_running_loop().run_in_executor(self._checkpointer, _checkpoint, path)
+        loop = asyncio.get_running_loop()
+        frames, _copied = await loop.run_in_executor(self._checkpointer, _checkpoint, path)
+        if frames >= WAL_RESTART_FRAMES:
+            self._finish_checkpoint = True
 
     def _statements(self, dialect: Dialect) -> DriverStatements:
         if self._bound is None:
@@ -233,14 +260,26 @@ class SqlChargerStore:
             # SQLite: the whole batch in one hop to the writer thread (aiosqlite would
             # make one event-loop round trip per statement, each behind every socket).
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._apply_in_thread, writes)
+            results = await loop.run_in_executor(self._executor, self._apply_in_thread, writes)
+            if self._wal_sync is not None:
+                self._wal_sync.commit_done()
+            return results
         async with self.engine.begin() as conn:
             return await conn.run_sync(self._apply, writes)
 
+    async def durable(self) -> None:
+        if self._wal_sync is not None:
+            await self._wal_sync.durable()
+
     def _apply_in_thread(self, writes: Sequence[Write]) -> list[Any]:
         assert self._sync_engine is not None
-        with self._sync_engine.begin() as conn:
-            return self._apply(conn, writes)
+        with self._sync_engine.connect() as conn:
+            if self._finish_checkpoint:
+                self._finish_checkpoint = False
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                conn.commit()
+            with conn.begin():
+                return self._apply(conn, writes)
 
     def _apply(self, conn: Connection, writes: Sequence[Write]) -> list[Any]:
         results: list[Any] = [None] * len(writes)

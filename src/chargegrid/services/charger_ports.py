@@ -187,8 +187,13 @@ class ChargerStore(Protocol):
     async def id_tag(self, id_tag: str) -> IdTagRecord | None: ...
 
     async def apply(self, writes: Sequence[Write]) -> list[Any]:
-        """Apply ``writes`` in one transaction; one result per write, in order
-        (:class:`Started`, :class:`Stopped`, :class:`Metered` or None)."""
+        """Apply ``writes`` in one transaction and commit it; one result per write, in
+        order (:class:`Started`, :class:`Stopped`, :class:`Metered` or None)."""
+        ...
+
+    async def durable(self) -> None:
+        """Return once every transaction ``apply`` has committed so far is on stable
+        storage (at once where a commit is durable by itself); raise if it cannot be."""
         ...
 
 

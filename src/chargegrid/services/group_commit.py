@@ -1,9 +1,14 @@
 """Group commit: many connections' writes in one database transaction.
 
 Every write a charger must not lose (transactions, meter values) waits here until it
-is committed; only then does its CALLRESULT go out. One task drains the queue: while
-a commit is in flight the next writes pile up and go together in the following one,
-so batches grow with load and a lone write waits for no timer.
+is durable; only then does its CALLRESULT go out. One task drains the queue: while a
+transaction is being written the next writes pile up and go together in the following
+one, so batches grow with load and a lone write waits for no timer.
+
+Committing and making durable are two steps (``ChargerStore.apply`` then
+``ChargerStore.durable``): the next batch is written while the previous one waits for
+its flush to disk, and one flush covers every batch committed before it started. On
+SQLite that takes the ~4 ms fsync off the writer's critical path.
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ from chargegrid.services.charger_ports import ChargerStore, Write
 
 log = logging.getLogger(__name__)
 
+Pending = list[tuple[Write, asyncio.Future[Any]]]
+
 
 class GroupCommitWriter:
     def __init__(self, store: ChargerStore, max_batch: int = 1000) -> None:
         self.store = store
         self.max_batch = max_batch
-        self._queue: list[tuple[Write, asyncio.Future[Any]]] = []
+        self._queue: Pending = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._settling: set[asyncio.Task[None]] = set()
         self.commits = 0
         self.writes = 0
 
@@ -33,7 +41,7 @@ class GroupCommitWriter:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
 
     async def stop(self) -> None:
-        """Commit what is queued, then end."""
+        """Commit what is queued, wait until it is durable, then end."""
         if self._task is None:
             return
         task, self._task = self._task, None
@@ -42,9 +50,11 @@ class GroupCommitWriter:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        while self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
 
     async def submit(self, write: Write) -> Any:
-        """Queue ``write``; return its result once it is committed (or raise)."""
+        """Queue ``write``; return its result once it is durable (or raise)."""
         if self._task is None:
             raise RuntimeError("group commit writer is not running")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -71,11 +81,9 @@ class GroupCommitWriter:
             return
         self.commits += 1
         self.writes += len(batch)
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+        self._settle_when_durable(batch, results)
 
-    async def _one_by_one(self, batch: list[tuple[Write, asyncio.Future[Any]]]) -> None:
+    async def _one_by_one(self, batch: Pending) -> None:
         for write, future in batch:
             try:
                 (result,) = await self.store.apply([write])
@@ -85,5 +93,22 @@ class GroupCommitWriter:
                 continue
             self.commits += 1
             self.writes += 1
-            if not future.done():
-                future.set_result(result)
+            self._settle_when_durable([(write, future)], [result])
+
+    def _settle_when_durable(self, batch: Pending, results: list[Any]) -> None:
+        async def settle() -> None:
+            try:
+                await self.store.durable()
+            except Exception as exc:
+                log.exception("%d committed writes could not be made durable", len(batch))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                return
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+        task = asyncio.get_running_loop().create_task(settle())
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)

@@ -68,6 +68,7 @@ class MemoryStore:
         self.sessions: dict[int, StartWrite] = {}
         self.stopped: set[int] = set()
         self.fail_on: type[Write] | None = None
+        self.durable_calls = 0
         self.record = ChargerRecord(uuid.uuid4(), "CP1", registration, None, 60, "pending")
 
     async def charger(self, ocpp_id: str) -> ChargerRecord | None:
@@ -79,6 +80,9 @@ class MemoryStore:
 
     async def id_tag(self, id_tag: str) -> IdTagRecord | None:
         return self.tags.get(id_tag)
+
+    async def durable(self) -> None:
+        self.durable_calls += 1
 
     async def apply(self, writes: Sequence[Write]) -> list[Any]:
         if self.fail_on is not None and any(isinstance(w, self.fail_on) for w in writes):
