@@ -75,6 +75,7 @@ async def run_ours(port: int, db_path: Path, chargers: int) -> None:
     from sqlalchemy import insert
 
     from chargegrid.ocpp.central import OcppCentralSystem
+    from chargegrid.ocpp.gc_tuning import calm_gc
     from chargegrid.ocpp.storage import chargers as chargers_table
     from chargegrid.ocpp.storage import id_tags
     from chargegrid.services.charger_ports import EventLog
@@ -97,6 +98,8 @@ async def run_ours(port: int, db_path: Path, chargers: int) -> None:
         )
     central = OcppCentralSystem(db.engine, EventLog(limit=1000))
     await central.start("127.0.0.1", port)
+    if os.environ.get("BENCH_GC") != "default":  # as `chargegrid serve` does
+        calm_gc()
     print("READY", flush=True)
     done = asyncio.get_running_loop().create_future()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set_result, None)
@@ -153,6 +156,7 @@ class NothingStore:
 
 async def run_ours_nostore(port: int) -> None:
     from chargegrid.ocpp.gateway import CommandGateway
+    from chargegrid.ocpp.gc_tuning import calm_gc
     from chargegrid.ocpp.server import OcppServer
     from chargegrid.services.charger_messages import ChargerMessages
     from chargegrid.services.charger_ports import EventLog
@@ -164,6 +168,8 @@ async def run_ours_nostore(port: int) -> None:
     messages = ChargerMessages(store, writer, EventLog(limit=1000), unknown_tags_accepted=True)
     server = OcppServer(messages, CommandGateway(), lambda _password, _hash: True)
     await server.start("127.0.0.1", port)
+    if os.environ.get("BENCH_GC") != "default":  # as `chargegrid serve` does
+        calm_gc()
     print("READY", flush=True)
     await asyncio.Future()
 
