@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, ge
 
 from chargegrid.balancing.deadlines import effective_weight
 from chargegrid.balancing.model import Demand, Plan, Problem, SessionPlan, make_session_plans
+from chargegrid.balancing.subtrees import Subtrees
 from chargegrid.balancing.switching import Option, Wired, option, options, wiring
 from chargegrid.balancing.tree import (
     MICRO,
@@ -56,12 +58,13 @@ class _Admitted:
     in rank order; currents in whole µA): a thousand small objects per call would cost
     more than the arithmetic."""
 
-    __slots__ = ("demand", "hi", "lo", "option", "position", "resources", "weight")
+    __slots__ = ("demand", "hi", "lo", "node", "option", "position", "resources", "weight")
 
     def __init__(self) -> None:
         self.demand: list[Demand] = []
         # Where each sits among the problem's demands (the plan keeps their order).
         self.position: list[int] = []
+        self.node: list[int] = []
         self.option: list[Option] = []
         # Every resource the session loads, its own node's first.
         self.resources: list[list[int]] = []
@@ -79,13 +82,14 @@ def allocate(problem: Problem) -> Plan:
     order = _ranked(problem.demands)
     previous = {p.session_id: p for p in problem.previous.sessions} if problem.previous else {}
     admitted, refused, spare = _admit(problem, tree, order, previous)
-    micro, bottlenecks = _share(admitted, spare)
+    runs = Subtrees(tree.shape, admitted.node, admitted.option)
+    micro, bottlenecks = _share(tree, admitted, runs, spare)
     _fit_micro(admitted, micro, spare)
     values = [
         min(max(v / MICRO, d.min_current), d.max_current) if v else 0.0
         for d, v in zip(admitted.demand, micro, strict=True)
     ]
-    loads = _verify(tree, admitted, values)
+    loads = _verify(tree, admitted, runs, values)
     return _plan(problem, tree, admitted, refused, values, bottlenecks, loads)
 
 
@@ -241,6 +245,7 @@ def _admit(
             spare[r] -= lo
         admitted.demand.append(demand)
         admitted.position.append(position)
+        admitted.node.append(node)
         admitted.option.append(chosen)
         admitted.resources.append(resources)
         admitted.lo.append(lo)
@@ -253,7 +258,9 @@ def _admit(
     return admitted, refused, spare
 
 
-def _share(admitted: _Admitted, spare: list[int]) -> tuple[list[int], list[int]]:
+def _share(
+    tree: Tree, admitted: _Admitted, runs: Subtrees, spare: list[int]
+) -> tuple[list[int], list[int]]:
     """Water-fill the weighted sessions, then the zero-weight ones in what is left;
     results are floored to whole µA (never above what the fill gave). ``spare`` (what
     each resource holds above the minimums) is kept up to date: it ends as capacity
@@ -261,18 +268,29 @@ def _share(admitted: _Admitted, spare: list[int]) -> tuple[list[int], list[int]]
     lo, hi, weights, members = admitted.lo, admitted.hi, admitted.weight, admitted.resources
     micro = list(lo)
     bottlenecks = [NO_BOTTLENECK] * len(admitted)
-    for tier in (
-        [i for i, w in enumerate(weights) if w > 0.0],
-        [i for i, w in enumerate(weights) if w <= 0.0],
-    ):
-        if not tier:
-            continue
+    weighted = [i for i, w in enumerate(weights) if w > 0.0]
+    if len(weighted) == len(admitted):
+        # Everyone has a weight (the usual case): one tier, the runs already at hand.
+        tiers: list[tuple[list[int], Subtrees]] = [(weighted, runs)]
+    else:
+        tiers = [
+            (
+                tier,
+                Subtrees(
+                    tree.shape, [admitted.node[i] for i in tier], [admitted.option[i] for i in tier]
+                ),
+            )
+            for tier in (weighted, [i for i, w in enumerate(weights) if w <= 0.0])
+            if tier
+        ]
+    for tier, tier_runs in tiers:
         result = water_fill(
-            [float(s) for s in spare],
+            list(map(float, spare)),
             [members[i] for i in tier],
             [float(lo[i]) for i in tier],
             [float(hi[i]) for i in tier],
             [weights[i] if weights[i] > 0.0 else 1.0 for i in tier],
+            tier_runs.carriers,
         )
         for j, i in enumerate(tier):
             value = min(hi[i], max(lo[i], math.floor(result.values[j] + SNAP_MICRO)))
@@ -306,19 +324,23 @@ def _fit_micro(admitted: _Admitted, micro: list[int], spare: list[int]) -> None:
                 break
 
 
-def _verify(tree: Tree, admitted: _Admitted, values: list[float]) -> list[float]:
+def _verify(tree: Tree, admitted: _Admitted, runs: Subtrees, values: list[float]) -> list[float]:
     """Belt and braces for rule 1, in the floats the plan carries: exact sums against
     the real capacities. The integer grid makes an overshoot all but impossible; should
     one show up, sessions give way from the lowest rank up (first what they have above
     their minimum, then entirely). Returns the exact load on every resource."""
     while True:
-        parts = _parts(tree, admitted, values)
+        columns = runs.columns(values)
+        loads = runs.loads(columns)
+        # Only resources whose load comes near their free current need the exact check
+        # with the held load counted too.
+        near = compress(range(len(loads)), map(ge, loads, tree.values.suspect_at))
         over = next(
-            ((r, e) for r in _suspects(tree, parts) if (e := tree.overshoot(r, parts[r])) > 0),
+            ((r, e) for r in near if (e := tree.overshoot(r, runs.parts(columns, r))) > 0),
             None,
         )
         if over is None:
-            return [math.fsum(p) if len(p) > 1 else (p[0] if p else 0.0) for p in parts]
+            return loads
         resource, excess = over
         carriers = [
             i for i, rs in enumerate(admitted.resources) if resource in rs and values[i] > 0
@@ -333,38 +355,6 @@ def _verify(tree: Tree, admitted: _Admitted, values: list[float]) -> list[float]
                 break
         if excess >= 0.0:
             values[carriers[-1]] = 0.0
-
-
-def _parts(tree: Tree, admitted: _Admitted, values: list[float]) -> list[list[float]]:
-    """Per resource, the currents of the sessions on it (in no particular order: they
-    are only summed, exactly). A session's value goes into its own node's resources;
-    each node's lists are then added to its parent's, children first, so the per-session
-    work is a few appends and the rest runs in ``list.extend``."""
-    parts: list[list[float]] = [[] for _ in range(tree.resource_count)]
-    for resources, chosen, value in zip(admitted.resources, admitted.option, values, strict=True):
-        if value > 0.0:
-            # A session's resources start with its own node's, one per phase.
-            for r in resources[: len(chosen.phases)]:
-                parts[r].append(value)
-    parents = tree.shape.parents
-    for node in tree.shape.bottom_up:
-        child, parent = node * 3, parents[node] * 3
-        parts[parent].extend(parts[child])
-        parts[parent + 1].extend(parts[child + 1])
-        parts[parent + 2].extend(parts[child + 2])
-    return parts
-
-
-def _suspects(tree: Tree, parts: list[list[float]]) -> list[int]:
-    """Resources whose plain float sum comes within a hair of the limit; only these need
-    the exact (slower) check. Float sums of a few thousand terms err by far less."""
-    return [
-        r
-        for r, (values, (unmanaged, reserved), limit) in enumerate(
-            zip(parts, tree.held, tree.limit, strict=True)
-        )
-        if values and sum(values) + unmanaged + reserved >= limit - 1e-6
-    ]
 
 
 def _plan(

@@ -27,6 +27,17 @@ class Option:
     # Extra room beyond the minimum that must be free to pick this option (hysteresis).
     margin: float
     switched: bool
+    # Per grid phase, 1.0 where it loads and 0.0 elsewhere (turns a current into the
+    # load on each phase by one multiplication).
+    per_phase: tuple[float, float, float]
+
+
+def per_phase(phases: tuple[Phase, ...]) -> tuple[float, float, float]:
+    return (
+        1.0 if Phase.L1 in phases else 0.0,
+        1.0 if Phase.L2 in phases else 0.0,
+        1.0 if Phase.L3 in phases else 0.0,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +109,7 @@ def options(
         if site_available < back_up:
             return [one]
     if was_one:
-        return [Option(wires.full, problem.switch_hysteresis_a, False), one]
+        return [Option(wires.full, problem.switch_hysteresis_a, False, per_phase(wires.full)), one]
     return [full, one]
 
 
@@ -110,5 +121,5 @@ def option(phases: tuple[Phase, ...], *, switched: bool) -> Option:
     key = (phases, switched)
     option = _OPTIONS.get(key)
     if option is None:
-        option = _OPTIONS[key] = Option(phases, 0.0, switched)
+        option = _OPTIONS[key] = Option(phases, 0.0, switched, per_phase(phases))
     return option

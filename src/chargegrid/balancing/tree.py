@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain, compress
-from operator import attrgetter, ne, sub
+from operator import add, attrgetter, ne, sub
 
 from chargegrid.balancing.model import Node, NodeLoad, PhaseAmps, make_node_loads
 from chargegrid.balancing.switching import Wired, Wiring
@@ -25,6 +25,10 @@ from chargegrid.domain.phases import ALL_PHASES, Phase, PhaseRotation
 MICRO = 1_000_000
 # Float products like 6.1 * 1e6 land a hair off the integer they mean.
 SNAP_MICRO = 1e-3
+# A resource whose exact sum of currents comes this close to its free current (limit -
+# unmanaged - reserved, in floats) gets the exact safety check, which also counts the
+# held load exactly; float rounding of the free current itself is far smaller.
+SUSPECT_MARGIN_A = 2e-6
 
 
 def micro_floor(amps: float) -> int:
@@ -64,6 +68,8 @@ class NodeValues:
     # limit - unmanaged - reserved, unfloored (a node report's headroom before its
     # allocation is taken off).
     free: tuple[float, ...]
+    # An exact sum of currents at least this high gets the exact safety check.
+    suspect_at: tuple[float, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +85,11 @@ class Topology:
     index: dict[str, int]
     root: int
     ancestors: tuple[tuple[int, ...], ...]
-    # Every node but the root, children before their parents.
-    bottom_up: tuple[int, ...]
-    parents: tuple[int, ...]
+    # Per node, the depth-first (pre-order) positions its subtree covers:
+    # [dfs_start, dfs_stop). Sessions sorted by their node's position make every
+    # node's sessions (its own and all below) one run.
+    dfs_start: tuple[int, ...]
+    dfs_stop: tuple[int, ...]
     to_grid: tuple[PhaseRotation, ...]
     # Resource lists per (node index, grid phases), filled in as sessions ask for them.
     resources_of: dict[tuple[int, tuple[Phase, ...]], list[int]]
@@ -216,18 +224,22 @@ def compile_topology(nodes: tuple[Node, ...]) -> Topology:
 
     parents = [index[n.parent_id] if n.parent_id is not None else -1 for n in nodes]
     ancestors = _paths(nodes, parents)
+    # Root-first paths in lexicographic order are a depth-first pre-order.
+    start = [0] * len(nodes)
+    for position, k in enumerate(sorted(range(len(nodes)), key=lambda i: ancestors[i][::-1])):
+        start[k] = position
+    sizes = [1] * len(nodes)
+    for k in sorted(range(len(nodes)), key=lambda i: -len(ancestors[i])):
+        if parents[k] != -1:
+            sizes[parents[k]] += sizes[k]
     return Topology(
         order=order,
         ids=tuple(node.id for node in nodes),
         index=index,
         root=roots[0],
         ancestors=tuple(ancestors),
-        bottom_up=tuple(
-            sorted(
-                (i for i in range(len(nodes)) if parents[i] != -1), key=lambda i: -len(ancestors[i])
-            )
-        ),
-        parents=tuple(parents),
+        dfs_start=tuple(start),
+        dfs_stop=tuple(map(add, start, sizes)),
         to_grid=tuple(_rotations_to_grid(nodes, ancestors)),
         resources_of={},
         wired={},
@@ -274,6 +286,7 @@ def build_tree(nodes: tuple[Node, ...]) -> Tree:
             values.capacity,
             values.capacity_micro,
             values.free,
+            values.suspect_at,
         ),
     )
 
@@ -296,6 +309,7 @@ def _node_values(
         cap - (u + r) if cap > u + r else 0.0
         for cap, u, r in zip(limit, unmanaged, reserved, strict=True)
     ]
+    free = [cap - u - r for cap, u, r in zip(limit, unmanaged, reserved, strict=True)]
     return NodeValues(
         limits,
         unmanaged_per_node,
@@ -304,7 +318,8 @@ def _node_values(
         tuple(zip(unmanaged, reserved, strict=True)),
         tuple(capacity),
         _micro_floors(capacity),
-        tuple([cap - u - r for cap, u, r in zip(limit, unmanaged, reserved, strict=True)]),
+        tuple(free),
+        tuple([f - SUSPECT_MARGIN_A for f in free]),
     )
 
 
@@ -350,10 +365,11 @@ def _patched(
             last.capacity,
             last.capacity_micro,
             last.free,
+            last.suspect_at,
         )
     limit, held = list(last.limit), list(last.held)
     capacity, capacity_micro = list(last.capacity), list(last.capacity_micro)
-    free = list(last.free)
+    free, suspect_at = list(last.free), list(last.suspect_at)
     for node in changed:
         triples = (limits[node], unmanaged[node], reserved[node])
         if any(len(t) != 3 for t in triples):
@@ -367,6 +383,7 @@ def _patched(
             capacity[k] = cap - (u + r) if cap > u + r else 0.0
             capacity_micro[k] = micro_floor(capacity[k])
             free[k] = cap - u - r
+            suspect_at[k] = free[k] - SUSPECT_MARGIN_A
     return NodeValues(
         limits,
         unmanaged,
@@ -376,6 +393,7 @@ def _patched(
         tuple(capacity),
         tuple(capacity_micro),
         tuple(free),
+        tuple(suspect_at),
     )
 
 

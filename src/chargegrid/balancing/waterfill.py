@@ -18,7 +18,7 @@ O(N * d * log R) for N sessions of d resources each.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import truediv
@@ -40,21 +40,20 @@ def water_fill(
     lo: Sequence[float],
     hi: Sequence[float],
     weight: Sequence[float],
+    carriers: Callable[[int], Iterable[int]],
 ) -> FillResult:
     """Raise sessions from ``lo`` towards ``hi`` fairly by ``weight`` (all > 0).
 
     ``spare[r]`` is what resource ``r`` still holds once every session sits at ``lo``;
-    ``members[s]`` are the resources session ``s`` loads (each by its own current).
+    ``members[s]`` are the resources session ``s`` loads (each by its own current), and
+    ``carriers(r)`` the sessions that load ``r``, in increasing order (asked only for
+    the few resources that fill).
     """
     count = len(members)
     values = list(lo)
     bottleneck = [NO_BOTTLENECK] * count
     state = [_WAITING if h > low else _DONE for low, h in zip(lo, hi, strict=True)]
     resources = len(spare)
-    in_resource: list[list[int]] = [[] for _ in range(resources)]
-    for s, rs in enumerate(members):
-        for r in rs:
-            in_resource[r].append(s)
     base = [0.0] * resources
     slope = [0.0] * resources
     since = [0.0] * resources
@@ -112,7 +111,7 @@ def water_fill(
             # never rise without overfilling it.
             _, _, r = pop(fills)
             frozen: list[int] = []
-            for s in in_resource[r]:
+            for s in carriers(r):
                 if state[s] == _RISING:
                     values[s] = min(hi[s], max(lo[s], weight[s] * t))
                     frozen.append(s)
