@@ -158,6 +158,7 @@ class DriverStatements:
     def __init__(self, dialect: Dialect) -> None:
         self.uuid = processor(Uuid(), dialect)
         self.time = processor(UtcDateTime(), dialect)
+        self.sqlite = dialect.name == "sqlite"
         mark = _MARKS.get(dialect.paramstyle, _MARKS["format"])
 
         def marks(n: int) -> str:
@@ -171,3 +172,10 @@ class DriverStatements:
             f"UPDATE sessions SET energy_wh = COALESCE({mark(1)}, energy_wh), "
             f"soc = COALESCE({mark(2)}, soc), updated_at = {mark(3)} WHERE id = {mark(4)}"
         )
+
+    def stamp(self, value: datetime) -> Any:
+        """``value`` bound once for every row of a batch. On SQLite the naive UTC value
+        would otherwise be turned into text by the driver for each row; this is the
+        same text (sqlite3's datetime adapter: ``isoformat(" ")``)."""
+        bound = self.time(value)
+        return bound.isoformat(" ") if self.sqlite else bound

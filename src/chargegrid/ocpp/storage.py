@@ -534,10 +534,7 @@ class SqlChargerStore:
 def _session_progress(tx: _Tx, samples: Sequence[Sample], batch: _Batch) -> float | None:
     """Energy so far (register minus meterStart) and SoC, queued as a session update."""
     register = soc = None
-    latest = None
     for s in samples:
-        if latest is None or s.timestamp >= latest:
-            latest = s.timestamp
         if s.measurand == "Energy.Active.Import.Register" and s.phase is None:
             register = s.value
         elif s.measurand == "SoC":
@@ -557,7 +554,7 @@ class _Batch:
 
     def __init__(self, statements: DriverStatements) -> None:
         self.statements = statements
-        self.received_at = statements.time(utcnow())
+        self.received_at = statements.stamp(utcnow())
         self.messages: list[tuple[Any, ...]] = []
         self.presence: dict[uuid.UUID, PresenceWrite] = {}
         self.notices: list[dict[str, Any]] = []
@@ -583,7 +580,7 @@ class _Batch:
         if self.messages:
             conn.exec_driver_sql(b.insert_message, self.messages)
         if self.session_updates:
-            now = b.time(utcnow())
+            now = b.stamp(utcnow())
             conn.exec_driver_sql(
                 b.update_progress,
                 [

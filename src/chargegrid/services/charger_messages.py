@@ -8,9 +8,8 @@ load manager, the event stream and webhooks.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from chargegrid.services.charger_ports import (
     BootWrite,
@@ -40,8 +39,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """What the load manager wants from one MeterValues message."""
 
     timestamp: datetime
@@ -55,7 +53,10 @@ def summarise(samples: Sequence[Sample]) -> Reading | None:
     """The latest per-phase current, power, energy register and SoC in ``samples``."""
     if not samples:
         return None
-    latest = max(s.timestamp for s in samples)
+    latest = samples[0].timestamp
+    for s in samples:
+        if s.timestamp > latest:
+            latest = s.timestamp
     current: dict[str, float | None] = {"l1": None, "l2": None, "l3": None}
     power = energy = soc = None
     for s in samples:

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +42,12 @@ class IdTagInfo:
     parent_id_tag: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
+# The records made for every MeterValues message (six samples, the write, its result)
+# are NamedTuples: as immutable as frozen dataclasses, but built in a third of the time
+# (a frozen dataclass sets each field through object.__setattr__).
+
+
+class Sample(NamedTuple):
     """One sampled value, normalised to A, V, W, Wh, var, varh, %."""
 
     timestamp: datetime
@@ -129,16 +133,14 @@ class Stopped:
     repeated: bool
 
 
-@dataclass(frozen=True, slots=True)
-class MeterWrite:
+class MeterWrite(NamedTuple):
     charger_id: uuid.UUID
     connector_id: int
     transaction_id: int | None
     samples: Sequence[Sample]
 
 
-@dataclass(frozen=True, slots=True)
-class Metered:
+class Metered(NamedTuple):
     session_id: uuid.UUID | None
     energy_wh: float | None
 

@@ -34,11 +34,15 @@ def parse_timestamp(text: str, field: str = "timestamp") -> datetime:
 
 
 def parse_meter_values(meter_values: Iterable[dict[str, Any]]) -> list[Sample]:
+    # Runs for every MeterValues message: local names and positional arguments on purpose.
     samples: list[Sample] = []
+    append = samples.append
+    scales = _SCALE
     for meter_value in meter_values:
         at = parse_timestamp(meter_value["timestamp"], "meterValue.timestamp")
         for sv in meter_value["sampledValue"]:
-            if sv.get("format") == "SignedData":
+            get = sv.get
+            if get("format") == "SignedData":
                 continue  # a signed blob, not a number; the plain value comes beside it
             try:
                 value = float(sv["value"])
@@ -48,19 +52,20 @@ def parse_meter_values(meter_values: Iterable[dict[str, Any]]) -> list[Sample]:
                     f"sampledValue.value {sv['value']!r} is not a number",
                     {"field": "sampledValue.value"},
                 ) from None
-            unit = sv.get("unit")
-            if unit in _SCALE:
-                factor, unit = _SCALE[unit]
-                value *= factor
-            samples.append(
+            unit = get("unit")
+            scale = scales.get(unit) if unit is not None else None
+            if scale is not None:
+                value *= scale[0]
+                unit = scale[1]
+            append(
                 Sample(
-                    timestamp=at,
-                    measurand=sv.get("measurand", DEFAULT_MEASURAND),
-                    value=value,
-                    phase=sv.get("phase"),
-                    unit=unit,
-                    context=sv.get("context"),
-                    location=sv.get("location"),
+                    at,
+                    get("measurand", DEFAULT_MEASURAND),
+                    value,
+                    get("phase"),
+                    unit,
+                    get("context"),
+                    get("location"),
                 )
             )
     return samples
