@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from chargegrid.api import problems
+from chargegrid.api import problems, rate_limit
 from chargegrid.api.routers import all_routers, load
 from chargegrid.bus.memory import EventBus
 from chargegrid.config import Settings
@@ -122,6 +122,7 @@ def build_app(
     app.state.bus = runtime.bus
     app.state.principals = PrincipalCache()
     problems.install(app)
+    rate_limit.install(app, settings)
     for router in all_routers():
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(load.metrics_router)  # /metrics for Prometheus, outside /api/v1

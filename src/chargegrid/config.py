@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///" + str(Path("chargegrid.db"))
 
@@ -20,6 +23,11 @@ class Settings:
     auto_register: bool = False
     # Echo SQL for debugging; never on by default.
     sql_echo: bool = False
+    # REST requests per second per API token (per address before authentication), with
+    # bursts up to rate_burst; 0 in either turns the limit off. Far above what the
+    # dashboard or `simulate --api` send, so only a runaway client meets 429.
+    rate_limit: float = 20.0
+    rate_burst: int = 100
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -31,6 +39,22 @@ class Settings:
             port=int(env.get("CHARGEGRID_PORT", "8180")),
             ocpp_port=int(env.get("CHARGEGRID_OCPP_PORT", "9000")),
             auto_register=env.get("CHARGEGRID_AUTO_REGISTER", "").lower() in {"1", "true", "yes"},
+            rate_limit=_non_negative(env, "CHARGEGRID_RATE_LIMIT", "20", float),
+            rate_burst=_non_negative(env, "CHARGEGRID_RATE_BURST", "100", int),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given)  # type: ignore[arg-type]
+
+
+N = TypeVar("N", int, float)
+
+
+def _non_negative(env: Mapping[str, str], name: str, default: str, kind: Callable[[str], N]) -> N:
+    text = env.get(name, default)
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value < math.inf:
+        raise ValueError(f"{name}={text!r}: expected a finite number >= 0")
+    return value

@@ -181,7 +181,7 @@ async def test_settings_and_enabled_are_pushed(stack: Stack) -> None:
         await eventually(pushed, what="the new interval on the charger")
         evses = await stack.ok("GET", f"/chargers/{charger['id']}/evses")
         # Created by the charger's first StatusNotification for connector 1.
-        (evse,) = [e for e in evses if e["evse_number"] == 1]
+        (evse,) = [e for e in evses["data"] if e["evse_number"] == 1]
         await stack.ok("PATCH", f"/evses/{evse['id']}", {"enabled": False})
 
         async def inoperative() -> bool:

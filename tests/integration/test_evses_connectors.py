@@ -42,13 +42,78 @@ def evse_of(charger: dict[str, Any], number: int) -> dict[str, Any]:
 
 
 async def test_evses_and_connectors_are_listed(api: Api, charger: dict[str, Any]) -> None:
-    evses = await api.ok("GET", f"/chargers/{charger['id']}/evses")
+    listed = await api.ok("GET", f"/chargers/{charger['id']}/evses")
+    assert listed["next_cursor"] is None
+    evses = listed["data"]
     assert [e["evse_number"] for e in evses] == [1, 2]
     assert evses[0]["evse_id"] == "DK*123*E1" and evses[0]["enabled"] is True
-    connectors = await api.ok("GET", f"/evses/{evses[1]['id']}/connectors")
+    listed = await api.ok("GET", f"/evses/{evses[1]['id']}/connectors")
+    assert listed["next_cursor"] is None
+    connectors = listed["data"]
+    assert [c["connector_id"] for c in connectors] == [2]
     assert connectors[0]["power_type"] == "AC_1_PHASE"
     assert connectors[0]["phase_rotation"] == "R"  # straight-through default for 1 phase
     assert connectors[0]["created_at"] and connectors[0]["updated_at"]
+
+
+async def walk(api: Api, path: str, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Every item of a list by following next_cursor; the items and the pages it took."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"limit": limit} | ({"cursor": cursor} if cursor else {})
+        page = await api.ok("GET", path, params=params)
+        pages += 1
+        assert len(page["data"]) <= limit
+        items += page["data"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items, pages
+
+
+async def test_evses_page_by_evse_number(api: Api) -> None:
+    site = await api.site()
+    charger = await api.charger(site["id"])
+    # Created out of order: the list follows evse_number, not creation time.
+    numbers = [5, 2, 4, 1, 3]
+    for n in numbers:
+        await api.evse(charger["id"], evse_number=n, connectors=[{"connector_id": n}])
+    evses, pages = await walk(api, f"/chargers/{charger['id']}/evses", limit=2)
+    assert [e["evse_number"] for e in evses] == [1, 2, 3, 4, 5]
+    assert pages == 3
+
+
+async def test_connectors_page_by_connector_id(api: Api) -> None:
+    site = await api.site()
+    charger = await api.charger(site["id"])
+    connectors = [{"connector_id": n} for n in (3, 1, 2)]
+    evse = await api.evse(charger["id"], connectors=connectors)
+    listed, pages = await walk(api, f"/evses/{evse['id']}/connectors", limit=1)
+    assert [c["connector_id"] for c in listed] == [1, 2, 3]
+    assert {c["evse_number"] for c in listed} == {1}
+    assert pages == 3
+
+
+# Not base64; [1, 2]; ["x", "1"]; [9999999999999999999, "1"] (past a 32-bit column).
+FOREIGN_CURSORS = [
+    "not-base64!",
+    "WzEsIDJd",
+    "WyJ4IiwgIjEiXQ",
+    "Wzk5OTk5OTk5OTk5OTk5OTk5OTksICIxIl0",
+]
+
+
+@pytest.mark.parametrize("cursor", FOREIGN_CURSORS)
+async def test_sub_collection_cursor_not_ours_is_422(
+    api: Api, charger: dict[str, Any], cursor: str
+) -> None:
+    for path in (
+        f"/chargers/{charger['id']}/evses",
+        f"/evses/{evse_of(charger, 1)['id']}/connectors",
+    ):
+        response = await api.call("GET", path, params={"cursor": cursor})
+        assert_problem(response, 422, "cursor")
 
 
 async def test_patch_on_evse_route(api: Api, charger: dict[str, Any]) -> None:
@@ -167,7 +232,7 @@ async def test_duplicate_numbers_conflict(api: Api, charger: dict[str, Any]) -> 
     assert_problem(await api.call("POST", f"/chargers/{charger['id']}/evses", body), 409)
     body = {"evse_number": 3, "connectors": [{"connector_id": 1}]}
     assert_problem(await api.call("POST", f"/chargers/{charger['id']}/evses", body), 409)
-    assert len(await api.ok("GET", f"/chargers/{charger['id']}/evses")) == 2
+    assert len((await api.ok("GET", f"/chargers/{charger['id']}/evses"))["data"]) == 2
 
 
 async def test_nested_connector_errors_name_the_path(api: Api, charger: dict[str, Any]) -> None:

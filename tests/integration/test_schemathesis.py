@@ -68,7 +68,10 @@ def fuzz_url(
 def fuzzed_app(fuzz_url: str) -> Iterator[FastAPI]:
     # Each test-client call runs on a fresh event loop: no pooled connections across them.
     db = Database(fuzz_url, pooled=False)
-    app = build_app(Settings(database_url=fuzz_url), db=db, bus=EventBus())
+    # Rate limit off: the fuzzer sends hundreds of requests a second with one token, and
+    # should reach every operation rather than 429s (tests/integration/test_rate_limit.py).
+    settings = Settings(database_url=fuzz_url, rate_limit=0)
+    app = build_app(settings, db=db, bus=EventBus())
     app.state.fuzz_token = run_sync(_admin_token(fuzz_url))
     yield app
     run_sync(db.dispose())

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from chargegrid.api.problems import Unauthorized
+from chargegrid.api.rate_limit import limit_address, limit_principal
 from chargegrid.bus.memory import EventBus
 from chargegrid.services.auth import Principal, PrincipalCache
 from chargegrid.services.configure.context import ConfigContext
@@ -40,11 +41,19 @@ async def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
+        limit_address(request)
         raise Unauthorized("send Authorization: Bearer <token>")
+    token = credentials.credentials
     cache: PrincipalCache = request.app.state.principals
-    principal = await cache.authenticate(uow, credentials.credentials)
+    principal = cache.get(token)
     if principal is None:
-        raise Unauthorized("unknown or revoked token")
+        # Not known yet: the address pays before the token lookup, so guessing tokens
+        # is throttled too. A real token lands here once per cache period.
+        limit_address(request)
+        principal = await cache.authenticate(uow, token)
+        if principal is None:
+            raise Unauthorized("unknown or revoked token")
+    limit_principal(request, principal, token)
     return principal
 
 

@@ -38,6 +38,14 @@ class Unauthorized(DomainError):
     """Missing, unknown or revoked bearer token (HTTP 401)."""
 
 
+class RateLimited(DomainError):
+    """Too many requests from one token or address (HTTP 429); retry after ``retry_after_s``."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"rate limit exceeded; retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
 class ProblemField(BaseModel):
     field: str
     message: str
@@ -60,7 +68,16 @@ def _doc(status: int) -> dict[str, Any]:
 
 
 # Documented on every route, so clients and schemathesis know the error shapes.
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {s: _doc(s) for s in (401, 403, 404, 409, 422)}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    s: _doc(s) for s in (401, 403, 404, 409, 422, 429)
+}
+PROBLEM_RESPONSES[429]["headers"] = {
+    "Retry-After": {
+        "description": "Whole seconds until the client's rate limit lets a request in",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
 
 
 class ProblemResponse(JSONResponse):
@@ -87,6 +104,7 @@ def problem(
 
 _STATUS: dict[type[DomainError], int] = {
     Unauthorized: 401,
+    RateLimited: 429,
     InvalidValue: 422,
     NotFound: 404,
     Forbidden: 403,
@@ -123,7 +141,11 @@ async def _on_domain_error(_request: Request, exc: Exception) -> ProblemResponse
     assert isinstance(exc, DomainError)
     status = next((s for t, s in _STATUS.items() if isinstance(exc, t)), 400)
     errors = exc.errors if isinstance(exc, InvalidValue) else ()
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers: dict[str, str] | None = None
+    if isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return problem(status, str(exc) or None, errors, headers)
 
 

@@ -3,6 +3,7 @@ a chargegrid server through its public REST API before connecting (idempotent)."
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -39,14 +40,29 @@ async def register_fleet(
             }
             if spec.password:
                 body["password"] = spec.password
-            answer = await http.post("/chargers", json=body)
+            answer = await _post(http, "/chargers", body)
             if answer.status_code == 201:
                 created += 1
             elif answer.status_code != 409:
                 answer.raise_for_status()
         for tag in id_tags:
-            answer = await http.post("/id-tags", json={"id_tag": tag})
+            answer = await _post(http, "/id-tags", {"id_tag": tag})
             if answer.status_code not in (201, 409):
                 answer.raise_for_status()
     log.info("registered %d new chargers on site %s", created, site_id)
     return created
+
+
+async def _post(http: httpx.AsyncClient, path: str, body: dict[str, object]) -> httpx.Response:
+    """POST, waiting out the server's rate limit (429 + Retry-After) as often as it asks:
+    a large fleet is registered faster than the default limit allows."""
+    while True:
+        answer = await http.post(path, json=body)
+        if answer.status_code != 429:
+            return answer
+        await asyncio.sleep(_retry_after_s(answer))
+
+
+def _retry_after_s(answer: httpx.Response) -> float:
+    text = answer.headers.get("Retry-After", "")
+    return float(text) if text.isdigit() else 1.0

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Integer, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -77,7 +77,7 @@ class Repository(Generic[M]):
         columns = self.model.__table__.c
         key, id_col = columns[self.order_column], columns.id
         if cursor is not None:
-            after_key, after_id = _parse_cursor(cursor)
+            after_key, after_id = _parse_cursor(cursor, numeric=isinstance(key.type, Integer))
             if self.newest_first:
                 query = query.where(or_(key < after_key, and_(key == after_key, id_col < after_id)))
             else:
@@ -89,15 +89,25 @@ class Repository(Generic[M]):
         if not more:
             return Page(rows, None)
         last = rows[-1]
-        stamp: datetime = getattr(last, self.order_column)
-        return Page(rows, encode_cursor(json.dumps([stamp.isoformat(), str(last.id)])))  # type: ignore[attr-defined]
+        last_key: datetime | int = getattr(last, self.order_column)
+        text = last_key.isoformat() if isinstance(last_key, datetime) else last_key
+        return Page(rows, encode_cursor(json.dumps([text, str(last.id)])))  # type: ignore[attr-defined]
 
 
-def _parse_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+# Integer keys (EVSE and connector numbers) stay inside a 32-bit column's range, so a
+# forged cursor cannot make the database reject the comparison.
+_INT_KEY_RANGE = range(-(2**31), 2**31)
+
+
+def _parse_cursor(cursor: str, *, numeric: bool = False) -> tuple[datetime | int, uuid.UUID]:
     try:
-        stamp, id_text = json.loads(decode_cursor(cursor))
-        return datetime.fromisoformat(stamp), uuid.UUID(id_text)
-    except (ValueError, TypeError) as exc:
+        key, id_text = json.loads(decode_cursor(cursor))
+        if not numeric:
+            return datetime.fromisoformat(key), uuid.UUID(id_text)
+        if type(key) is not int or key not in _INT_KEY_RANGE:
+            raise ValueError("not a key of this list")
+        return key, uuid.UUID(id_text)
+    except (ValueError, TypeError, AttributeError) as exc:
         raise InvalidValue.of("cursor", "not a cursor this server handed out") from exc
 
 
@@ -145,6 +155,7 @@ class ChargerRepository(Repository[Charger]):
 
 class EvseRepository(Repository[Evse]):
     model = Evse
+    order_column = "evse_number"  # unique per charger, the only list EVSEs come in
 
     def _load_options(self) -> Sequence[Any]:
         return (selectinload(Evse.connectors), selectinload(Evse.charger))
@@ -160,6 +171,7 @@ class EvseRepository(Repository[Evse]):
 
 class ConnectorRepository(Repository[Connector]):
     model = Connector
+    order_column = "connector_id"  # unique per charger, so per EVSE too
 
     async def by_charger(self, charger_id: uuid.UUID, connector_id: int) -> Connector | None:
         query = select(Connector).where(

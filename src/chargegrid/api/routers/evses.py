@@ -6,7 +6,8 @@ from typing import Annotated
 from fastapi import Path, Response
 
 from chargegrid.api.deps import Ctx
-from chargegrid.api.routers.common import make_router
+from chargegrid.api.routers.common import Cursor, Limit, make_router
+from chargegrid.api.schemas.common import ListOf
 from chargegrid.api.schemas.evses import (
     ConnectorCreate,
     ConnectorOut,
@@ -18,7 +19,7 @@ from chargegrid.api.schemas.evses import (
 from chargegrid.services.configure import evses
 from chargegrid.services.configure.chargers import get_charger
 from chargegrid.services.configure.context import ConfigContext
-from chargegrid.store.models import Connector
+from chargegrid.store.models import Connector, Evse
 
 router = make_router("evses")
 # Path parameters arrive as text, so not the strict integer of request bodies.
@@ -38,9 +39,16 @@ async def _connector_out(ctx: ConfigContext, connector: Connector) -> ConnectorO
 
 
 @router.get("/chargers/{charger_id}/evses")
-async def list_evses(charger_id: uuid.UUID, ctx: Ctx) -> list[EvseOut]:
-    charger = await get_charger(ctx, charger_id)
-    return [EvseOut.of(e, charger.online) for e in charger.evses]
+async def list_evses(
+    charger_id: uuid.UUID, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+) -> ListOf[EvseOut]:
+    """The charger's EVSEs by evse_number."""
+    charger = await get_charger(ctx, charger_id)  # 404 when unknown or outside the scope
+    repo = ctx.uow.evses
+    page = await repo.page(repo.select().where(Evse.charger_id == charger.id), limit, cursor)
+    return ListOf(
+        data=[EvseOut.of(e, charger.online) for e in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.post("/chargers/{charger_id}/evses", status_code=201)
@@ -69,9 +77,18 @@ async def delete_evse(evse_id: uuid.UUID, ctx: Ctx) -> Response:
 
 
 @router.get("/evses/{evse_id}/connectors")
-async def list_connectors(evse_id: uuid.UUID, ctx: Ctx) -> list[ConnectorOut]:
-    evse = await evses.get_evse(ctx, evse_id)
-    return [ConnectorOut.of(c, evse.evse_number, evse.charger.online) for c in evse.connectors]
+async def list_connectors(
+    evse_id: uuid.UUID, ctx: Ctx, limit: Limit = 50, cursor: Cursor = None
+) -> ListOf[ConnectorOut]:
+    """The EVSE's connectors by connector_id."""
+    evse = await evses.get_evse(ctx, evse_id)  # 404 when unknown or outside the scope
+    repo = ctx.uow.connectors
+    page = await repo.page(repo.select().where(Connector.evse_id == evse.id), limit, cursor)
+    online = evse.charger.online
+    return ListOf(
+        data=[ConnectorOut.of(c, evse.evse_number, online) for c in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.post("/evses/{evse_id}/connectors", status_code=201)

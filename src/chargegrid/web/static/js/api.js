@@ -76,7 +76,6 @@ export async function listAll(path, { signal } = {}) {
   for (let page = 0; page < 100; page++) {
     const url = `${path}${sep}limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
     const body = await api(url, { signal });
-    if (Array.isArray(body)) return body; // A small unpaginated sub-collection.
     items.push(...(body.data ?? []));
     cursor = body.next_cursor;
     if (!cursor) break;
