@@ -164,16 +164,20 @@ def _site_available(tree: Tree) -> float:
 _Refused = list[tuple[int, str, tuple[Phase, ...]]]
 
 
-def _wired(tree: Tree, node: int, demand: Demand) -> Wired:
-    """The demand's connector layout at ``node``, composed once per topology."""
+def _wired_key(node: int, demand: Demand) -> tuple[object, ...]:
     # Enum members are singletons: their identity is a cheaper key than their hash.
-    key = (
+    return (
         node,
         demand.rotation.targets,
         id(demand.power_type),
         demand.used_terminals,
         demand.can_switch_phases,
     )
+
+
+def _wired(tree: Tree, node: int, demand: Demand) -> Wired:
+    """The demand's connector layout at ``node``, composed once per topology."""
+    key = _wired_key(node, demand)
     shape = tree.shape
     found = shape.wired.get(key)
     if found is None:
@@ -216,10 +220,16 @@ def _admit(
     his = list(map(highs.__getitem__, maximums))
     nodes = list(map(tree.index.__getitem__, map(_node_id, ranked)))
     now, voltage = problem.now, problem.voltage
+    wired_of = tree.shape.wired
+    # A switchable session with no plan in force, switches left and no reason to go
+    # down to 1 phase is offered 3 phases, then 1 (see ``switching.options``): the
+    # common case, answered without building the list.
+    threshold, cap = problem.three_to_one_phase_switch_current, problem.max_phase_switches
+    may_stay_up = threshold is None or site_available >= threshold
     for position, demand, node, lo, hi in zip(
         order, ranked, nodes, map(lows.__getitem__, minimums), his, strict=True
     ):
-        wired = _wired(tree, node, demand)
+        wired = wired_of.get(_wired_key(node, demand)) or _wired(tree, node, demand)
         if hi < lo or demand.max_current < demand.min_current:
             refused.append((position, REASON_MAX_BELOW_MIN, wired.wiring.full))
             continue
@@ -230,8 +240,16 @@ def _admit(
             if min(map(at, resources)) >= lo:
                 chosen = wired.full
         else:
-            previous_plan = previous.get(demand.session_id)
-            for choice in options(wired.wiring, demand, problem, previous_plan, site_available):
+            previous_plan = previous.get(demand.session_id) if previous else None
+            if (
+                previous_plan is None
+                and may_stay_up
+                and (cap is None or demand.phase_switches < cap)
+            ):
+                choices: Sequence[Option] = (wired.full, wired.one)
+            else:
+                choices = options(wired.wiring, demand, problem, previous_plan, site_available)
+            for choice in choices:
                 # An option loads either all the session's phases or its first one only.
                 resources = wired.full_resources if len(choice.phases) > 1 else wired.one_resources
                 need = lo + micro_ceil(choice.margin) if choice.margin else lo
