@@ -78,10 +78,11 @@ class _Admitted:
 
 def allocate(problem: Problem) -> Plan:
     tree = build_tree(problem.nodes)
-    _check_demands(problem, tree)
-    order = _ranked(problem.demands)
+    columns = _Columns(problem.demands)
+    _check_demands(problem, tree, columns)
+    order = _ranked(columns)
     previous = {p.session_id: p for p in problem.previous.sessions} if problem.previous else {}
-    admitted, refused, spare = _admit(problem, tree, order, previous)
+    admitted, refused, spare = _admit(problem, tree, columns, order, previous)
     runs = Subtrees(tree.shape, admitted.node, admitted.option)
     micro, bottlenecks = _share(tree, admitted, runs, spare)
     _fit_micro(admitted, micro, spare)
@@ -90,7 +91,7 @@ def allocate(problem: Problem) -> Plan:
         for d, v in zip(admitted.demand, micro, strict=True)
     ]
     loads = _verify(tree, admitted, runs, values)
-    return _plan(problem, tree, admitted, refused, values, bottlenecks, loads)
+    return _plan(tree, columns, admitted, refused, values, bottlenecks, loads)
 
 
 _session_id = attrgetter("session_id")
@@ -102,14 +103,28 @@ _max_current = attrgetter("max_current")
 _PLAIN_NUMBERS = frozenset((float, int))
 
 
-def _check_demands(problem: Problem, tree: Tree) -> None:
+class _Columns:
+    """The demands' fields the steps look at, as lists taken once (the loops in C)."""
+
+    __slots__ = ("max_current", "min_current", "node_id", "plugged_in_at", "session_id", "weight")
+
+    def __init__(self, demands: Sequence[Demand]) -> None:
+        self.session_id: list[str] = list(map(_session_id, demands))
+        self.node_id: list[str] = list(map(_node_id, demands))
+        self.min_current: list[float] = list(map(_min_current, demands))
+        self.max_current: list[float] = list(map(_max_current, demands))
+        self.weight: list[float] = list(map(_weight, demands))
+        self.plugged_in_at: list[float] = list(map(_plugged_in_at, demands))
+
+
+def _check_demands(problem: Problem, tree: Tree, columns: _Columns) -> None:
     demands = problem.demands
-    ids = list(map(_session_id, demands))
+    ids = columns.session_id
     numbers = [
-        *map(_min_current, demands),
-        *map(_max_current, demands),
-        *map(_weight, demands),
-        *map(_plugged_in_at, demands),
+        *columns.min_current,
+        *columns.max_current,
+        *columns.weight,
+        *columns.plugged_in_at,
     ]
     # The common all-good case in a few whole-list checks; anything odd (a duplicate,
     # an unknown node, a bool or NaN, a negative weight) takes the field-by-field path
@@ -117,10 +132,10 @@ def _check_demands(problem: Problem, tree: Tree) -> None:
     try:
         fine = (
             len(set(ids)) == len(ids)
-            and tree.index.keys() >= set(map(_node_id, demands))
+            and tree.index.keys() >= set(columns.node_id)
             and _PLAIN_NUMBERS.issuperset(map(type, numbers))
             and math.isfinite(sum(numbers))
-            and min(map(_weight, demands), default=0.0) >= 0
+            and min(columns.weight, default=0.0) >= 0
         )
     except (OverflowError, TypeError):
         fine = False
@@ -144,12 +159,12 @@ def _check_demands(problem: Problem, tree: Tree) -> None:
     errors.raise_if_any()
 
 
-def _ranked(demands: Sequence[Demand]) -> list[int]:
+def _ranked(columns: _Columns) -> list[int]:
     """The demands' positions in ``rank_key`` order, as three stable C-level sorts,
     least significant key first (``reverse=True`` keeps equal weights in their order)."""
-    order = sorted(range(len(demands)), key=list(map(_session_id, demands)).__getitem__)
-    order.sort(key=list(map(_plugged_in_at, demands)).__getitem__)
-    order.sort(key=list(map(_weight, demands)).__getitem__, reverse=True)
+    order = sorted(range(len(columns.session_id)), key=columns.session_id.__getitem__)
+    order.sort(key=columns.plugged_in_at.__getitem__)
+    order.sort(key=columns.weight.__getitem__, reverse=True)
     return order
 
 
@@ -200,6 +215,7 @@ def _wired(tree: Tree, node: int, demand: Demand) -> Wired:
 def _admit(
     problem: Problem,
     tree: Tree,
+    columns: _Columns,
     order: list[int],
     previous: dict[str, SessionPlan],
 ) -> tuple[_Admitted, _Refused, list[int]]:
@@ -213,12 +229,12 @@ def _admit(
     refused: _Refused = []
     ranked = list(map(problem.demands.__getitem__, order))
     # Sessions share a few distinct minimums and maximums: convert each once.
-    minimums = list(map(_min_current, ranked))
-    maximums = list(map(_max_current, ranked))
+    minimums = list(map(columns.min_current.__getitem__, order))
+    maximums = list(map(columns.max_current.__getitem__, order))
     lows = {m: micro_ceil(max(0.0, m)) for m in set(minimums)}
     highs = {m: micro_floor(max(0.0, m)) for m in set(maximums)}
     his = list(map(highs.__getitem__, maximums))
-    nodes = list(map(tree.index.__getitem__, map(_node_id, ranked)))
+    nodes = list(map(tree.index.__getitem__, map(columns.node_id.__getitem__, order)))
     now, voltage = problem.now, problem.voltage
     wired_of = tree.shape.wired
     # A switchable session with no plan in force, switches left and no reason to go
@@ -376,8 +392,8 @@ def _verify(tree: Tree, admitted: _Admitted, runs: Subtrees, values: list[float]
 
 
 def _plan(
-    problem: Problem,
     tree: Tree,
+    columns: _Columns,
     admitted: _Admitted,
     refused: _Refused,
     values: list[float],
@@ -385,7 +401,7 @@ def _plan(
     loads: list[float],
 ) -> Plan:
     """The plan, built column by column in the problem's demand order."""
-    ids = list(map(_session_id, problem.demands))
+    ids = columns.session_id
     count = len(ids)
     limit_a = [0.0] * count
     phases = [3] * count
