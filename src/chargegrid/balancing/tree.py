@@ -163,6 +163,8 @@ class Tree:
 _TOPOLOGY_CACHE_SIZE = 64
 _topologies: OrderedDict[tuple[object, ...], Topology] = OrderedDict()
 _topologies_lock = threading.Lock()
+# The topology used last, with its key (one slot, replaced whole).
+_last: list[tuple[tuple[object, ...], Topology] | None] = [None]
 _ids = attrgetter("id")
 _parents = attrgetter("parent_id")
 _wiring = attrgetter("rotation.targets")
@@ -183,23 +185,30 @@ def topology(nodes: tuple[Node, ...]) -> Topology:
         tuple(map(_parents, nodes)),
         tuple(map(_wiring, nodes)),
     )
+    # A site's control loop asks for its own topology again and again: comparing with
+    # the last one saves hashing every id of a freshly built problem.
+    last = _last[0]
+    if last is not None and last[0] == key:
+        return last[1]
     with _topologies_lock:
         found = _topologies.get(key)
         if found is not None:
             _topologies.move_to_end(key)
-            return found
-    compiled = compile_topology(nodes)
-    with _topologies_lock:
-        _topologies[key] = compiled
-        if len(_topologies) > _TOPOLOGY_CACHE_SIZE:
-            _topologies.popitem(last=False)
-    return compiled
+    if found is None:
+        found = compile_topology(nodes)
+        with _topologies_lock:
+            _topologies[key] = found
+            if len(_topologies) > _TOPOLOGY_CACHE_SIZE:
+                _topologies.popitem(last=False)
+    _last[0] = (key, found)
+    return found
 
 
 def clear_topology_cache() -> None:
     """Forget every compiled topology (benchmarks measure the first call with it)."""
     with _topologies_lock:
         _topologies.clear()
+        _last[0] = None
 
 
 def compile_topology(nodes: tuple[Node, ...]) -> Topology:
