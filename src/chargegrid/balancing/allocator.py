@@ -22,7 +22,7 @@ from operator import attrgetter, ge
 
 from chargegrid.balancing.deadlines import effective_weight
 from chargegrid.balancing.model import Demand, Plan, Problem, SessionPlan, make_session_plans
-from chargegrid.balancing.subtrees import Subtrees
+from chargegrid.balancing.subtrees import Subtrees, runs_of
 from chargegrid.balancing.switching import Option, Wired, option, options, wiring
 from chargegrid.balancing.tree import (
     MICRO,
@@ -83,7 +83,7 @@ def allocate(problem: Problem) -> Plan:
     order = _ranked(columns)
     previous = {p.session_id: p for p in problem.previous.sessions} if problem.previous else {}
     admitted, refused, spare = _admit(problem, tree, columns, order, previous)
-    runs = Subtrees(tree.shape, admitted.node, admitted.option)
+    runs = runs_of(tree.shape, admitted.node, admitted.option)
     micro, bottlenecks = _share(tree, admitted, runs, spare)
     _fit_micro(admitted, micro, spare)
     values = [

@@ -22,6 +22,18 @@ _per_phase = attrgetter("per_phase")
 _PHASES = tuple(itemgetter(p) for p in range(3))
 
 
+def runs_of(shape: Topology, nodes: list[int], options: list[Option]) -> Subtrees:
+    """``Subtrees(shape, nodes, options)``, reusing the last call's when the same
+    sessions were admitted on the same phases (Option objects are shared, so the list
+    comparison is mostly identity checks)."""
+    last = shape.last_runs[0]
+    if last is not None and last[0] == nodes and last[1] == options:
+        return last[2]
+    runs = Subtrees(shape, nodes, options)
+    shape.last_runs[0] = (nodes, options, runs)
+    return runs
+
+
 class Subtrees:
     """Sessions ``0..n-1`` (each at ``nodes[i]``, loading ``options[i].phases``)."""
 

@@ -14,11 +14,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain, compress
 from operator import add, attrgetter, ne, sub
+from typing import TYPE_CHECKING
 
 from chargegrid.balancing.model import Node, NodeLoad, PhaseAmps, make_node_loads
-from chargegrid.balancing.switching import Wired, Wiring
+from chargegrid.balancing.switching import Option, Wired, Wiring
 from chargegrid.domain.errors import ErrorCollector, InvalidValue
 from chargegrid.domain.phases import ALL_PHASES, Phase, PhaseRotation
+
+if TYPE_CHECKING:  # subtrees.py builds on this module
+    from chargegrid.balancing.subtrees import Subtrees
 
 # Allocation runs on a grid of whole micro-amps so admission sums are exact integers and
 # plans read 16.0, not 15.9999999; far below what any charger resolves (0.1 A).
@@ -101,6 +105,9 @@ class Topology:
     # The node values of the last call and what was derived from them (one slot,
     # replaced whole, so a concurrent reader always sees a consistent set).
     last_values: list[NodeValues | None]
+    # The sessions' depth-first runs of the last call, with what they were built from
+    # (the admitted sessions' nodes and options): usually the same set is admitted again.
+    last_runs: list[tuple[list[int], list[Option], Subtrees] | None]
 
     def in_id_order(self, nodes: tuple[Node, ...]) -> tuple[Node, ...]:
         return tuple([nodes[i] for i in self.order])
@@ -254,6 +261,7 @@ def compile_topology(nodes: tuple[Node, ...]) -> Topology:
         wired={},
         layouts={},
         last_values=[None],
+        last_runs=[None],
     )
 
 
