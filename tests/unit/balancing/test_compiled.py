@@ -6,22 +6,59 @@ from __future__ import annotations
 
 import math
 import pickle
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chargegrid.balancing import Node, NodeLoad, Problem, SessionPlan, allocate, uniform
+from chargegrid.balancing import (
+    Demand,
+    Node,
+    NodeLoad,
+    Problem,
+    SessionPlan,
+    allocate,
+    uniform,
+)
 from chargegrid.balancing import tree as tree_module
 from chargegrid.balancing.model import make_node_loads, make_session_plans
 from chargegrid.balancing.tree import build_tree, clear_topology_cache, compile_topology
+from chargegrid.domain.connectors import PowerType
 from chargegrid.domain.errors import InvalidValue
 from chargegrid.domain.phases import Phase, PhaseRotation
 
 from .strategies import problems
 
 SOME = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _site(circuits: int, chargers: int) -> Problem:
+    """Rotated circuits and chargers, 1- and 3-phase cars, two minimums and priorities,
+    some allowed to switch: tight enough that every level binds somewhere."""
+    rotations = [PhaseRotation.parse(r) for r in ("RST", "STR", "TRS")]
+    nodes = [Node("site", None, uniform(4.0 * circuits * chargers), unmanaged=(5.0, 9.0, 0.0))]
+    demands = []
+    for c in range(circuits):
+        circuit = f"c{c}"
+        nodes.append(Node(circuit, "site", uniform(5.0 * chargers), rotations[c % 3]))
+        for k in range(chargers):
+            charger = f"{circuit}/{k}"
+            nodes.append(Node(charger, circuit, uniform(32.0), rotations[k % 3]))
+            demands.append(
+                Demand(
+                    f"{charger}/s",
+                    charger,
+                    (16.0, 32.0, 10.0)[k % 3],
+                    power_type=PowerType.AC_1_PHASE if k % 3 == 0 else PowerType.AC_3_PHASE,
+                    min_current=(6.0, 8.0)[k % 2],
+                    weight=(1.0, 2.0)[k % 4 == 0],
+                    plugged_in_at=float((k * 7919) % 1000),
+                    can_switch_phases=k % 2 == 1,
+                )
+            )
+    return Problem(tuple(nodes), tuple(demands))
 
 
 def _cold(problem: Problem) -> object:
@@ -128,3 +165,17 @@ def test_plan_objects_built_by_columns_equal_constructed_ones() -> None:
     )
     with pytest.raises(ValueError):
         make_node_loads(["n", "m"], [three], [three], [three], [three], [three])
+
+
+def test_threads_sharing_a_topology_get_their_own_answers() -> None:
+    """The caches are shared by every caller (one control loop per site, possibly in
+    worker threads): calls on the same structure with different values, racing, each
+    get the plan of a cold call on their own input."""
+    problems_by_factor = {f: _scaled(_site(3, 20), f) for f in (0.6, 0.8, 1.0, 1.2)}
+    expected = {f: _cold(p) for f, p in problems_by_factor.items()}
+    clear_topology_cache()
+    work = [f for _ in range(25) for f in problems_by_factor]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        plans = list(pool.map(lambda f: allocate(problems_by_factor[f]), work))
+    for factor, plan in zip(work, plans, strict=True):
+        assert plan == expected[factor], factor
