@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -168,6 +169,11 @@ async def serve(settings: Settings) -> None:
         async with AsyncExitStack() as stack:
             for component in components_for(settings):
                 await stack.enter_async_context(component(runtime))
+            # Everything built at start-up (imports, app, compiled schemas, caches) lives
+            # as long as the process: moving it out of the collector's generations keeps
+            # full collections short, which is what held the allocator's p99 above 10 ms
+            # (bench/results/allocator.md). Done once, after start-up, never again.
+            gc.freeze()
             await server.serve()
     finally:
         await db.dispose()
