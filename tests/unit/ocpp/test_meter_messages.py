@@ -3,18 +3,27 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 
 from chargegrid.ocpp.meter_messages import (
     SAMPLE_ID_BASE,
     SAMPLES_PER_ROW,
     decode_samples,
     encode_samples,
+    messages_after,
     row_chunks,
+    sample_records,
 )
-from chargegrid.ocpp.storage import SqlChargerStore
+from chargegrid.ocpp.storage import SqlChargerStore, chargers, sessions
 from chargegrid.services.charger_ports import MeterWrite, Sample, StartWrite, StopWrite
 from chargegrid.store.db import Database
+from chargegrid.store.migrate import alembic_config
 from chargegrid.store.models import MeterValue
 from chargegrid.store.uow import UnitOfWork
 
@@ -103,3 +112,55 @@ async def test_samples_read_back_in_arrival_order_with_cursor_paging(db: Databas
             assert [v.id for v in paged] == ids
     finally:
         await store.close()
+
+
+async def migrate(db: Database, revision: str, *, down: bool = False) -> None:
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+    async with db.engine.begin() as connection:
+        await connection.run_sync(run)
+
+
+async def test_migration_keeps_what_the_old_inbox_held(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        await migrate(db, "ocpp_0003")
+        charger_id, session_id, gone = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        # What the old writer committed but its compactor had not moved yet: naive UTC
+        # text timestamps, one row for a live session, one whose charger was deleted.
+        old_samples = '[["2026-11-21T10:00:00", "SoC", null, "Percent", 55.0, null, null]]'
+        async with db.engine.begin() as conn:
+            await conn.execute(insert(chargers).values(id=charger_id, ocpp_id="CP-OLD"))
+            await conn.execute(
+                insert(sessions).values(
+                    id=session_id,
+                    charger_id=charger_id,
+                    evse_number=1,
+                    energy_wh=0.0,
+                    started_at=T0,
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
+            for owner in (charger_id, gone):
+                await conn.exec_driver_sql(
+                    "INSERT INTO meter_value_inbox (charger_id, session_id, evse_number, "
+                    "samples, received_at) VALUES (?, ?, 1, ?, '2026-11-21 10:00:01')",
+                    (owner.hex, session_id.hex, old_samples),
+                )
+        await migrate(db, "head")
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(messages_after(session_id, 10, None))).all()
+        (record,) = sample_records(rows, 10, None)
+        assert (record.charger_id, record.session_id) == (charger_id, session_id)
+        assert (record.measurand, record.value, record.timestamp) == ("SoC", 55.0, T0)
+
+        await migrate(db, "ocpp_0003", down=True)
+        async with db.engine.connect() as conn:
+            back = (await conn.exec_driver_sql("SELECT samples FROM meter_value_inbox")).all()
+        assert [decode_samples(r.samples)[0].value for r in back] == [55.0]
+    finally:
+        await db.engine.dispose()
