@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
 import platform
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvloop
 from sqlalchemy import insert
 
 from chargegrid.app import Runtime, build_app, components_for
@@ -47,6 +49,7 @@ from chargegrid.bus.memory import EventBus
 from chargegrid.config import Settings
 from chargegrid.control.component import HANDLE
 from chargegrid.control.loop import ControlLoop, RoundStats
+from chargegrid.ocpp.gc_tuning import calm_gc
 from chargegrid.services.auth import Role, create_token
 from chargegrid.sim.charger import ChargerSpec
 from chargegrid.sim.draw_log import DrawSample
@@ -61,6 +64,9 @@ from . import fleet_proc
 
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "load.md"
 API = "/api/v1"
+# ``--gc serve`` (the default): the collector as ``chargegrid serve`` leaves it, calmed
+# and with everything built at start-up frozen; ``default``: CPython's own settings.
+GC_MODE = {"mode": "serve"}
 
 
 def free_port() -> int:
@@ -190,6 +196,10 @@ async def stack(
             async with AsyncExitStack() as components:
                 for component in components_for(settings):
                     await components.enter_async_context(component(runtime))
+                if GC_MODE["mode"] == "serve":
+                    # As `chargegrid serve`: calm_gc() and app.serve's gc.freeze() once
+                    # the components are up, before any charger connects.
+                    calm_gc()
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
                     if fleet_process:
@@ -234,7 +244,7 @@ async def until(check: Any, limit_s: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def latency(chargers: int, patches: int) -> dict[str, Any]:
+async def latency(chargers: int, patches: int, profile: Path | None = None) -> dict[str, Any]:
     # Site-bound: 3-phase chargers and 1-phase ones spread over L1..L3.
     async with stack(
         chargers,
@@ -258,14 +268,21 @@ async def latency(chargers: int, patches: int) -> dict[str, Any]:
         levels = (9.0 * chargers, 8.0 * chargers)
         sent_ms, acked_ms, profiles = [], [], []
         breakdown: list[dict[str, float]] = []
+        # The whole server process, from the PATCH issued to its rounds done (the fleet
+        # runs in its own process, so what is profiled is the server's own work).
+        profiler = cProfile.Profile() if profile is not None else None
         for n in range(patches):
             await asyncio.sleep(holdoff + 0.2)  # past the increase holdoff of the last PATCH
             await s.loop.settle()
             rounds.clear()
+            if profiler is not None:
+                profiler.enable()
             t0 = time.monotonic()
             response = await s.patch(levels[n % 2])
             assert response.status_code == 200, response.text
             await s.loop.settle()
+            if profiler is not None:
+                profiler.disable()
             done = [r for r in rounds if r.report.sent and r.triggered_at >= t0 - 0.001]
             if not done:
                 raise RuntimeError(f"PATCH {n} produced no profiles")
@@ -287,6 +304,8 @@ async def latency(chargers: int, patches: int) -> dict[str, Any]:
             outcomes = [o for r in done for steps in r.report.outcomes.values() for _, o in steps]
             if any(o.value != "accepted" for o in outcomes):
                 raise RuntimeError(f"PATCH {n}: not every profile was accepted")
+        if profiler is not None and profile is not None:
+            profiler.dump_stats(profile)
         return {
             "chargers": chargers,
             "patches": patches,
@@ -500,15 +519,30 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=10.0)
     parser.add_argument("--only", choices=["latency", "overload"])
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument(
+        "--profile", type=Path, help="cProfile the server around every PATCH round, to FILE"
+    )
+    parser.add_argument(
+        "--server-loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="the server's event loop (`chargegrid serve` runs on uvloop)",
+    )
+    parser.add_argument(
+        "--gc",
+        choices=["serve", "default"],
+        default="serve",
+        help="the cyclic GC as `chargegrid serve` sets it, or CPython's defaults",
+    )
     args = parser.parse_args()
+    GC_MODE["mode"] = args.gc
+    run = uvloop.run if args.server_loop == "uvloop" else asyncio.run
     results: dict[str, Any] = {}
     if args.only in (None, "latency"):
-        results["latency"] = asyncio.run(latency(args.chargers, args.patches))
+        results["latency"] = run(latency(args.chargers, args.patches, args.profile))
         print(json.dumps(results["latency"], indent=2), flush=True)
     if args.only in (None, "overload"):
-        results["overload"] = asyncio.run(
-            overload(args.overload_chargers, args.sim_minutes, args.speed)
-        )
+        results["overload"] = run(overload(args.overload_chargers, args.sim_minutes, args.speed))
         print(json.dumps(results["overload"], indent=2), flush=True)
     if not args.no_record:
         record(".venv/bin/python -m bench.load " + " ".join(sys.argv[1:]), results)
