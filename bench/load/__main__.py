@@ -299,6 +299,7 @@ async def latency(chargers: int, patches: int, profile: Path | None = None) -> d
                     "loaded_ms": (first.loaded_at - t0) * 1000,
                     "planned_ms": (first.planned_at - t0) * 1000,
                     "first_sent_ms": ((first.report.first_sent_at or t0) - t0) * 1000,
+                    "last_sent_ms": sent_ms[-1],
                 }
             )
             outcomes = [o for r in done for steps in r.report.outcomes.values() for _, o in steps]
@@ -327,6 +328,10 @@ async def latency(chargers: int, patches: int, profile: Path | None = None) -> d
                 k: statistics.median(b[k] for b in breakdown) for k in breakdown[0]
             },
             "breakdown_max_ms": {k: max(b[k] for b in breakdown) for k in breakdown[0]},
+            "per_patch_ms": [
+                {k: round(v, 1) for k, v in b.items()} | {"acked_ms": round(a, 1)}
+                for b, a in zip(breakdown, acked_ms, strict=True)
+            ],
         }
 
 

@@ -23,13 +23,13 @@ one would let a car draw more than the plan on which the other cars' limits rest
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
-from chargegrid.control.ports import Clock, CommandGateway
+from chargegrid.control.ports import Clock, CommandGateway, StartingGateway
 from chargegrid.control.profiles import (
     ACTION,
     FAILSAFE_PROFILE_BASE,
@@ -131,6 +131,17 @@ class _Step:
     kind: StepKind
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One SetChargingProfile of a wave, and how to book its outcome."""
+
+    ocpp_id: str
+    key: EvseKey
+    kind: StepKind
+    payload: Mapping[str, Any]
+    book: Callable[[Outcome, float], None]  # (outcome, monotonic time it was sent)
+
+
 @dataclass(slots=True)
 class ApplyReport:
     outcomes: dict[EvseKey, list[tuple[StepKind, Outcome]]] = field(default_factory=dict)
@@ -171,6 +182,9 @@ class ApplyEngine:
         observer: ApplyObserver | None = None,
     ) -> None:
         self._gateway = gateway
+        # A gateway that can start a call and hand back its answer's future lets a wave
+        # go out from one task; any other is driven by a task per call.
+        self._start = gateway.start if isinstance(gateway, StartingGateway) else self._start_by_send
         self._clock = clock
         self.settings = settings or ApplySettings()
         self._observer = observer
@@ -327,13 +341,13 @@ class ApplyEngine:
     async def _send_wave(self, steps: Sequence[_Step], report: ApplyReport) -> None:
         # One lease end for the whole wave: the same instant for every charger.
         valid_to = self._clock.utcnow() + timedelta(seconds=self.settings.lease_s)
-        results = await asyncio.gather(*(self._send_live(step, report, valid_to) for step in steps))
-        for step, outcome in zip(steps, results, strict=True):
+        calls = [self._live_call(step, valid_to) for step in steps]
+        outcomes = await self._wave(calls, report)
+        for step, outcome in zip(steps, outcomes, strict=True):
             report.outcomes.setdefault(step.setpoint.key, []).append((step.kind, outcome))
 
-    async def _send_live(self, step: _Step, report: ApplyReport, valid_to: datetime) -> Outcome:
+    def _live_call(self, step: _Step, valid_to: datetime) -> _Call:
         sp = step.setpoint
-        now = self._clock.monotonic()
         # Every live limit is a lease, whether above or below the failsafe: a charger
         # that loses us must end up on the failsafe plan, which is the one that holds
         # with everybody offline. Only a charger whose live profile would replace its
@@ -355,9 +369,12 @@ class ApplyEngine:
             transaction_id=sp.transaction_id if purpose is Purpose.TX else None,
             valid_to=valid_to if leased else None,
         )
-        outcome = await self._call(sp.ocpp_id, payload, step.kind, sp.key, report)
-        self._book(step, outcome, now, now + self.settings.lease_s if leased else None)
-        return outcome
+
+        def book(outcome: Outcome, sent_at: float) -> None:
+            lease = sent_at + self.settings.lease_s if leased else None
+            self._book(step, outcome, sent_at, lease)
+
+        return _Call(sp.ocpp_id, sp.key, step.kind, payload, book)
 
     def _book(self, step: _Step, outcome: Outcome, sent_at: float, lease: float | None) -> None:
         sp = step.setpoint
@@ -383,35 +400,73 @@ class ApplyEngine:
                 joined, sp.transaction_id, max(leases) if leases else None, sent_at
             )
 
-    async def _call(
+    async def _wave(self, calls: Sequence[_Call], report: ApplyReport) -> list[Outcome]:
+        """Send every call from this one task, then wait until every one is answered or
+        timed out; the outcomes in the order of ``calls``.
+
+        Each call is booked the moment its answer arrives (or at once, if it could not
+        be sent), exactly as when each call had its own task; only the writes are no
+        longer interleaved with reading answers, and there is no task per call.
+        """
+        outcomes: list[Outcome | None] = [None] * len(calls)
+        sent_at: list[float] = [0.0] * len(calls)
+        flying: dict[asyncio.Future[Any], int] = {}
+
+        def finish(index: int, outcome: Outcome) -> None:
+            if outcomes[index] is not None:
+                return
+            outcomes[index] = outcome
+            call = calls[index]
+            answered_at = self._clock.monotonic()
+            report.last_answer_at = answered_at
+            if self._observer is not None:
+                self._observer.profile_answered(call.key, call.kind, outcome, answered_at)
+            call.book(outcome, sent_at[index])
+
+        def answered(future: asyncio.Future[Any]) -> None:
+            index = flying.get(future)
+            if index is not None and not future.cancelled():
+                finish(index, _outcome(future))
+
+        try:
+            for index, call in enumerate(calls):
+                now = sent_at[index] = self._clock.monotonic()
+                report.first_sent_at = report.first_sent_at or now
+                report.last_sent_at = now
+                if self._observer is not None:
+                    self._observer.profile_sent(call.key, call.kind, now)
+                try:
+                    future = await self._start(
+                        call.ocpp_id, ACTION, call.payload, self.settings.answer_timeout_s
+                    )
+                except Exception as exc:  # nothing was sent
+                    finish(index, _failure(exc))
+                    continue
+                flying[future] = index
+                future.add_done_callback(answered)
+            if flying:
+                await asyncio.wait(flying)
+        except asyncio.CancelledError:
+            # The round is being stopped: like a cancelled task per call, book nothing
+            # more and stop waiting (the gateway forgets a cancelled call).
+            for future in flying:
+                future.cancel()
+            raise
+        # Our callbacks ran before asyncio.wait's own (registered first); this only
+        # guards the order should that ever change.
+        for future in flying:
+            answered(future)
+        return [o if o is not None else Outcome.TIMEOUT for o in outcomes]
+
+    async def _start_by_send(
         self,
         ocpp_id: str,
-        payload: Mapping[str, object],
-        kind: StepKind,
-        key: EvseKey,
-        report: ApplyReport,
-    ) -> Outcome:
-        sent_at = self._clock.monotonic()
-        report.first_sent_at = report.first_sent_at or sent_at
-        report.last_sent_at = sent_at
-        if self._observer is not None:
-            self._observer.profile_sent(key, kind, sent_at)
-        try:
-            answer = await self._gateway.send(
-                ocpp_id, ACTION, payload, self.settings.answer_timeout_s
-            )
-            outcome = Outcome.ACCEPTED if accepted(answer) else Outcome.REJECTED
-        except Conflict:
-            outcome = Outcome.OFFLINE
-        except (ChargerTimeout, TimeoutError):
-            outcome = Outcome.TIMEOUT
-        except Exception:  # a CallError or a malformed answer: the charger said no
-            outcome = Outcome.REJECTED
-        answered_at = self._clock.monotonic()
-        report.last_answer_at = answered_at
-        if self._observer is not None:
-            self._observer.profile_answered(key, kind, outcome, answered_at)
-        return outcome
+        action: str,
+        payload: Mapping[str, Any],
+        timeout: float,  # noqa: ASYNC109
+    ) -> asyncio.Future[Any]:
+        """For a gateway without ``start``: a task per call, as before."""
+        return asyncio.ensure_future(self._gateway.send(ocpp_id, action, payload, timeout))
 
     # --- the failsafe default -------------------------------------------------------------
 
@@ -432,7 +487,7 @@ class ApplyEngine:
         for wave in (lower, higher):
             if not wave:
                 continue
-            outcomes = await asyncio.gather(*(self._send_failsafe(t, report) for t in wave))
+            outcomes = await self._wave([self._failsafe_call(t) for t in wave], report)
             for target, outcome in zip(wave, outcomes, strict=True):
                 report.outcomes.setdefault(target.key, []).append((StepKind.FAILSAFE, outcome))
             if wave is lower and any(o is not Outcome.ACCEPTED for o in outcomes):
@@ -440,7 +495,7 @@ class ApplyEngine:
                 break
         return report
 
-    async def _send_failsafe(self, target: FailsafeTarget, report: ApplyReport) -> Outcome:
+    def _failsafe_call(self, target: FailsafeTarget) -> _Call:
         key = target.key
         payload = set_profile_payload(
             caps=target.caps,
@@ -450,16 +505,33 @@ class ApplyEngine:
             profile_id=FAILSAFE_PROFILE_BASE + key.evse_number,
             stack_level=FAILSAFE_STACK_LEVEL,
         )
-        outcome = await self._call(target.ocpp_id, payload, StepKind.FAILSAFE, key, report)
-        if outcome is Outcome.ACCEPTED:
-            self._failsafe[key] = target.limit
-        elif outcome is Outcome.OFFLINE:
-            self._offline.add(key.charger_id)
-        else:
-            # Unknown what it holds now: forget it, so nothing relies on a lower value.
-            self._failsafe.pop(key, None)
-            now = self._clock.monotonic()
-            self._flags[key.charger_id] = Flag(
-                outcome.value, now, now + self.settings.retry_flagged_s
-            )
-        return outcome
+
+        def book(outcome: Outcome, sent_at: float) -> None:
+            if outcome is Outcome.ACCEPTED:
+                self._failsafe[key] = target.limit
+            elif outcome is Outcome.OFFLINE:
+                self._offline.add(key.charger_id)
+            else:
+                # Unknown what it holds now: forget it, so nothing relies on a lower value.
+                self._failsafe.pop(key, None)
+                now = self._clock.monotonic()
+                self._flags[key.charger_id] = Flag(
+                    outcome.value, now, now + self.settings.retry_flagged_s
+                )
+
+        return _Call(target.ocpp_id, key, StepKind.FAILSAFE, payload, book)
+
+
+def _failure(exc: BaseException) -> Outcome:
+    if isinstance(exc, Conflict):
+        return Outcome.OFFLINE
+    if isinstance(exc, ChargerTimeout | TimeoutError):
+        return Outcome.TIMEOUT
+    return Outcome.REJECTED  # a CallError or a malformed answer: the charger said no
+
+
+def _outcome(answer: asyncio.Future[Any]) -> Outcome:
+    error = answer.exception()
+    if error is not None:
+        return _failure(error)
+    return Outcome.ACCEPTED if accepted(answer.result()) else Outcome.REJECTED

@@ -3,6 +3,7 @@ for an API process that runs without it."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -50,6 +51,28 @@ class RuntimeGateway:
                     ocpp_id, action, dict(payload), timeout
                 )
                 return answer
+        raise Conflict(f"charger {ocpp_id} is offline (no OCPP server running)")
+
+    async def start(
+        self,
+        ocpp_id: str,
+        action: str,
+        payload: Mapping[str, Any],
+        timeout: float,  # noqa: ASYNC109
+    ) -> asyncio.Future[Any]:
+        for name in GATEWAY_HANDLES:
+            gateway = self._runtime.handles.get(name)
+            if gateway is None:
+                continue
+            if hasattr(gateway, "start"):
+                future: asyncio.Future[Any] = await gateway.start(
+                    ocpp_id, action, dict(payload), timeout
+                )
+                return future
+            task: asyncio.Future[Any] = asyncio.ensure_future(
+                gateway.send(ocpp_id, action, dict(payload), timeout)
+            )
+            return task
         raise Conflict(f"charger {ocpp_id} is offline (no OCPP server running)")
 
 

@@ -6,10 +6,11 @@ against a fake gateway and a fake clock in unit tests.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class CommandGateway(Protocol):
@@ -28,6 +29,26 @@ class CommandGateway(Protocol):
         payload: Mapping[str, Any],
         timeout: float,  # noqa: ASYNC109
     ) -> Mapping[str, Any]: ...
+
+
+@runtime_checkable
+class StartingGateway(CommandGateway, Protocol):
+    """A gateway that can also put a call on the charger's socket and hand back the
+    future of its answer without waiting for it (the OCPP gateway does).
+
+    The apply engine sends a wave of a thousand profiles from one task this way: no task
+    per call, and no answers read in between the writes. ``start`` raises what ``send``
+    raises when nothing was sent (``Conflict``: offline); the future carries the rest,
+    and the gateway ends it by ``timeout`` at the latest.
+    """
+
+    async def start(
+        self,
+        ocpp_id: str,
+        action: str,
+        payload: Mapping[str, Any],
+        timeout: float,  # noqa: ASYNC109
+    ) -> asyncio.Future[Any]: ...
 
 
 class Clock(Protocol):

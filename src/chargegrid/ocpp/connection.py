@@ -42,6 +42,9 @@ class Transport(Protocol):
 
     async def send(self, data: bytes) -> None: ...
 
+    # Optional: ``send_now(data) -> bool`` writes a frame at once when that needs no
+    # waiting (see WebSocketTransport.send_now); False means "await send instead".
+
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
 
@@ -62,6 +65,11 @@ def _consume(future: asyncio.Future[Payload]) -> None:
         future.exception()
 
 
+def _expire(future: asyncio.Future[Payload]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
 class OcppConnection:
     """Frames in, answers out; our CALLs wait for the peer's answer with a deadline."""
 
@@ -80,6 +88,7 @@ class OcppConnection:
         self.name = name
         self._pending: dict[str, tuple[str, asyncio.Future[Payload]]] = {}
         self._ids = itertools.count(1)
+        self._send_now: Callable[[bytes], bool] | None = getattr(transport, "send_now", None)
         self._background: set[asyncio.Task[None]] = set()
         self.closed = asyncio.Event()
 
@@ -175,20 +184,57 @@ class OcppConnection:
         answer breaks the response schema, TimeoutError after
         ``timeout`` seconds and TransportClosed if the connection ends first.
         """
+        return await (await self.start_call(action, payload, timeout))
+
+    async def start_call(
+        self,
+        action: str,
+        payload: Payload,
+        timeout: float = 30.0,  # noqa: ASYNC109
+    ) -> asyncio.Future[Payload]:
+        """Send a CALL and return the future of its answer, without waiting for it.
+
+        The same checks and outcomes as :meth:`call`, but one sender can put a thousand
+        calls on their sockets in a row and then wait for all the answers at once: no
+        task per call, and the writes are not interleaved with answers being read. The
+        deadline is a timer on the loop that fails the future with TimeoutError;
+        cancelling the future forgets the call. Raises at once (nothing pending) if the
+        payload breaks the schema or the connection is already closed.
+        """
         if self.closed.is_set():
             raise TransportClosed(self.name)
         self.schemas.check_request(action, payload)
         unique_id = str(next(self._ids))
-        future: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
-        # If the caller stops waiting (cancelled) before the connection fails the
-        # future, its exception must still count as seen.
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Payload] = loop.create_future()
+        # If nobody waits for it (cancelled, or a timeout nobody looked at), its
+        # exception must still count as seen.
         future.add_done_callback(_consume)
         self._pending[unique_id] = (action, future)
+        deadline = loop.call_later(timeout, _expire, future)
+        future.add_done_callback(lambda _: self._forget(unique_id, deadline))
+        data = encode_call(unique_id, action, payload)
         try:
-            await self._send(encode_call(unique_id, action, payload))
-            return await asyncio.wait_for(future, timeout)
-        finally:
-            self._pending.pop(unique_id, None)
+            if not self._write_now(data):
+                await self._send(data)
+        except BaseException:
+            future.cancel()
+            raise
+        return future
+
+    def _write_now(self, data: bytes) -> bool:
+        """Write without awaiting where the transport can; False: await ``_send``."""
+        if self._send_now is None:
+            return False
+        try:
+            return self._send_now(data)
+        except TransportClosed:
+            log.info("%s: transport closed while sending", self.name)
+            return True  # as _send: the pending call fails when the connection ends
+
+    def _forget(self, unique_id: str, deadline: asyncio.TimerHandle) -> None:
+        deadline.cancel()
+        self._pending.pop(unique_id, None)
 
     async def _send(self, data: bytes) -> None:
         try:

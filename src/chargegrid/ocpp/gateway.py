@@ -9,6 +9,7 @@ breaks the OCPP schema (nothing is sent). A CallError or a malformed answer rais
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -63,16 +64,50 @@ class CommandGateway:
         connection = self.connection(ocpp_id)
         try:
             return await connection.call(action, dict(payload), timeout)
-        except TimeoutError:
-            raise ChargerTimeout(
-                f"charger {ocpp_id} did not answer {action} within {timeout:g} s"
-            ) from None
+        except (TimeoutError, TransportClosed) as exc:
+            raise _domain_error(ocpp_id, action, timeout, exc) from None
+        except OcppCallError as exc:
+            raise _invalid(exc) from None
+
+    async def start(
+        self,
+        ocpp_id: str,
+        action: str,
+        payload: Mapping[str, Any],
+        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 (the call's own deadline)
+    ) -> asyncio.Future[Payload]:
+        """Put the call on the charger's socket now; the future of its answer.
+
+        For a sender with many calls to make (the load manager's waves): no task per
+        call. The errors are those of :meth:`send`: raised here if nothing was sent
+        (offline, a payload that breaks the schema), else set on the future.
+        """
+        connection = self.connection(ocpp_id)
+        try:
+            inner = await connection.start_call(action, dict(payload), timeout)
         except TransportClosed:
             raise Conflict(f"charger {ocpp_id} went offline before answering") from None
         except OcppCallError as exc:
-            # Our own payload broke the schema: a caller error, nothing was sent.
-            field = str(exc.details.get("field", "payload")).removeprefix("data.")
-            raise InvalidValue.of(field, exc.description.removeprefix("data.")) from None
+            raise _invalid(exc) from None
+        outer: asyncio.Future[Payload] = asyncio.get_running_loop().create_future()
+
+        def settle(done: asyncio.Future[Payload]) -> None:
+            if outer.done():
+                return
+            if done.cancelled():
+                outer.cancel()
+                return
+            error = done.exception()
+            if error is None:
+                outer.set_result(done.result())
+            else:
+                outer.set_exception(_domain_error(ocpp_id, action, timeout, error))
+
+        inner.add_done_callback(settle)
+        # Whoever gives up on the answer gives up on the call: its deadline and its
+        # pending entry go with it.
+        outer.add_done_callback(lambda _: inner.cancel())
+        return outer
 
     async def set_charging_profile(
         self,
@@ -112,3 +147,18 @@ class CommandGateway:
             payload["stackLevel"] = stack_level
         answer = await self.send(ocpp_id, "ClearChargingProfile", payload, timeout)
         return str(answer["status"])
+
+
+def _invalid(exc: OcppCallError) -> InvalidValue:
+    """Our own payload broke the schema: a caller error, nothing was sent."""
+    field = str(exc.details.get("field", "payload")).removeprefix("data.")
+    return InvalidValue.of(field, exc.description.removeprefix("data."))
+
+
+def _domain_error(ocpp_id: str, action: str, timeout: float, exc: BaseException) -> BaseException:
+    """A call's failure as the domain names it; a peer's own refusal passes through."""
+    if isinstance(exc, TimeoutError):
+        return ChargerTimeout(f"charger {ocpp_id} did not answer {action} within {timeout:g} s")
+    if isinstance(exc, TransportClosed):
+        return Conflict(f"charger {ocpp_id} went offline before answering")
+    return exc
