@@ -290,7 +290,10 @@ class ApplyEngine:
         old = self.committed(sp.key, sp.transaction_id)
         if old is None:
             return _Step(sp, new, StepKind.REDUCTION), None
-        granted = self._live_grant(sp.key, sp.transaction_id)
+        # _live_grant, without working out ``committed`` a second time.
+        granted = self._granted.get(sp.key)
+        if granted is not None and granted.limit != old:
+            granted = None
         if new.amps <= 0.0:
             new = Limit(0.0, old.phases)  # no current on any phase: the count is moot
         down = Limit(min(old.amps, new.amps), min(old.phases, new.phases))

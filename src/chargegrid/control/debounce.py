@@ -19,15 +19,21 @@ class Debouncer:
         self.delay_s = delay_s
         self._run = run
         self._dirty: set[str] = set()
+        self._at_once: set[str] = set()
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._closed = False
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def trigger(self, site_id: str) -> None:
+    def trigger(self, site_id: str, *, at_once: bool = False) -> None:
+        """Recompute ``site_id`` after the debounce window; ``at_once``: without the
+        window (a change that comes alone, such as an operator's PATCH, has nothing to
+        wait for; triggers already queued behind it are still taken in)."""
         if self._closed:
             return
+        if at_once:
+            self._at_once.add(site_id)
         self._dirty.add(site_id)
         if site_id not in self._workers:
             self._idle.clear()
@@ -61,7 +67,11 @@ class Debouncer:
     async def _worker(self, site_id: str) -> None:
         try:
             while site_id in self._dirty and not self._closed:
-                await asyncio.sleep(self.delay_s)  # the debounce window itself
+                if site_id in self._at_once:
+                    await asyncio.sleep(0)  # whatever is queued already comes along
+                else:
+                    await asyncio.sleep(self.delay_s)  # the debounce window itself
+                self._at_once.discard(site_id)
                 self._dirty.discard(site_id)
                 try:
                     await self._run(site_id)

@@ -35,7 +35,10 @@ class TreeSignature:
     limit_to_min: bool
 
 
-def signature(snapshot: SiteSnapshot) -> TreeSignature:
+def signature(
+    snapshot: SiteSnapshot, chargers: tuple[tuple[object, ...], ...] | None = None
+) -> TreeSignature:
+    """``chargers``: ``charger_signature(snapshot.chargers)`` if the caller kept it."""
     return TreeSignature(
         # Not the available-current override: it changes with every PATCH and the
         # failsafe rests on the ratings.
@@ -43,21 +46,28 @@ def signature(snapshot: SiteSnapshot) -> TreeSignature:
             (n.id, n.parent_id, n.max_current, n.rotation, n.meter_id, n.offline_reserved_current)
             for n in snapshot.nodes
         ),
-        tuple(
-            (
-                c.id,
-                c.node_id,
-                c.max_charge_current,
-                c.min_charge_current,
-                c.max_charge_phases,
-                c.offline_charge_current,
-                c.offline_charge_phase,
-                c.priority,
-                c.evses,
-            )
-            for c in snapshot.chargers
-        ),
+        charger_signature(snapshot.chargers) if chargers is None else chargers,
         snapshot.offline_limit_to_min_current,
+    )
+
+
+def charger_signature(chargers: tuple[ChargerSpec, ...]) -> tuple[tuple[object, ...], ...]:
+    """The chargers' part of the signature: a loop that keeps the snapshot's chargers
+    (a PATCH re-reads only the tree) keeps this too, and equal signatures then compare
+    in no time (the same tuple)."""
+    return tuple(
+        (
+            c.id,
+            c.node_id,
+            c.max_charge_current,
+            c.min_charge_current,
+            c.max_charge_phases,
+            c.offline_charge_current,
+            c.offline_charge_phase,
+            c.priority,
+            c.evses,
+        )
+        for c in chargers
     )
 
 

@@ -31,13 +31,19 @@ from chargegrid.control.apply import (
     Setpoint,
 )
 from chargegrid.control.debounce import Debouncer
-from chargegrid.control.failsafe import TreeSignature, failsafe_limits, signature
+from chargegrid.control.failsafe import (
+    TreeSignature,
+    charger_signature,
+    failsafe_limits,
+    signature,
+)
 from chargegrid.control.learner import LearnerSettings, SessionLearner
 from chargegrid.control.meters import MeterBook, PeakHold
 from chargegrid.control.ports import Clock, CommandGateway, SystemClock
-from chargegrid.control.problem import Built, Inputs, build_problem
+from chargegrid.control.problem import Built, DemandMemo, Inputs, build_problem
 from chargegrid.control.profiles import Limit
 from chargegrid.control.snapshot import (
+    ChargerSpec,
     SiteSnapshot,
     load_site,
     reload_sessions,
@@ -68,6 +74,7 @@ TOPICS = (
 # config.changed kinds that touch only the tree of fuses (and meters), not chargers.
 TREE_KINDS = frozenset({"site", "circuit", "electricity_meter"})
 CHARGER_AFFECTING_FIELDS = frozenset({"nominal_voltage"})  # chargers' W <-> A conversion
+NO_LIMIT = Limit(0.0, 3)  # an idle EVSE's live limit; a failsafe not known yet
 
 
 class Bus(Protocol):
@@ -117,6 +124,10 @@ class _SiteState:
     triggered_at: float | None = None
     phase_switches: dict[str, int] = field(default_factory=dict)
     limits: dict[str, float] = field(default_factory=dict)  # session -> planned A
+    memo: DemandMemo = field(default_factory=dict)  # see problem._planned
+    # The chargers the failsafe signature was last worked out for, and their part of it.
+    signed_chargers: tuple[ChargerSpec, ...] | None = None
+    charger_signature: tuple[tuple[object, ...], ...] = ()
 
 
 class ControlLoop:
@@ -198,17 +209,24 @@ class ControlLoop:
     # --- triggers ---------------------------------------------------------------------
 
     def trigger(
-        self, site_id: str, *, reload: bool = False, tree: bool = False, sessions: bool = False
+        self,
+        site_id: str,
+        *,
+        reload: bool = False,
+        tree: bool = False,
+        sessions: bool = False,
+        at_once: bool = False,
     ) -> None:
         """Recompute ``site_id`` soon; re-read everything (``reload``), or only its fuse
-        tree (``tree``) or its active sessions (``sessions``) first."""
+        tree (``tree``) or its active sessions (``sessions``) first; ``at_once``: without
+        the debounce window."""
         state = self._sites.setdefault(site_id, _SiteState())
         state.stale |= reload
         state.tree_stale |= tree
         state.sessions_stale |= sessions
         if state.triggered_at is None:
             state.triggered_at = self.clock.monotonic()
-        self._debouncer.trigger(site_id)
+        self._debouncer.trigger(site_id, at_once=at_once)
 
     async def _consume(self, subscription: Any) -> None:
         async with subscription:
@@ -240,7 +258,8 @@ class ControlLoop:
                 and payload.get("action") != "deleted"
                 and not set(payload.get("fields") or ()) & CHARGER_AFFECTING_FIELDS
             )
-            self.trigger(str(site_id), reload=not tree_only, tree=tree_only)
+            # An operator's change comes alone: no window to wait for a burst.
+            self.trigger(str(site_id), reload=not tree_only, tree=tree_only, at_once=True)
             return
         charger_site = await self._site_of(payload.get("charger_id"))
         sites = [charger_site] if charger_site else list(self._sites)
@@ -445,29 +464,7 @@ class ControlLoop:
             raise
         planned_at = self.clock.monotonic()
         metrics.PLAN_SECONDS.observe(planned_at - triggered_at)
-        setpoints = [
-            Setpoint(
-                key=ctx.key,
-                ocpp_id=ctx.charger.ocpp_id,
-                limit=Limit(entry.limit_a, entry.phases),
-                failsafe=state.failsafe.get(ctx.key, Limit(0.0, 3)),
-                caps=ctx.charger.caps,
-                transaction_id=ctx.session.transaction_id,
-            )
-            for entry in plan.sessions
-            if (ctx := built.contexts.get(entry.session_id)) is not None
-        ]
-        setpoints += [
-            Setpoint(
-                key=idle.key,
-                ocpp_id=idle.charger.ocpp_id,
-                limit=Limit(0.0, 3),
-                failsafe=state.failsafe.get(idle.key, Limit(0.0, 3)),
-                caps=idle.charger.caps,
-                transaction_id=idle.transaction_id,
-            )
-            for idle in built.idle
-        ]
+        setpoints = self._setpoints(state, built, plan)
         report = await self.engine.apply(setpoints)
         failsafe_report = await self.engine.install_failsafes(
             FailsafeTarget(EvseKey(c.id, e.number), c.ocpp_id, state.failsafe[key], c.caps)
@@ -482,6 +479,39 @@ class ControlLoop:
         self._observe(stats)
         self._schedule(site_id, snapshot, report, failsafe_report)
 
+    @staticmethod
+    def _setpoints(state: _SiteState, built: Built, plan: Plan) -> list[Setpoint]:
+        """What the plan wants at each EVSE: every planned session, every idle EVSE at 0 A."""
+        failsafe, contexts = state.failsafe, built.contexts
+        setpoints = []
+        for entry in plan.sessions:
+            ctx = contexts.get(entry.session_id)
+            if ctx is None:
+                continue
+            key, charger = ctx.key, ctx.charger
+            setpoints.append(
+                Setpoint(
+                    key,
+                    charger.ocpp_id,
+                    Limit(entry.limit_a, entry.phases),
+                    failsafe.get(key, NO_LIMIT),
+                    charger.caps,
+                    ctx.session.transaction_id,
+                )
+            )
+        setpoints += [
+            Setpoint(
+                idle.key,
+                idle.charger.ocpp_id,
+                NO_LIMIT,
+                failsafe.get(idle.key, NO_LIMIT),
+                idle.charger.caps,
+                idle.transaction_id,
+            )
+            for idle in built.idle
+        ]
+        return setpoints
+
     def _plan(self, snapshot: SiteSnapshot, state: _SiteState) -> tuple[Built, Plan]:
         now_wall, now_mono = self.clock.utcnow(), self.clock.monotonic()
         offline = frozenset(
@@ -489,14 +519,16 @@ class ControlLoop:
         )
         flagged = frozenset(c.id for c in snapshot.chargers if not self.engine.steerable(c.id))
         flagged -= offline
-        tx_at = {(s.charger_id, s.evse_number): s.transaction_id for s in snapshot.sessions}
-        held = {
-            key: self.engine.committed(key, tx_at.get((c.id, e.number)))
-            for c in snapshot.chargers
-            if c.id in offline or c.id in flagged
-            for e in c.evses
-            for key in (EvseKey(c.id, e.number),)
-        }
+        held: dict[EvseKey, Limit | None] = {}
+        if offline or flagged:
+            tx_at = {(s.charger_id, s.evse_number): s.transaction_id for s in snapshot.sessions}
+            held = {
+                key: self.engine.committed(key, tx_at.get((c.id, e.number)))
+                for c in snapshot.chargers
+                if c.id in offline or c.id in flagged
+                for e in c.evses
+                for key in (EvseKey(c.id, e.number),)
+            }
         base = Inputs(
             now_wall=now_wall,
             now_mono=now_mono,
@@ -509,13 +541,20 @@ class ControlLoop:
             unmanaged_hold=self._hold,
             previous=state.plan,
             phase_switches=state.phase_switches,
+            memo=state.memo,
         )
-        sig = signature(snapshot)
+        if state.signed_chargers is not snapshot.chargers:
+            state.signed_chargers = snapshot.chargers
+            state.charger_signature = charger_signature(snapshot.chargers)
+        sig = signature(snapshot, state.charger_signature)
         if sig != state.failsafe_sig:
             state.failsafe = failsafe_limits(snapshot, base)
             state.failsafe_sig = sig
             base = replace(base, failsafe=state.failsafe)
         built = build_problem(snapshot, base)
+        if len(state.memo) > 2 * len(built.contexts) + 100:
+            # Sessions come and go: keep only the ones planned now.
+            state.memo = {k: v for k, v in state.memo.items() if k in built.contexts}
         return built, allocate(built.problem)
 
     def _record(

@@ -54,6 +54,13 @@ class Inputs:
     unmanaged_hold: PeakHold | None = None  # smooths metered unmanaged load (see PeakHold)
     previous: Plan | None = None
     phase_switches: Mapping[str, int] = field(default_factory=dict)
+    # The last round's context and demand of each session, with what they were built
+    # from (see DemandMemo); None: build every one.
+    memo: DemandMemo | None = None
+
+
+# session id -> (what its context and demand were built from, the context, the demand).
+DemandMemo = dict[str, tuple[tuple[object, ...], "SessionContext", Demand]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +71,7 @@ class SessionContext:
     charger: ChargerSpec
     connector: ConnectorSpec
     to_grid: PhaseRotation  # the connector's terminals on the grid
-
-    @property
-    def key(self) -> EvseKey:
-        return EvseKey(self.charger.id, self.session.evse_number)
+    key: EvseKey  # (charger, EVSE): kept, not rebuilt, as every round reads it
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +226,9 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                 tx = session.transaction_id if session is not None else None
                 idle.append(IdleEvse(charger, evse.number, tx))
                 continue
-            contexts[session.id] = SessionContext(session, charger, connector, rotation)
-            demands.append(_demand(session, charger, connector, inputs, base))
+            context, demand = _planned(session, charger, connector, rotation, key, inputs)
+            contexts[session.id] = context
+            demands.append(demand)
 
     unmanaged, node_measured = _unmanaged(snapshot, inputs, rotations, ours, reporting)
     nodes = tuple(
@@ -270,12 +275,48 @@ def _held_limit(
     return Limit(min(hardware), phases_count)
 
 
+def _planned(
+    session: SessionSpec,
+    charger: ChargerSpec,
+    connector: ConnectorSpec,
+    rotation: PhaseRotation,
+    key: EvseKey,
+    inputs: Inputs,
+) -> tuple[SessionContext, Demand]:
+    """A session's context and demand; the last round's when built from equal values.
+
+    A PATCH of ``available_current`` changes no session, so a round after it would
+    otherwise rebuild a thousand equal demands. Everything they are built from is in
+    ``deps``: frozen values (compared by identity first, then by value) and what the
+    learner and the phase-switch count say about the session now.
+    """
+    learner = inputs.learner
+    deps = (
+        session,
+        charger,
+        connector,
+        rotation,
+        learner.cap(session.id),
+        learner.used_terminals(session.id),
+        inputs.phase_switches.get(session.id, 0),
+    )
+    memo = inputs.memo
+    if memo is not None:
+        known = memo.get(session.id)
+        if known is not None and known[0] == deps:
+            return known[1], known[2]
+    context = SessionContext(session, charger, connector, rotation, key)
+    demand = _demand(session, charger, connector, inputs)
+    if memo is not None:
+        memo[session.id] = (deps, context, demand)
+    return context, demand
+
+
 def _demand(
     session: SessionSpec,
     charger: ChargerSpec,
     connector: ConnectorSpec,
     inputs: Inputs,
-    base: PhaseRotation,
 ) -> Demand:
     power_type = PowerType(connector.power_type)
     maxima = [connector.max_amperage]

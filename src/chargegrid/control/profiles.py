@@ -22,6 +22,7 @@ with a wrong clock from waiting for a ``startSchedule`` in its future.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,6 +80,7 @@ def _rate(amps: float, phases: int, caps: ChargerCaps) -> tuple[str, float]:
     return "A", int(amps * 10) / 10
 
 
+@functools.lru_cache(maxsize=4)  # a wave's profiles share one validTo
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
