@@ -405,11 +405,13 @@ class ApplyEngine:
 
     async def _wave(self, calls: Sequence[_Call], report: ApplyReport) -> list[Outcome]:
         """Send every call from this one task, then wait until every one is answered or
-        timed out; the outcomes in the order of ``calls``.
+        ``answer_timeout_s`` has passed since the last was sent; the outcomes in the
+        order of ``calls``.
 
         Each call is booked the moment its answer arrives (or at once, if it could not
-        be sent), exactly as when each call had its own task; only the writes are no
-        longer interleaved with reading answers, and there is no task per call.
+        be sent; a call still unanswered at the deadline as timed out), exactly as when
+        each call had its own task and deadline; only the writes are no longer
+        interleaved with reading answers, and there is no task and no timer per call.
         """
         outcomes: list[Outcome | None] = [None] * len(calls)
         sent_at: list[float] = [0.0] * len(calls)
@@ -439,37 +441,36 @@ class ApplyEngine:
                 if self._observer is not None:
                     self._observer.profile_sent(call.key, call.kind, now)
                 try:
-                    future = await self._start(
-                        call.ocpp_id, ACTION, call.payload, self.settings.answer_timeout_s
-                    )
+                    future = await self._start(call.ocpp_id, ACTION, call.payload)
                 except Exception as exc:  # nothing was sent
                     finish(index, _failure(exc))
                     continue
                 flying[future] = index
                 future.add_done_callback(answered)
             if flying:
-                await asyncio.wait(flying)
-        except asyncio.CancelledError:
-            # The round is being stopped: like a cancelled task per call, book nothing
-            # more and stop waiting (the gateway forgets a cancelled call).
+                # The deadline counts from the last call sent, so every call has at
+                # least answer_timeout_s (the wave went out within milliseconds).
+                await asyncio.wait(flying, timeout=self.settings.answer_timeout_s)
+        finally:
+            # Timed out, or the round is being stopped: the gateway forgets the call.
             for future in flying:
                 future.cancel()
-            raise
         # Our callbacks ran before asyncio.wait's own (registered first); this only
         # guards the order should that ever change.
-        for future in flying:
-            answered(future)
+        for future, index in flying.items():
+            if future.done() and not future.cancelled():
+                answered(future)
+            if outcomes[index] is None:
+                finish(index, Outcome.TIMEOUT)
         return [o if o is not None else Outcome.TIMEOUT for o in outcomes]
 
     async def _start_by_send(
-        self,
-        ocpp_id: str,
-        action: str,
-        payload: Mapping[str, Any],
-        timeout: float,  # noqa: ASYNC109
+        self, ocpp_id: str, action: str, payload: Mapping[str, Any]
     ) -> asyncio.Future[Any]:
         """For a gateway without ``start``: a task per call, as before."""
-        return asyncio.ensure_future(self._gateway.send(ocpp_id, action, payload, timeout))
+        return asyncio.ensure_future(
+            self._gateway.send(ocpp_id, action, payload, self.settings.answer_timeout_s)
+        )
 
     # --- the failsafe default -------------------------------------------------------------
 

@@ -34,8 +34,9 @@ class RuntimeGateway:
     """Finds the OCPP command gateway in the runtime at call time, so the components may
     start in any order; without an OCPP server every charger is offline."""
 
-    def __init__(self, runtime: RuntimeLike) -> None:
+    def __init__(self, runtime: RuntimeLike, send_timeout: float = 5.0) -> None:
         self._runtime = runtime
+        self._send_timeout = send_timeout  # for a gateway that can only send (below)
 
     async def send(
         self,
@@ -54,23 +55,18 @@ class RuntimeGateway:
         raise Conflict(f"charger {ocpp_id} is offline (no OCPP server running)")
 
     async def start(
-        self,
-        ocpp_id: str,
-        action: str,
-        payload: Mapping[str, Any],
-        timeout: float,  # noqa: ASYNC109
+        self, ocpp_id: str, action: str, payload: Mapping[str, Any]
     ) -> asyncio.Future[Any]:
         for name in GATEWAY_HANDLES:
             gateway = self._runtime.handles.get(name)
             if gateway is None:
                 continue
             if hasattr(gateway, "start"):
-                future: asyncio.Future[Any] = await gateway.start(
-                    ocpp_id, action, dict(payload), timeout
-                )
+                future: asyncio.Future[Any] = await gateway.start(ocpp_id, action, dict(payload))
                 return future
+            # A gateway that only sends: a task per call, its deadline the caller's.
             task: asyncio.Future[Any] = asyncio.ensure_future(
-                gateway.send(ocpp_id, action, dict(payload), timeout)
+                gateway.send(ocpp_id, action, dict(payload), self._send_timeout)
             )
             return task
         raise Conflict(f"charger {ocpp_id} is offline (no OCPP server running)")
@@ -78,7 +74,9 @@ class RuntimeGateway:
 
 @asynccontextmanager
 async def control_loop(runtime: RuntimeLike) -> AsyncIterator[ControlLoop]:
-    loop = ControlLoop(runtime.db.session, runtime.bus, RuntimeGateway(runtime), LoopSettings())
+    settings = LoopSettings()
+    gateway = RuntimeGateway(runtime, settings.apply.answer_timeout_s)
+    loop = ControlLoop(runtime.db.session, runtime.bus, gateway, settings)
     runtime.handles[HANDLE] = loop
     await loop.start()
     try:

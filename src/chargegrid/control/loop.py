@@ -549,8 +549,9 @@ class ControlLoop:
         sig = signature(snapshot, state.charger_signature)
         if sig != state.failsafe_sig:
             state.failsafe = failsafe_limits(snapshot, base)
-            state.failsafe_sig = sig
             base = replace(base, failsafe=state.failsafe)
+        # Kept also when equal: the next round then compares the same tuples, at once.
+        state.failsafe_sig = sig
         built = build_problem(snapshot, base)
         if len(state.memo) > 2 * len(built.contexts) + 100:
             # Sessions come and go: keep only the ones planned now.

@@ -36,18 +36,15 @@ class StartingGateway(CommandGateway, Protocol):
     """A gateway that can also put a call on the charger's socket and hand back the
     future of its answer without waiting for it (the OCPP gateway does).
 
-    The apply engine sends a wave of a thousand profiles from one task this way: no task
-    per call, and no answers read in between the writes. ``start`` raises what ``send``
-    raises when nothing was sent (``Conflict``: offline); the future carries the rest,
-    and the gateway ends it by ``timeout`` at the latest.
+    The apply engine sends a wave of a thousand profiles from one task this way: no
+    task and no timer per call, and no answers read in between the writes. ``start``
+    raises what ``send`` raises when nothing was sent (``Conflict``: offline); the
+    future carries the rest. It has no deadline of its own: the caller bounds its wait
+    and cancels the future to give up, which makes the gateway forget the call.
     """
 
     async def start(
-        self,
-        ocpp_id: str,
-        action: str,
-        payload: Mapping[str, Any],
-        timeout: float,  # noqa: ASYNC109
+        self, ocpp_id: str, action: str, payload: Mapping[str, Any]
     ) -> asyncio.Future[Any]: ...
 
 

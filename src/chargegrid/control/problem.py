@@ -304,6 +304,9 @@ def _planned(
     if memo is not None:
         known = memo.get(session.id)
         if known is not None and known[0] == deps:
+            # Kept with this round's objects: after a full re-read (equal values, new
+            # objects) the next comparison is again by identity, element by element.
+            memo[session.id] = (deps, known[1], known[2])
             return known[1], known[2]
     context = SessionContext(session, charger, connector, rotation, key)
     demand = _demand(session, charger, connector, inputs)

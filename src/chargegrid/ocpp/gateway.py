@@ -64,27 +64,29 @@ class CommandGateway:
         connection = self.connection(ocpp_id)
         try:
             return await connection.call(action, dict(payload), timeout)
-        except (TimeoutError, TransportClosed) as exc:
-            raise _domain_error(ocpp_id, action, timeout, exc) from None
+        except TimeoutError:
+            raise ChargerTimeout(
+                f"charger {ocpp_id} did not answer {action} within {timeout:g} s"
+            ) from None
+        except TransportClosed as exc:
+            raise _domain_error(ocpp_id, exc) from None
         except OcppCallError as exc:
             raise _invalid(exc) from None
 
     async def start(
-        self,
-        ocpp_id: str,
-        action: str,
-        payload: Mapping[str, Any],
-        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 (the call's own deadline)
+        self, ocpp_id: str, action: str, payload: Mapping[str, Any]
     ) -> asyncio.Future[Payload]:
         """Put the call on the charger's socket now; the future of its answer.
 
-        For a sender with many calls to make (the load manager's waves): no task per
-        call. The errors are those of :meth:`send`: raised here if nothing was sent
-        (offline, a payload that breaks the schema), else set on the future.
+        For a sender with many calls to make (the load manager's waves): no task and no
+        timer per call. The future has no deadline: the caller bounds its wait and
+        cancels it to give up (the call is then forgotten). The errors are those of
+        :meth:`send`: raised here if nothing was sent (offline, a payload that breaks
+        the schema), else set on the future.
         """
         connection = self.connection(ocpp_id)
         try:
-            inner = await connection.start_call(action, dict(payload), timeout)
+            inner = await connection.start_call(action, dict(payload))
         except TransportClosed:
             raise Conflict(f"charger {ocpp_id} went offline before answering") from None
         except OcppCallError as exc:
@@ -101,11 +103,10 @@ class CommandGateway:
             if error is None:
                 outer.set_result(done.result())
             else:
-                outer.set_exception(_domain_error(ocpp_id, action, timeout, error))
+                outer.set_exception(_domain_error(ocpp_id, error))
 
         inner.add_done_callback(settle)
-        # Whoever gives up on the answer gives up on the call: its deadline and its
-        # pending entry go with it.
+        # Whoever gives up on the answer gives up on the call: its pending entry goes.
         outer.add_done_callback(lambda _: inner.cancel())
         return outer
 
@@ -155,10 +156,8 @@ def _invalid(exc: OcppCallError) -> InvalidValue:
     return InvalidValue.of(field, exc.description.removeprefix("data."))
 
 
-def _domain_error(ocpp_id: str, action: str, timeout: float, exc: BaseException) -> BaseException:
+def _domain_error(ocpp_id: str, exc: BaseException) -> BaseException:
     """A call's failure as the domain names it; a peer's own refusal passes through."""
-    if isinstance(exc, TimeoutError):
-        return ChargerTimeout(f"charger {ocpp_id} did not answer {action} within {timeout:g} s")
     if isinstance(exc, TransportClosed):
         return Conflict(f"charger {ocpp_id} went offline before answering")
     return exc
