@@ -12,7 +12,18 @@ the capacity it would have freed was never given away; the round reports
 ``increases_withheld`` and the loop recomputes with that EVSE held at its old limit.
 An unanswered *increase* may still have reached the charger, so it is booked at the
 higher of old and new. Either way the charger is flagged and left alone until a retry
-time.
+time that doubles with each failure in a row (``retry_flagged_s`` up to
+``retry_max_s``), so a charger that keeps saying no is not flooded.
+
+**The held-limit rule.** What the engine books per EVSE is the *highest* limit the
+charger may still obey, never lower until it acknowledges a lower profile: the last
+acknowledged live limit until its lease (``validTo``) has passed, the acknowledged
+failsafe after that. A reconnect, a reboot, a lost answer or a refusal changes none of
+it: chargers may keep a TxProfile over a hard reset (the spec lets it live as long as
+its transaction), so forgetting it would count the charger too low. A call that was
+sent but never answered (a timeout, or the link dropped while waiting) may have been
+applied: it is booked at the higher of old and new, and where nothing was known before
+the EVSE is *uncertain* (whatever its hardware allows) until that call's lease ends.
 
 Increases to one EVSE are held back for ``increase_holdoff_s`` after its last change
 (a noisy meter must not make profiles flap); reductions are never delayed. Increases
@@ -94,7 +105,8 @@ class ApplySettings:
     lease_s: float = 120.0  # validTo of limits above the failsafe
     renew_before_s: float = 60.0  # renew a lease this long before it ends
     answer_timeout_s: float = 5.0  # how long a charger has to answer
-    retry_flagged_s: float = 30.0  # leave a misbehaving charger alone this long
+    retry_flagged_s: float = 30.0  # leave a misbehaving charger alone this long ...
+    retry_max_s: float = 600.0  # ... doubled for each failure in a row, up to this
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +124,15 @@ class Flag:
     reason: str
     since: float
     retry_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """How one call of a wave ended: its outcome, and whether it left our socket (an
+    unanswered call that was sent may have been applied)."""
+
+    outcome: Outcome
+    sent: bool
 
 
 class ApplyObserver(Protocol):
@@ -139,7 +160,7 @@ class _Call:
     key: EvseKey
     kind: StepKind
     payload: Mapping[str, Any]
-    book: Callable[[Outcome, float], None]  # (outcome, monotonic time it was sent)
+    book: Callable[[_Answer, float], None]  # (the answer, monotonic time it was sent)
 
 
 @dataclass(slots=True)
@@ -191,7 +212,11 @@ class ApplyEngine:
         self._granted: dict[EvseKey, Granted] = {}
         self._failsafe: dict[EvseKey, Limit] = {}
         self._flags: dict[str, Flag] = {}
-        self._offline: set[str] = set()
+        self._failures: dict[str, int] = {}  # failures in a row, for the backoff
+        self._offline: set[str] = set()  # not connected, or connected but not registered
+        # EVSEs that may hold a live profile whose value we do not know (a call with
+        # nothing known before it went unanswered), until that profile's lease ends.
+        self._uncertain: dict[EvseKey, float] = {}
 
     # --- what the loop reads -------------------------------------------------------
 
@@ -214,23 +239,32 @@ class ApplyEngine:
     def committed(self, key: EvseKey, transaction_id: int | str | None = None) -> Limit | None:
         """The most the car at ``key`` may draw right now, as far as we can know.
 
-        ``None`` means unknown: nothing acknowledged and no failsafe installed, so the
-        charger may draw whatever its hardware allows.
+        ``None`` means unknown: nothing acknowledged and no failsafe installed, or a
+        profile of unknown value may be in force, so the charger may draw whatever its
+        hardware allows.
         """
-        failsafe = self._failsafe.get(key)
         granted = self._granted.get(key)
-        if granted is None:
-            return failsafe
-        if (
-            transaction_id is not None
-            and granted.transaction_id is not None
-            and granted.transaction_id != transaction_id
+        now = self._clock.monotonic()
+        if granted is not None and (
+            transaction_id is None
+            or granted.transaction_id is None
+            or granted.transaction_id == transaction_id
         ):
-            # A TxProfile dies with its transaction; the new one starts on the failsafe.
-            return failsafe
-        if granted.lease_until is not None and self._clock.monotonic() >= granted.lease_until:
-            return failsafe
-        return granted.limit
+            # (A TxProfile dies with its transaction; a new one starts on the failsafe.)
+            if granted.lease_until is None or now < granted.lease_until:
+                return granted.limit
+        until = self._uncertain.get(key)
+        if until is not None and now < until:
+            return None
+        return self._failsafe.get(key)
+
+    def uncertain(self, key: EvseKey) -> bool:
+        """A profile of unknown value may bind this EVSE: count it at its hardware."""
+        until = self._uncertain.get(key)
+        return until is not None and self._clock.monotonic() < until
+
+    def failsafe_known(self, key: EvseKey) -> bool:
+        return key in self._failsafe
 
     def held_limits(self) -> dict[EvseKey, Limit | None]:
         """EVSEs the next plan must take as fixed: their charger cannot be steered now."""
@@ -247,12 +281,20 @@ class ApplyEngine:
         self._offline.add(charger_id)
 
     def charger_connected(self, charger_id: str) -> None:
-        """A (re)connected charger may have rebooted and lost every profile."""
+        """A socket opened; nothing is sent until the charger is ready (registered on
+        this connection). What it may obey is kept: a charger that rebooted may have
+        kept its profiles (the held-limit rule, above)."""
+        self._offline.add(charger_id)
+
+    def charger_ready(self, charger_id: str) -> None:
+        """The charger spoke first on its new connection (and a BootNotification was
+        accepted): steer it at once, a pending retry included; the backoff count stays
+        until it acknowledges something."""
         self._offline.discard(charger_id)
-        self._flags.pop(charger_id, None)
-        for table in (self._granted, self._failsafe):
-            for key in [k for k in table if k.charger_id == charger_id]:
-                del table[key]
+        flag = self._flags.get(charger_id)
+        if flag is not None:
+            now = self._clock.monotonic()
+            self._flags[charger_id] = Flag(flag.reason, flag.since, min(flag.retry_at, now))
 
     def session_ended(self, key: EvseKey) -> None:
         self._granted.pop(key, None)
@@ -373,35 +415,52 @@ class ApplyEngine:
             valid_to=valid_to if leased else None,
         )
 
-        def book(outcome: Outcome, sent_at: float) -> None:
+        def book(answer: _Answer, sent_at: float) -> None:
             lease = sent_at + self.settings.lease_s if leased else None
-            self._book(step, outcome, sent_at, lease)
+            self._book(step, answer, sent_at, lease)
 
         return _Call(sp.ocpp_id, sp.key, step.kind, payload, book)
 
-    def _book(self, step: _Step, outcome: Outcome, sent_at: float, lease: float | None) -> None:
+    def _book(self, step: _Step, answer: _Answer, sent_at: float, lease: float | None) -> None:
         sp = step.setpoint
         old = self._live_grant(sp.key, sp.transaction_id)
+        outcome = answer.outcome
         if outcome is Outcome.ACCEPTED:
             changed_at = old.changed_at if old is not None and old.limit == step.limit else sent_at
             self._granted[sp.key] = Granted(step.limit, sp.transaction_id, lease, changed_at)
-            self._flags.pop(sp.key.charger_id, None)
+            self._uncertain.pop(sp.key, None)
+            self._succeeded(sp.key.charger_id)
             return
         if outcome is Outcome.OFFLINE:
             self._offline.add(sp.key.charger_id)
-            return
-        now = self._clock.monotonic()
-        self._flags[sp.key.charger_id] = Flag(
-            outcome.value, now, now + self.settings.retry_flagged_s
-        )
+        else:
+            self._flag(sp.key.charger_id, outcome)
+        if not answer.sent or outcome is Outcome.REJECTED:
+            return  # the charger still holds what it held before
+        # Sent but never answered: the charger may have applied it after all.
         before = self.committed(sp.key, sp.transaction_id)
-        if outcome is Outcome.TIMEOUT and before is not None:
-            # The charger may have applied it after all: book the higher of the two.
-            joined = Limit(max(before.amps, step.limit.amps), max(before.phases, step.limit.phases))
-            leases = [x for x in (old.lease_until if old else None, lease) if x is not None]
-            self._granted[sp.key] = Granted(
-                joined, sp.transaction_id, max(leases) if leases else None, sent_at
+        if before is None:
+            self._uncertain[sp.key] = max(
+                self._uncertain.get(sp.key, 0.0), lease if lease is not None else float("inf")
             )
+            return
+        joined = Limit(max(before.amps, step.limit.amps), max(before.phases, step.limit.phases))
+        leases = [x for x in (old.lease_until if old else None, lease) if x is not None]
+        self._granted[sp.key] = Granted(
+            joined, sp.transaction_id, max(leases) if leases else None, sent_at
+        )
+
+    def _flag(self, charger_id: str, outcome: Outcome) -> None:
+        now = self._clock.monotonic()
+        failures = self._failures.get(charger_id, 0) + 1
+        self._failures[charger_id] = failures
+        s = self.settings
+        wait = min(s.retry_flagged_s * 2 ** min(failures - 1, 30), s.retry_max_s)
+        self._flags[charger_id] = Flag(outcome.value, now, now + wait)
+
+    def _succeeded(self, charger_id: str) -> None:
+        self._flags.pop(charger_id, None)
+        self._failures.pop(charger_id, None)
 
     async def _wave(self, calls: Sequence[_Call], report: ApplyReport) -> list[Outcome]:
         """Send every call from this one task, then wait until every one is answered or
@@ -417,7 +476,7 @@ class ApplyEngine:
         sent_at: list[float] = [0.0] * len(calls)
         flying: dict[asyncio.Future[Any], int] = {}
 
-        def finish(index: int, outcome: Outcome) -> None:
+        def finish(index: int, outcome: Outcome, sent: bool = True) -> None:
             if outcomes[index] is not None:
                 return
             outcomes[index] = outcome
@@ -426,7 +485,7 @@ class ApplyEngine:
             report.last_answer_at = answered_at
             if self._observer is not None:
                 self._observer.profile_answered(call.key, call.kind, outcome, answered_at)
-            call.book(outcome, sent_at[index])
+            call.book(_Answer(outcome, sent), sent_at[index])
 
         def answered(future: asyncio.Future[Any]) -> None:
             index = flying.get(future)
@@ -443,7 +502,7 @@ class ApplyEngine:
                 try:
                     future = await self._start(call.ocpp_id, ACTION, call.payload)
                 except Exception as exc:  # nothing was sent
-                    finish(index, _failure(exc))
+                    finish(index, _failure(exc), sent=False)
                     continue
                 flying[future] = index
                 future.add_done_callback(answered)
@@ -481,7 +540,10 @@ class ApplyEngine:
         lower: list[FailsafeTarget] = []
         higher: list[FailsafeTarget] = []
         for target in targets:
-            if target.key.charger_id in self._offline:
+            # Not while it cannot be steered: a refusing charger is retried with backoff,
+            # not on every round (one answered each call with a CallError ~230 times/s).
+            if not self.steerable(target.key.charger_id):
+                report.held_flagged.append(target.key)
                 continue
             current = self._failsafe.get(target.key)
             if current == target.limit:
@@ -510,18 +572,25 @@ class ApplyEngine:
             stack_level=FAILSAFE_STACK_LEVEL,
         )
 
-        def book(outcome: Outcome, sent_at: float) -> None:
+        def book(answer: _Answer, sent_at: float) -> None:
+            outcome = answer.outcome
             if outcome is Outcome.ACCEPTED:
                 self._failsafe[key] = target.limit
-            elif outcome is Outcome.OFFLINE:
+                self._succeeded(key.charger_id)
+                return
+            if outcome is Outcome.OFFLINE:
                 self._offline.add(key.charger_id)
             else:
-                # Unknown what it holds now: forget it, so nothing relies on a lower value.
-                self._failsafe.pop(key, None)
-                now = self._clock.monotonic()
-                self._flags[key.charger_id] = Flag(
-                    outcome.value, now, now + self.settings.retry_flagged_s
-                )
+                self._flag(key.charger_id, outcome)
+            if not answer.sent or outcome is Outcome.REJECTED:
+                return  # it still holds its old failsafe, if any
+            # Either may be in force now: the higher of the two, or unknown.
+            old = self._failsafe.get(key)
+            if old is None:
+                return
+            self._failsafe[key] = Limit(
+                max(old.amps, target.limit.amps), max(old.phases, target.limit.phases)
+            )
 
         return _Call(target.ocpp_id, key, StepKind.FAILSAFE, payload, book)
 

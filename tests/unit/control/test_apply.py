@@ -268,7 +268,7 @@ async def test_limits_are_rounded_down_to_a_tenth(
     assert gateway.calls[0].limit == 13.7
 
 
-async def test_offline_charger_is_not_flagged_and_reconnect_forgets_everything(
+async def test_offline_charger_is_not_flagged_and_reconnect_keeps_what_it_may_obey(
     engine: ApplyEngine, gateway: FakeGateway, clock: FakeClock
 ) -> None:
     await settle(engine, clock, sp("a", 16.0))
@@ -280,10 +280,98 @@ async def test_offline_charger_is_not_flagged_and_reconnect_forgets_everything(
     assert engine.held_limits() == {EvseKey("a", 1): Limit(16.0, 3)}
     gateway.behaviour["CP-a"] = "accept"
     engine.charger_connected("a")
-    assert engine.committed(EvseKey("a", 1), 7) is None  # it may have rebooted
+    # It may have kept its TxProfile over a reboot: still counted at 16 A, and nothing
+    # is sent before it is ready (has spoken first on the new connection).
+    assert engine.committed(EvseKey("a", 1), 7) == Limit(16.0, 3)
+    assert not engine.steerable("a")
     gateway.calls.clear()
-    await engine.apply([sp("a", 16.0)])
-    assert gateway.limits_for("CP-a") == [16.0]
+    assert (await engine.apply([sp("a", 8.0)])).held_flagged == [EvseKey("a", 1)]
+    assert gateway.calls == []
+    engine.charger_ready("a")
+    await engine.apply([sp("a", 8.0)])
+    assert gateway.limits_for("CP-a") == [8.0]
+    assert engine.committed(EvseKey("a", 1), 7) == Limit(8.0, 3)
+
+
+async def test_unanswered_renewal_after_reconnect_keeps_the_live_limit_until_its_lease(
+    engine: ApplyEngine, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    """Issue 11, second form: the failsafe (6 A) is acknowledged after a reconnect but
+    the 16 A TxProfile renewal is not; the charger must count at 16 A, not 6 A."""
+    key = EvseKey("a", 1)
+    await engine.install_failsafes([FailsafeTarget(key, "CP-a", FAILSAFE, CAPS)])
+    await settle(engine, clock, sp("a", 16.0))
+    engine.charger_disconnected("a")
+    clock.advance(50)  # 120 s lease sent at t=1000, now t=1060 (renewal due)
+    engine.charger_connected("a")
+    engine.charger_ready("a")
+    await engine.install_failsafes([FailsafeTarget(key, "CP-a", FAILSAFE, CAPS)])
+    gateway.behaviour["CP-a"] = "timeout"
+    report = await engine.apply([sp("a", 16.0)])
+    assert report.outcomes[key] == [(StepKind.RENEWAL, Outcome.TIMEOUT)]
+    assert engine.committed(key, 7) == Limit(16.0, 3)
+    # The unanswered renewal may have been applied: its own lease (t=1060+120) binds.
+    clock.advance(119)
+    assert engine.committed(key, 7) == Limit(16.0, 3)
+    clock.advance(2)
+    assert engine.committed(key, 7) == FAILSAFE
+
+
+async def test_unanswered_first_profile_leaves_the_evse_uncertain_until_its_lease(
+    engine: ApplyEngine, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    """Nothing acknowledged yet and the first profile is lost: the charger may obey
+    anything; once that call's lease is over, a failsafe acknowledged since binds."""
+    key = EvseKey("a", 1)
+    gateway.behaviour["CP-a"] = "timeout"
+    await engine.apply([sp("a", 10.0)])
+    assert engine.uncertain(key)
+    assert engine.committed(key, 7) is None
+    gateway.behaviour["CP-a"] = "accept"
+    clock.advance(engine.settings.retry_flagged_s)
+    await engine.install_failsafes([FailsafeTarget(key, "CP-a", FAILSAFE, CAPS)])
+    assert engine.committed(key, 7) is None  # the lost 10 A may still be in force
+    clock.advance(121 - engine.settings.retry_flagged_s)
+    assert not engine.uncertain(key)
+    assert engine.committed(key, 7) == FAILSAFE
+
+
+async def test_refusals_back_off_doubling_and_reset_on_success(
+    engine: ApplyEngine, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    gateway.behaviour["CP-a"] = "reject"
+    base = engine.settings.retry_flagged_s
+    waits = []
+    for _ in range(3):
+        await engine.apply([sp("a", 10.0)])
+        flag = engine.flags()["a"]
+        waits.append(flag.retry_at - flag.since)
+        clock.advance(flag.retry_at - clock.t)
+    assert waits == [base, 2 * base, 4 * base]
+    gateway.behaviour["CP-a"] = "accept"
+    await engine.apply([sp("a", 10.0)])
+    gateway.behaviour["CP-a"] = "reject"
+    await engine.apply([sp("a", 8.0)])
+    flag = engine.flags()["a"]
+    assert flag.retry_at - flag.since == base
+
+
+async def test_flagged_charger_gets_no_failsafe_until_its_retry(
+    engine: ApplyEngine, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    """Against the old main a charger answering CallError got ~700 calls in 3 s: each
+    round re-sent its failsafe and the failed failsafe triggered the next round."""
+    key = EvseKey("a", 1)
+    gateway.behaviour["CP-a"] = "reject"
+    await engine.install_failsafes([FailsafeTarget(key, "CP-a", FAILSAFE, CAPS)])
+    assert len(gateway.calls) == 1
+    for _ in range(5):
+        report = await engine.install_failsafes([FailsafeTarget(key, "CP-a", FAILSAFE, CAPS)])
+        assert report.held_flagged == [key]
+    assert len(gateway.calls) == 1
+    clock.advance(engine.settings.retry_flagged_s)
+    await engine.install_failsafes([FailsafeTarget(key, "CP-a", FAILSAFE, CAPS)])
+    assert len(gateway.calls) == 2
 
 
 async def test_new_transaction_starts_from_the_failsafe(
@@ -346,7 +434,22 @@ async def test_failed_failsafe_reduction_withholds_raises(
     )
     assert report.increases_withheld
     assert [c.ocpp_id for c in gateway.calls] == ["CP-a"]
-    assert engine.committed(a) is None  # unknown: counted at whatever it can draw
+    # It said no: it still holds its old 10 A failsafe, and is counted at that.
+    assert engine.committed(a) == Limit(10, 3)
+
+
+async def test_unanswered_failsafe_counts_at_the_higher_of_old_and_new(
+    engine: ApplyEngine, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    a = EvseKey("a", 1)
+    await engine.install_failsafes([FailsafeTarget(a, "CP-a", Limit(6, 3), CAPS)])
+    gateway.behaviour["CP-a"] = "timeout"
+    await engine.install_failsafes([FailsafeTarget(a, "CP-a", Limit(10, 3), CAPS)])
+    assert engine.committed(a) == Limit(10, 3)
+    gateway.behaviour["CP-a"] = "accept"
+    clock.advance(engine.settings.retry_flagged_s)
+    await engine.install_failsafes([FailsafeTarget(a, "CP-a", Limit(4, 3), CAPS)])
+    assert engine.committed(a) == Limit(4, 3)
 
 
 async def test_zero_amps_keeps_the_phase_count(

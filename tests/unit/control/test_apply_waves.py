@@ -182,3 +182,22 @@ async def test_a_stopped_round_gives_up_its_calls_and_books_nothing(
         await applying
     assert a.answer.cancelled() and b.answer.cancelled()
     assert engine.granted(EvseKey("a", 1)) is None and not engine.flags()
+
+
+async def test_link_dropping_mid_wave_books_the_higher_limit(
+    engine: ApplyEngine, gateway: StartingFake
+) -> None:
+    """Issue 11, first form: a call that left our socket may have been applied before
+    the link dropped; the charger counts at the higher of old and new until it
+    acknowledges something lower."""
+    applying = asyncio.create_task(engine.apply([sp("a", 10.0)]))
+    (a,) = await gateway.wait_for(1)
+    a.answer.set_result({"status": "Accepted"})
+    await applying
+    applying = asyncio.create_task(engine.apply([sp("a", 16.0)]))
+    (_, a2) = await gateway.wait_for(2)
+    a2.answer.set_exception(Conflict("went offline before answering"))
+    report = await applying
+    assert report.outcomes[EvseKey("a", 1)] == [(StepKind.INCREASE, Outcome.OFFLINE)]
+    assert engine.is_offline("a")
+    assert engine.committed(EvseKey("a", 1), 7) == Limit(16.0, 3)
