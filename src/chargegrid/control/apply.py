@@ -245,14 +245,18 @@ class ApplyEngine:
         """
         granted = self._granted.get(key)
         now = self._clock.monotonic()
-        if granted is not None and (
-            transaction_id is None
-            or granted.transaction_id is None
-            or granted.transaction_id == transaction_id
+        # A TxProfile dies with its transaction (a new one starts on the failsafe), a
+        # lease at its end.
+        if (
+            granted is not None
+            and (
+                transaction_id is None
+                or granted.transaction_id is None
+                or granted.transaction_id == transaction_id
+            )
+            and (granted.lease_until is None or now < granted.lease_until)
         ):
-            # (A TxProfile dies with its transaction; a new one starts on the failsafe.)
-            if granted.lease_until is None or now < granted.lease_until:
-                return granted.limit
+            return granted.limit
         until = self._uncertain.get(key)
         if until is not None and now < until:
             return None
