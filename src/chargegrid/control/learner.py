@@ -7,6 +7,10 @@
 - **Unused headroom**: a car drawing well below its limit for a while (battery nearly
   full, a weak on-board charger) is capped at its draw plus a margin, so the others get
   the rest; the cap goes as soon as the car climbs to it.
+
+Both are learnt only from readings that tell each terminal apart (``split_known``, see
+``control.measure``): a total power spread evenly over three terminals would teach a
+1-phase car three phases and a third of its draw, and cap it below what it takes.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ class _Seen:
     below_since: float | None = None
     cap: float | None = None
     at: float | None = field(default=None)
+    source: str | None = None  # control.measure.Source of ``measured``
+    split_known: bool = True
 
 
 class SessionLearner:
@@ -39,17 +45,35 @@ class SessionLearner:
         self.settings = settings or LearnerSettings()
         self._seen: dict[str, _Seen] = {}
 
-    def observe(self, session_id: str, at: float, current: Terminals, limit: float | None) -> bool:
+    def observe(
+        self,
+        session_id: str,
+        at: float,
+        current: Terminals,
+        limit: float | None,
+        *,
+        source: str | None = "current",
+        split_known: bool = True,
+    ) -> bool:
         """Record one reading (A per connector terminal) against the session's current
-        limit; True when what the allocator should know changed (phases or cap)."""
+        limit; True when what the allocator should know changed (phases or cap).
+        ``split_known=False``: the terminals' values are a total spread by assumption;
+        only kept for display and compliance, nothing is learnt from them."""
         seen = self._seen.setdefault(session_id, _Seen())
         seen.measured, seen.at = current, at
+        seen.source, seen.split_known = source, split_known
         known = [c for c in current if c is not None]
         if not known:
             return False
         draw = max(known)
         changed = False
         s = self.settings
+        if not split_known:
+            if seen.cap is not None and draw >= seen.cap - s.climb_band_a:
+                seen.cap, seen.below_since = None, None  # lifting a cap is always safe
+                return True
+            seen.below_since = None
+            return False
         if draw > s.phase_on_a:
             on = frozenset(
                 i + 1 for i, c in enumerate(current) if c is not None and c > s.phase_on_a
@@ -89,6 +113,18 @@ class SessionLearner:
     def measured_at(self, session_id: str) -> float | None:
         seen = self._seen.get(session_id)
         return None if seen is None else seen.at
+
+    def source(self, session_id: str) -> str | None:
+        """Where the latest reading came from: "current" | "power" | "energy" | None."""
+        seen = self._seen.get(session_id)
+        if seen is None or all(v is None for v in seen.measured):
+            return None
+        return seen.source
+
+    def split_known(self, session_id: str) -> bool:
+        """Whether the latest reading's terminals were measured apart."""
+        seen = self._seen.get(session_id)
+        return seen is None or seen.split_known
 
     def forget(self, session_id: str) -> None:
         self._seen.pop(session_id, None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from chargegrid.control.apply import EvseKey, Outcome, StepKind
 
@@ -30,6 +30,20 @@ PROFILES = Counter(
     "chargegrid_charging_profiles_total",
     "SetChargingProfile calls by kind and outcome",
     ["kind", "outcome"],
+)
+
+LIMIT_VIOLATIONS = Counter(
+    "chargegrid_limit_violations_total",
+    "Cars found drawing above their acknowledged limit for longer than the reaction time",
+)
+NOT_FOLLOWING_LIMIT = Gauge(
+    "chargegrid_sessions_not_following_limit",
+    "Sessions now planned at their measured draw because they do not follow their limit",
+)
+MEASURED_READINGS = Counter(
+    "chargegrid_session_readings_total",
+    "Session meter readings by where their current came from (current, power, energy, none)",
+    ["source"],
 )
 
 

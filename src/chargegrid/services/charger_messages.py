@@ -33,44 +33,74 @@ from chargegrid.services.group_commit import GroupCommitWriter
 from chargegrid.services.id_tag_policy import id_tag_info
 
 PHASE_KEYS = {"L1": "l1", "L2": "l2", "L3": "l3", "L1-N": "l1", "L2-N": "l2", "L3-N": "l3"}
+# A line-to-line voltage is reported on the pair; read as line-to-neutral of its first phase.
+LINE_TO_LINE = {"L1-L2": "l1", "L2-L3": "l2", "L3-L1": "l3"}
+SQRT3 = 3**0.5
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _phases() -> dict[str, float | None]:
+    return {"l1": None, "l2": None, "l3": None}
+
+
 class Reading(NamedTuple):
-    """What the load manager wants from one MeterValues message."""
+    """What the load manager wants from one MeterValues message.
+
+    Values as the charger sent them, per its own phase labels (its terminals); how they
+    become a current per terminal is the control loop's business (``control.measure``),
+    which knows the connector, the phases in use and the site's voltage.
+    """
 
     timestamp: datetime
-    current: dict[str, float | None]
-    power_w: float | None
+    current: dict[str, float | None]  # Current.Import per phase (L1 or L1-N)
+    power_w: float | None  # Power.Active.Import without a phase (the total)
     energy_register_wh: float | None
     soc: float | None
+    power: dict[str, float | None]  # Power.Active.Import per phase, W
+    voltage: dict[str, float | None]  # Voltage per phase, line-to-neutral V
+    current_unphased: float | None = None  # Current.Import without a phase
 
 
 def summarise(samples: Sequence[Sample]) -> Reading | None:
-    """The latest per-phase current, power, energy register and SoC in ``samples``."""
+    """The latest per-phase current and power, total power, voltage, energy register and
+    SoC in ``samples`` (only the latest timestamp's, at the outlet or unlocated)."""
     if not samples:
         return None
     latest = samples[0].timestamp
     for s in samples:
         if s.timestamp > latest:
             latest = s.timestamp
-    current: dict[str, float | None] = {"l1": None, "l2": None, "l3": None}
-    power = energy = soc = None
+    current = _phases()
+    power_by_phase = _phases()
+    voltage = _phases()
+    power = energy = soc = current_unphased = None
     for s in samples:
         if s.timestamp != latest or s.location not in (None, "Outlet"):
             continue
-        if s.measurand == "Current.Import" and s.phase in PHASE_KEYS:
-            current[PHASE_KEYS[s.phase]] = s.value
-        elif s.measurand == "Power.Active.Import" and s.phase is None:
-            power = s.value
-        elif s.measurand == "Energy.Active.Import.Register" and s.phase is None:
+        measurand = s.measurand
+        if measurand == "Current.Import":
+            if s.phase in PHASE_KEYS:
+                current[PHASE_KEYS[s.phase]] = s.value
+            elif s.phase is None:
+                current_unphased = s.value
+        elif measurand == "Power.Active.Import":
+            if s.phase is None:
+                power = s.value
+            elif s.phase in PHASE_KEYS:
+                power_by_phase[PHASE_KEYS[s.phase]] = s.value
+        elif measurand == "Voltage":
+            if s.phase in PHASE_KEYS:
+                voltage[PHASE_KEYS[s.phase]] = s.value
+            elif s.phase in LINE_TO_LINE and voltage[LINE_TO_LINE[s.phase]] is None:
+                voltage[LINE_TO_LINE[s.phase]] = s.value / SQRT3
+        elif measurand == "Energy.Active.Import.Register" and s.phase is None:
             energy = s.value
-        elif s.measurand == "SoC":
+        elif measurand == "SoC":
             soc = s.value
-    return Reading(latest, current, power, energy, soc)
+    return Reading(latest, current, power, energy, soc, power_by_phase, voltage, current_unphased)
 
 
 class ChargerMessages:
@@ -209,6 +239,11 @@ class ChargerMessages:
                     "power_w": reading.power_w,
                     "energy_wh": metered.energy_wh,
                     "soc": reading.soc,
+                    # For chargers that do not report current (control.measure).
+                    "power": reading.power,
+                    "voltage": reading.voltage,
+                    "current_unphased": reading.current_unphased,
+                    "energy_register_wh": reading.energy_register_wh,
                 },
             )
         return metered
