@@ -134,6 +134,12 @@ class ChargerMessages:
         await self.writer.submit(PresenceWrite(charger.id, True, self.clock(), ocpp_version))
         self._publish("charger.connected", charger, ocpp_version=ocpp_version)
 
+    def ready(self, charger: ChargerRecord, *, rebooted: bool) -> None:
+        """The charger registered on its connection (spoke first; a BootNotification
+        accepted): calls may go to it now. Published at once, without a write, so a
+        waiter for its first limits is in place before the control loop reacts."""
+        self._publish("charger.ready", charger, rebooted=rebooted)
+
     async def disconnected(self, charger: ChargerRecord) -> None:
         await self.writer.submit(PresenceWrite(charger.id, False, self.clock()))
         self._publish("charger.disconnected", charger)

@@ -147,7 +147,9 @@ class Charger(Timestamped, Base):
     max_charge_phases: Mapped[int] = mapped_column(Integer, default=3)
     offline_charge_current: Mapped[float] = mapped_column(Float, default=-1.0)
     offline_charge_phase: Mapped[int] = mapped_column(Integer, default=0)
-    meter_value_interval: Mapped[int] = mapped_column(Integer, default=900)
+    # 10 s: the load manager learns phases, headroom and compliance from these samples
+    # (docs/ocpp.md "Meter values"); Zaptec's 900 s would leave it blind for 15 minutes.
+    meter_value_interval: Mapped[int] = mapped_column(Integer, default=10)
     priority: Mapped[float] = mapped_column(Float, default=1.0)
     # pending until the charger confirms the pushed settings; applied | rejected.
     config_sync: Mapped[str] = mapped_column(String(16), default="pending")

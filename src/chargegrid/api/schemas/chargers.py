@@ -30,7 +30,7 @@ class ChargerUpdate(WriteModel):
         None, description="0 automatic, 1 L1, 2 L2, 4 L3, 7 all"
     )
     meter_value_interval: Integer | None = Field(
-        None, ge=0, le=7 * 86400, description="s; 0 disables periodic meter values"
+        None, ge=0, le=7 * 86400, description="s, default 10; 0 disables periodic meter values"
     )
     priority: Number | None = Field(None, ge=0, le=1000)
 

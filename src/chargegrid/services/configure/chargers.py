@@ -24,7 +24,7 @@ OPERATIONAL = {
     "max_charge_phases": 3,
     "offline_charge_current": -1.0,
     "offline_charge_phase": 0,
-    "meter_value_interval": 900,
+    "meter_value_interval": 10,  # s; why in docs/ocpp.md "Meter values"
     "priority": 1.0,
 }
 TECHNICAL = {
