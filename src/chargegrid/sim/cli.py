@@ -8,9 +8,20 @@ import contextlib
 import logging
 from pathlib import Path
 
-from chargegrid.sim.faults import Faults
+from chargegrid.sim.faults import CallsBeforeBoot, Faults, MeterReport
 from chargegrid.sim.fleet import Fleet, FleetConfig
 from chargegrid.sim.registration import register_fleet
+
+CALLS_BEFORE_BOOT: dict[str, CallsBeforeBoot] = {
+    "answer": "answer",
+    "security-error": "security_error",
+    "ignore": "ignore",
+}
+METER_REPORTS: dict[str, MeterReport] = {
+    "current": "current",
+    "power": "power",
+    "phase-power": "phase_power",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,12 +39,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     register = parser.add_argument_group("create the chargers in a chargegrid server first")
     register.add_argument("--api", metavar="URL", help="e.g. http://127.0.0.1:8180/api/v1")
     register.add_argument("--token", help="an admin or service token")
-    register.add_argument("--site", metavar="SITE_ID", help="default: the first site")
-    faults = parser.add_argument_group("fault injection")
+    register.add_argument(
+        "--site", metavar="SITE_ID", help="default: the circuit's site, else the first site"
+    )
+    register.add_argument("--circuit", metavar="CIRCUIT_ID", help="put new chargers on it")
+    faults = parser.add_argument_group("fault injection (docs/simulator.md)")
     faults.add_argument("--drop-link-every", type=float, metavar="S")
     faults.add_argument("--refuse-profiles", type=float, default=0.0, metavar="P")
     faults.add_argument("--answer-delay", type=float, default=0.0, metavar="S")
     faults.add_argument("--ignore-limits", type=float, default=0.0, metavar="P")
+    faults.add_argument("--ignore-for", type=float, default=120.0, metavar="S")
+    faults.add_argument("--keep-profiles-on-reboot", action="store_true")
+    faults.add_argument("--resume-after-reboot", action="store_true")
+    faults.add_argument("--start-before-profile", action="store_true")
+    faults.add_argument(
+        "--calls-before-boot", choices=("answer", "security-error", "ignore"), default="answer"
+    )
+    faults.add_argument("--boot-delay", type=float, default=0.0, metavar="S")
+    faults.add_argument(
+        "--meter-report", choices=("current", "power", "phase-power"), default="current"
+    )
+    faults.add_argument("--ignore-tx-default-profile", action="store_true")
+    faults.add_argument("--charge-after-refused-start", action="store_true")
 
 
 def config_from(args: argparse.Namespace) -> FleetConfig:
@@ -49,12 +76,25 @@ def config_from(args: argparse.Namespace) -> FleetConfig:
         mean_stay_s=args.mean_stay,
         sessions_csv=args.sessions_csv,
         password=args.password,
-        faults=Faults(
-            drop_link_every_s=args.drop_link_every,
-            refuse_profiles=args.refuse_profiles,
-            answer_delay_s=args.answer_delay,
-            ignore_limits=args.ignore_limits,
-        ),
+        faults=faults_from(args),
+    )
+
+
+def faults_from(args: argparse.Namespace) -> Faults:
+    return Faults(
+        drop_link_every_s=args.drop_link_every,
+        refuse_profiles=args.refuse_profiles,
+        answer_delay_s=args.answer_delay,
+        ignore_limits=args.ignore_limits,
+        ignore_for_s=args.ignore_for,
+        keep_profiles_on_reboot=args.keep_profiles_on_reboot,
+        resume_after_reboot=args.resume_after_reboot,
+        start_before_profile=args.start_before_profile,
+        calls_before_boot=CALLS_BEFORE_BOOT[args.calls_before_boot],
+        boot_delay_s=args.boot_delay,
+        meter_report=METER_REPORTS[args.meter_report],
+        ignore_tx_default_profile=args.ignore_tx_default_profile,
+        charge_after_refused_start=args.charge_after_refused_start,
     )
 
 
@@ -68,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
             if not args.token:
                 raise SystemExit("--api needs --token")
             specs = [c.spec for c in fleet.chargers.values()]
-            await register_fleet(args.api, args.token, specs, config.id_tags, args.site)
+            await register_fleet(
+                args.api, args.token, specs, config.id_tags, args.site, args.circuit
+            )
         await fleet.run_forever()
 
     with contextlib.suppress(KeyboardInterrupt):

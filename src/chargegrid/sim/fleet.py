@@ -49,8 +49,17 @@ class FleetConfig:
     mean_stay_s: float = 3600.0
     sessions_csv: Path | None = None
     password: str | None = None
-    id_tags: tuple[str, ...] = ("SIM-TAG-1", "SIM-TAG-2", "SIM-TAG-3", "SIM-TAG-4")
+    # The tags the cars use (each must exist in the CSMS; ``--api`` registers them).
+    # Empty: ``PREFIX`` + ``TAG-0001``..., two per connector, so that a tag is never
+    # used by two cars at once and rests a while between cars.
+    id_tags: tuple[str, ...] = ()
     faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        if not self.id_tags:
+            count = max(4, 2 * self.chargers * self.connectors)
+            tags = tuple(f"{self.prefix}TAG-{n:04d}" for n in range(1, count + 1))
+            object.__setattr__(self, "id_tags", tags)
 
 
 def charger_specs(config: FleetConfig) -> list[ChargerSpec]:
@@ -121,6 +130,9 @@ class Fleet:
             )
             for spec in (specs or charger_specs(config))
         }
+        for charger in self.chargers.values():
+            charger.new_car = self._new_car
+        self._tags = list(config.id_tags)  # least recently used first
         self.planned = read_sessions_csv(config.sessions_csv) if config.sessions_csv else None
         self._next_arrival: dict[tuple[str, int], float] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -163,7 +175,7 @@ class Fleet:
     def step(self, dt: float) -> None:
         self._arrivals()
         for charger in self.chargers.values():
-            if charger.booted.is_set():
+            if charger.boots:  # and on through its reboots: the contactors open
                 charger.step(dt)
 
     def _arrivals(self) -> None:
@@ -191,8 +203,21 @@ class Fleet:
 
     def _new_car(self) -> Car:
         self._cars += 1
-        tag = self.config.id_tags[self._cars % len(self.config.id_tags)]
-        return random_car(self.rng, f"car-{self._cars}", tag, self.config.mean_stay_s)
+        return random_car(self.rng, f"car-{self._cars}", self._free_tag(), self.config.mean_stay_s)
+
+    def _free_tag(self) -> str:
+        """The least recently used tag that no car here holds: a CSMS refuses a second
+        start with a tag that is charging (ConcurrentTx)."""
+        held = {
+            c.car.id_tag
+            for charger in self.chargers.values()
+            for c in charger.connectors.values()
+            if c.car is not None
+        }
+        tag = next((t for t in self._tags if t not in held), self._tags[0])
+        self._tags.remove(tag)
+        self._tags.append(tag)
+        return tag
 
     def _place(self, planned: PlannedSession) -> None:
         candidates = (

@@ -109,9 +109,17 @@ class ProfileStack:
         self.profiles: list[Installed] = []
 
     def install(
-        self, connector_id: int, profile: dict[str, Any], tx_id: int | None, now: datetime
+        self,
+        connector_id: int,
+        profile: dict[str, Any],
+        tx_id: int | None,
+        now: datetime,
+        *,
+        starting: bool = False,
     ) -> str:
-        """SetChargingProfile: Accepted or Rejected, as a 1.6 charger decides it."""
+        """SetChargingProfile: Accepted or Rejected, as a 1.6 charger decides it.
+        ``starting``: the TxProfile of a RemoteStartTransaction, for the transaction it
+        starts (which has no id yet)."""
         try:
             new = Installed.parse(connector_id, profile, now)
         except (KeyError, ValueError):
@@ -122,7 +130,7 @@ class ProfileStack:
             return "Rejected"
         if new.purpose == "TxProfile":
             # Only for a running transaction on that connector (§5.16.2).
-            if connector_id == 0 or tx_id is None:
+            if connector_id == 0 or (tx_id is None and not starting):
                 return "Rejected"
             if new.transaction_id is not None and new.transaction_id != tx_id:
                 return "Rejected"
@@ -160,6 +168,10 @@ class ProfileStack:
         self.profiles = kept
         return "Accepted" if removed else "Unknown"
 
+    def forget_tx_profiles(self) -> None:
+        """A reboot that does not persist TxProfiles (the rest is persisted)."""
+        self.profiles = [p for p in self.profiles if p.purpose != "TxProfile"]
+
     def transaction_ended(self, connector_id: int) -> None:
         self.profiles = [
             p
@@ -168,10 +180,18 @@ class ProfileStack:
         ]
 
     def limit(
-        self, connector_id: int, now: datetime, tx_id: int | None, tx_started: datetime | None
+        self,
+        connector_id: int,
+        now: datetime,
+        tx_id: int | None,
+        tx_started: datetime | None,
+        *,
+        ignore_tx_default: bool = False,
     ) -> Limit:
-        """The connector's own limit (TxProfile, else TxDefaultProfile)."""
-        for purpose in ("TxProfile", "TxDefaultProfile"):
+        """The connector's own limit (TxProfile, else TxDefaultProfile unless the
+        charger ignores those)."""
+        purposes = ("TxProfile",) if ignore_tx_default else ("TxProfile", "TxDefaultProfile")
+        for purpose in purposes:
             for scope in (connector_id, 0):
                 found = self._best(purpose, scope, now, tx_id, tx_started)
                 if found is not None:

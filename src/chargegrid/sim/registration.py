@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 
@@ -21,12 +21,17 @@ async def register_fleet(
     specs: Sequence[ChargerSpec],
     id_tags: Sequence[str],
     site_id: str | None = None,
+    circuit_id: str | None = None,
 ) -> int:
-    """Create what is missing; returns how many chargers were new. 409 = exists already."""
+    """Create what is missing; returns how many chargers were new. 409 = exists already
+    (an existing charger is left where it is, even with ``circuit_id``)."""
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=api.rstrip("/"), headers=headers, timeout=30) as http:
+        if site_id is None and circuit_id is not None:
+            circuit = (await _get(http, f"/circuits/{circuit_id}")).raise_for_status().json()
+            site_id = circuit["site_id"]
         if site_id is None:
-            sites = (await http.get("/sites", params={"limit": 1})).raise_for_status().json()
+            sites = (await _get(http, "/sites", {"limit": 1})).raise_for_status().json()
             if not sites["data"]:
                 raise SystemExit("the server has no site to put the chargers on; pass --site")
             site_id = sites["data"][0]["id"]
@@ -38,6 +43,8 @@ async def register_fleet(
                 "max_charge_phases": 1 if spec.phases == 1 else 3,
                 "meter_value_interval": METER_VALUE_INTERVAL_S,
             }
+            if circuit_id is not None:
+                body["circuit_id"] = circuit_id
             if spec.password:
                 body["password"] = spec.password
             answer = await _post(http, "/chargers", body)
@@ -56,8 +63,18 @@ async def register_fleet(
 async def _post(http: httpx.AsyncClient, path: str, body: dict[str, object]) -> httpx.Response:
     """POST, waiting out the server's rate limit (429 + Retry-After) as often as it asks:
     a large fleet is registered faster than the default limit allows."""
+    return await _patiently(lambda: http.post(path, json=body))
+
+
+async def _get(
+    http: httpx.AsyncClient, path: str, params: dict[str, object] | None = None
+) -> httpx.Response:
+    return await _patiently(lambda: http.get(path, params=params))  # type: ignore[arg-type]
+
+
+async def _patiently(send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
     while True:
-        answer = await http.post(path, json=body)
+        answer = await send()
         if answer.status_code != 429:
             return answer
         await asyncio.sleep(_retry_after_s(answer))

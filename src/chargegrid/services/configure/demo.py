@@ -10,6 +10,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from chargegrid.services.auth import Role, create_token
 from chargegrid.store.db import Database
 from chargegrid.store.models import Charger, Circuit, Connector, Evse, IdTag, Site
@@ -45,7 +47,12 @@ DEMO_CHARGERS = (
     DemoCharger("CG-DEMO-03", "Garage row B", "AC_3_PHASE", "RST", 16),
     DemoCharger("CG-DEMO-04", "Garage row B", "AC_1_PHASE", "T", 32),
 )
-DEMO_ID_TAGS = (("DEMO-TAG-1", "Accepted"), ("DEMO-TAG-2", "Accepted"), ("DEMO-BLOCKED", "Blocked"))
+# Two tags per demo connector: the simulated cars take the least recently used free one,
+# so no tag ever charges twice at once (a CSMS answers that ConcurrentTx).
+DEMO_ID_TAGS = (
+    *((f"DEMO-TAG-{n}", "Accepted") for n in range(1, 2 * len(DEMO_CHARGERS) + 1)),
+    ("DEMO-BLOCKED", "Blocked"),
+)
 
 
 async def seed_demo(db: Database) -> str:
@@ -53,7 +60,8 @@ async def seed_demo(db: Database) -> str:
     async with UnitOfWork(db) as uow:
         if await uow.sites.get(DEMO_SITE_ID) is None:
             await _add_site(uow)
-            await uow.commit()
+        await _add_missing_tags(uow)  # a demo seeded by an older version had fewer
+        await uow.commit()
     async with UnitOfWork(db) as uow:
         return await create_token(uow, Role.ADMIN, name="demo admin")
 
@@ -112,5 +120,12 @@ async def _add_site(uow: UnitOfWork) -> None:
                 phase_rotation=spec.rotation,
             )
         )
+
+
+async def _add_missing_tags(uow: UnitOfWork) -> None:
+    names = [tag for tag, _ in DEMO_ID_TAGS]
+    found = await uow.session.scalars(select(IdTag.id_tag).where(IdTag.id_tag.in_(names)))
+    present = set(found)
     for tag, status in DEMO_ID_TAGS:
-        session.add(IdTag(id=demo_id("tag/" + tag), id_tag=tag, status=status))
+        if tag not in present:
+            uow.session.add(IdTag(id=demo_id("tag/" + tag), id_tag=tag, status=status))

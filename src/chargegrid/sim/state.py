@@ -1,0 +1,102 @@
+"""What a simulated charger is (its spec) and what it knows (connectors, transactions,
+the simulated clock): plain data shared by the charger's behaviour modules."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from chargegrid.domain.phases import PhaseRotation
+from chargegrid.sim.car import Car
+
+
+def ocpp_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class ChargerSpec:
+    ocpp_id: str
+    connectors: int = 1
+    phases: int = 3  # conductors wired to each connector
+    rotations: tuple[str, ...] = ()  # per connector, e.g. ("RST", "STR"); default identity
+    # Per connector, to the GRID (composed through the site's circuits) when it differs
+    # from ``rotations`` (which is to the charger's own supply, as OCPP reports it).
+    grid_rotations: tuple[str, ...] = ()
+    max_current: float = 32.0
+    password: str | None = None
+    vendor: str = "chargegrid"
+    model: str = "SimBox"
+
+    def rotation(self, connector_id: int) -> PhaseRotation:
+        if connector_id <= len(self.rotations):
+            return PhaseRotation.parse(self.rotations[connector_id - 1])
+        return PhaseRotation.identity(self.phases)
+
+    def grid_rotation(self, connector_id: int) -> PhaseRotation:
+        if connector_id <= len(self.grid_rotations):
+            return PhaseRotation.parse(self.grid_rotations[connector_id - 1])
+        return self.rotation(connector_id)
+
+
+@dataclass
+class Transaction:
+    """One transaction as the charger sees it. Its StartTransaction and StopTransaction
+    are built from this object, so a late answer can never touch the next car's one."""
+
+    id_tag: str
+    started: datetime
+    meter_start: int
+    id: int | None = None  # the CSMS's transactionId, once StartTransaction is answered
+    refused: bool = False  # StartTransaction answered with a status other than Accepted
+
+
+@dataclass
+class ConnectorState:
+    number: int
+    rotation: PhaseRotation  # to the charger's supply (reported as ConnectorPhaseRotation)
+    grid: PhaseRotation  # to the site's grid phases (where the draw really lands)
+    status: str = "Available"
+    car: Car | None = None
+    tx: Transaction | None = None  # the transaction the charger believes is running
+    # Fault ``charge_after_refused_start``: the start was refused, the charger treats it
+    # as not started, yet its contactor stays closed and the car draws.
+    drawing_without_tx: bool = False
+    register_wh: float = 0.0
+    operative: bool = True
+    plugged_at: float = 0.0  # simulated seconds
+    leave_at: float | None = None  # simulated seconds: when the car unplugs
+    ignore_until: float = 0.0  # simulated seconds
+    last_meter: float = 0.0  # simulated seconds
+    limit: float | None = None
+    phases_offered: int = 3
+
+    @property
+    def tx_id(self) -> int | None:
+        return self.tx.id if self.tx is not None else None
+
+    @property
+    def tx_started(self) -> datetime | None:
+        return self.tx.started if self.tx is not None else None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.tx is not None
+
+    @property
+    def energized(self) -> bool:
+        """The contactor is closed: a car here can draw."""
+        return self.car is not None and (self.tx is not None or self.drawing_without_tx)
+
+
+@dataclass
+class SimClock:
+    """Simulated seconds run ``speed`` times faster than real ones (physics only:
+    timestamps sent over OCPP are real wall-clock time)."""
+
+    speed: float = 1.0
+    _t0: float = field(default_factory=time.monotonic)
+
+    def now(self) -> float:
+        return (time.monotonic() - self._t0) * self.speed
