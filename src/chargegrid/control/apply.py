@@ -217,6 +217,7 @@ class ApplyEngine:
         # EVSEs that may hold a live profile whose value we do not know (a call with
         # nothing known before it went unanswered), until that profile's lease ends.
         self._uncertain: dict[EvseKey, float] = {}
+        self._resend: set[EvseKey] = set()  # see resend()
 
     # --- what the loop reads -------------------------------------------------------
 
@@ -303,6 +304,12 @@ class ApplyEngine:
     def session_ended(self, key: EvseKey) -> None:
         self._granted.pop(key, None)
 
+    def resend(self, key: EvseKey) -> None:
+        """Send ``key``'s limit in the next apply even if it is the acknowledged one: its
+        car does not follow it (control.compliance), so the charger may have lost or
+        misapplied it. Sent in the first wave, as a renewal of the same value."""
+        self._resend.add(key)
+
     # --- applying a plan ----------------------------------------------------------------
 
     async def apply(self, setpoints: Iterable[Setpoint]) -> ApplyReport:
@@ -355,6 +362,10 @@ class ApplyEngine:
             second = _Step(sp, new, StepKind.INCREASE)
         if first is None and second is None and granted is not None and self._lease_due(granted):
             first = _Step(sp, old, StepKind.RENEWAL)
+        if self._resend and sp.key in self._resend:
+            self._resend.discard(sp.key)
+            if first is None and second is None:
+                first = _Step(sp, old, StepKind.RENEWAL)
         return first, second
 
     def _live_grant(self, key: EvseKey, transaction_id: int | str | None) -> Granted | None:

@@ -30,6 +30,8 @@ from chargegrid.control.apply import (
     FailsafeTarget,
     Setpoint,
 )
+from chargegrid.control.compliance import REASON as NOT_FOLLOWING_LIMIT
+from chargegrid.control.compliance import ComplianceSettings, ComplianceWatcher
 from chargegrid.control.debounce import Debouncer
 from chargegrid.control.failsafe import (
     TreeSignature,
@@ -38,10 +40,13 @@ from chargegrid.control.failsafe import (
     signature,
 )
 from chargegrid.control.learner import LearnerSettings, SessionLearner
+from chargegrid.control.measure import EnergyRates, MeasureSettings
 from chargegrid.control.meters import MeterBook, PeakHold
 from chargegrid.control.ports import Clock, CommandGateway, SystemClock
 from chargegrid.control.problem import Built, DemandMemo, Inputs, build_problem
 from chargegrid.control.profiles import Limit
+from chargegrid.control.readings import EVENT as LIMIT_VIOLATION
+from chargegrid.control.readings import event_payload, take_reading
 from chargegrid.control.snapshot import (
     ChargerSpec,
     SiteSnapshot,
@@ -94,6 +99,8 @@ class LoopSettings:
     unmanaged_hold_s: float = 30.0  # peak-hold of metered unmanaged load (meters.PeakHold)
     apply: ApplySettings = field(default_factory=ApplySettings)
     learner: LearnerSettings = field(default_factory=LearnerSettings)
+    measure: MeasureSettings = field(default_factory=MeasureSettings)
+    compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +154,8 @@ class ControlLoop:
             gateway, self.clock, self.settings.apply, metrics.MetricsObserver()
         )
         self.learner = SessionLearner(self.settings.learner)
+        self.energy = EnergyRates(self.settings.measure)
+        self.compliance = ComplianceWatcher(self.settings.compliance)
         self.meters = MeterBook()
         self._hold = PeakHold(self.settings.unmanaged_hold_s)
         self._debouncer = Debouncer(self.settings.debounce_s, self._round)
@@ -309,6 +318,21 @@ class ControlLoop:
     async def _on_session_stopped(self, payload: dict[str, Any]) -> None:
         session_id = str(payload.get("session_id"))
         self.learner.forget(session_id)
+        self.energy.forget(session_id)
+        open_violation = self.compliance.forget(session_id)
+        if open_violation is not None:
+            self._bus.publish(
+                LIMIT_VIOLATION,
+                event_payload(
+                    open_violation,
+                    payload.get("ocpp_id"),
+                    payload.get("connector_id"),
+                    ended=True,
+                    at=self.clock.utcnow(),
+                    reason="session_stopped",
+                ),
+            )
+            metrics.NOT_FOLLOWING_LIMIT.set(len(self.compliance.violations()))
         known = self._session_key.pop(session_id, None)
         if known is not None:
             self.engine.session_ended(known[1])
@@ -316,21 +340,38 @@ class ControlLoop:
 
     async def _on_session_updated(self, payload: dict[str, Any]) -> None:
         session_id = payload.get("session_id")
-        current = payload.get("current")
-        if not session_id or not isinstance(current, dict):
+        if not session_id:
             return
         site_id = await self._site_of(payload.get("charger_id"))
         state = self._sites.get(site_id) if site_id else None
-        limit = state.limits.get(str(session_id)) if state else None
-        terminals = tuple(_amps(current.get(k)) for k in ("l1", "l2", "l3"))
-        changed = self.learner.observe(
-            str(session_id),
-            self.clock.monotonic(),
-            (terminals[0], terminals[1], terminals[2]),
-            limit,
+        taken = take_reading(
+            payload,
+            state.snapshot if state else None,
+            state.built if state else None,
+            state.limits.get(str(session_id)) if state else None,
+            learner=self.learner,
+            energy=self.energy,
+            watcher=self.compliance,
+            engine=self.engine,
+            now=self.clock.monotonic(),
+            wall=self.clock.utcnow(),
+            measure=self.settings.measure,
         )
+        if taken.transition is not None:
+            self._bus.publish(
+                LIMIT_VIOLATION,
+                event_payload(
+                    taken.transition.violation,
+                    payload.get("ocpp_id"),
+                    payload.get("connector_id"),
+                    ended=taken.transition.ended,
+                    at=self.clock.utcnow(),
+                ),
+            )
+        if taken.resend is not None:
+            self.engine.resend(taken.resend)
         metered = state is not None and state.snapshot is not None and bool(state.snapshot.meters)
-        if site_id and (changed or metered):
+        if site_id and (taken.learnt or metered or taken.transition or taken.violating):
             self.trigger(site_id)
 
     async def _on_meter_reading(self, payload: dict[str, Any]) -> None:
@@ -510,6 +551,18 @@ class ControlLoop:
             )
             for idle in built.idle
         ]
+        setpoints += [
+            Setpoint(
+                h.key,
+                h.charger.ocpp_id,
+                h.told,
+                failsafe.get(h.key, NO_LIMIT),
+                h.charger.caps,
+                h.session.transaction_id if h.session is not None else None,
+            )
+            for h in built.held
+            if h.reason == NOT_FOLLOWING_LIMIT and h.told is not None and h.charger is not None
+        ]
         return setpoints
 
     def _plan(self, snapshot: SiteSnapshot, state: _SiteState) -> tuple[Built, Plan]:
@@ -529,6 +582,11 @@ class ControlLoop:
                 for e in c.evses
                 for key in (EvseKey(c.id, e.number),)
             }
+        violating = {sid: v.measured for sid, v in self.compliance.violations().items()}
+        for s in snapshot.sessions if violating else ():
+            if s.id in violating:  # counted at its draw, and told its limit again
+                key = EvseKey(s.charger_id, s.evse_number)
+                held.setdefault(key, self.engine.committed(key, s.transaction_id))
         base = Inputs(
             now_wall=now_wall,
             now_mono=now_mono,
@@ -542,6 +600,7 @@ class ControlLoop:
             previous=state.plan,
             phase_switches=state.phase_switches,
             memo=state.memo,
+            violating=violating,
         )
         if state.signed_chargers is not snapshot.chargers:
             state.signed_chargers = snapshot.chargers

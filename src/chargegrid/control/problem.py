@@ -11,7 +11,9 @@ through every fuse above it.
   an out-of-date car reading can only over-state the unmanaged load, never hide it.
 - **reserved**: EVSEs whose charger cannot be steered right now (offline, or flagged
   after a rejected/unanswered profile) at what they may draw: the acknowledged limit
-  until its lease ends, else their failsafe.
+  until its lease ends, else their failsafe. A session that does not follow its limit
+  (``control.compliance``) is reserved too, at the higher of that and its measured draw
+  per terminal, until it complies.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import datetime
 
 from chargegrid.balancing import ZERO, Demand, Node, PhaseAmps, Plan, Problem, to_grid
 from chargegrid.control.apply import EvseKey
+from chargegrid.control.compliance import REASON as NOT_FOLLOWING_LIMIT
 from chargegrid.control.learner import SessionLearner
 from chargegrid.control.meters import MeterBook, PeakHold
 from chargegrid.control.profiles import Limit
@@ -57,6 +60,8 @@ class Inputs:
     # The last round's context and demand of each session, with what they were built
     # from (see DemandMemo); None: build every one.
     memo: DemandMemo | None = None
+    # Sessions that do not follow their limit: their latest draw per connector terminal.
+    violating: Mapping[str, Optional3] = field(default_factory=dict)
 
 
 # session id -> (what its context and demand were built from, the context, the demand).
@@ -78,9 +83,12 @@ class SessionContext:
 class HeldEvse:
     key: EvseKey
     limit: Limit
-    reason: str  # "charger_offline" | "charger_flagged"
+    reason: str  # "charger_offline" | "charger_flagged" | "not_following_limit"
     session: SessionSpec | None
     load: PhaseAmps
+    charger: ChargerSpec | None = None
+    # not_following_limit: the limit it acknowledged, sent again (None: none binds it).
+    told: Limit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,20 +213,36 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                 fresh = (
                     seen_at is not None and inputs.now_mono - seen_at <= SESSION_READING_MAX_AGE_S
                 )
-                if fresh and any(v is not None for v in measured):
+                # A total spread evenly over terminals cannot be subtracted per phase.
+                if (
+                    fresh
+                    and any(v is not None for v in measured)
+                    and inputs.learner.split_known(session.id)
+                ):
                     grid = to_grid(rotation, tuple(v or 0.0 for v in measured))
                     for node_id in ancestors[charger.node_id]:
                         ours[node_id] = _add(ours[node_id], grid)
                         reporting.add(node_id)
-            if charger.id in inputs.offline or charger.id in inputs.flagged:
+            violating = inputs.violating.get(session.id) if session is not None else None
+            if charger.id in inputs.offline or charger.id in inputs.flagged or violating:
                 phases_count = rotation_of(connector.rotation).phase_count
                 limit = _held_limit(inputs, key, charger, connector, phases_count)
                 learnt = inputs.learner.used_terminals(session.id) if session else None
                 load = connector_load(
                     rotation, _terminals(learnt, phases_count, limit.phases), limit.amps
                 )
-                reason = "charger_offline" if charger.id in inputs.offline else "charger_flagged"
-                held.append(HeldEvse(key, limit, reason, session, load))
+                told = None
+                if violating:
+                    # It draws what it draws, whatever it was told: count the more.
+                    load = _max3(load, to_grid(rotation, tuple(v or 0.0 for v in violating)))
+                    told = inputs.held.get(key)
+                if charger.id in inputs.offline:
+                    reason = "charger_offline"
+                elif charger.id in inputs.flagged:
+                    reason = "charger_flagged"
+                else:
+                    reason = NOT_FOLLOWING_LIMIT
+                held.append(HeldEvse(key, limit, reason, session, load, charger, told))
                 for node_id in ancestors[charger.node_id]:
                     reserved[node_id] = _add(reserved[node_id], load)
                 continue

@@ -8,9 +8,9 @@ from typing import Any
 
 from chargegrid.balancing import Plan, SessionPlan
 from chargegrid.control.learner import SessionLearner
-from chargegrid.control.problem import Built, HeldEvse, Optional3, SessionContext
+from chargegrid.control.problem import Built, HeldEvse, Optional3, SessionContext, rotation_of
 from chargegrid.control.snapshot import SiteSnapshot
-from chargegrid.domain.phases import ALL_PHASES
+from chargegrid.domain.phases import ALL_PHASES, PhaseRotation
 
 _KEYS = ("l1", "l2", "l3")
 
@@ -72,10 +72,14 @@ def build_view(
 
 
 def _grid_measured(context: SessionContext, learner: SessionLearner) -> Optional3:
+    return _on_grid(learner.measured(context.session.id), context.to_grid)
+
+
+def _on_grid(terminals: Optional3, to_grid: PhaseRotation) -> Optional3:
     values: list[float | None] = [None, None, None]
-    for terminal, value in enumerate(learner.measured(context.session.id), start=1):
-        if value is not None and terminal <= context.to_grid.phase_count:
-            values[context.to_grid.target(terminal).index] = value
+    for terminal, value in enumerate(terminals, start=1):
+        if value is not None and terminal <= to_grid.phase_count:
+            values[to_grid.target(terminal).index] = value
     return (values[0], values[1], values[2])
 
 
@@ -95,6 +99,7 @@ def _planned(
         "phases": phases,
         "grid_phases": [_KEYS[p.index] for p in entry.grid_phases],
         "measured": {k: _num(measured[i]) for i, k in enumerate(_KEYS)},
+        "measured_source": learner.source(context.session.id),
         "reason": entry.reason,
     }
 
@@ -102,7 +107,16 @@ def _planned(
 def _held(held: HeldEvse, built: Built, learner: SessionLearner) -> dict[str, Any]:
     assert held.session is not None
     session_id = held.session.id
-    measured = learner.measured(session_id)
+    measured: Optional3 = (None, None, None)
+    if held.charger is not None:
+        connector = held.charger.connector(held.key.evse_number, held.session.connector_id)
+        if connector is not None:
+            rotation = built.node_to_grid[held.charger.node_id].then(
+                rotation_of(connector.rotation)
+            )
+            measured = _on_grid(learner.measured(session_id), rotation)
+    else:
+        measured = learner.measured(session_id)
     grid = [p for p in ALL_PHASES if held.load[p.index] > 0]
     return {
         "session_id": session_id,
@@ -112,5 +126,6 @@ def _held(held: HeldEvse, built: Built, learner: SessionLearner) -> dict[str, An
         "phases": held.limit.phases,
         "grid_phases": [_KEYS[p.index] for p in grid],
         "measured": {k: _num(measured[i]) for i, k in enumerate(_KEYS)},
+        "measured_source": learner.source(session_id),
         "reason": held.reason,
     }
