@@ -28,6 +28,14 @@ class Settings:
     # dashboard or `simulate --api` send, so only a runaway client meets 429.
     rate_limit: float = 20.0
     rate_burst: int = 100
+    # Sessions (docs/ocpp.md "Refused starts", "When a session ends"): a refused start
+    # the charger never closes is closed after refused_start_timeout_s; a transaction
+    # not seen again within session_resume_timeout_s of a reboot is closed; a session
+    # on a charger offline longer than session_suspect_after_s is marked suspect and no
+    # longer keeps its id tag busy.
+    refused_start_timeout_s: float = 120.0
+    session_resume_timeout_s: float = 300.0
+    session_suspect_after_s: float = 600.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -41,6 +49,15 @@ class Settings:
             auto_register=env.get("CHARGEGRID_AUTO_REGISTER", "").lower() in {"1", "true", "yes"},
             rate_limit=_non_negative(env, "CHARGEGRID_RATE_LIMIT", "20", float),
             rate_burst=_non_negative(env, "CHARGEGRID_RATE_BURST", "100", int),
+            refused_start_timeout_s=_non_negative(
+                env, "CHARGEGRID_REFUSED_START_TIMEOUT_S", "120", float
+            ),
+            session_resume_timeout_s=_non_negative(
+                env, "CHARGEGRID_SESSION_RESUME_TIMEOUT_S", "300", float
+            ),
+            session_suspect_after_s=_non_negative(
+                env, "CHARGEGRID_SESSION_SUSPECT_AFTER_S", "600", float
+            ),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given)  # type: ignore[arg-type]

@@ -228,7 +228,12 @@ async def _active(db: AsyncSession, ids: list[uuid.UUID]) -> list[Row]:
     sessions = _T.sessions
     return _rows(
         await db.execute(
-            select(sessions).where(sessions.c.charger_id.in_(ids), sessions.c.stopped_at.is_(None))
+            # A refused start is recorded but not running: it gets no current.
+            select(sessions).where(
+                sessions.c.charger_id.in_(ids),
+                sessions.c.stopped_at.is_(None),
+                sessions.c.authorization_status == "Accepted",
+            )
         )
     )
 

@@ -15,7 +15,7 @@ from chargegrid.ocpp.server import OcppServer, PasswordCheck
 from chargegrid.ocpp.storage import SqlChargerStore
 from chargegrid.services.auth import verify_password
 from chargegrid.services.charger_messages import ChargerMessages
-from chargegrid.services.charger_ports import EventSink
+from chargegrid.services.charger_ports import EventSink, SessionRules
 from chargegrid.services.group_commit import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class OcppCentralSystem:
         heartbeat_interval: int = 300,
         check_password: PasswordCheck = verify_password,
         checkpoint_every_s: float = 0.5,
+        session_rules: SessionRules | None = None,
     ) -> None:
         self.store = SqlChargerStore(engine)
         self.writer = GroupCommitWriter(self.store)
@@ -43,10 +44,12 @@ class OcppCentralSystem:
             auto_register=auto_register,
             unknown_tags_accepted=unknown_tags_accepted,
             heartbeat_interval=heartbeat_interval,
+            session_rules=session_rules,
         )
         self.server = OcppServer(self.messages, self.gateway, check_password)
         self.checkpoint_every_s = checkpoint_every_s
         self._checkpointer: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port`` (0 picks a free port); returns the port."""
@@ -55,11 +58,18 @@ class OcppCentralSystem:
         self._checkpointer = asyncio.get_running_loop().create_task(
             self._checkpoint_forever(), name="wal-checkpointer"
         )
+        self._sweeper = asyncio.get_running_loop().create_task(
+            self._sweep_forever(), name="session-sweeper"
+        )
         await self.server.start(host, port)
         return self.server.port
 
     async def stop(self) -> None:
         await self.server.stop()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         await self.writer.stop()
         if self._checkpointer is not None:
             self._checkpointer.cancel()
@@ -76,3 +86,15 @@ class OcppCentralSystem:
                 await self.store.checkpoint()
             except Exception:
                 log.exception("WAL checkpoint failed; retrying")
+
+    async def _sweep_forever(self) -> None:
+        """Close refused starts and unresumed transactions once their time is up; a
+        tenth of the shorter timeout late at most (and never more than 15 s)."""
+        rules = self.messages.session_rules
+        every = min(15.0, max(0.05, min(rules.refused_timeout_s, rules.resume_timeout_s) / 10))
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.messages.sweep()
+            except Exception:
+                log.exception("session sweep failed; retrying")

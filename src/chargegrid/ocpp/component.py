@@ -23,6 +23,7 @@ from chargegrid.domain.errors import DomainError
 from chargegrid.ocpp.central import OcppCentralSystem
 from chargegrid.ocpp.errors import AnswerError
 from chargegrid.ocpp.storage import chargers, evses
+from chargegrid.services.charger_ports import SessionRules
 from chargegrid.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,14 @@ class RuntimeLike(Protocol):
 async def ocpp_server(runtime: RuntimeLike) -> AsyncIterator[OcppCentralSystem]:
     settings = runtime.settings
     central = OcppCentralSystem(
-        runtime.db.engine, runtime.bus, auto_register=settings.auto_register
+        runtime.db.engine,
+        runtime.bus,
+        auto_register=settings.auto_register,
+        session_rules=SessionRules(
+            refused_timeout_s=settings.refused_start_timeout_s,
+            resume_timeout_s=settings.session_resume_timeout_s,
+            suspect_after_s=settings.session_suspect_after_s,
+        ),
     )
     port = await central.start(settings.host, settings.ocpp_port)
     log.info("OCPP 1.6J on ws://%s:%d/ocpp/{charge point id}", settings.host, port)

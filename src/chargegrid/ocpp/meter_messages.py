@@ -168,9 +168,12 @@ class DriverStatements:
             "INSERT INTO meter_value_messages (charger_id, session_id, evse_number, samples, "
             f"received_at) VALUES ({marks(5)})"
         )
+        # Open sessions only: after StopTransaction the energy is meter_stop's. A meter
+        # value with its transaction id also shows the transaction survived a reboot.
         self.update_progress = (
             f"UPDATE sessions SET energy_wh = COALESCE({mark(1)}, energy_wh), "
-            f"soc = COALESCE({mark(2)}, soc), updated_at = {mark(3)} WHERE id = {mark(4)}"
+            f"soc = COALESCE({mark(2)}, soc), updated_at = {mark(3)}, rebooted_at = NULL "
+            f"WHERE id = {mark(4)} AND stopped_at IS NULL"
         )
 
     def stamp(self, value: datetime) -> Any:

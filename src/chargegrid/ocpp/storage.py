@@ -12,12 +12,23 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Dialect, Table, bindparam, create_engine, event, insert, select, update
+from sqlalchemy import (
+    Dialect,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,8 +37,15 @@ from chargegrid.ocpp.meter_messages import DriverStatements, encode_samples, row
 from chargegrid.ocpp.tables import charger_notices
 from chargegrid.ocpp.wal_sync import WalSync
 from chargegrid.services.charger_ports import (
+    ACCEPTED,
+    CONNECTOR_AVAILABLE,
+    NOT_RESUMED,
+    SERVER_STOP_REASONS,
+    SUPERSEDED,
+    TIMED_OUT,
     BootWrite,
     ChargerRecord,
+    Closed,
     ConfigWrite,
     IdTagInfo,
     IdTagRecord,
@@ -41,6 +59,7 @@ from chargegrid.services.charger_ports import (
     StatusWrite,
     Stopped,
     StopWrite,
+    SweepWrite,
     Write,
 )
 from chargegrid.services.id_tag_policy import id_tag_info
@@ -73,25 +92,61 @@ transaction_ids = _table(TransactionId)
 
 # Built once: SQLAlchemy then reuses their compiled form instead of rebuilding the
 # expression on every StartTransaction (~150 µs a statement saved).
-_SAME_START = select(sessions.c.id, sessions.c.transaction_id).where(
+_SAME_START = select(
+    sessions.c.id, sessions.c.transaction_id, sessions.c.authorization_status
+).where(
     sessions.c.charger_id == bindparam("b_charger"),
     sessions.c.connector_id == bindparam("b_connector"),
     sessions.c.id_tag == bindparam("b_tag"),
     sessions.c.meter_start == bindparam("b_meter"),
     sessions.c.started_at == bindparam("b_at"),
 )
-_SUPERSEDE = (
+_RESUMED = (
     update(sessions)
-    .where(
-        sessions.c.charger_id == bindparam("b_charger"),
-        sessions.c.connector_id == bindparam("b_connector"),
-        sessions.c.stopped_at.is_(None),
-    )
-    .values(stopped_at=bindparam("b_at"), stop_reason="Superseded", updated_at=bindparam("b_now"))
+    .where(sessions.c.id == bindparam("b_id"), sessions.c.rebooted_at.is_not(None))
+    .values(rebooted_at=None)
 )
+_OPEN = select(
+    sessions.c.id,
+    sessions.c.charger_id,
+    sessions.c.connector_id,
+    sessions.c.transaction_id,
+    sessions.c.authorization_status,
+    sessions.c.rebooted_at,
+    sessions.c.started_at,
+    sessions.c.energy_wh,
+).where(sessions.c.stopped_at.is_(None))
+# The open sessions of one connector: what a new start supersedes, what a status closes.
+_OPEN_ON_CONNECTOR = _OPEN.where(
+    sessions.c.charger_id == bindparam("b_charger"),
+    sessions.c.connector_id == bindparam("b_connector"),
+)
+# Statuses in which a 1.6 connector has no transaction, and in which it has one.
+_SAYS_NO_TRANSACTION = frozenset({"Available", "Preparing", "Finishing"})
+_SAYS_TRANSACTION = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
+# Guarded by stopped_at IS NULL: the charger's own StopTransaction, an operator's end
+# or another node's sweep may have closed it first, and theirs stands.
+_CLOSE = (
+    update(sessions)
+    .where(sessions.c.id == bindparam("b_id"), sessions.c.stopped_at.is_(None))
+    .values(
+        stopped_at=bindparam("b_at"),
+        stop_reason=bindparam("b_reason"),
+        updated_at=bindparam("b_now"),
+    )
+)
+# A tag is busy (ConcurrentTx) only for a session that is really running: accepted,
+# open, not waiting to be resumed after a reboot, on a charger not offline for long.
 _TAG_BUSY = (
     select(sessions.c.id)
-    .where(sessions.c.id_tag == bindparam("b_tag"), sessions.c.stopped_at.is_(None))
+    .select_from(sessions.join(chargers, chargers.c.id == sessions.c.charger_id))
+    .where(
+        sessions.c.id_tag == bindparam("b_tag"),
+        sessions.c.stopped_at.is_(None),
+        sessions.c.authorization_status == ACCEPTED,
+        sessions.c.rebooted_at.is_(None),
+        or_(chargers.c.online.is_(True), chargers.c.last_seen_at >= bindparam("b_seen_since")),
+    )
     .limit(1)
 )
 _NEW_TRANSACTION_ID = insert(transaction_ids)
@@ -103,6 +158,7 @@ _FIND_TRANSACTION = select(
     sessions.c.stopped_at,
     sessions.c.stop_reason,
     sessions.c.energy_wh,
+    sessions.c.authorization_status,
 ).where(
     sessions.c.charger_id == bindparam("b_charger"),
     sessions.c.transaction_id == bindparam("b_tx"),
@@ -265,7 +321,9 @@ class SqlChargerStore:
                 self._wal_sync.commit_done()
             return results
         async with self.engine.begin() as conn:
-            return await conn.run_sync(self._apply, writes)
+            results, batch = await conn.run_sync(self._apply, writes)
+        self._learn(batch)
+        return results
 
     async def durable(self) -> None:
         if self._wal_sync is not None:
@@ -279,9 +337,24 @@ class SqlChargerStore:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
                 conn.commit()
             with conn.begin():
-                return self._apply(conn, writes)
+                results, batch = self._apply(conn, writes)
+        self._learn(batch)
+        return results
 
-    def _apply(self, conn: Connection, writes: Sequence[Write]) -> list[Any]:
+    def _learn(self, batch: _Batch) -> None:
+        """Cache the ids a batch found or created, once its transaction has committed: a
+        rolled-back batch must not leave ids in the cache that the database never kept
+        (SQLite would even hand the same transaction id out again)."""
+        if batch.places:
+            if len(self._places) + len(batch.places) > _CACHE_LIMIT:
+                self._places.clear()
+            self._places.update(batch.places)
+        if batch.txs:
+            if len(self._txs) + len(batch.txs) > _CACHE_LIMIT:
+                self._txs.clear()
+            self._txs.update(batch.txs)
+
+    def _apply(self, conn: Connection, writes: Sequence[Write]) -> tuple[list[Any], _Batch]:
         results: list[Any] = [None] * len(writes)
         batch = _Batch(self._statements(conn.dialect))
         for i, write in enumerate(writes):
@@ -290,13 +363,15 @@ class SqlChargerStore:
             elif isinstance(write, PresenceWrite):
                 batch.presence[write.charger_id] = write
             elif isinstance(write, StatusWrite):
-                self._status(conn, write)
+                results[i] = self._status(conn, write, batch)
             elif isinstance(write, StartWrite):
                 results[i] = self._start(conn, write, batch)
             elif isinstance(write, StopWrite):
                 results[i] = self._stop(conn, write, batch)
             elif isinstance(write, BootWrite):
-                self._boot(conn, write)
+                results[i] = self._boot(conn, write)
+            elif isinstance(write, SweepWrite):
+                results[i] = self._sweep(conn, write)
             elif isinstance(write, ConfigWrite):
                 self._config(conn, write)
             elif isinstance(write, NoticeWrite):
@@ -309,24 +384,29 @@ class SqlChargerStore:
                     }
                 )
         batch.flush(conn)
-        return results
+        return results, batch
 
     # -- meter values -------------------------------------------------------------
 
     def _meter(self, conn: Connection, write: MeterWrite, batch: _Batch) -> Metered:
         tx = None
         if write.transaction_id is not None:
-            tx = self._transaction(conn, write.charger_id, write.transaction_id)
+            tx = self._transaction(conn, write.charger_id, write.transaction_id, batch)
         session_id = tx.session_id if tx else None
         batch.add_samples(write.charger_id, write.connector_id, session_id, write.samples)
         energy = _session_progress(tx, write.samples, batch) if tx is not None else None
         return Metered(session_id, energy)
 
     def _transaction(
-        self, conn: Connection, charger_id: uuid.UUID, transaction_id: int
+        self, conn: Connection, charger_id: uuid.UUID, transaction_id: int, batch: _Batch
     ) -> _Tx | None:
-        """The open session of a transaction; cached, as meter values arrive every few s."""
-        tx = self._txs.get((charger_id, transaction_id))
+        """The session of a transaction, open or stopped (a charger may send the last
+        MeterValues after StopTransaction). Cached, as meter values arrive every few s:
+        the cache holds only what never changes for a transaction id, so it cannot go
+        stale; whether the session is still open is the database's to say
+        (``update_progress`` touches open sessions only)."""
+        key = (charger_id, transaction_id)
+        tx = self._txs.get(key) or batch.txs.get(key)
         if tx is not None:
             return tx
         row = (
@@ -334,19 +414,18 @@ class SqlChargerStore:
                 select(sessions.c.id, sessions.c.evse_number, sessions.c.meter_start).where(
                     sessions.c.charger_id == charger_id,
                     sessions.c.transaction_id == transaction_id,
-                    sessions.c.stopped_at.is_(None),
                 )
             )
         ).first()
         if row is None:
             return None
         tx = _Tx(row.id, row.evse_number, row.meter_start)
-        self._remember(charger_id, transaction_id, tx)
+        batch.txs[key] = tx
         return tx
 
     # -- status, boot, configuration ---------------------------------------------
 
-    def _status(self, conn: Connection, w: StatusWrite) -> None:
+    def _status(self, conn: Connection, w: StatusWrite, batch: _Batch) -> tuple[Closed, ...]:
         fields = {
             "ocpp_status": w.status,
             "error_code": w.error_code,
@@ -356,20 +435,81 @@ class SqlChargerStore:
         }
         if w.connector_id == 0:
             conn.execute(update(chargers).where(chargers.c.id == w.charger_id), fields)
-            return
-        evse_pk, connector_pk = self._place(conn, w.charger_id, w.connector_id)
+            return ()
+        evse_pk, connector_pk = self._place(conn, w.charger_id, w.connector_id, batch)
         conn.execute(update(evses).where(evses.c.id == evse_pk), fields)
         conn.execute(
             update(connectors).where(connectors.c.id == connector_pk),
             {**fields, "vendor_id": w.vendor_id},
         )
+        if w.status not in _SAYS_NO_TRANSACTION and w.status not in _SAYS_TRANSACTION:
+            return ()
+        return self._connector_says(conn, w)
+
+    def _connector_says(self, conn: Connection, w: StatusWrite) -> tuple[Closed, ...]:
+        """What a connector's status tells about its open sessions (docs/ocpp.md):
+        Available ends every one; Finishing and Preparing end a refused start and a
+        transaction not resumed after a reboot; Charging/SuspendedEV/SuspendedEVSE
+        show that a transaction survived the reboot."""
+        rows = conn.execute(
+            _OPEN_ON_CONNECTOR, {"b_charger": w.charger_id, "b_connector": w.connector_id}
+        ).all()
+        closed: list[Closed] = []
+        for row in rows:
+            if w.status in _SAYS_TRANSACTION:
+                if row.rebooted_at is not None:
+                    conn.execute(_RESUMED, {"b_id": row.id})
+                continue
+            # A status older than the start (sent late from the charger's queue) says
+            # nothing about this session.
+            if row.started_at > w.at:
+                continue
+            refused = row.authorization_status != ACCEPTED
+            if w.status != "Available" and not refused and row.rebooted_at is None:
+                continue  # Finishing/Preparing beside a running transaction: its stop follows
+            # A transaction that did not survive the reboot ended when the charger went down.
+            at = row.rebooted_at if row.rebooted_at is not None and not refused else w.at
+            reason = CONNECTOR_AVAILABLE if w.status == "Available" else f"Connector{w.status}"
+            closed += self._close(conn, [row], w.charger_id, reason, at)
+        return tuple(closed)
+
+    def _close(
+        self,
+        conn: Connection,
+        rows: Iterable[Any],
+        charger_id: uuid.UUID,
+        reason: str,
+        at: datetime,
+    ) -> list[Closed]:
+        """Close open sessions chargegrid decided are over; those another writer closed
+        first are left alone and not reported."""
+        now = utcnow()
+        closed = []
+        for row in rows:
+            done = conn.execute(
+                _CLOSE, {"b_id": row.id, "b_at": at, "b_reason": reason, "b_now": now}
+            )
+            if done.rowcount == 1:
+                closed.append(
+                    Closed(
+                        row.id,
+                        charger_id,
+                        row.connector_id,
+                        row.transaction_id,
+                        reason,
+                        at,
+                        row.energy_wh,
+                        running=row.authorization_status == ACCEPTED,
+                    )
+                )
+        return closed
 
     def _place(
-        self, conn: Connection, charger_id: uuid.UUID, number: int
+        self, conn: Connection, charger_id: uuid.UUID, number: int, batch: _Batch
     ) -> tuple[uuid.UUID, uuid.UUID]:
         """The EVSE and connector rows of a 1.6 connector id, created on first sight."""
         key = (charger_id, number)
-        place = self._places.get(key)
+        place = self._places.get(key) or batch.places.get(key)
         if place is not None:
             return place
         evse_pk = (
@@ -398,12 +538,29 @@ class SqlChargerStore:
                     id=connector_pk, evse_id=evse_pk, charger_id=charger_id, connector_id=number
                 )
             )
-        if len(self._places) > _CACHE_LIMIT:
-            self._places.clear()
-        self._places[key] = (evse_pk, connector_pk)
+        batch.places[key] = (evse_pk, connector_pk)
         return evse_pk, connector_pk
 
-    def _boot(self, conn: Connection, w: BootWrite) -> None:
+    def _boot(self, conn: Connection, w: BootWrite) -> tuple[Closed, ...]:
+        """A charger that boots has restarted: its open transactions must show they
+        survived (``rebooted_at`` until they do); a refused start cannot survive it."""
+        conn.execute(
+            update(sessions)
+            .where(
+                sessions.c.charger_id == w.charger_id,
+                sessions.c.stopped_at.is_(None),
+                sessions.c.authorization_status == ACCEPTED,
+                sessions.c.rebooted_at.is_(None),
+            )
+            .values(rebooted_at=w.at)
+        )
+        refused = conn.execute(
+            _OPEN.where(
+                sessions.c.charger_id == w.charger_id,
+                sessions.c.authorization_status != ACCEPTED,
+            )
+        ).all()
+        closed = self._close(conn, refused, w.charger_id, NOT_RESUMED, w.at)
         conn.execute(
             update(chargers).where(chargers.c.id == w.charger_id),
             {
@@ -416,6 +573,35 @@ class SqlChargerStore:
                 "updated_at": w.at,
             },
         )
+        return tuple(closed)
+
+    def _sweep(self, conn: Connection, w: SweepWrite) -> tuple[Closed, ...]:
+        """Close refused starts past their timeout and transactions not resumed in time
+        after a reboot (given twice the charger's meter interval when that is longer:
+        a charger that resumed may say so only with its next MeterValues)."""
+        closed: list[Closed] = []
+        refused_before = w.at - timedelta(seconds=w.refused_timeout_s)
+        for row in conn.execute(
+            _OPEN.where(
+                sessions.c.authorization_status != ACCEPTED,
+                sessions.c.created_at < refused_before,
+            )
+        ).all():
+            closed += self._close(conn, [row], row.charger_id, TIMED_OUT, w.at)
+        resume_before = w.at - timedelta(seconds=w.resume_timeout_s)
+        query = (
+            _OPEN.add_columns(chargers.c.meter_value_interval)
+            .join(chargers, chargers.c.id == sessions.c.charger_id)
+            .where(
+                sessions.c.authorization_status == ACCEPTED,
+                sessions.c.rebooted_at < resume_before,
+            )
+        )
+        for row in conn.execute(query).all():
+            grace = max(w.resume_timeout_s, 2.0 * (row.meter_value_interval or 0))
+            if row.rebooted_at + timedelta(seconds=grace) <= w.at:
+                closed += self._close(conn, [row], row.charger_id, NOT_RESUMED, row.rebooted_at)
+        return tuple(closed)
 
     def _config(self, conn: Connection, w: ConfigWrite) -> None:
         fields: dict[str, Any] = {}
@@ -445,24 +631,33 @@ class SqlChargerStore:
         same = conn.execute(_SAME_START, key).first()
         tag = self._tag(conn, w.id_tag)
         if same is not None:
+            # The same answer as the first time (a refusal stays a refusal); a charger
+            # that re-sends its start after a reboot has resumed the transaction.
+            conn.execute(_RESUMED, {"b_id": same.id})
             info = id_tag_info(tag, w.timestamp, unknown_accepted=w.unknown_tags_accepted)
+            if same.authorization_status != info.status:
+                info = IdTagInfo(same.authorization_status, info.expiry_date, info.parent_id_tag)
             return Started(same.id, same.transaction_id, info, repeated=True)
 
         now = utcnow()
         # A connector holds one session: an older open one was never stopped (its
         # StopTransaction was lost), so it ends where the new one begins.
-        conn.execute(
-            _SUPERSEDE,
-            {
-                "b_charger": w.charger_id,
-                "b_connector": w.connector_id,
-                "b_at": w.timestamp,
-                "b_now": now,
-            },
+        superseded = self._close(
+            conn,
+            conn.execute(
+                _OPEN_ON_CONNECTOR, {"b_charger": w.charger_id, "b_connector": w.connector_id}
+            ).all(),
+            w.charger_id,
+            SUPERSEDED,
+            w.timestamp,
         )
-        busy = conn.execute(_TAG_BUSY, {"b_tag": w.id_tag}).first() is not None
+        seen_since = now - timedelta(seconds=w.suspect_after_s)
+        busy = (
+            conn.execute(_TAG_BUSY, {"b_tag": w.id_tag, "b_seen_since": seen_since}).first()
+            is not None
+        )
         info = id_tag_info(tag, now, busy_elsewhere=busy, unknown_accepted=w.unknown_tags_accepted)
-        evse_pk, connector_pk = self._place(conn, w.charger_id, w.connector_id)
+        evse_pk, connector_pk = self._place(conn, w.charger_id, w.connector_id, batch)
         allocated = conn.execute(_NEW_TRANSACTION_ID, {"allocated_at": now})
         assert allocated.inserted_primary_key is not None
         transaction_id = int(allocated.inserted_primary_key[0])
@@ -481,12 +676,15 @@ class SqlChargerStore:
                 "meter_start": w.meter_start,
                 "energy_wh": 0.0,
                 "started_at": w.timestamp,
+                "authorization_status": info.status,
                 "created_at": now,
                 "updated_at": now,
             },
         )
-        self._remember(w.charger_id, transaction_id, _Tx(session_id, w.connector_id, w.meter_start))
-        return Started(session_id, transaction_id, info, repeated=False)
+        batch.txs[(w.charger_id, transaction_id)] = _Tx(session_id, w.connector_id, w.meter_start)
+        return Started(
+            session_id, transaction_id, info, repeated=False, superseded=tuple(superseded)
+        )
 
     def _stop(self, conn: Connection, w: StopWrite, batch: _Batch) -> Stopped:
         row = conn.execute(
@@ -501,8 +699,10 @@ class SqlChargerStore:
             batch.add_samples(w.charger_id, 0, None, w.samples)
             return Stopped(None, None, None, info or IdTagInfo("Accepted"), repeated=False)
         # Stopped before: a repeat after a reconnect gets the same answer. Only a session
-        # we closed ourselves (Superseded) still takes the charger's real stop.
-        if row.stopped_at is not None and row.stop_reason != "Superseded":
+        # we closed ourselves (superseded, not resumed, ended by an operator, ...) still
+        # takes the charger's real stop: its meter reading, time and reason.
+        late = row.stopped_at is not None
+        if late and row.stop_reason not in SERVER_STOP_REASONS:
             return Stopped(row.id, row.connector_id, row.energy_wh, info, repeated=True)
         batch.add_samples(w.charger_id, row.connector_id or 0, row.id, w.samples)
         energy = max(0.0, w.meter_stop - (row.meter_start or 0.0))
@@ -518,17 +718,14 @@ class SqlChargerStore:
                 "b_now": utcnow(),
             },
         )
-        self._txs.pop((w.charger_id, w.transaction_id), None)
-        return Stopped(row.id, row.connector_id, energy, info, repeated=False)
+        running = row.authorization_status == ACCEPTED and not late
+        return Stopped(
+            row.id, row.connector_id, energy, info, repeated=False, running=running, late=late
+        )
 
     def _tag(self, conn: Connection, id_tag: str) -> IdTagRecord | None:
         row = conn.execute(_FIND_TAG, {"b_tag": id_tag}).first()
         return IdTagRecord(*row) if row is not None else None
-
-    def _remember(self, charger_id: uuid.UUID, transaction_id: int, tx: _Tx) -> None:
-        if len(self._txs) > _CACHE_LIMIT:
-            self._txs.clear()
-        self._txs[(charger_id, transaction_id)] = tx
 
 
 def _session_progress(tx: _Tx, samples: Sequence[Sample], batch: _Batch) -> float | None:
@@ -559,6 +756,9 @@ class _Batch:
         self.presence: dict[uuid.UUID, PresenceWrite] = {}
         self.notices: list[dict[str, Any]] = []
         self.session_updates: dict[uuid.UUID, dict[str, Any]] = {}
+        # Ids found or created in this batch; cached only once it has committed.
+        self.places: dict[tuple[uuid.UUID, int], tuple[uuid.UUID, uuid.UUID]] = {}
+        self.txs: dict[tuple[uuid.UUID, int], _Tx] = {}
 
     def add_samples(
         self,

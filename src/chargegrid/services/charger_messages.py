@@ -7,7 +7,9 @@ load manager, the event stream and webhooks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -15,6 +17,7 @@ from chargegrid.services.charger_ports import (
     BootWrite,
     ChargerRecord,
     ChargerStore,
+    Closed,
     ConfigWrite,
     EventSink,
     IdTagInfo,
@@ -23,14 +26,18 @@ from chargegrid.services.charger_ports import (
     NoticeWrite,
     PresenceWrite,
     Sample,
+    SessionRules,
     Started,
     StartWrite,
     StatusWrite,
     Stopped,
     StopWrite,
+    SweepWrite,
 )
 from chargegrid.services.group_commit import GroupCommitWriter
 from chargegrid.services.id_tag_policy import id_tag_info
+
+log = logging.getLogger(__name__)
 
 PHASE_KEYS = {"L1": "l1", "L2": "l2", "L3": "l3", "L1-N": "l1", "L2-N": "l2", "L3-N": "l3"}
 # A line-to-line voltage is reported on the pair; read as line-to-neutral of its first phase.
@@ -114,6 +121,7 @@ class ChargerMessages:
         unknown_tags_accepted: bool = False,
         heartbeat_interval: int = 300,
         clock: Callable[[], datetime] = utcnow,
+        session_rules: SessionRules | None = None,
     ) -> None:
         self.store = store
         self.writer = writer
@@ -122,6 +130,7 @@ class ChargerMessages:
         self.unknown_tags_accepted = unknown_tags_accepted
         self.heartbeat_interval = heartbeat_interval
         self.clock = clock
+        self.session_rules = session_rules or SessionRules()
 
     async def identify(self, ocpp_id: str) -> ChargerRecord | None:
         """The charger behind ``ocpp_id``; registered Pending if unknown and allowed."""
@@ -155,9 +164,10 @@ class ChargerMessages:
         """Store the boot data; the answer's registration status is the current record's
         (an operator may have accepted a Pending charger since it connected)."""
         now = self.clock()
-        await self.writer.submit(
+        closed = await self.writer.submit(
             BootWrite(charger.id, now, vendor, model, serial_number, firmware_version)
         )
+        self._closed(closed or (), charger.ocpp_id)
         return (await self.store.charger(charger.ocpp_id)) or charger, now
 
     async def heartbeat(self, charger: ChargerRecord) -> datetime:
@@ -166,7 +176,7 @@ class ChargerMessages:
         return now
 
     async def status(self, write: StatusWrite, ocpp_id: str) -> None:
-        await self.writer.submit(write)
+        closed = await self.writer.submit(write)
         self.events.publish(
             "charger.status_changed",
             {
@@ -178,24 +188,37 @@ class ChargerMessages:
                 "timestamp": write.at.isoformat(),
             },
         )
+        self._closed(closed or (), ocpp_id)
 
     async def authorize(self, id_tag: str) -> IdTagInfo:
         tag = await self.store.id_tag(id_tag)
         return id_tag_info(tag, self.clock(), unknown_accepted=self.unknown_tags_accepted)
 
     async def start_transaction(self, write: StartWrite, ocpp_id: str) -> Started:
-        if self.unknown_tags_accepted and not write.unknown_tags_accepted:
-            write = StartWrite(
-                write.charger_id,
-                write.connector_id,
-                write.id_tag,
-                write.meter_start,
-                write.timestamp,
-                write.reservation_id,
-                unknown_tags_accepted=True,
-            )
+        write = dataclasses.replace(
+            write,
+            unknown_tags_accepted=write.unknown_tags_accepted or self.unknown_tags_accepted,
+            suspect_after_s=self.session_rules.suspect_after_s,
+        )
         started: Started = await self.writer.submit(write)
-        if not started.repeated:
+        self._closed(started.superseded, ocpp_id)
+        if started.refused and not started.repeated:
+            # Recorded with its transaction id, but nothing started: no session.started,
+            # so nothing plans current for it (docs/ocpp.md "Refused starts").
+            self.events.publish(
+                "session.refused",
+                {
+                    "session_id": str(started.session_id),
+                    "charger_id": str(write.charger_id),
+                    "ocpp_id": ocpp_id,
+                    "connector_id": write.connector_id,
+                    "transaction_id": started.transaction_id,
+                    "id_tag": write.id_tag,
+                    "status": started.id_tag_info.status,
+                    "started_at": write.timestamp.isoformat(),
+                },
+            )
+        elif not started.repeated:
             self.events.publish(
                 "session.started",
                 {
@@ -212,7 +235,27 @@ class ChargerMessages:
 
     async def stop_transaction(self, write: StopWrite, ocpp_id: str) -> Stopped:
         stopped: Stopped = await self.writer.submit(write)
-        if not stopped.repeated and stopped.session_id is not None:
+        if stopped.repeated or stopped.session_id is None:
+            return stopped
+        if stopped.late:
+            # Closed by chargegrid before (and announced then); now completed with the
+            # charger's real reading.
+            self.events.publish(
+                "session.updated",
+                {
+                    "session_id": str(stopped.session_id),
+                    "charger_id": str(write.charger_id),
+                    "ocpp_id": ocpp_id,
+                    "connector_id": stopped.connector_id,
+                    "transaction_id": write.transaction_id,
+                    "energy_wh": stopped.energy_wh,
+                    "meter_stop": write.meter_stop,
+                    "stopped_at": write.timestamp.isoformat(),
+                    "reason": write.reason,
+                    "completed": True,
+                },
+            )
+        elif stopped.running:
             self.events.publish(
                 "session.stopped",
                 {
@@ -227,6 +270,38 @@ class ChargerMessages:
                 },
             )
         return stopped
+
+    async def sweep(self) -> list[Closed]:
+        """Close refused starts and unresumed transactions whose time is up."""
+        rules = self.session_rules
+        closed: tuple[Closed, ...] = await self.writer.submit(
+            SweepWrite(self.clock(), rules.refused_timeout_s, rules.resume_timeout_s)
+        )
+        self._closed(closed, None)
+        return list(closed)
+
+    def _closed(self, closed: Iterable[Closed], ocpp_id: str | None) -> None:
+        """Announce the running sessions chargegrid closed itself (a refused start was
+        never announced as started, so its end is not either)."""
+        for c in closed:
+            log.info(
+                "session %s (transaction %s) closed: %s", c.session_id, c.transaction_id, c.reason
+            )
+            if not c.running:
+                continue
+            self.events.publish(
+                "session.stopped",
+                {
+                    "session_id": str(c.session_id),
+                    "charger_id": str(c.charger_id),
+                    "ocpp_id": ocpp_id,
+                    "connector_id": c.connector_id,
+                    "transaction_id": c.transaction_id,
+                    "energy_wh": c.energy_wh,
+                    "stopped_at": c.at.isoformat(),
+                    "reason": c.reason,
+                },
+            )
 
     async def meter_values(self, write: MeterWrite, ocpp_id: str) -> Metered:
         metered: Metered = await self.writer.submit(write)

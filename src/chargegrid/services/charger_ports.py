@@ -14,6 +14,48 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
+# How long an open session may stay open without counting as running; the defaults of
+# config.Settings, and why, in docs/ocpp.md ("Refused starts", "When a session ends").
+REFUSED_START_TIMEOUT_S = 120.0
+SESSION_RESUME_TIMEOUT_S = 300.0
+SESSION_SUSPECT_AFTER_S = 600.0
+
+# stop_reason of a session chargegrid closed itself (the charger never said it stopped).
+# Its late StopTransaction still completes it with the real meter reading; any other
+# stop_reason came from the charger, and a repeated StopTransaction changes nothing.
+SUPERSEDED = "Superseded"  # a new StartTransaction on the same connector
+CONNECTOR_AVAILABLE = "ConnectorAvailable"  # or ConnectorFinishing/ConnectorPreparing
+NOT_RESUMED = "NotResumed"  # the charger rebooted and never showed the transaction again
+TIMED_OUT = "Timeout"  # a refused start the charger never closed
+OPERATOR = "Operator"  # POST /sessions/{id}/actions/end
+SERVER_STOP_REASONS = frozenset(
+    {
+        SUPERSEDED,
+        CONNECTOR_AVAILABLE,
+        "ConnectorFinishing",
+        "ConnectorPreparing",
+        NOT_RESUMED,
+        TIMED_OUT,
+        OPERATOR,
+    }
+)
+ACCEPTED = "Accepted"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRules:
+    """When an open session stops counting as running (docs/ocpp.md)."""
+
+    # A refused start the charger neither stops nor frees its connector from is closed
+    # after this long (it holds no current and no tag meanwhile; this only tidies up).
+    refused_timeout_s: float = REFUSED_START_TIMEOUT_S
+    # After a BootNotification, an open transaction must show itself again within this
+    # long (or twice the charger's meter interval, if longer), else it is closed.
+    resume_timeout_s: float = SESSION_RESUME_TIMEOUT_S
+    # A session on a charger offline for longer is ``suspect`` and no longer keeps its
+    # id tag busy.
+    suspect_after_s: float = SESSION_SUSPECT_AFTER_S
+
 
 @dataclass(frozen=True, slots=True)
 class ChargerRecord:
@@ -103,6 +145,24 @@ class StartWrite:
     timestamp: datetime
     reservation_id: int | None
     unknown_tags_accepted: bool = False
+    # A session on a charger offline for longer than this does not make its tag busy.
+    suspect_after_s: float = SESSION_SUSPECT_AFTER_S
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """A session chargegrid closed itself (reason: one of SERVER_STOP_REASONS)."""
+
+    session_id: uuid.UUID
+    charger_id: uuid.UUID
+    connector_id: int | None
+    transaction_id: int | None
+    reason: str
+    at: datetime
+    energy_wh: float | None
+    # It was running (accepted) until now: the load manager and subscribers must hear
+    # it stopped. A refused start was never running, so its closing is not announced.
+    running: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +171,13 @@ class Started:
     transaction_id: int
     id_tag_info: IdTagInfo
     repeated: bool
+    # Open sessions on the same connector this start closed (their stop was lost).
+    superseded: tuple[Closed, ...] = ()
+
+    @property
+    def refused(self) -> bool:
+        """Recorded with its transaction id, but not running: no current, no tag."""
+        return self.id_tag_info.status != ACCEPTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +198,19 @@ class Stopped:
     energy_wh: float | None
     id_tag_info: IdTagInfo | None
     repeated: bool
+    # The session was running until this stop (not a refused start, not closed before).
+    running: bool = True
+    # It had been closed by chargegrid; this stop completed it with the real reading.
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SweepWrite:
+    """Close refused starts and unresumed transactions whose time is up (as of ``at``)."""
+
+    at: datetime
+    refused_timeout_s: float = REFUSED_START_TIMEOUT_S
+    resume_timeout_s: float = SESSION_RESUME_TIMEOUT_S
 
 
 class MeterWrite(NamedTuple):
@@ -176,6 +256,7 @@ Write = (
     | MeterWrite
     | ConfigWrite
     | NoticeWrite
+    | SweepWrite
 )
 
 
@@ -190,7 +271,8 @@ class ChargerStore(Protocol):
 
     async def apply(self, writes: Sequence[Write]) -> list[Any]:
         """Apply ``writes`` in one transaction and commit it; one result per write, in
-        order (:class:`Started`, :class:`Stopped`, :class:`Metered` or None)."""
+        order (:class:`Started`, :class:`Stopped`, :class:`Metered`, a tuple of
+        :class:`Closed` for a status, boot or sweep, or None)."""
         ...
 
     async def durable(self) -> None:

@@ -248,6 +248,17 @@ class ChargingSession(Timestamped, Base):
     started_at: Mapped[datetime] = mapped_column(index=True)
     stopped_at: Mapped[datetime | None] = mapped_column()
     stop_reason: Mapped[str | None] = mapped_column(String(32))
+    # The idTagInfo status StartTransaction was answered with. Only an Accepted session
+    # runs (gets current, a TxProfile, keeps its tag busy); a refused one is a record
+    # that the charger's transaction id existed (docs/ocpp.md "Refused starts").
+    # (No Python-side default: the database's lets older code and schemas insert rows.)
+    authorization_status: Mapped[str] = mapped_column(String(16), server_default="Accepted")
+    # Server time of the charger's reboot, while the transaction has not shown itself
+    # since (by MeterValues, StopTransaction or a Charging/Suspended status).
+    rebooted_at: Mapped[datetime | None] = mapped_column()
+    # Who closed it through the API (role:token id) and why: the audit of an operator end.
+    ended_by: Mapped[str | None] = mapped_column(String(64))
+    end_reason: Mapped[str | None] = mapped_column(String(500))
     priority: Mapped[float | None] = mapped_column(Float)
     phases_used: Mapped[int | None] = mapped_column(Integer)
     ev_max_current: Mapped[float | None] = mapped_column(Float)
@@ -259,6 +270,8 @@ class ChargingSession(Timestamped, Base):
         Index("ix_sessions_charger_active", "charger_id", "stopped_at"),
         # "Is this id tag charging already?" on every StartTransaction (migration ocpp_0002).
         Index("ix_sessions_id_tag_active", "id_tag", "stopped_at"),
+        # The periodic sweep of open sessions (refused starts, reboots) (migration ocpp_0005).
+        Index("ix_sessions_open", "stopped_at", "authorization_status"),
         UniqueConstraint("charger_id", "remote_transaction_id"),
     )
 

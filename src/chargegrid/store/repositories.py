@@ -197,7 +197,9 @@ class SessionRepository(Repository[ChargingSession]):
 
     async def active_for_charger(self, charger_id: uuid.UUID) -> list[ChargingSession]:
         query = select(ChargingSession).where(
-            ChargingSession.charger_id == charger_id, ChargingSession.stopped_at.is_(None)
+            ChargingSession.charger_id == charger_id,
+            ChargingSession.stopped_at.is_(None),
+            ChargingSession.authorization_status == "Accepted",
         )
         return list((await self.session.scalars(query)).all())
 

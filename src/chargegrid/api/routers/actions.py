@@ -172,7 +172,11 @@ async def remote_stop(
     session = await ctx.uow.sessions.get(body.session_id)
     if session is None or session.charger_id != charger_id:
         raise NotFound("no such session on this charger")
-    if session.transaction_id is None or session.stopped_at is not None:
+    if (
+        session.transaction_id is None
+        or session.stopped_at is not None
+        or session.authorization_status != "Accepted"  # a refused start never ran
+    ):
         raise Conflict("the session is not running")
     payload = {"transactionId": session.transaction_id}
     return await _send(request, ctx, charger_id, "RemoteStopTransaction", payload)
