@@ -22,11 +22,15 @@ async def register_fleet(
     id_tags: Sequence[str],
     site_id: str | None = None,
     circuit_id: str | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> int:
     """Create what is missing; returns how many chargers were new. 409 = exists already
     (an existing charger is left where it is, even with ``circuit_id``)."""
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=api.rstrip("/"), headers=headers, timeout=30) as http:
+    async with httpx.AsyncClient(
+        base_url=api.rstrip("/"), headers=headers, timeout=30, transport=transport
+    ) as http:
         if site_id is None and circuit_id is not None:
             circuit = (await _get(http, f"/circuits/{circuit_id}")).raise_for_status().json()
             site_id = circuit["site_id"]
