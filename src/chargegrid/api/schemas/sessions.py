@@ -3,7 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from chargegrid.api.schemas.common import ReadModel
+from pydantic import Field
+
+from chargegrid.api.schemas.common import ReadModel, WriteModel
 
 
 class MeterValueOut(ReadModel):
@@ -26,13 +28,22 @@ class SessionOut(ReadModel):
     transaction_id: int | None
     remote_transaction_id: str | None
     id_tag: str | None
+    # Open and accepted: it gets current and keeps its id tag busy.
     active: bool
+    # The idTagInfo status StartTransaction was answered with; anything but Accepted is
+    # a refused start, recorded with its transaction id but never active.
+    authorization_status: str
+    # Active on a charger offline for longer than session_suspect_after_s.
+    suspect: bool
     meter_start: float | None
     meter_stop: float | None
     energy_wh: float
     started_at: datetime
     stopped_at: datetime | None
     stop_reason: str | None
+    # Who ended it through POST /sessions/{id}/actions/end, and why.
+    ended_by: str | None
+    end_reason: str | None
     priority: float | None
     phases_used: int | None
     ev_max_current: float | None
@@ -43,3 +54,7 @@ class SessionOut(ReadModel):
 
 class SessionDetail(SessionOut):
     meter_values: list[MeterValueOut]
+
+
+class EndSession(WriteModel):
+    reason: str = Field(min_length=1, max_length=500, description="Why it is ended (audited)")
