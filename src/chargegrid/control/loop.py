@@ -325,6 +325,7 @@ class ControlLoop:
                 LIMIT_VIOLATION,
                 event_payload(
                     open_violation,
+                    self._charger_site.get(open_violation.key.charger_id),
                     payload.get("ocpp_id"),
                     payload.get("connector_id"),
                     ended=True,
@@ -362,6 +363,7 @@ class ControlLoop:
                 LIMIT_VIOLATION,
                 event_payload(
                     taken.transition.violation,
+                    site_id,
                     payload.get("ocpp_id"),
                     payload.get("connector_id"),
                     ended=taken.transition.ended,

@@ -122,6 +122,7 @@ def take_reading(
 
 def event_payload(
     violation: Violation,
+    site_id: str | None,
     ocpp_id: str | None,
     connector_id: int | None,
     *,
@@ -131,6 +132,7 @@ def event_payload(
 ) -> dict[str, Any]:
     """The ``charger.limit_violation`` payload: once when it begins, once when it ends."""
     payload: dict[str, Any] = {
+        "site_id": site_id,  # the event stream and webhooks are scoped by it
         "charger_id": violation.key.charger_id,
         "ocpp_id": ocpp_id,
         "evse_number": violation.key.evse_number,

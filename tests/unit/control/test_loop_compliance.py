@@ -125,6 +125,7 @@ async def test_power_only_car_over_its_limit_is_planned_at_its_draw_and_told_aga
     await power_reading(world, s3, 22.0)
     event = events.get_nowait()
     assert event is not None
+    assert event.payload["site_id"] == str(world.site_id)
     assert event.payload["charger_id"] == str(world.c3)
     assert event.payload["ocpp_id"] == "CP3"
     assert event.payload["session_id"] == s3
@@ -161,4 +162,28 @@ async def test_power_only_car_over_its_limit_is_planned_at_its_draw_and_told_aga
     world.loop.trigger(str(world.site_id))
     await world.settle()
     assert cp1_limit(world) == 15.0
+    events.close()
+
+
+async def test_a_violation_open_when_its_session_stops_is_reported_ended(world: World) -> None:
+    clock = world.loop.clock
+    assert isinstance(clock, FakeClock)
+    events = world.bus.subscribe("charger.limit_violation")
+    await set_available(world, 30.0)
+    s3 = await session_of(world, world.c3)
+    for _ in range(3):
+        clock.advance(6.0)
+        await power_reading(world, s3, 22.0)
+    began = events.get_nowait()
+    assert began is not None and began.payload["ended"] is False
+    world.bus.publish(
+        "session.stopped",
+        {"session_id": s3, "charger_id": str(world.c3), "ocpp_id": "CP3", "connector_id": 1},
+    )
+    await world.settle()
+    ended = events.get_nowait()
+    assert ended is not None and ended.payload["ended"] is True
+    assert ended.payload["reason"] == "session_stopped"
+    assert ended.payload["since"] == began.payload["since"]
+    assert world.loop.compliance.violations() == {}
     events.close()

@@ -21,6 +21,7 @@ TOPICS = frozenset(
         "charger.connected",
         "charger.disconnected",
         "charger.status_changed",
+        "charger.limit_violation",
         "session.started",
         "session.updated",
         "session.stopped",

@@ -2,7 +2,7 @@
 // measured current and reason, and the settings forms this role may use.
 import { api } from "./api.js";
 import { h, replaceChildren, setText } from "./dom.js";
-import { amps, PHASE_LABEL, PHASES, reasonWords, statusClass, statusWord } from "./format.js";
+import { amps, PHASE_LABEL, PHASES, reasonWords, sourceWords, statusClass, statusWord } from "./format.js";
 import { settingsForm } from "./forms.js";
 
 const CONNECTOR_STANDARDS = [
@@ -136,8 +136,11 @@ class ChargerCard {
     setText(cells.phases, session ? `${session.phases}φ${grid ? ` ${grid}` : ""}` : "—");
     const measured = session?.measured ?? {};
     const shown = PHASES.filter((p) => measured[p] != null).map((p) => `${PHASE_LABEL[p]} ${amps(measured[p])}`);
-    setText(cells.measured, shown.length ? shown.join(" · ") : "—");
+    // A meter that reports no current: say what the amperes were worked out from.
+    const from = shown.length ? sourceWords(session?.measured_source) : "";
+    setText(cells.measured, shown.length ? shown.join(" · ") + (from ? ` (${from})` : "") : "—");
     setText(cells.reason, session ? reasonWords(session.reason, nodeName) : "—");
+    cells.reason.classList.toggle("alert", session?.reason === "not_following_limit");
   }
 
   /** Forms are built once per card (and per EVSE set) so live updates never eat typing. */

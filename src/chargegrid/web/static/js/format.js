@@ -67,6 +67,14 @@ export function reasonWords(reason, nodeName = () => null) {
     at_max: "at its maximum",
     below_min_not_admitted: "waiting: not enough current for its minimum",
     switched_to_1_phase: "switched to 1 phase",
+    charger_offline: "charger offline: held at what it may draw",
+    charger_flagged: "charger refused or did not answer: held",
+    not_following_limit: "not following its limit: counted at its draw",
   };
   return words[reason] ?? reason.replaceAll("_", " ");
+}
+
+/** Where a session's measured current came from, in words ("" when measured as current). */
+export function sourceWords(source) {
+  return { power: "from power", energy: "from energy" }[source] ?? "";
 }
