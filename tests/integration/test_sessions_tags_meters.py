@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chargegrid.store.models import ChargingSession, MeterValue
+from sqlalchemy import update
+
+from chargegrid.store.models import Charger, ChargingSession, MeterValue
 from chargegrid.store.uow import UnitOfWork
 from tests.integration.conftest import Api, assert_problem
 
@@ -14,7 +17,13 @@ T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
 
 async def _record_session(
-    api: Api, charger_id: str, *, stopped: bool, samples: int, started: datetime = T0
+    api: Api,
+    charger_id: str,
+    *,
+    stopped: bool,
+    samples: int,
+    started: datetime = T0,
+    authorization_status: str = "Accepted",
 ) -> str:
     """Store a session the way the OCPP server does, through the repositories."""
     async with UnitOfWork(api.db) as uow:
@@ -28,6 +37,7 @@ async def _record_session(
             meter_start=1000,
             started_at=started,
             energy_wh=0,
+            authorization_status=authorization_status,
         )
         uow.sessions.add(session)
         await uow.sessions.flush()
@@ -196,3 +206,87 @@ async def test_meter_validation_and_delete_clears_references(api: Api) -> None:
     assert (await api.call("DELETE", f"/electricity-meters/{meter['id']}")).status_code == 204
     assert (await api.ok("GET", f"/circuits/{circuit['id']}"))["electricity_meter_id"] is None
     assert (await api.ok("GET", f"/sites/{site['id']}"))["electricity_meter_id"] is None
+
+
+async def test_a_refused_start_is_never_active(api: Api) -> None:
+    site = await api.site()
+    charger = await api.charger(site["id"])
+    running = await _record_session(api, charger["id"], stopped=False, samples=0)
+    refused = await _record_session(
+        api, charger["id"], stopped=False, samples=0, authorization_status="ConcurrentTx"
+    )
+    active = await api.ok("GET", "/sessions", params={"active": "true"})
+    assert [s["id"] for s in active["data"]] == [running]
+    inactive = await api.ok("GET", "/sessions", params={"active": "false"})
+    assert [s["id"] for s in inactive["data"]] == [refused]
+    detail = await api.ok("GET", f"/sessions/{refused}")
+    assert detail["active"] is False and detail["stopped_at"] is None
+    assert detail["authorization_status"] == "ConcurrentTx"
+
+
+async def test_operator_ends_a_session_audited_and_announced(api: Api) -> None:
+    site, other = await api.site(), await api.site(name="Other")
+    charger = await api.charger(site["id"])
+    session_id = await _record_session(api, charger["id"], stopped=False, samples=0)
+    path = f"/sessions/{session_id}/actions/end"
+    body = {"reason": "charger removed from the wall"}
+    assert_problem(await api.call("POST", path, body, role="viewer"), 403)
+    assert_problem(await api.call("POST", path, body, sites=[uuid.UUID(other["id"])]), 404)
+    assert_problem(await api.call("POST", path, {"reason": ""}), 422, "reason")
+    assert_problem(await api.call("POST", path, {}), 422, "reason")
+    assert (await api.ok("GET", f"/sessions/{session_id}"))["active"] is True
+
+    async with api.bus.subscribe("session.stopped") as events:
+        ended = await api.ok("POST", path, body, role="owner", sites=[uuid.UUID(site["id"])])
+        event = await asyncio.wait_for(events.get(), 5)
+    assert ended["active"] is False and ended["stopped_at"] is not None
+    assert ended["stop_reason"] == "Operator"
+    assert ended["ended_by"].startswith("owner:")
+    assert ended["end_reason"] == "charger removed from the wall"
+    assert event.payload["session_id"] == session_id
+    assert event.payload["charger_id"] == charger["id"]
+    assert event.payload["reason"] == "Operator"
+    assert event.payload["ended_by"] == ended["ended_by"]
+    active = await api.ok("GET", "/sessions", params={"active": "true"})
+    assert active["data"] == []
+    assert_problem(await api.call("POST", path, body, role="service"), 409)
+    unknown = f"/sessions/{uuid.uuid4()}/actions/end"
+    assert_problem(await api.call("POST", unknown, body), 404)
+
+
+async def test_sessions_on_a_charger_offline_for_long_are_suspect(api: Api) -> None:
+    site = await api.site()
+    charger = await api.charger(site["id"])
+    session_id = await _record_session(api, charger["id"], stopped=False, samples=0)
+    done = await _record_session(api, charger["id"], stopped=True, samples=0)
+
+    async def offline_since(seconds: float, online: bool = False) -> None:
+        async with api.db.session() as s:
+            await s.execute(
+                update(Charger)
+                .where(Charger.id == uuid.UUID(charger["id"]))
+                .values(
+                    online=online,
+                    last_seen_at=datetime.now(UTC) - timedelta(seconds=seconds),
+                )
+            )
+
+    async def suspect() -> dict[str, bool]:
+        listed = await api.ok("GET", "/sessions", params={"charger_id": charger["id"]})
+        return {s["id"]: s["suspect"] for s in listed["data"]}
+
+    await offline_since(60)  # below session_suspect_after_s (600 s by default)
+    assert await suspect() == {session_id: False, done: False}
+    await offline_since(3600)
+    assert await suspect() == {session_id: True, done: False}
+    assert (await api.ok("GET", f"/sessions/{session_id}"))["suspect"] is True
+    await offline_since(3600, online=True)  # back: it says what it is doing
+    assert await suspect() == {session_id: False, done: False}
+
+
+async def test_a_new_charger_reports_meter_values_every_10_s(api: Api) -> None:
+    site = await api.site()
+    charger = await api.charger(site["id"])
+    assert charger["meter_value_interval"] == 10
+    patched = await api.ok("PATCH", f"/chargers/{charger['id']}", {"meter_value_interval": None})
+    assert patched["meter_value_interval"] == 10
