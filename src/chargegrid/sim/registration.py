@@ -46,6 +46,7 @@ async def register_fleet(
                 "site_id": site_id,
                 "max_charge_phases": 1 if spec.phases == 1 else 3,
                 "meter_value_interval": METER_VALUE_INTERVAL_S,
+                "connectors": [_connector(spec, n) for n in range(1, spec.connectors + 1)],
             }
             if circuit_id is not None:
                 body["circuit_id"] = circuit_id
@@ -62,6 +63,17 @@ async def register_fleet(
                 answer.raise_for_status()
     log.info("registered %d new chargers on site %s", created, site_id)
     return created
+
+
+def _connector(spec: ChargerSpec, number: int) -> dict[str, object]:
+    """The wiring the simulated connector really has: without it the CSMS would assume
+    a 3-phase RST connector and load-balance phases the cars do not use."""
+    return {
+        "connector_id": number,
+        "power_type": "AC_1_PHASE" if spec.phases == 1 else "AC_3_PHASE",
+        "phase_rotation": str(spec.rotation(number)),
+        "max_amperage": int(spec.max_current),
+    }
 
 
 async def _post(http: httpx.AsyncClient, path: str, body: dict[str, object]) -> httpx.Response:

@@ -95,5 +95,17 @@ async def test_registration_places_chargers_on_the_circuit_and_adds_tags() -> No
     chargers = [body for path, body in posted if path.endswith("/chargers")]
     assert [c["ocpp_id"] for c in chargers] == ["T-001", "T-002"]
     assert all(c["site_id"] == site and c["circuit_id"] == circuit for c in chargers)
+    specs = charger_specs(config)
+    assert [c["connectors"] for c in chargers] == [
+        [
+            {
+                "connector_id": 1,
+                "power_type": "AC_1_PHASE" if s.phases == 1 else "AC_3_PHASE",
+                "phase_rotation": s.rotations[0],
+                "max_amperage": 32,
+            }
+        ]
+        for s in specs
+    ]
     tags = [body["id_tag"] for path, body in posted if path.endswith("/id-tags")]
     assert tags == list(config.id_tags) == ["T-TAG-0001", "T-TAG-0002", "T-TAG-0003", "T-TAG-0004"]
