@@ -1,4 +1,6 @@
 // Active sessions on the site: who, where, since when, how much energy, at what limit.
+// A session whose charger has been offline for long is marked suspect: probably over,
+// but nobody said so (an operator may end it: POST /sessions/{id}/actions/end).
 import { h, replaceChildren, setText } from "./dom.js";
 import { amps, clock, duration, kwh } from "./format.js";
 
@@ -43,6 +45,12 @@ export class SessionList {
     sessions.forEach((s, i) => {
       const cells = this.rows[i];
       setText(cells.charger, chargerName(s.charger_id) ?? "—");
+      if (s.suspect) {
+        cells.charger.append(
+          h("span", { class: "status status-UNKNOWN suspect-badge", title: "Its charger has been offline for long: this session may be over" }, "suspect"),
+        );
+      }
+      this.tbody.children[i]?.classList.toggle("suspect", Boolean(s.suspect));
       setText(cells.evse, s.evse_number ?? "—");
       setText(cells.tag, s.id_tag ?? "—");
       setText(cells.started, clock(s.started_at));
