@@ -190,6 +190,25 @@ class ApplyReport:
     def sent(self) -> int:
         return sum(len(v) for v in self.outcomes.values())
 
+    def merged(self, later: ApplyReport) -> ApplyReport:
+        """This report and a later one of the same round, as one."""
+        out = ApplyReport(
+            outcomes={k: list(v) for k, v in self.outcomes.items()},
+            skipped_small=self.skipped_small + later.skipped_small,
+            held_flagged=self.held_flagged + later.held_flagged,
+            deferred=self.deferred + later.deferred,
+            increases_withheld=self.increases_withheld or later.increases_withheld,
+            first_sent_at=self.first_sent_at or later.first_sent_at,
+            last_sent_at=later.last_sent_at or self.last_sent_at,
+            last_answer_at=later.last_answer_at or self.last_answer_at,
+        )
+        for key, steps in later.outcomes.items():
+            out.outcomes.setdefault(key, []).extend(steps)
+        for at in (self.retry_at, later.retry_at):
+            if at is not None:
+                out._note_retry(at)
+        return out
+
     def _note_retry(self, at: float) -> None:
         self.retry_at = at if self.retry_at is None else min(self.retry_at, at)
 
@@ -217,6 +236,10 @@ class ApplyEngine:
         # EVSEs that may hold a live profile whose value we do not know (a call with
         # nothing known before it went unanswered), until that profile's lease ends.
         self._uncertain: dict[EvseKey, float] = {}
+        # Chargers whose link dropped (they may have rebooted and lost their live
+        # profiles), and the EVSEs that acknowledged a live limit since.
+        self._relinked: set[str] = set()
+        self._confirmed: set[EvseKey] = set()
         self._resend: set[EvseKey] = set()  # see resend()
 
     # --- what the loop reads -------------------------------------------------------
@@ -245,23 +268,25 @@ class ApplyEngine:
         hardware allows.
         """
         granted = self._granted.get(key)
-        now = self._clock.monotonic()
         # A TxProfile dies with its transaction (a new one starts on the failsafe), a
         # lease at its end.
-        if (
-            granted is not None
-            and (
-                transaction_id is None
-                or granted.transaction_id is None
-                or granted.transaction_id == transaction_id
-            )
-            and (granted.lease_until is None or now < granted.lease_until)
-        ):
-            return granted.limit
-        until = self._uncertain.get(key)
-        if until is not None and now < until:
+        live = (
+            granted.limit
+            if granted is not None and self._in_force(granted, transaction_id)
+            else None
+        )
+        failsafe = self._failsafe.get(key)
+        if self.uncertain(key):
             return None
-        return self._failsafe.get(key)
+        if live is None:
+            return failsafe
+        if key.charger_id in self._relinked and key not in self._confirmed:
+            # Since its link dropped it may obey its live limit, or only its failsafe if
+            # it rebooted and dropped the live profile: the higher of the two.
+            if failsafe is None:
+                return None
+            return Limit(max(live.amps, failsafe.amps), max(live.phases, failsafe.phases))
+        return live
 
     def uncertain(self, key: EvseKey) -> bool:
         """A profile of unknown value may bind this EVSE: count it at its hardware."""
@@ -282,14 +307,20 @@ class ApplyEngine:
     # --- connection and session events -----------------------------------------------
 
     def charger_disconnected(self, charger_id: str) -> None:
-        # It keeps its last profiles: leases run out by themselves, the failsafe stays.
+        # It keeps its last profiles (leases run out by themselves, the failsafe stays),
+        # unless it reboots and drops its live ones: see ``committed``.
+        self._went_offline(charger_id)
+
+    def _went_offline(self, charger_id: str) -> None:
         self._offline.add(charger_id)
+        self._relinked.add(charger_id)
+        self._confirmed = {k for k in self._confirmed if k.charger_id != charger_id}
 
     def charger_connected(self, charger_id: str) -> None:
         """A socket opened; nothing is sent until the charger is ready (registered on
         this connection). What it may obey is kept: a charger that rebooted may have
-        kept its profiles (the held-limit rule, above)."""
-        self._offline.add(charger_id)
+        kept its profiles, or dropped its live ones (the held-limit rule, above)."""
+        self._went_offline(charger_id)
 
     def charger_ready(self, charger_id: str) -> None:
         """The charger spoke first on its new connection (and a BootNotification was
@@ -345,7 +376,7 @@ class ApplyEngine:
             return _Step(sp, new, StepKind.REDUCTION), None
         # _live_grant, without working out ``committed`` a second time.
         granted = self._granted.get(sp.key)
-        if granted is not None and granted.limit != old:
+        if granted is not None and not self._in_force(granted, sp.transaction_id):
             granted = None
         if new.amps <= 0.0:
             new = Limit(0.0, old.phases)  # no current on any phase: the count is moot
@@ -362,11 +393,24 @@ class ApplyEngine:
             second = _Step(sp, new, StepKind.INCREASE)
         if first is None and second is None and granted is not None and self._lease_due(granted):
             first = _Step(sp, old, StepKind.RENEWAL)
+        if first is None and granted is None and self._can_layer(sp.caps):
+            # Only the failsafe binds here, at the plan's value: pin it with a live
+            # profile all the same, or raising the failsafe later (it goes out after the
+            # live limits) would let this car draw more than the plan gave it.
+            first = _Step(sp, old, StepKind.RENEWAL)
         if self._resend and sp.key in self._resend:
             self._resend.discard(sp.key)
             if first is None and second is None:
                 first = _Step(sp, old, StepKind.RENEWAL)
         return first, second
+
+    def _in_force(self, granted: Granted, transaction_id: int | str | None) -> bool:
+        """Whether an acknowledged live limit binds this transaction now (``committed``)."""
+        return (
+            transaction_id is None
+            or granted.transaction_id is None
+            or granted.transaction_id == transaction_id
+        ) and (granted.lease_until is None or self._clock.monotonic() < granted.lease_until)
 
     def _live_grant(self, key: EvseKey, transaction_id: int | str | None) -> Granted | None:
         """The acknowledged live limit, if it still binds this transaction now."""
@@ -440,20 +484,22 @@ class ApplyEngine:
         sp = step.setpoint
         old = self._live_grant(sp.key, sp.transaction_id)
         outcome = answer.outcome
+        before = self.committed(sp.key, sp.transaction_id)  # before the link is marked
         if outcome is Outcome.ACCEPTED:
             changed_at = old.changed_at if old is not None and old.limit == step.limit else sent_at
             self._granted[sp.key] = Granted(step.limit, sp.transaction_id, lease, changed_at)
             self._uncertain.pop(sp.key, None)
+            if sp.key.charger_id in self._relinked:
+                self._confirmed.add(sp.key)
             self._succeeded(sp.key.charger_id)
             return
         if outcome is Outcome.OFFLINE:
-            self._offline.add(sp.key.charger_id)
+            self._went_offline(sp.key.charger_id)
         else:
             self._flag(sp.key.charger_id, outcome)
         if not answer.sent or outcome is Outcome.REJECTED:
             return  # the charger still holds what it held before
         # Sent but never answered: the charger may have applied it after all.
-        before = self.committed(sp.key, sp.transaction_id)
         if before is None:
             self._uncertain[sp.key] = max(
                 self._uncertain.get(sp.key, 0.0), lease if lease is not None else float("inf")
@@ -594,7 +640,7 @@ class ApplyEngine:
                 self._succeeded(key.charger_id)
                 return
             if outcome is Outcome.OFFLINE:
-                self._offline.add(key.charger_id)
+                self._went_offline(key.charger_id)
             else:
                 self._flag(key.charger_id, outcome)
             if not answer.sent or outcome is Outcome.REJECTED:

@@ -67,6 +67,7 @@ TOPICS = (
     SYNC,
     "config.changed",
     "charger.connected",
+    "charger.ready",
     "charger.disconnected",
     "charger.status_changed",
     "session.started",
@@ -165,6 +166,8 @@ class ControlLoop:
         self._tasks: list[asyncio.Task[None]] = []
         self.round_listeners: list[Callable[[RoundStats], None]] = []
         self._syncs: dict[int, asyncio.Event] = {}
+        # Chargers that just became ready, and who waits for their first limits.
+        self._first_limits: dict[str, asyncio.Event] = {}
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -279,6 +282,33 @@ class ControlLoop:
         charger_id = str(payload.get("charger_id"))
         self.engine.charger_connected(charger_id)
         await self._link_changed(charger_id, online=True)
+
+    async def _on_ready(self, payload: dict[str, Any]) -> None:
+        """The charger spoke first on its new connection (a BootNotification accepted):
+        its failsafe and live limits are the first calls it gets, at once."""
+        charger_id = str(payload.get("charger_id"))
+        self.engine.charger_ready(charger_id)
+        site_id = await self._site_of(charger_id)
+        if site_id is None:
+            self._limits_sent(charger_id)  # no site: nothing to send
+            return
+        state = self._sites.setdefault(site_id, _SiteState())
+        known = state.snapshot is not None and state.snapshot.charger(charger_id) is not None
+        if known and state.snapshot is not None:
+            state.snapshot = with_online(state.snapshot, charger_id, True)
+        self.trigger(site_id, reload=not known, at_once=True)
+
+    async def first_limits(self, charger_id: str) -> None:
+        """Until the first round after ``charger_id`` became ready has sent its failsafe
+        and live limits (and had their answers or timeouts); the OCPP server reads and
+        pushes the charger's configuration only after that. Callers bound the wait."""
+        event = self._first_limits.setdefault(charger_id, asyncio.Event())
+        await event.wait()
+
+    def _limits_sent(self, charger_id: str) -> None:
+        event = self._first_limits.pop(charger_id, None)
+        if event is not None:
+            event.set()
 
     async def _on_disconnected(self, payload: dict[str, Any]) -> None:
         charger_id = str(payload.get("charger_id"))
@@ -400,6 +430,7 @@ class ControlLoop:
     _handlers: dict[str, Callable[[ControlLoop, dict[str, Any]], Awaitable[None]]] = {
         "config.changed": _on_config,
         "charger.connected": _on_connected,
+        "charger.ready": _on_ready,
         "charger.disconnected": _on_disconnected,
         "charger.status_changed": _on_status,
         "session.started": _on_session_started,
@@ -499,6 +530,12 @@ class ControlLoop:
             self._sites.pop(site_id, None)
             return
         metrics.REBALANCES.inc()
+        # Chargers whose first limits this round sends (ready before it began).
+        greeted = [
+            c.id
+            for c in snapshot.chargers
+            if c.id in self._first_limits and self.engine.steerable(c.id)
+        ]
         loaded_at = self.clock.monotonic()
         try:
             built, plan = self._plan(snapshot, state)
@@ -508,13 +545,25 @@ class ControlLoop:
         planned_at = self.clock.monotonic()
         metrics.PLAN_SECONDS.observe(planned_at - triggered_at)
         setpoints = self._setpoints(state, built, plan)
-        report = await self.engine.apply(setpoints)
-        failsafe_report = await self.engine.install_failsafes(
+        targets = [
             FailsafeTarget(EvseKey(c.id, e.number), c.ocpp_id, state.failsafe[key], c.caps)
             for c in snapshot.chargers
             for e in c.evses
             if (key := EvseKey(c.id, e.number)) in state.failsafe
+        ]
+        # A charger with no failsafe acknowledged yet (just booted) gets it first, before
+        # any live limit: a car may start charging the moment it boots. Changed failsafes
+        # of the others go after the live limits, which a PATCH is waiting for.
+        fresh = [t for t in targets if not self.engine.failsafe_known(t.key)]
+        first_report = await self.engine.install_failsafes(fresh) if fresh else None
+        report = await self.engine.apply(setpoints)
+        failsafe_report = await self.engine.install_failsafes(
+            t for t in targets if self.engine.failsafe_known(t.key)
         )
+        if first_report is not None:
+            failsafe_report = first_report.merged(failsafe_report)
+        for charger_id in greeted:
+            self._limits_sent(charger_id)
         self._record(site_id, state, snapshot, built, plan)
         stats = RoundStats(
             site_id, triggered_at, started_at, loaded_at, planned_at, report, failsafe_report
@@ -575,6 +624,7 @@ class ControlLoop:
         flagged = frozenset(c.id for c in snapshot.chargers if not self.engine.steerable(c.id))
         flagged -= offline
         held: dict[EvseKey, Limit | None] = {}
+        uncertain: frozenset[EvseKey] = frozenset()
         if offline or flagged:
             tx_at = {(s.charger_id, s.evse_number): s.transaction_id for s in snapshot.sessions}
             held = {
@@ -584,6 +634,7 @@ class ControlLoop:
                 for e in c.evses
                 for key in (EvseKey(c.id, e.number),)
             }
+            uncertain = frozenset(k for k in held if self.engine.uncertain(k))
         violating = {sid: v.measured for sid, v in self.compliance.violations().items()}
         for s in snapshot.sessions if violating else ():
             if s.id in violating:  # counted at its draw, and told its limit again
@@ -598,6 +649,7 @@ class ControlLoop:
             failsafe=state.failsafe,
             offline=offline,
             flagged=flagged,
+            uncertain=uncertain,
             unmanaged_hold=self._hold,
             previous=state.plan,
             phase_switches=state.phase_switches,

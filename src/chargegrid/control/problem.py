@@ -54,6 +54,9 @@ class Inputs:
     failsafe: Mapping[EvseKey, Limit]
     offline: frozenset[str]  # charger ids: not connected
     flagged: frozenset[str] = frozenset()  # charger ids: refused or did not answer
+    # EVSEs that may obey a profile of unknown value (a lost call, nothing known before
+    # it): counted at their hardware maximum, offline or not.
+    uncertain: frozenset[EvseKey] = frozenset()
     unmanaged_hold: PeakHold | None = None  # smooths metered unmanaged load (see PeakHold)
     previous: Plan | None = None
     phase_switches: Mapping[str, int] = field(default_factory=dict)
@@ -291,7 +294,7 @@ def _held_limit(
     known = inputs.held.get(key)
     if known is not None:
         return known
-    if charger.id in inputs.offline:
+    if charger.id in inputs.offline and key not in inputs.uncertain:
         return inputs.failsafe.get(key) or Limit(0.0, phases_count)
     hardware = [connector.max_amperage]
     if charger.max_charge_current is not None and charger.max_charge_current >= 0:

@@ -9,6 +9,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chargegrid.ocpp.boot_sequence import BootSettings, LimitsFirst
 from chargegrid.ocpp.gateway import CommandGateway
 from chargegrid.ocpp.schemas import schemas
 from chargegrid.ocpp.server import OcppServer, PasswordCheck
@@ -32,6 +33,8 @@ class OcppCentralSystem:
         heartbeat_interval: int = 300,
         check_password: PasswordCheck = verify_password,
         checkpoint_every_s: float = 0.5,
+        limits_first: LimitsFirst | None = None,
+        boot_settings: BootSettings | None = None,
         session_rules: SessionRules | None = None,
     ) -> None:
         self.store = SqlChargerStore(engine)
@@ -46,7 +49,9 @@ class OcppCentralSystem:
             heartbeat_interval=heartbeat_interval,
             session_rules=session_rules,
         )
-        self.server = OcppServer(self.messages, self.gateway, check_password)
+        self.server = OcppServer(
+            self.messages, self.gateway, check_password, limits_first, boot_settings
+        )
         self.checkpoint_every_s = checkpoint_every_s
         self._checkpointer: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None

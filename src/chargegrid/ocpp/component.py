@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 GATEWAY_HANDLE = "ocpp_gateway"
 CENTRAL_HANDLE = "ocpp"
+CONTROL_HANDLE = "control_loop"  # control.component.HANDLE, found at call time
 PUSHED_SETTINGS = frozenset({"meter_value_interval"})
 AVAILABILITY_TIMEOUT = 30.0
 
@@ -44,10 +45,19 @@ class RuntimeLike(Protocol):
 @asynccontextmanager
 async def ocpp_server(runtime: RuntimeLike) -> AsyncIterator[OcppCentralSystem]:
     settings = runtime.settings
+
+    async def limits_first(charger_id: str) -> None:
+        # The control loop, when this process runs one, sends a booted charger its
+        # failsafe and live limits before its configuration is read (BootSequence).
+        loop = runtime.handles.get(CONTROL_HANDLE)
+        if loop is not None:
+            await loop.first_limits(charger_id)
+
     central = OcppCentralSystem(
         runtime.db.engine,
         runtime.bus,
         auto_register=settings.auto_register,
+        limits_first=limits_first,
         session_rules=SessionRules(
             refused_timeout_s=settings.refused_start_timeout_s,
             resume_timeout_s=settings.session_resume_timeout_s,

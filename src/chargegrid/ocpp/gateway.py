@@ -1,8 +1,11 @@
 """The command gateway: send a CALL to a connected charger and get its answer.
 
 The actions API, the post-boot exchange and the load manager all go through here.
-Errors are the domain's: Conflict when the charger is offline (or leaves while we
-wait), ChargerTimeout when it does not answer in time, InvalidValue when the payload
+A charger is reachable only once it is *ready*: it has spoken first on its connection
+and, if that was a BootNotification, been answered Accepted (chargers may refuse or
+ignore anything before they are registered). Until then it counts as offline.
+Errors are the domain's: Conflict when the charger is offline or not ready (or leaves
+while we wait), ChargerTimeout when it does not answer in time, InvalidValue when the payload
 breaks the OCPP schema (nothing is sent). A CallError or a malformed answer raises
 ``ocpp.errors.AnswerError`` (the charger said no).
 """
@@ -27,32 +30,54 @@ DEFAULT_TIMEOUT = 30.0
 class CommandGateway:
     def __init__(self) -> None:
         self._live: dict[str, OcppConnection] = {}
+        self._ready: set[str] = set()
 
-    def attach(self, ocpp_id: str, connection: OcppConnection) -> OcppConnection | None:
-        """Make ``connection`` the charger's; return the one it replaces, if any."""
+    def attach(
+        self, ocpp_id: str, connection: OcppConnection, *, ready: bool
+    ) -> OcppConnection | None:
+        """Make ``connection`` the charger's (reachable at once only if ``ready``);
+        return the one it replaces, if any."""
         previous = self._live.get(ocpp_id)
         self._live[ocpp_id] = connection
+        if ready:
+            self._ready.add(ocpp_id)
+        else:
+            self._ready.discard(ocpp_id)
         return previous
+
+    def mark_ready(self, ocpp_id: str, connection: OcppConnection) -> bool:
+        """The charger registered on ``connection``; False if a newer one replaced it."""
+        if self._live.get(ocpp_id) is not connection:
+            return False
+        self._ready.add(ocpp_id)
+        return True
 
     def detach(self, ocpp_id: str, connection: OcppConnection) -> bool:
         """Forget ``connection`` unless a newer one replaced it; True if it was current."""
         if self._live.get(ocpp_id) is connection:
             del self._live[ocpp_id]
+            self._ready.discard(ocpp_id)
             return True
         return False
 
     def connection(self, ocpp_id: str) -> OcppConnection:
-        """The live connection of ``ocpp_id``; Conflict if it is offline."""
+        """The live connection of ``ocpp_id``; Conflict if it is offline or not ready."""
         connection = self._live.get(ocpp_id)
         if connection is None:
             raise Conflict(f"charger {ocpp_id} is offline")
+        if ocpp_id not in self._ready:
+            raise Conflict(
+                f"charger {ocpp_id} is connected but has not registered on this connection "
+                "yet (no BootNotification accepted, nothing said)"
+            )
         return connection
 
     def is_online(self, ocpp_id: str) -> bool:
-        return ocpp_id in self._live
+        """Connected and ready: calls may be sent."""
+        return ocpp_id in self._ready
 
     def online(self) -> list[str]:
-        return list(self._live)
+        return [ocpp_id for ocpp_id in self._live if ocpp_id in self._ready]
 
     async def send(
         self,

@@ -23,6 +23,7 @@ from websockets.http11 import Request, Response
 
 from chargegrid.domain.errors import InvalidValue, NotFound
 from chargegrid.domain.identifiers import check_ocpp_id
+from chargegrid.ocpp.boot_sequence import BootSequence, BootSettings, LimitsFirst
 from chargegrid.ocpp.connection import OcppConnection
 from chargegrid.ocpp.gateway import CommandGateway
 from chargegrid.ocpp.schemas import CHARGER_ACTIONS_16, schemas
@@ -61,10 +62,14 @@ class OcppServer:
         messages: ChargerMessages,
         gateway: CommandGateway,
         check_password: PasswordCheck,
+        limits_first: LimitsFirst | None = None,
+        boot_settings: BootSettings | None = None,
     ) -> None:
         self.messages = messages
         self.gateway = gateway
         self.check_password = check_password
+        self.limits_first = limits_first
+        self.boot_settings = boot_settings or BootSettings()
         self.schemas = schemas("v16")
         self._admitted: dict[ServerConnection, ChargerRecord] = {}
         self._server: Server | None = None
@@ -75,6 +80,7 @@ class OcppServer:
             host,
             port,
             subprotocols=SUBPROTOCOLS,  # type: ignore[arg-type]
+            select_subprotocol=_select_subprotocol,
             process_request=self._handshake,
             compression=None,  # permessage-deflate costs ~40 KB per idle connection
             max_size=MAX_SOCKET_FRAME,
@@ -93,19 +99,38 @@ class OcppServer:
             await self._server.wait_closed()
 
     async def _handshake(self, ws: ServerConnection, request: Request) -> Response | None:
+        # Every refusal is logged with the charger id and the reason: a charger that
+        # cannot connect is otherwise invisible to its operator.
         path = request.path.split("?", 1)[0]
+        peer = _peer(ws)
         if not path.startswith(PATH_PREFIX):
+            log.warning("refused a handshake from %s: path %r is not /ocpp/{id}", peer, path)
             return ws.respond(HTTPStatus.NOT_FOUND, "OCPP lives at /ocpp/{charge point id}\n")
         ocpp_id = unquote(path[len(PATH_PREFIX) :])
         try:
             check_ocpp_id(ocpp_id)
         except InvalidValue as exc:
+            log.warning("refused charger %r from %s: invalid id (%s)", ocpp_id, peer, exc)
             return ws.respond(HTTPStatus.BAD_REQUEST, f"{exc}\n")
+        offered = _offered_subprotocols(request.headers)
+        if not set(offered) & set(SUBPROTOCOLS):
+            log.warning(
+                "refused charger %s from %s: subprotocols %s offered, %s spoken here",
+                ocpp_id,
+                peer,
+                offered or "none",
+                SUBPROTOCOLS,
+            )
+            return ws.respond(
+                HTTPStatus.BAD_REQUEST,
+                f"no supported OCPP subprotocol offered; this server speaks {SUBPROTOCOLS}\n",
+            )
         record = await self.messages.identify(ocpp_id)
         if record is None:
-            log.info("refused unknown charger %s", ocpp_id)
+            log.warning("refused charger %s from %s: unknown charge point id", ocpp_id, peer)
             return ws.respond(HTTPStatus.NOT_FOUND, "unknown charge point\n")
         if record.registration_status == "Rejected":
+            log.warning("refused charger %s from %s: registration Rejected", ocpp_id, peer)
             return ws.respond(HTTPStatus.FORBIDDEN, "charge point rejected\n")
         if record.password_hash:
             creds = basic_credentials(request.headers)
@@ -114,6 +139,8 @@ class OcppServer:
             if ok and creds is not None:
                 ok = await asyncio.to_thread(self.check_password, creds[1], record.password_hash)
             if not ok:
+                why = "no Basic credentials" if creds is None else "wrong user or password"
+                log.warning("refused charger %s from %s: %s", ocpp_id, peer, why)
                 response = ws.respond(HTTPStatus.UNAUTHORIZED, "credentials required\n")
                 response.headers["WWW-Authenticate"] = 'Basic realm="ocpp"'
                 return response
@@ -135,18 +162,25 @@ class OcppServer:
             name=ocpp_id,
         )
 
-        async def after_boot() -> None:
+        async def sync() -> None:
             await sync_after_boot(connection, handlers.charger, self.messages)
 
-        handlers.after_accepted_boot = after_boot
-        previous = self.gateway.attach(ocpp_id, connection)
+        handlers.registration = BootSequence(
+            connection,
+            self.gateway,
+            self.messages,
+            lambda: handlers.charger,
+            sync,
+            self.limits_first,
+            self.boot_settings,
+        )
+        # Reachable only once it has spoken (BootSequence marks it ready).
+        previous = self.gateway.attach(ocpp_id, connection, ready=False)
         if previous is not None:
             log.info("%s: new connection replaces the old one", ocpp_id)
             await previous.close(1000, "replaced by a new connection")
         await self.messages.connected(record, "1.6")
-        if handlers.accepted and record.config_sync == "pending":
-            # A charger that reconnects without rebooting still gets pending settings.
-            connection.spawn(after_boot)
+        handlers.registration.start()
         try:
             await connection.serve()
         finally:
@@ -161,3 +195,27 @@ class OcppServer:
         if record is None:
             raise NotFound(f"charger {ocpp_id} no longer exists")
         return await sync_after_boot(connection, record, self.messages)
+
+
+def _peer(ws: ServerConnection) -> str:
+    address = ws.remote_address
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
+
+
+def _offered_subprotocols(headers: Headers) -> list[str]:
+    return [
+        token.strip()
+        for value in headers.get_all("Sec-WebSocket-Protocol")
+        for token in value.split(",")
+        if token.strip()
+    ]
+
+
+def _select_subprotocol(ws: ServerConnection, offered: Any) -> Any:
+    """The first of ours the charger offers (the handshake refused the rest already)."""
+    for name in offered:
+        if name in SUBPROTOCOLS:
+            return name
+    return None

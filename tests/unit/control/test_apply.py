@@ -271,6 +271,7 @@ async def test_limits_are_rounded_down_to_a_tenth(
 async def test_offline_charger_is_not_flagged_and_reconnect_keeps_what_it_may_obey(
     engine: ApplyEngine, gateway: FakeGateway, clock: FakeClock
 ) -> None:
+    await engine.install_failsafes([FailsafeTarget(EvseKey("a", 1), "CP-a", FAILSAFE, CAPS)])
     await settle(engine, clock, sp("a", 16.0))
     gateway.behaviour["CP-a"] = "offline"
     report = await engine.apply([sp("a", 8.0)])
@@ -459,3 +460,45 @@ async def test_zero_amps_keeps_the_phase_count(
     gateway.calls.clear()
     await engine.apply([sp("a", 0.0, phases=3)])
     assert [(c.limit, c.phases) for c in gateway.calls] == [(0.0, 1)]
+
+
+async def test_a_plan_equal_to_the_failsafe_is_pinned_with_a_live_profile(
+    engine: ApplyEngine, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    """Otherwise raising the failsafe later (it goes out after the live limits) would
+    let the car draw more than the plan gave it."""
+    key = EvseKey("a", 1)
+    await engine.install_failsafes([FailsafeTarget(key, "CP-a", Limit(10.0, 3), CAPS)])
+    gateway.calls.clear()
+    await engine.apply([sp("a", 10.0)])
+    (call,) = gateway.calls
+    assert call.profile["stackLevel"] == 1 and call.limit == 10.0
+    assert engine.granted(key) is not None
+
+
+async def test_after_a_link_drop_a_live_limit_below_the_failsafe_counts_as_the_failsafe(
+    engine: ApplyEngine, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    """A charger that reboots may drop its TxProfile and fall back to its failsafe: until
+    it acknowledges a live limit again it may draw the higher of the two."""
+    key = EvseKey("a", 1)
+    await engine.install_failsafes([FailsafeTarget(key, "CP-a", Limit(10.0, 3), CAPS)])
+    await settle(engine, clock, sp("a", 6.0))
+    assert engine.committed(key, 7) == Limit(6.0, 3)
+    engine.charger_disconnected("a")
+    assert engine.committed(key, 7) == Limit(10.0, 3)
+    engine.charger_connected("a")
+    engine.charger_ready("a")
+    assert engine.committed(key, 7) == Limit(10.0, 3)
+    gateway.calls.clear()
+    await engine.apply([sp("a", 6.0)])  # the same plan: sent again, as a reduction
+    assert gateway.limits_for("CP-a") == [6.0]
+    assert engine.committed(key, 7) == Limit(6.0, 3)
+
+
+async def test_after_a_link_drop_without_a_failsafe_the_charger_is_unknown(
+    engine: ApplyEngine, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    await settle(engine, clock, sp("a", 6.0))
+    engine.charger_disconnected("a")
+    assert engine.committed(EvseKey("a", 1), 7) is None  # whatever its hardware allows

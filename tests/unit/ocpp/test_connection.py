@@ -133,7 +133,7 @@ async def test_gateway_maps_offline_timeout_and_bad_payloads(
     gateway = CommandGateway()
     with pytest.raises(Conflict):
         await gateway.send("CP1", "Reset", {"type": "Soft"}, 1)
-    gateway.attach("CP1", connection)
+    gateway.attach("CP1", connection, ready=True)
     with pytest.raises(ChargerTimeout):
         await gateway.send("CP1", "Reset", {"type": "Soft"}, 0.05)
     await transport.next_sent()  # the unanswered Reset

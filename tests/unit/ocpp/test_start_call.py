@@ -28,7 +28,7 @@ async def wired() -> AsyncIterator[tuple[FakeTransport, OcppConnection, CommandG
     connection = OcppConnection(transport, {}, schemas(), CHARGER_ACTIONS_16, "CP1")
     task = asyncio.create_task(connection.serve())
     gateway = CommandGateway()
-    gateway.attach("CP1", connection)
+    gateway.attach("CP1", connection, ready=True)
     yield transport, connection, gateway
     await transport.close()
     await task

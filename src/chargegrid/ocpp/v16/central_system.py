@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from chargegrid.ocpp.connection import Handler, Payload, Reply
 from chargegrid.ocpp.errors import ErrorCode, OcppCallError
@@ -33,6 +33,17 @@ NOTICES = (
 
 # A charger not (yet) accepted may only say who it is and how it is (OCPP 1.6 §4.2).
 _BEFORE_ACCEPTANCE = frozenset({"BootNotification", "Heartbeat", "StatusNotification"})
+# A Pending charger boots again after this many seconds (the answer's ``interval``):
+# short, so one an operator accepts is steered soon after.
+PENDING_RETRY_S = 30
+
+
+class Registration(Protocol):
+    """Follows who spoke first on the connection (``ocpp.boot_sequence.BootSequence``)."""
+
+    def heard(self, action: str) -> None: ...
+
+    def answered(self, action: str, reply: Payload | Reply, accepted: bool) -> Payload | Reply: ...
 
 
 def ocpp_time(value: datetime) -> str:
@@ -58,11 +69,11 @@ class CentralSystem16:
         self,
         charger: ChargerRecord,
         messages: ChargerMessages,
-        after_accepted_boot: Callable[[], Awaitable[None]] | None = None,
+        registration: Registration | None = None,
     ) -> None:
         self.charger = charger
         self.messages = messages
-        self.after_accepted_boot = after_accepted_boot
+        self.registration = registration
         self.accepted = charger.registration_status == "Accepted"
 
     def handlers(self) -> dict[str, Handler]:
@@ -80,16 +91,20 @@ class CentralSystem16:
         return {action: self._gate(action, fn) for action, fn in table.items()}
 
     def _gate(self, action: str, fn: Callable[[Payload], Awaitable[Payload | Reply]]) -> Handler:
-        if action in _BEFORE_ACCEPTANCE:
-            return fn
+        open_before = action in _BEFORE_ACCEPTANCE
 
         async def gated(payload: Payload) -> Payload | Reply:
-            if not self.accepted:
+            if self.registration is not None:
+                self.registration.heard(action)
+            if not open_before and not self.accepted:
                 raise OcppCallError(
                     ErrorCode.SECURITY_ERROR,
                     f"{action} before the central system accepted this charger",
                 )
-            return await fn(payload)
+            reply = await fn(payload)
+            if self.registration is None:
+                return reply
+            return self.registration.answered(action, reply, self.accepted)
 
         return gated
 
@@ -104,14 +119,8 @@ class CentralSystem16:
         self.charger = record
         status = record.registration_status
         self.accepted = status == "Accepted"
-        answer = {
-            "status": status,
-            "currentTime": ocpp_time(now),
-            "interval": self.messages.heartbeat_interval,
-        }
-        if self.accepted and self.after_accepted_boot is not None:
-            return Reply(answer, self.after_accepted_boot)
-        return answer
+        interval = self.messages.heartbeat_interval if self.accepted else PENDING_RETRY_S
+        return {"status": status, "currentTime": ocpp_time(now), "interval": interval}
 
     async def heartbeat(self, p: Payload) -> Payload:
         now = await self.messages.heartbeat(self.charger)
