@@ -88,7 +88,8 @@ def charger_specs(config: FleetConfig) -> list[ChargerSpec]:
 
 def read_sessions_csv(path: Path) -> list[PlannedSession]:
     """Columns: arrive_s, stay_s, phases, max_current, battery_kwh, soc, target_soc,
-    id_tag, and optionally ocpp_id and connector_id (else the first free connector)."""
+    and optionally id_tag (else a free tag of the fleet's pool), ocpp_id and
+    connector_id (else the first free connector)."""
     sessions = []
     with path.open(newline="") as handle:
         for n, row in enumerate(csv.DictReader(handle), start=1):
@@ -100,7 +101,7 @@ def read_sessions_csv(path: Path) -> list[PlannedSession]:
                 soc=float(row.get("soc") or 30),
                 target_soc=float(row.get("target_soc") or 100),
                 stay_s=float(row["stay_s"]),
-                id_tag=row.get("id_tag") or "SIM-TAG-1",
+                id_tag=row.get("id_tag") or "",  # empty: a free tag of the fleet's
             )
             sessions.append(
                 PlannedSession(
@@ -226,6 +227,8 @@ class Fleet:
         for charger in candidates:
             number = planned.connector_id or charger.free_connector()
             if number is not None and charger.connectors[number].car is None:
+                if not planned.car.id_tag:
+                    planned.car.id_tag = self._free_tag()
                 charger.plug_in(number, planned.car)
                 return
         log.info("no free connector for %s; the car drives on", planned.car.name)

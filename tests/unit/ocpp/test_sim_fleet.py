@@ -109,3 +109,13 @@ async def test_registration_places_chargers_on_the_circuit_and_adds_tags() -> No
     ]
     tags = [body["id_tag"] for path, body in posted if path.endswith("/id-tags")]
     assert tags == list(config.id_tags) == ["T-TAG-0001", "T-TAG-0002", "T-TAG-0003", "T-TAG-0004"]
+
+
+async def test_a_visit_without_a_tag_gets_a_free_one(tmp_path: Path) -> None:
+    path = tmp_path / "visits.csv"
+    path.write_text(CSV.replace("TAG-A", ""))
+    fleet = Fleet(FleetConfig(chargers=3, sessions_csv=path, url="ws://127.0.0.1:1/ocpp"))
+    fleet.step(1.0)
+    car = fleet.charger("SIM-002").connectors[1].car
+    assert car is not None and car.id_tag in fleet.config.id_tags
+    await fleet.stop()
