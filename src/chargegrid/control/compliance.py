@@ -13,8 +13,12 @@ its measured draw and from then on planned around at what it draws.
   (IEC 61851-1 gives a car 5 s to follow a lower PWM duty cycle; the charger itself
   needs a moment to change the PWM after acknowledging). A raised limit the car has
   not ramped up to is never over, so it never counts.
-- **Ended**: at the first reading within the limit (and its margin), or when the
-  session ends.
+- **Ended**: at the first reading within the limit (and its margin), when the session
+  ends, or when its connector reports the car gone (``end_at``).
+
+Not only running sessions are watched: a start we refused (issue 11, rule 4) is no
+session to the plan, its EVSE idles at 0 A; a charger that lets the car draw anyway is
+caught here like any other.
 
 Only readings are evidence: a charger that stops reporting stays flagged at its last
 measured draw until a reading shows it complies.
@@ -149,6 +153,12 @@ class ComplianceWatcher:
             return False
         watch.resent_at = now
         return True
+
+    def end_at(self, key: EvseKey) -> list[Violation]:
+        """Stop watching everything at ``key`` (its car is gone); the open violations."""
+        gone = [sid for sid, w in self._watch.items() if w.key == key]
+        ended = [v for sid in gone if (v := self.forget(sid)) is not None]
+        return ended
 
     def forget(self, session_id: str) -> Violation | None:
         """Stop watching an ended session; its open violation, if any."""

@@ -77,6 +77,8 @@ TOPICS = (
 )
 
 
+# A connector in these states has no car drawing (ends a compliance violation there).
+CAR_GONE = frozenset({"Available", "Finishing"})
 # config.changed kinds that touch only the tree of fuses (and meters), not chargers.
 TREE_KINDS = frozenset({"site", "circuit", "electricity_meter"})
 CHARGER_AFFECTING_FIELDS = frozenset({"nominal_voltage"})  # chargers' W <-> A conversion
@@ -340,7 +342,31 @@ class ControlLoop:
             connector_id in (None, 0)
             or any(k.connector_id == connector_id for e in charger.evses for k in e.connectors)
         )
+        if charger is not None and payload.get("ocpp_status") in CAR_GONE:
+            self._car_gone(site_id, charger, connector_id, str(payload.get("ocpp_status")))
         self.trigger(site_id, reload=not known)
+
+    def _car_gone(
+        self, site_id: str, charger: ChargerSpec, connector_id: object, status: str
+    ) -> None:
+        """No car draws at an Available/Finishing connector: a violation there ends (a
+        refused start has no session.stopped to end it)."""
+        for evse in charger.evses:
+            if any(k.connector_id == connector_id for k in evse.connectors):
+                for ended in self.compliance.end_at(EvseKey(charger.id, evse.number)):
+                    self._bus.publish(
+                        LIMIT_VIOLATION,
+                        event_payload(
+                            ended,
+                            site_id,
+                            charger.ocpp_id,
+                            connector_id if isinstance(connector_id, int) else None,
+                            ended=True,
+                            at=self.clock.utcnow(),
+                            reason=f"connector_{status.lower()}",
+                        ),
+                    )
+                metrics.NOT_FOLLOWING_LIMIT.set(len(self.compliance.violations()))
 
     async def _on_session_started(self, payload: dict[str, Any]) -> None:
         await self._trigger_charger(str(payload.get("charger_id")), sessions=True)
@@ -635,11 +661,13 @@ class ControlLoop:
                 for key in (EvseKey(c.id, e.number),)
             }
             uncertain = frozenset(k for k in held if self.engine.uncertain(k))
-        violating = {sid: v.measured for sid, v in self.compliance.violations().items()}
-        for s in snapshot.sessions if violating else ():
-            if s.id in violating:  # counted at its draw, and told its limit again
-                key = EvseKey(s.charger_id, s.evse_number)
-                held.setdefault(key, self.engine.committed(key, s.transaction_id))
+        violating = {v.key: v.measured for v in self.compliance.violations().values()}
+        if violating:  # counted at its draw, and told its limit again
+            tx_of = {
+                EvseKey(s.charger_id, s.evse_number): s.transaction_id for s in snapshot.sessions
+            }
+            for key in violating:
+                held.setdefault(key, self.engine.committed(key, tx_of.get(key)))
         base = Inputs(
             now_wall=now_wall,
             now_mono=now_mono,

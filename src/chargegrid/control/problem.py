@@ -63,8 +63,8 @@ class Inputs:
     # The last round's context and demand of each session, with what they were built
     # from (see DemandMemo); None: build every one.
     memo: DemandMemo | None = None
-    # Sessions that do not follow their limit: their latest draw per connector terminal.
-    violating: Mapping[str, Optional3] = field(default_factory=dict)
+    # EVSEs whose car does not follow its limit: its latest draw per connector terminal.
+    violating: Mapping[EvseKey, Optional3] = field(default_factory=dict)
 
 
 # session id -> (what its context and demand were built from, the context, the demand).
@@ -226,7 +226,7 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                     for node_id in ancestors[charger.node_id]:
                         ours[node_id] = _add(ours[node_id], grid)
                         reporting.add(node_id)
-            violating = inputs.violating.get(session.id) if session is not None else None
+            violating = inputs.violating.get(key) if inputs.violating else None
             if charger.id in inputs.offline or charger.id in inputs.flagged or violating:
                 phases_count = rotation_of(connector.rotation).phase_count
                 limit = _held_limit(inputs, key, charger, connector, phases_count)

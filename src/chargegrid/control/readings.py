@@ -7,7 +7,7 @@ loop publishes what this returns and recomputes the site when it matters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +15,9 @@ from chargegrid.control import metrics
 from chargegrid.control.apply import ApplyEngine, EvseKey
 from chargegrid.control.compliance import EVENT, ComplianceWatcher, Transition, Violation
 from chargegrid.control.learner import SessionLearner
-from chargegrid.control.measure import EnergyRates, MeasureSettings, MeterSample, derive
+from chargegrid.control.measure import EnergyRates, MeasureSettings, MeterSample, Terminals, derive
 from chargegrid.control.problem import Built, rotation_of
+from chargegrid.control.profiles import Limit
 from chargegrid.control.snapshot import ChargerSpec, ConnectorSpec, SessionSpec, SiteSnapshot
 from chargegrid.domain.connectors import PowerType
 
@@ -35,19 +36,35 @@ NOTHING = Taken(False, None, False, None)
 
 
 def _where(
-    snapshot: SiteSnapshot, built: Built | None, session_id: str
-) -> tuple[SessionSpec, ChargerSpec, ConnectorSpec] | None:
+    snapshot: SiteSnapshot, built: Built | None, payload: dict[str, Any], session_id: str
+) -> tuple[SessionSpec | None, ChargerSpec, ConnectorSpec, int] | None:
+    """The session's place; for a session not running here (a refused start) its EVSE,
+    if no running session is there (session None)."""
     if built is not None:
         ctx = built.contexts.get(session_id)
         if ctx is not None:
-            return ctx.session, ctx.charger, ctx.connector
+            return ctx.session, ctx.charger, ctx.connector, ctx.session.evse_number
     for session in snapshot.sessions:
         if session.id == session_id:
             charger = snapshot.charger(session.charger_id)
             if charger is None:
                 return None
             connector = charger.connector(session.evse_number, session.connector_id)
-            return None if connector is None else (session, charger, connector)
+            if connector is None:
+                return None
+            return session, charger, connector, session.evse_number
+    charger = snapshot.charger(str(payload.get("charger_id")))
+    connector_id = payload.get("connector_id")
+    if charger is None or not isinstance(connector_id, int) or connector_id <= 0:
+        return None
+    for evse in charger.evses:
+        for connector in evse.connectors:
+            if connector.connector_id == connector_id:
+                busy = any(
+                    s.charger_id == charger.id and s.evse_number == evse.number
+                    for s in snapshot.sessions
+                )
+                return None if busy else (None, charger, connector, evse.number)
     return None
 
 
@@ -68,14 +85,14 @@ def take_reading(
     session_id = str(payload.get("session_id"))
     sample = MeterSample.from_payload(payload)
     rate = energy.observe(session_id, sample.at, sample.energy_wh)
-    where = _where(snapshot, built, session_id) if snapshot is not None else None
+    where = _where(snapshot, built, payload, session_id) if snapshot is not None else None
     if where is None:
         # Not planned here (yet): only what the charger measured per phase is taken.
         learnt = learner.observe(session_id, now, sample.current, planned_limit)
         return Taken(learnt, None, False, None)
-    session, charger, connector = where
-    key = EvseKey(charger.id, session.evse_number)
-    committed = engine.committed(key, session.transaction_id)
+    session, charger, connector, evse_number = where
+    key = EvseKey(charger.id, evse_number)
+    committed = engine.committed(key, session.transaction_id if session else None)
     learnt_terminals = learner.used_terminals(session_id)
     phases = rotation_of(connector.rotation).phase_count
     if charger.max_charge_phases == 1:
@@ -95,6 +112,9 @@ def take_reading(
         settings=measure,
     )
     metrics.MEASURED_READINGS.labels(measured.source or "none").inc()
+    if session is None:
+        # Not running (a refused start): nothing to learn for a plan, only to watch.
+        return _watch(watcher, session_id, key, now, wall, measured.current, committed, engine)
     # A new source (the first reading, or power after current) is worth a round: the
     # view says where its numbers come from. Other readings wait for the next round.
     new_source = learner.source(session_id) != measured.source
@@ -106,18 +126,32 @@ def take_reading(
         source=measured.source,
         split_known=measured.split_known,
     )
+    return replace(
+        _watch(watcher, session_id, key, now, wall, measured.current, committed, engine),
+        learnt=learnt,
+    )
+
+
+def _watch(
+    watcher: ComplianceWatcher,
+    session_id: str,
+    key: EvseKey,
+    now: float,
+    wall: datetime,
+    current: Terminals,
+    committed: Limit | None,
+    engine: ApplyEngine,
+) -> Taken:
     granted = engine.granted(key)
     changed_at = granted.changed_at if granted is not None and committed == granted.limit else None
-    transition = watcher.observe(
-        session_id, key, now, wall, measured.current, committed, changed_at
-    )
+    transition = watcher.observe(session_id, key, now, wall, current, committed, changed_at)
     if transition is not None:
         if not transition.ended:
             metrics.LIMIT_VIOLATIONS.inc()
         metrics.NOT_FOLLOWING_LIMIT.set(len(watcher.violations()))
     violating = watcher.violation(session_id) is not None
     resend = key if violating and watcher.resend_due(session_id, now) else None
-    return Taken(learnt, transition, violating, resend)
+    return Taken(False, transition, violating, resend)
 
 
 def event_payload(

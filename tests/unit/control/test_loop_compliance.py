@@ -187,3 +187,69 @@ async def test_a_violation_open_when_its_session_stops_is_reported_ended(world: 
     assert ended.payload["since"] == began.payload["since"]
     assert world.loop.compliance.violations() == {}
     events.close()
+
+
+async def test_a_refused_start_that_draws_anyway_is_caught_and_planned_around(
+    world: World,
+) -> None:
+    """Issue 11 rule 4: a refused start is no session to the plan (its EVSE idles at
+    0 A); a charger that lets its car draw anyway is caught by the watcher."""
+    clock = world.loop.clock
+    assert isinstance(clock, FakeClock)
+    events = world.bus.subscribe("charger.limit_violation")
+    async with world.db.session() as s:
+        row = await s.scalar(
+            select(m.ChargingSession).where(m.ChargingSession.charger_id == world.c1)
+        )
+        assert row is not None
+        row.authorization_status = "Invalid"
+        refused = str(row.id)
+    world.bus.publish("config.changed", {"charger_id": str(world.c1)})
+    await set_available(world, 30.0)
+    assert cp1_limit(world) == 0.0  # its EVSE idles
+    assert world.gateway.limits_for("CP3")[-1] == 30.0  # all of L2
+
+    async def cp1_draws(amps: float) -> None:
+        payload: dict[str, Any] = {
+            "session_id": refused,
+            "charger_id": str(world.c1),
+            "ocpp_id": "CP1",
+            "connector_id": 1,
+            "transaction_id": 101,
+            "timestamp": clock.utcnow().isoformat(),
+            "current": {"l1": None, "l2": None, "l3": None},
+            "power_w": amps * VOLTS,
+            "power": {"l1": None, "l2": None, "l3": None},
+            "voltage": {"l1": None, "l2": None, "l3": None},
+            "current_unphased": None,
+            "energy_register_wh": None,
+        }
+        world.bus.publish("session.updated", payload)
+        await world.settle()
+
+    clock.advance(1.0)
+    await cp1_draws(16.0)
+    clock.advance(5.0)
+    await cp1_draws(16.0)
+    assert events.get_nowait() is None  # 5 s: within the reaction time
+    clock.advance(6.0)
+    await cp1_draws(16.0)
+    began = events.get_nowait()
+    assert began is not None and began.payload["session_id"] == refused
+    assert began.payload["limit_a"] == 0.0 and began.payload["measured_a"] == 16.0
+    # Its 16 A on L2 is held: CP3 gets what is left of 30 A there.
+    assert world.gateway.limits_for("CP3")[-1] + 16.0 <= 30.0
+    assert world.gateway.limits_for("CP1")[-1] == 0.0  # told 0 A again
+    site = next(n for n in world.loop.view(str(world.site_id))["nodes"] if n["kind"] == "site")  # type: ignore[index]
+    assert site["phases"]["l2"]["allocated"] >= 16.0
+
+    world.bus.publish(
+        "charger.status_changed",
+        {"charger_id": str(world.c1), "connector_id": 1, "ocpp_status": "Available"},
+    )
+    await world.settle()
+    ended = events.get_nowait()
+    assert ended is not None and ended.payload["ended"] is True
+    assert ended.payload["reason"] == "connector_available"
+    assert world.loop.compliance.violations() == {}
+    events.close()
