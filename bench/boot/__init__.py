@@ -1,0 +1,1 @@
+"""Boot storm benchmark: boot accepted -> failsafe acknowledged (python -m bench.boot)."""
