@@ -19,11 +19,15 @@ from typing import Any
 import orjson
 import pytest
 import websockets
+from sqlalchemy import insert
 
 from chargegrid.control.loop import ControlLoop, LoopSettings
 from chargegrid.domain.errors import Conflict
 from chargegrid.ocpp.boot_sequence import BootSettings
+from chargegrid.ocpp.storage import chargers
 from chargegrid.store import models as m
+from chargegrid.store.db import Database
+from chargegrid.store.migrate import upgrade
 from tests.e2e.conftest import Csms, eventually, start_csms
 
 pytestmark = pytest.mark.e2e
@@ -222,3 +226,19 @@ async def _true(value: bool) -> bool:
 
 async def _false(value: bool) -> bool:
     return not value
+
+
+async def test_start_up_marks_chargers_a_crash_left_online_as_offline(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crashed.db'}"
+    db = Database(url)
+    await upgrade(db.engine)
+    async with db.engine.begin() as conn:
+        await conn.execute(insert(chargers).values(id=uuid.uuid4(), ocpp_id="LEFT-ON", online=True))
+    await db.dispose()
+    csms = await start_csms(tmp_path, url)
+    try:
+        row = await csms.charger_row("LEFT-ON")
+        assert row.online is False
+    finally:
+        await csms.central.stop()
+        await csms.db.dispose()

@@ -59,6 +59,11 @@ class OcppCentralSystem:
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port`` (0 picks a free port); returns the port."""
         schemas("v16")  # compile before the first charger waits for it
+        # One node owns every socket (no cluster yet): nobody is connected before we
+        # listen, whatever a crash left in the table.
+        stale = await self.store.forget_presence()
+        if stale:
+            log.info("marked %d chargers offline that were online when we last stopped", stale)
         self.writer.start()
         self._checkpointer = asyncio.get_running_loop().create_task(
             self._checkpoint_forever(), name="wal-checkpointer"

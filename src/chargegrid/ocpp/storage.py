@@ -303,6 +303,16 @@ class SqlChargerStore:
         assert record is not None
         return record
 
+    async def forget_presence(self) -> int:
+        """Mark every charger offline; the number that were online. At start-up: this
+        process holds no socket yet, and a crash left the last ones marked online (their
+        sessions would then look alive and keep their tags busy)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(chargers).where(chargers.c.online.is_(True)).values(online=False)
+            )
+        return int(result.rowcount or 0)
+
     async def id_tag(self, id_tag: str) -> IdTagRecord | None:
         query = select(
             id_tags.c.id_tag, id_tags.c.status, id_tags.c.expires_at, id_tags.c.parent_id_tag
