@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--drop-link-every", type=float, metavar="S")
     faults.add_argument("--refuse-profiles", type=float, default=0.0, metavar="P")
     faults.add_argument("--answer-delay", type=float, default=0.0, metavar="S")
+    faults.add_argument(
+        "--live-profile-delay-after-reconnect", type=float, default=0.0, metavar="S"
+    )
     faults.add_argument("--ignore-limits", type=float, default=0.0, metavar="P")
     faults.add_argument("--ignore-for", type=float, default=120.0, metavar="S")
     faults.add_argument("--keep-profiles-on-reboot", action="store_true")
@@ -85,6 +88,7 @@ def faults_from(args: argparse.Namespace) -> Faults:
         drop_link_every_s=args.drop_link_every,
         refuse_profiles=args.refuse_profiles,
         answer_delay_s=args.answer_delay,
+        live_profile_delay_after_reconnect_s=args.live_profile_delay_after_reconnect,
         ignore_limits=args.ignore_limits,
         ignore_for_s=args.ignore_for,
         keep_profiles_on_reboot=args.keep_profiles_on_reboot,

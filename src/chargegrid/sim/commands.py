@@ -166,6 +166,9 @@ class CentralSystemCalls(Transactions):
     async def _set_profile(self, p: Payload) -> Payload:
         if self.faults.refuse_profiles and self.rng.random() < self.faults.refuse_profiles:
             return {"status": "Rejected"}
+        late = self.faults.live_profile_delay_after_reconnect_s
+        if late and self.connected_count > 1 and p["csChargingProfiles"]["stackLevel"] > 0:
+            await asyncio.sleep(late)
         number = p["connectorId"]
         tx = self.connectors[number].tx_id if number in self.connectors else None
         status = self.profiles.install(number, p["csChargingProfiles"], tx, datetime.now(UTC))

@@ -28,6 +28,11 @@ class Faults:
     refuse_profiles: float = 0.0
     # Seconds before answering any CALL from the central system.
     answer_delay_s: float = 0.0
+    # From its second connection on (after a link drop or a reboot), a SetChargingProfile
+    # above stack level 0 (a live limit, not a stack-level-0 failsafe) is answered, and
+    # only then obeyed, this many real seconds late: it acknowledges its failsafe at once
+    # but leaves the renewal of its live limit unanswered past the CSMS's timeout.
+    live_profile_delay_after_reconnect_s: float = 0.0
     # Probability that a session ignores its limit (draws the car's max) for a while.
     ignore_limits: float = 0.0
     ignore_for_s: float = 120.0  # simulated seconds

@@ -18,6 +18,7 @@ import base64
 import contextlib
 import logging
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -63,33 +64,55 @@ def is_boot_trigger(action: str, payload: Any) -> bool:
     )
 
 
-class SilentUntilRegistered:
-    """A transport that drops the central system's CALLs while the charger is not
-    registered (fault ``calls_before_boot="ignore"``): they are never answered."""
+class BeforeRegistration:
+    """The central system's CALLs while the charger is not registered: counted by action
+    (a test asks how many calls a charger got before its boot) and, with fault
+    ``calls_before_boot="ignore"``, dropped: never answered. A TriggerMessage(BootNotification)
+    is always let through."""
 
-    def __init__(self, inner: Transport, registered: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        inner: Transport,
+        registered: Callable[[], bool],
+        counts: Counter[str],
+        *,
+        drop: bool,
+    ) -> None:
         self.inner = inner
         self.registered = registered
+        self.counts = counts
+        self.drop = drop
 
     async def recv(self) -> bytes | str:
         while True:
             raw = await self.inner.recv()
-            if self.registered() or not self._is_call(raw):
+            if self.registered():
+                return raw
+            call = self._call(raw)
+            if call is None:
+                return raw
+            action, payload = call
+            self.counts[action] += 1
+            if not self.drop or is_boot_trigger(action, payload):
                 return raw
             log.info("fault: ignoring a call before registration: %.120r", raw)
 
     @staticmethod
-    def _is_call(raw: bytes | str) -> bool:
+    def _call(raw: bytes | str) -> tuple[str, Any] | None:
         try:
             frame = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            return False
+            return None
         if not isinstance(frame, list) or len(frame) < 4 or frame[0] != 2:
-            return False
-        return not is_boot_trigger(str(frame[2]), frame[3])
+            return None
+        return str(frame[2]), frame[3]
 
     async def send(self, data: bytes) -> None:
         await self.inner.send(data)
+
+    def send_now(self, data: bytes) -> bool:
+        send_now: Callable[[bytes], bool] | None = getattr(self.inner, "send_now", None)
+        return send_now is not None and send_now(data)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self.inner.close(code, reason)
@@ -152,6 +175,8 @@ class ChargerLink:
         self.booted = asyncio.Event()  # registered since the last (re)boot
         self.boots = 0  # BootNotifications answered Accepted
         self.connected_count = 0
+        # CALLs from the central system received while not registered, by action.
+        self.calls_before_registration: Counter[str] = Counter()
         self.transactions_started = 0
         self.powered = True
         self._down_reason = "PowerLoss"  # why it last went down (StopTransaction reason)
@@ -193,8 +218,12 @@ class ChargerLink:
         return {"Authorization": f"Basic {token}"}
 
     async def _connected(self, transport: Transport) -> None:
-        if self.faults.calls_before_boot == "ignore":
-            transport = SilentUntilRegistered(transport, lambda: self.registered)
+        transport = BeforeRegistration(
+            transport,
+            lambda: self.registered,
+            self.calls_before_registration,
+            drop=self.faults.calls_before_boot == "ignore",
+        )
         self._transport = transport
         self._speaking = False
         connection = OcppConnection(
@@ -225,6 +254,7 @@ class ChargerLink:
         if self._need_boot or not self.registered:
             await self._boot(connection)
         self._speaking = True
+        self.outbox.drop_transient()  # superseded by the statuses reported now
         for number in [0, *self.connectors]:
             await self._status(number)
         connection.spawn(lambda: self._heartbeats(connection))
@@ -276,6 +306,14 @@ class ChargerLink:
         await asyncio.sleep(self.rng.uniform(0.5, 1.5) * every)
         log.info("%s: fault: dropping the link", self.spec.ocpp_id)
         await transport.close(1001, "simulated link loss")
+
+    def drop_link(self) -> None:
+        """The link is lost (the test's hand on the network cable): the socket closes,
+        the charger keeps charging and reconnects without rebooting."""
+        transport = self._transport
+        if transport is not None:
+            log.info("%s: dropping the link", self.spec.ocpp_id)
+            self._spawn(transport.close(1001, "link lost"))
 
     async def stop(self) -> None:
         self._stopping = True
@@ -345,6 +383,19 @@ class ChargerLink:
 
     def enqueue(self, item: Outgoing) -> None:
         self.outbox.append(item)
+
+    def _queue_status(self, number: int, status: str) -> None:
+        """A status change, in order with the transaction messages; while offline (or
+        before the boot) nothing: every status is reported once connected."""
+        if self.connection is None or not self._speaking:
+            return
+        payload = {
+            "connectorId": number,
+            "errorCode": "NoError",
+            "status": status,
+            "timestamp": ocpp_now(),
+        }
+        self.enqueue(Outgoing("StatusNotification", lambda: payload, transient=True))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
