@@ -15,217 +15,36 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from chargegrid.control.apply import ApplySettings, EvseKey
-from chargegrid.control.loop import ControlLoop, LoopSettings
-from chargegrid.sim.car import Car
-from chargegrid.sim.charger import ChargerSpec
-from chargegrid.sim.draw_log import DrawSample
+from chargegrid.control.loop import ControlLoop
 from chargegrid.sim.faults import Faults
-from chargegrid.sim.fleet import Fleet, FleetConfig
 from chargegrid.store import models as m
 from tests.e2e.conftest import Csms, eventually
+from tests.e2e.fuse_site import (
+    A_A,
+    B_A,
+    CHARGERS,
+    LOOP,
+    SITE_A,
+    TICK_S,
+    Site,
+)
+from tests.e2e.fuse_site import later_samples as _later_samples
+from tests.e2e.fuse_site import seed_site as _seed
+from tests.e2e.fuse_site import sim_specs as _specs
+from tests.e2e.fuse_site import start_site as _start
+from tests.e2e.fuse_site import stop_site as _stop
+from tests.e2e.fuse_site import value as _value
+
+# The site and its helpers live in fuse_site.py; these names stay importable from here
+# for the suites that imported them from this module.
+__all__ = ["A_A", "B_A", "CHARGERS", "LOOP", "SITE_A", "TICK_S", "Site", "_seed", "_specs"]
 
 pytestmark = pytest.mark.e2e
-
-SITE_A, A_A, B_A = 63.0, 32.0, 20.0
-CHARGERS = {
-    # ocpp id: (circuit, phases, rotation)
-    "A1": ("A", 3, "RST"),
-    "A2": ("A", 1, "S"),
-    "B1": ("B", 3, "STR"),
-    "B2": ("B", 1, "T"),
-}
-TAG = "E2E-TAG"
-TICK_S = 0.05  # real seconds between the simulator's physics steps
-STEP_GAP_S = TICK_S / 2  # samples closer than this belong to one step
-LOOP = LoopSettings(
-    debounce_s=0.002,
-    reconcile_s=0.5,
-    unmanaged_hold_s=3.0,
-    apply=ApplySettings(
-        lease_s=4.0,
-        renew_before_s=2.0,
-        answer_timeout_s=1.0,
-        retry_flagged_s=2.0,
-        increase_holdoff_s=0.5,
-    ),
-)
-
-
-Building = Callable[[], tuple[float, float, float]]
-
-
-@dataclass
-class Site:
-    csms: Csms
-    loop: ControlLoop
-    fleet: Fleet
-    site_id: uuid.UUID
-    circuits: dict[str, uuid.UUID]
-    charger_ids: dict[str, uuid.UUID]
-    # Unmanaged building load on circuit B per grid phase (a test may set it).
-    building_b: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    violations: list[str] = field(default_factory=list)
-
-    def totals(self, latest: dict[tuple[str, int], DrawSample]) -> dict[str, list[float]]:
-        nodes = {"site": [0.0, 0.0, 0.0], "A": [0.0, 0.0, 0.0], "B": [0.0, 0.0, 0.0]}
-        for (ocpp_id, _), s in latest.items():
-            circuit = CHARGERS[ocpp_id][0]
-            for i, amps in enumerate((s.l1, s.l2, s.l3)):
-                nodes["site"][i] += amps
-                nodes[circuit][i] += amps
-        for i, amps in enumerate(self.building_b):
-            nodes["site"][i] += amps
-            nodes["B"][i] += amps
-        return nodes
-
-    def scan(self, since: float = 0.0, site_limit: float = SITE_A) -> list[str]:
-        """At the end of every physics step after ``since``: a fuse exceeded on a phase.
-
-        A step records its connectors one after the other within a millisecond; judging
-        between two of them would mix new and old draws, so a step is judged whole.
-        """
-        limits = {"site": min(SITE_A, site_limit), "A": A_A, "B": B_A}
-        latest: dict[tuple[str, int], DrawSample] = {}
-        found: list[str] = []
-        samples = list(self.fleet.draw_log.samples)
-        for n, sample in enumerate(samples):
-            latest[(sample.ocpp_id, sample.connector_id)] = sample
-            step_goes_on = n + 1 < len(samples) and samples[n + 1].t - sample.t < STEP_GAP_S
-            if sample.t < since or step_goes_on:
-                continue
-            for node, per_phase in self.totals(latest).items():
-                for i, amps in enumerate(per_phase):
-                    if amps > limits[node] + 1e-6:
-                        found.append(f"t={sample.t:.2f} {node} L{i + 1} {amps:.2f} A")
-        return found
-
-    def now_total(self) -> dict[str, list[float]]:
-        latest = {(s.ocpp_id, s.connector_id): s for s in self.fleet.draw_log.samples}
-        return self.totals(latest)
-
-    async def set_available(self, amps: float) -> float:
-        """What the site PATCH does: store the override, then say so on the bus."""
-        async with self.csms.db.session() as s:
-            site = await s.get(m.Site, self.site_id)
-            assert site is not None
-            site.available_current_l1 = site.available_current_l2 = amps
-            site.available_current_l3 = amps
-        at = time.monotonic()
-        self.csms.bus.publish(
-            "config.changed",
-            {"kind": "site", "id": str(self.site_id), "site_id": str(self.site_id)},
-        )
-        return at
-
-    def plug_all(self, max_current: float = 32.0) -> None:
-        for ocpp_id, (_, phases, _) in CHARGERS.items():
-            self.fleet.charger(ocpp_id).plug_in(
-                1,
-                Car(
-                    f"car-{ocpp_id}",
-                    phases=phases,
-                    max_current=max_current,
-                    battery_wh=1e7,
-                    soc=10,
-                    stay_s=1e9,
-                    id_tag=f"{TAG}-{ocpp_id}",  # one tag per car: a tag charges once at a time
-                ),
-            )
-
-    async def charging(self, ocpp_ids: list[str] | None = None) -> None:
-        wanted = ocpp_ids or list(CHARGERS)
-
-        async def drawing() -> bool:
-            return all(
-                (s := self.fleet.draw_log.latest(o, 1)) is not None and max(s.l1, s.l2, s.l3) > 5
-                for o in wanted
-            )
-
-        await eventually(drawing, timeout=20, what=f"{wanted} drawing current")
-
-
-async def _seed(csms: Csms) -> tuple[uuid.UUID, dict[str, uuid.UUID], dict[str, uuid.UUID]]:
-    site_id = uuid.uuid4()
-    circuits = {"A": uuid.uuid4(), "B": uuid.uuid4()}
-    chargers = {ocpp_id: uuid.uuid4() for ocpp_id in CHARGERS}
-    async with csms.db.session() as s:
-        s.add(m.Site(id=site_id, name="E2E", max_current=SITE_A))
-        await s.flush()
-        s.add(m.Circuit(id=circuits["A"], site_id=site_id, name="A", max_current=A_A))
-        s.add(m.Circuit(id=circuits["B"], site_id=site_id, name="B", max_current=B_A))
-        await s.flush()
-        for ocpp_id, (circuit, phases, rotation) in CHARGERS.items():
-            s.add(
-                m.Charger(
-                    id=chargers[ocpp_id],
-                    site_id=site_id,
-                    circuit_id=circuits[circuit],
-                    ocpp_id=ocpp_id,
-                    max_charge_phases=phases,
-                    meter_value_interval=2,
-                )
-            )
-            await s.flush()
-            evse = m.Evse(charger_id=chargers[ocpp_id], evse_number=1)
-            s.add(evse)
-            await s.flush()
-            s.add(
-                m.Connector(
-                    evse_id=evse.id,
-                    charger_id=chargers[ocpp_id],
-                    connector_id=1,
-                    power_type="AC_3_PHASE" if phases == 3 else "AC_1_PHASE",
-                    phase_rotation=rotation,
-                    max_amperage=32,
-                )
-            )
-    for ocpp_id in CHARGERS:
-        await csms.add_id_tag(f"{TAG}-{ocpp_id}")
-    return site_id, circuits, chargers
-
-
-def _specs() -> list[ChargerSpec]:
-    return [
-        ChargerSpec(ocpp_id, connectors=1, phases=phases, rotations=(rotation,))
-        for ocpp_id, (_, phases, rotation) in CHARGERS.items()
-    ]
-
-
-async def _start(csms: Csms, faults: dict[str, Faults] | None = None) -> Site:
-    site_id, circuits, chargers = await _seed(csms)
-    loop = ControlLoop(csms.db.session, csms.bus, csms.central.gateway, LOOP)
-    await loop.start()
-    config = FleetConfig(
-        url=f"ws://127.0.0.1:{csms.port}/ocpp", speed=10.0, tick_s=TICK_S, mean_idle_s=1e9
-    )
-    fleet = Fleet(config, specs=_specs())
-    for ocpp_id, fault in (faults or {}).items():
-        fleet.charger(ocpp_id).faults = fault
-    await fleet.start()
-    site = Site(csms, loop, fleet, site_id, circuits, chargers)
-
-    async def failsafes_installed() -> bool:
-        return all(
-            loop.engine.committed(EvseKey(str(chargers[o]), 1)) is not None
-            for o in CHARGERS
-            if o not in (faults or {})
-        )
-
-    await eventually(failsafes_installed, timeout=20, what="every charger's failsafe")
-    return site
-
-
-async def _stop(site: Site) -> None:
-    await site.fleet.stop()
-    await site.loop.stop()
 
 
 async def test_cut_from_63_to_10_amps(csms: Csms) -> None:
@@ -396,12 +215,3 @@ async def test_server_killed_and_restarted_mid_session(csms: Csms, tmp_path: Pat
         assert max(site.now_total()["site"]) <= 20.0 + 1e-6
     finally:
         await _stop(site)
-
-
-async def _later_samples(site: Site, moment: float) -> bool:
-    samples = site.fleet.draw_log.samples
-    return bool(samples) and samples[-1].t >= moment
-
-
-async def _value(flag: bool) -> bool:
-    return flag
