@@ -1,7 +1,8 @@
-"""Transaction messages that must reach the CSMS, in order, even across outages and
-reboots: StartTransaction, MeterValues and StopTransaction wait here and are sent once
-the charger is connected and registered; a message whose answer was lost is re-sent
-byte for byte (the CSMS recognises the repeat)."""
+"""Messages that must reach the CSMS in order, transaction messages even across outages
+and reboots: StartTransaction, MeterValues and StopTransaction wait here and are sent
+once the charger is connected and registered; a message whose answer was lost is re-sent
+byte for byte (the CSMS recognises the repeat). Status changes go through here too, so
+that they keep their place among the transaction messages."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ class Outgoing:
     build: Callable[[], Payload]
     on_result: Callable[[Payload], None] | None = None
     payload: Payload | None = None  # built once: a retry repeats it byte for byte
+    # A StatusNotification: sent in order with the transaction messages (a charger sends
+    # StopTransaction before the Available that follows it), but not replayed after a
+    # reconnect, where the charger reports every connector's status afresh.
+    transient: bool = False
 
 
 class Outbox:
@@ -44,6 +49,11 @@ class Outbox:
         self.items.append(item)
         self.ready.set()
         self.emptied.clear()
+
+    def drop_transient(self) -> None:
+        self.items = deque(item for item in self.items if not item.transient)
+        if not self.items:
+            self.emptied.set()
 
     async def drain(self, connection: OcppConnection) -> None:
         """Send forever; TransportClosed / TimeoutError end it with the item kept first."""

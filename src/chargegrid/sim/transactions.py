@@ -148,7 +148,7 @@ class Transactions(ChargerLink):
     def _set_status(self, c: ConnectorState, status: str) -> None:
         if c.status != status:
             c.status = status
-            self._spawn(self._status(c.number))
+            self._queue_status(c.number, status)
 
     # -- across a reboot -------------------------------------------------------------
 

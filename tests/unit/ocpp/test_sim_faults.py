@@ -50,6 +50,27 @@ async def set_profile(csms: ScriptedCsms, connector: int, body: dict[str, object
     return str(answer["status"])
 
 
+async def test_stop_transaction_goes_before_the_status_that_follows_it() -> None:
+    csms = ScriptedCsms()
+    charger = sim_charger(csms)
+    async with running(charger):
+        await charging(csms, charger)
+        charger.leave(1)
+        await until(
+            lambda: any(
+                r.action == "StatusNotification" and r.payload["status"] == "Available"
+                for r in csms.received[-3:]
+            ),
+            "Available reported",
+        )
+    order = [
+        r.action if r.action != "StatusNotification" else r.payload["status"]
+        for r in csms.received
+        if r.action in ("StopTransaction", "StatusNotification")
+    ]
+    assert order[-2:] == ["StopTransaction", "Available"]
+
+
 # -- refused starts -------------------------------------------------------------------
 
 
