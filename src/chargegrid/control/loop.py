@@ -170,6 +170,10 @@ class ControlLoop:
         self._syncs: dict[int, asyncio.Event] = {}
         # Chargers that just became ready, and who waits for their first limits.
         self._first_limits: dict[str, asyncio.Event] = {}
+        # Failsafes sent on readiness, outside a round, until answered (see _greet); each
+        # with an event set once its frame is on the socket.
+        self._greeting: dict[EvseKey, asyncio.Event] = {}
+        self._greeters: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -183,9 +187,10 @@ class ControlLoop:
 
     async def stop(self) -> None:
         await self._debouncer.close()
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._greeters]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
 
     async def wait_idle(self) -> None:
@@ -298,7 +303,44 @@ class ControlLoop:
         known = state.snapshot is not None and state.snapshot.charger(charger_id) is not None
         if known and state.snapshot is not None:
             state.snapshot = with_online(state.snapshot, charger_id, True)
+            self._greet(site_id, state, charger_id)
         self.trigger(site_id, reload=not known, at_once=True)
+
+    def _greet(self, site_id: str, state: _SiteState, charger_id: str) -> None:
+        """Send a ready charger its failsafe now, from the site's last computed failsafes,
+        instead of after the round in progress and the next one's read and plan (at a
+        thousand chargers booting, rounds run back to back: ~0.2 s each). Its live limits
+        still come from the round this readiness triggered."""
+        charger = state.snapshot.charger(charger_id) if state.snapshot is not None else None
+        if charger is None or not self.engine.steerable(charger_id):
+            return
+        targets = [
+            FailsafeTarget(key, charger.ocpp_id, state.failsafe[key], charger.caps)
+            for e in charger.evses
+            if (key := EvseKey(charger.id, e.number)) in state.failsafe
+            and not self.engine.failsafe_known(key)
+            and key not in self._greeting
+        ]
+        if not targets:
+            return
+        written = asyncio.Event()
+        self._greeting.update((t.key, written) for t in targets)
+
+        async def install() -> None:
+            # Set before the frames are written, but nothing else runs until they are:
+            # the wave's first step puts them on their sockets without waiting.
+            written.set()
+            try:
+                report = await self.engine.install_failsafes(targets)
+            finally:
+                for t in targets:
+                    self._greeting.pop(t.key, None)
+            if report.reductions_failed:
+                self.trigger(site_id)  # held at what it may draw: re-plan around it
+
+        task = asyncio.create_task(install(), name=f"control:greet:{charger_id}")
+        self._greeters.add(task)
+        task.add_done_callback(self._greeters.discard)
 
     async def first_limits(self, charger_id: str) -> None:
         """Until the first round after ``charger_id`` became ready has sent its failsafe
@@ -580,8 +622,14 @@ class ControlLoop:
         # A charger with no failsafe acknowledged yet (just booted) gets it first, before
         # any live limit: a car may start charging the moment it boots. Changed failsafes
         # of the others go after the live limits, which a PATCH is waiting for.
-        fresh = [t for t in targets if not self.engine.failsafe_known(t.key)]
+        fresh = [
+            t
+            for t in targets
+            if not self.engine.failsafe_known(t.key) and t.key not in self._greeting
+        ]
         first_report = await self.engine.install_failsafes(fresh) if fresh else None
+        for written in {e for e in self._greeting.values() if not e.is_set()}:
+            await written.wait()  # a failsafe sent on readiness goes before its live limit
         report = await self.engine.apply(setpoints)
         failsafe_report = await self.engine.install_failsafes(
             t for t in targets if self.engine.failsafe_known(t.key)
