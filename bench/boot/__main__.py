@@ -206,7 +206,7 @@ async def sample_cpu(probe: Probe) -> None:
         await asyncio.sleep(0.25)
 
 
-async def spawn_fleet(url: str, args: argparse.Namespace) -> asyncio.subprocess.Process:
+async def spawn_fleet(url: str, args: argparse.Namespace, out: Path) -> asyncio.subprocess.Process:
     argv = [
         sys.executable,
         "-m",
@@ -217,10 +217,11 @@ async def spawn_fleet(url: str, args: argparse.Namespace) -> asyncio.subprocess.
         f"--transacting={args.transacting}",
         f"--tail={args.tail}",
         f"--seed={args.seed}",
+        f"--out={out}",
     ]
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         argv = ["taskset", "-c", "1", *argv]
-    return await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
+    return await asyncio.create_subprocess_exec(*argv)
 
 
 async def storm(args: argparse.Namespace) -> dict[str, Any]:
@@ -245,17 +246,18 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
                 sampler = asyncio.create_task(sample_cpu(probe))
                 url = f"ws://127.0.0.1:{settings.ocpp_port}/ocpp"
                 profiler = cProfile.Profile() if args.profile else None
-                child = await spawn_fleet(url, args)
+                out = Path(tmp) / "fleet.json"
+                child = await spawn_fleet(url, args, out)
                 if profiler is not None:
                     profiler.enable()
-                out, _ = await child.communicate()
+                await child.wait()
                 if profiler is not None:
                     profiler.disable()
                     profiler.dump_stats(args.profile)
                 sampler.cancel()
                 if child.returncode != 0:
                     raise RuntimeError(f"the fleet process failed ({child.returncode})")
-                fleet = orjson.loads(out)
+                fleet = orjson.loads(out.read_bytes())
                 fleet_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
                 return analyse(fleet, probe, args, fleet_cpu.ru_utime + fleet_cpu.ru_stime)
         finally:
@@ -284,20 +286,14 @@ def analyse(
         if (v := _ms(r["start_sent_at"], r["first_profile_acked_at"])) is not None
     ]
     # Server side, per charger: boot answered -> ready published -> failsafe sent.
-    rounds = [r for _, r in probe.rounds]
-    starts = sorted(r.started_at for r in rounds)
-    ready_ms, wait_round_ms, in_round_ms, wire_ms = [], [], [], []
+    ready_ms, to_sent_ms, wire_ms = [], [], []
     for r in booted:
         ready, sent = probe.ready_at.get(r["ocpp_id"]), probe.failsafe_sent_at.get(r["ocpp_id"])
         if ready is None or sent is None or r["boot_answered_at"] is None:
             continue
         ready_ms.append((ready - r["boot_answered_at"]) * 1000)
         # The round that sent it started after it was ready (and at or before the send).
-        # A round already running when it became ready may take it in (the bus is read
-        # while a round awaits): no wait then.
-        begun = next((s for s in starts if ready <= s <= sent), ready)
-        wait_round_ms.append((begun - ready) * 1000)
-        in_round_ms.append((sent - begun) * 1000)
+        to_sent_ms.append((sent - ready) * 1000)
         if r["failsafe_received_at"] is not None:
             wire_ms.append((r["failsafe_received_at"] - sent) * 1000)
     storm_rounds = [
@@ -375,11 +371,15 @@ def analyse(
                 ]
             ),
             "boot_answered_to_ready_ms": summary(ready_ms),
-            "ready_to_round_start_ms": summary(wait_round_ms),
-            "round_start_to_failsafe_sent_ms": summary(in_round_ms),
+            "ready_to_failsafe_sent_ms": summary(to_sent_ms),
             "failsafe_sent_to_received_ms": summary(wire_ms),
         },
         "example_order": booted[0]["received"] if booted else [],
+        "not_failsafe_first": [
+            r["received"][:4]
+            for r in booted
+            if r["received"] and r["received"][0] != "SCP:TxDefaultProfile/0"
+        ][:5],
     }
 
 
@@ -438,7 +438,8 @@ def record(command: str, r: dict[str, Any], machine_note: str) -> None:
         f"**{order['calls_before_boot_answered']}** "
         f"(TriggerMessage(BootNotification) to a silent socket, allowed: "
         f"{order['trigger_boot_before_boot']})",
-        f"- chargers whose first CALL was not their failsafe: {order['first_call_not_failsafe']}",
+        f"- chargers whose first CALL was not their failsafe: {order['first_call_not_failsafe']}"
+        + (f" (first calls seen: {r['not_failsafe_first']})" if r["not_failsafe_first"] else ""),
         "",
         f"Transactions: {tx['started']} started 1-3 s after their boot; "
         f"{tx['drew_with_no_profile']} drew current with no profile at all.",
@@ -458,8 +459,9 @@ def record(command: str, r: dict[str, Any], machine_note: str) -> None:
         "| server side | n | p50 ms | p95 ms | p99 ms | max ms | |",
         "|---|---|---|---|---|---|---|",
         _row("boot answered (client) → charger.ready", server["boot_answered_to_ready_ms"]),
-        _row("charger.ready → the round that greets it starts", server["ready_to_round_start_ms"]),
-        _row("that round starts → its failsafe sent", server["round_start_to_failsafe_sent_ms"]),
+        _row(
+            "charger.ready → its failsafe handed to its socket", server["ready_to_failsafe_sent_ms"]
+        ),
         _row("failsafe sent → received (client)", server["failsafe_sent_to_received_ms"]),
         _row("round: start → end", server["round_ms"]),
         _row("round: start → snapshot loaded", server["round_load_ms"]),

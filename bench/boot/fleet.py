@@ -5,7 +5,7 @@ BootNotification and answers every CALL from the server at once. Some start a
 transaction 1-3 s after their boot was answered (StartTransaction, StatusNotification
 Charging, MeterValues), as the field's chargers did (issue 11). Everything is stamped
 with ``time.monotonic()`` (CLOCK_MONOTONIC: the same clock as the server's process),
-the moment a frame is read or written. Prints one JSON object (``--out`` or stdout):
+the moment a frame is read or written. Writes one JSON object (``--out``, else stdout):
 per charger, the stamps and the order of what it received.
 
     python -m bench.boot.fleet --url ws://127.0.0.1:PORT/ocpp --chargers 1000
@@ -21,6 +21,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -312,11 +313,15 @@ def main() -> None:
     parser.add_argument("--transacting", type=float, default=0.5)
     parser.add_argument("--tail", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--out", type=Path, help="write the JSON here (default: stdout)")
     args = parser.parse_args()
     raise_fd_limit()
-    result = uvloop.run(storm(args))
-    sys.stdout.buffer.write(orjson.dumps(result))
-    sys.stdout.flush()
+    result = orjson.dumps(uvloop.run(storm(args)))
+    if args.out is not None:
+        args.out.write_bytes(result)
+    else:
+        sys.stdout.buffer.write(result)
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
