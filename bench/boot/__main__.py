@@ -164,6 +164,7 @@ class Probe:
     rounds: list[tuple[float, RoundStats]]
     ready_at: dict[str, float]  # ocpp id -> charger.ready published
     failsafe_sent_at: dict[str, float]  # ocpp id -> its first failsafe handed to its socket
+    failsafe_answered_at: dict[str, float]  # ocpp id -> the first answer to one booked
     cpu: list[tuple[float, float]]  # (monotonic, process CPU seconds)
 
 
@@ -180,12 +181,14 @@ class _Observer:
             self.inner.profile_sent(key, kind, at)
 
     def profile_answered(self, key: EvseKey, kind: StepKind, outcome: Outcome, at: float) -> None:
+        if kind is StepKind.FAILSAFE:
+            self.probe.failsafe_answered_at.setdefault(self.ids.get(key.charger_id, "?"), at)
         if self.inner is not None:
             self.inner.profile_answered(key, kind, outcome, at)
 
 
 def instrument(loop: ControlLoop, central: OcppCentralSystem, ids: dict[str, str]) -> Probe:
-    probe = Probe([], {}, {}, [])
+    probe = Probe([], {}, {}, {}, [])
     loop.round_listeners.append(lambda r: probe.rounds.append((time.monotonic(), r)))
     # The bench's own stamps, beside what the server does (private attribute on purpose).
     loop.engine._observer = _Observer(loop.engine._observer, ids, probe)
@@ -286,7 +289,7 @@ def analyse(
         if (v := _ms(r["start_sent_at"], r["first_profile_acked_at"])) is not None
     ]
     # Server side, per charger: boot answered -> ready published -> failsafe sent.
-    ready_ms, to_sent_ms, wire_ms = [], [], []
+    ready_ms, to_sent_ms, wire_ms, server_ms = [], [], [], []
     for r in booted:
         ready, sent = probe.ready_at.get(r["ocpp_id"]), probe.failsafe_sent_at.get(r["ocpp_id"])
         if ready is None or sent is None or r["boot_answered_at"] is None:
@@ -294,6 +297,9 @@ def analyse(
         ready_ms.append((ready - r["boot_answered_at"]) * 1000)
         # The round that sent it started after it was ready (and at or before the send).
         to_sent_ms.append((sent - ready) * 1000)
+        answered = probe.failsafe_answered_at.get(r["ocpp_id"])
+        if answered is not None:
+            server_ms.append((answered - ready) * 1000)
         if r["failsafe_received_at"] is not None:
             wire_ms.append((r["failsafe_received_at"] - sent) * 1000)
     storm_rounds = [
@@ -372,6 +378,7 @@ def analyse(
             ),
             "boot_answered_to_ready_ms": summary(ready_ms),
             "ready_to_failsafe_sent_ms": summary(to_sent_ms),
+            "ready_to_failsafe_answer_booked_ms": summary(server_ms),
             "failsafe_sent_to_received_ms": summary(wire_ms),
         },
         "example_order": booted[0]["received"] if booted else [],
@@ -463,6 +470,10 @@ def record(command: str, r: dict[str, Any], machine_note: str) -> None:
             "charger.ready → its failsafe handed to its socket", server["ready_to_failsafe_sent_ms"]
         ),
         _row("failsafe sent → received (client)", server["failsafe_sent_to_received_ms"]),
+        _row(
+            "charger.ready → its failsafe's answer booked (the goal, server clock)",
+            server["ready_to_failsafe_answer_booked_ms"],
+        ),
         _row("round: start → end", server["round_ms"]),
         _row("round: start → snapshot loaded", server["round_load_ms"]),
         _row("round: loaded → planned", server["round_plan_ms"]),
@@ -503,7 +514,7 @@ def main() -> None:
     results = run(storm(args))
     print(json.dumps(results, indent=2), flush=True)
     if not args.no_record:
-        record(".venv/bin/python -m bench.boot " + " ".join(sys.argv[1:]), results, note)
+        record(" ".join([".venv/bin/python -m bench.boot", *sys.argv[1:]]), results, note)
 
 
 if __name__ == "__main__":
