@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 from chargegrid.ocpp.connection import Handler, Payload, Reply
@@ -12,6 +13,7 @@ from chargegrid.sim.link import is_boot_trigger
 from chargegrid.sim.state import ConnectorState
 from chargegrid.sim.transactions import Transactions
 
+TX_ANSWER_WAIT_S = 1.0
 TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues")
 
 
@@ -170,8 +172,14 @@ class CentralSystemCalls(Transactions):
         if late and self.connected_count > 1 and p["csChargingProfiles"]["stackLevel"] > 0:
             await asyncio.sleep(late)
         number = p["connectorId"]
-        tx = self.connectors[number].tx_id if number in self.connectors else None
-        status = self.profiles.install(number, p["csChargingProfiles"], tx, datetime.now(UTC))
+        tx = self.connectors[number].tx if number in self.connectors else None
+        if tx is not None and tx.id is None:
+            # The StartTransaction answer came in just before this call, but the task
+            # that books it has not run yet: a charger reads its socket in order.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(tx.answered.wait(), TX_ANSWER_WAIT_S)
+        tx_id = tx.id if tx is not None else None
+        status = self.profiles.install(number, p["csChargingProfiles"], tx_id, datetime.now(UTC))
         return {"status": status}
 
     async def _clear_profile(self, p: Payload) -> Payload:

@@ -3,6 +3,7 @@ the simulated clock): plain data shared by the charger's behaviour modules."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +51,7 @@ class Transaction:
     meter_start: int
     id: int | None = None  # the CSMS's transactionId, once StartTransaction is answered
     refused: bool = False  # StartTransaction answered with a status other than Accepted
+    answered: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
 
 
 @dataclass

@@ -78,6 +78,7 @@ class Transactions(ChargerLink):
 
         def started(result: Payload) -> None:
             tx.id = result["transactionId"]
+            tx.answered.set()
             if result["idTagInfo"]["status"] != "Accepted":
                 tx.refused = True
                 log.info("%s: start refused: %s", self.spec.ocpp_id, result["idTagInfo"])

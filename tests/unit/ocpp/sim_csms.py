@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import pytest
 
 from chargegrid.ocpp.connection import Handler, OcppConnection, Payload, TransportClosed
@@ -32,17 +33,23 @@ class PipeEnd:
         self.wire = wire
         self.inbox = inbox
         self.peer: PipeEnd | None = None
+        # Frames to put on the wire right behind one just sent, in the same step.
+        self.right_behind: Callable[[bytes], list[bytes]] | None = None
+        self.heard: list[Any] = []  # every frame received, parsed
 
     async def recv(self) -> bytes | str:
         data = await self.inbox.get()
         if data is None:
             raise TransportClosed
+        self.heard.append(orjson.loads(data))
         return data
 
     async def send(self, data: bytes) -> None:
         if self.wire.closed or self.peer is None:
             raise TransportClosed
         self.peer.inbox.put_nowait(data)
+        for extra in self.right_behind(data) if self.right_behind else []:
+            self.peer.inbox.put_nowait(extra)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if not self.wire.closed:
@@ -72,6 +79,9 @@ class ScriptedCsms:
         self.boot_status = "Accepted"
         self.authorize_status = "Accepted"
         self.start_status = "Accepted"
+        # A TxProfile of this many A sent right behind every StartTransaction answer.
+        self.tx_profile_behind_start: float | None = None
+        self.ends: list[PipeEnd] = []
         self.received: list[Received] = []
         self.connections: list[OcppConnection] = []
         self._tx_ids = itertools.count(100)
@@ -87,8 +97,27 @@ class ScriptedCsms:
             csms_end, self._handlers(number), schemas("v16"), CHARGER_ACTIONS_16, name="csms"
         )
         self.connections.append(connection)
+        self.ends.append(csms_end)
+        csms_end.right_behind = self._behind
         asyncio.get_running_loop().create_task(connection.serve())
         return charger_end
+
+    def _behind(self, data: bytes) -> list[bytes]:
+        frame = orjson.loads(data)
+        amps = self.tx_profile_behind_start
+        if amps is None or frame[0] != 3 or "transactionId" not in frame[2]:
+            return []
+        body = profile(7, "TxProfile", amps, transactionId=frame[2]["transactionId"])
+        call = [
+            2,
+            "behind-start",
+            "SetChargingProfile",
+            {"connectorId": 1, "csChargingProfiles": body},
+        ]
+        return [orjson.dumps(call)]
+
+    def answer_to(self, unique_id: str) -> Any:
+        return next((f[2] for e in self.ends for f in e.heard if f[:2] == [3, unique_id]), None)
 
     def actions(self, connection: int | None = None) -> list[str]:
         return [r.action for r in self.received if connection in (None, r.connection)]

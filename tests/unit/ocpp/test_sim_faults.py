@@ -71,6 +71,20 @@ async def test_stop_transaction_goes_before_the_status_that_follows_it() -> None
     assert order[-2:] == ["StopTransaction", "Available"]
 
 
+async def test_a_tx_profile_right_behind_the_start_answer_is_accepted() -> None:
+    """A CSMS may send the TxProfile the moment it has answered StartTransaction; the
+    charger reads its socket in order, so it knows the transaction id by then."""
+    csms = ScriptedCsms()
+    csms.tx_profile_behind_start = 8.0
+    charger = sim_charger(csms)
+    async with running(charger):
+        await until(charger.booted.is_set, "boot")
+        charger.plug_in(1, car())
+        await until(lambda: csms.answer_to("behind-start") is not None, "the profile's answer")
+        assert csms.answer_to("behind-start") == {"status": "Accepted"}
+        await until(lambda: near(charger, 8.0), "the car at the TxProfile's 8 A")
+
+
 # -- refused starts -------------------------------------------------------------------
 
 
