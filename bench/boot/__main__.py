@@ -128,7 +128,7 @@ async def seed(db: Database, chargers: int, sites: int, circuits: int) -> dict[s
                 "max_amperage": 32,
             }
         )
-        tags.append(id_tag(name))
+        tags += [id_tag(name, 0), id_tag(name, 1)]
     # Fuses that bind: ~10 A a charger on the site, ~13 A on a circuit.
     site_a = 10.0 * per_site
     circuit_a = 13.0 * per_site / circuits
@@ -162,9 +162,11 @@ class Probe:
     """Server-side stamps (monotonic): rounds, readiness, failsafes sent."""
 
     rounds: list[tuple[float, RoundStats]]
-    ready_at: dict[str, float]  # ocpp id -> charger.ready published
-    failsafe_sent_at: dict[str, float]  # ocpp id -> its first failsafe handed to its socket
-    failsafe_answered_at: dict[str, float]  # ocpp id -> the first answer to one booked
+    # Per ocpp id, every time: charger.ready published, a failsafe handed to its socket,
+    # the answer to one booked.
+    ready_at: dict[str, list[float]]
+    failsafe_sent_at: dict[str, list[float]]
+    failsafe_answered_at: dict[str, list[float]]
     cpu: list[tuple[float, float]]  # (monotonic, process CPU seconds)
 
 
@@ -176,13 +178,14 @@ class _Observer:
 
     def profile_sent(self, key: EvseKey, kind: StepKind, at: float) -> None:
         if kind is StepKind.FAILSAFE:
-            self.probe.failsafe_sent_at.setdefault(self.ids.get(key.charger_id, "?"), at)
+            self.probe.failsafe_sent_at.setdefault(self.ids.get(key.charger_id, "?"), []).append(at)
         if self.inner is not None:
             self.inner.profile_sent(key, kind, at)
 
     def profile_answered(self, key: EvseKey, kind: StepKind, outcome: Outcome, at: float) -> None:
         if kind is StepKind.FAILSAFE:
-            self.probe.failsafe_answered_at.setdefault(self.ids.get(key.charger_id, "?"), at)
+            name = self.ids.get(key.charger_id, "?")
+            self.probe.failsafe_answered_at.setdefault(name, []).append(at)
         if self.inner is not None:
             self.inner.profile_answered(key, kind, outcome, at)
 
@@ -196,7 +199,7 @@ def instrument(loop: ControlLoop, central: OcppCentralSystem, ids: dict[str, str
     ready = messages.ready
 
     def stamped(charger: ChargerRecord, *, rebooted: bool) -> None:
-        probe.ready_at.setdefault(charger.ocpp_id, time.monotonic())
+        probe.ready_at.setdefault(charger.ocpp_id, []).append(time.monotonic())
         ready(charger, rebooted=rebooted)
 
     messages.ready = stamped  # type: ignore[method-assign]
@@ -221,6 +224,7 @@ async def spawn_fleet(url: str, args: argparse.Namespace, out: Path) -> asyncio.
         f"--tail={args.tail}",
         f"--seed={args.seed}",
         f"--out={out}",
+        *(["--reboot"] if args.reboot else []),
     ]
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         argv = ["taskset", "-c", "1", *argv]
@@ -262,9 +266,15 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
                     raise RuntimeError(f"the fleet process failed ({child.returncode})")
                 fleet = orjson.loads(out.read_bytes())
                 fleet_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
-                return analyse(fleet, probe, args, fleet_cpu.ru_utime + fleet_cpu.ru_stime)
+                cpu_s = fleet_cpu.ru_utime + fleet_cpu.ru_stime
+                results = [analyse(run, probe, args, cpu_s) for run in fleet["storms"]]
+                return {"storm": results[0], "reboot": results[1] if len(results) > 1 else None}
         finally:
             await db.dispose()
+
+
+def _first_after(stamps: list[float] | None, t: float | None) -> float | None:
+    return next((s for s in stamps or () if t is not None and s >= t), None)
 
 
 def _ms(a: float | None, b: float | None) -> float | None:
@@ -291,13 +301,15 @@ def analyse(
     # Server side, per charger: boot answered -> ready published -> failsafe sent.
     ready_ms, to_sent_ms, wire_ms, server_ms = [], [], [], []
     for r in booted:
-        ready, sent = probe.ready_at.get(r["ocpp_id"]), probe.failsafe_sent_at.get(r["ocpp_id"])
+        name, since = r["ocpp_id"], r["boot_sent_at"]
+        ready = _first_after(probe.ready_at.get(name), since)
+        sent = _first_after(probe.failsafe_sent_at.get(name), since)
         if ready is None or sent is None or r["boot_answered_at"] is None:
             continue
         ready_ms.append((ready - r["boot_answered_at"]) * 1000)
         # The round that sent it started after it was ready (and at or before the send).
         to_sent_ms.append((sent - ready) * 1000)
-        answered = probe.failsafe_answered_at.get(r["ocpp_id"])
+        answered = _first_after(probe.failsafe_answered_at.get(name), since)
         if answered is not None:
             server_ms.append((answered - ready) * 1000)
         if r["failsafe_received_at"] is not None:
@@ -405,7 +417,37 @@ def _row(name: str, s: dict[str, Any], goal: str = "") -> str:
     return f"| {name} | {s['n']} | {s['p50']} | {s['p95']} | {s['p99']} | {s['max']} | {goal} |"
 
 
-def record(command: str, r: dict[str, Any], machine_note: str) -> None:
+def reboot_lines(r: dict[str, Any]) -> list[str]:
+    ms, order, tx = r["ms"], r["order"], r["transactions"]
+    return [
+        "## Then a power cut: every charger boots again (`--reboot`)",
+        "",
+        "Every socket closed at once; 3 s later the same chargers reconnect and boot again "
+        f"within {r['window_s']:g} s, against the server that saw them. "
+        f"{r['booted_accepted']} answered Accepted; a failsafe was sent again to "
+        f"{r['chargers'] - r['missing']['failsafe']} of them.",
+        "",
+        "| from the boot answer (client clock) to | n | p50 ms | p95 ms | p99 ms | max ms | |",
+        "|---|---|---|---|---|---|---|",
+        _row("failsafe acknowledged", ms["boot_answered_to_failsafe_acked"]),
+        _row(
+            "first live profile (stack level ≥ 1) acknowledged", ms["boot_answered_to_live_acked"]
+        ),
+        _row("first GetConfiguration received", ms["boot_answered_to_get_configuration"]),
+        _row("StartTransaction → first profile acked", tx["no_profile_ms"]),
+        "",
+        f"Order: chargers with a configuration call and no failsafe before it "
+        f"{order['config_before_failsafe']}, calls before the boot answer "
+        f"{order['calls_before_boot_answered']}, "
+        f"first call not a failsafe {order['first_call_not_failsafe']}; "
+        f"{tx['started']} transactions, {tx['drew_with_no_profile']} drew with no profile "
+        "sent on this connection (a TxDefaultProfile kept over the reboot still binds them).",
+        "",
+    ]
+
+
+def record(command: str, results: dict[str, Any], machine_note: str) -> None:
+    r = results["storm"]
     ms, order, tx, server = r["ms"], r["order"], r["transactions"], r["server"]
     p99 = ms["boot_answered_to_failsafe_acked"].get("p99", float("inf"))
     met = p99 <= GOAL_MS and not r["missing"]["failsafe"]
@@ -479,6 +521,7 @@ def record(command: str, r: dict[str, Any], machine_note: str) -> None:
         _row("round: loaded → planned", server["round_plan_ms"]),
         _row("failsafes sent per round", server["failsafes_per_round"]),
         "",
+        *(reboot_lines(results["reboot"]) if results.get("reboot") else []),
         "Setup: the server stack (OCPP server + control loop + the app's other components, "
         "uvloop, `calm_gc()`, SQLite in a temp dir) in the bench process on core 0; the "
         "chargers (raw WebSockets + orjson, one process) on core 1; real sockets on "
@@ -504,6 +547,9 @@ def main() -> None:
     )
     parser.add_argument("--tail", type=float, default=20.0, help="the most to wait after")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--reboot", action="store_true", help="then every charger drops and boots again"
+    )
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--profile", type=Path, help="cProfile the server over the run, to FILE")
     parser.add_argument("--server-loop", choices=["uvloop", "asyncio"], default="uvloop")
@@ -511,7 +557,7 @@ def main() -> None:
     args = parser.parse_args()
     note = machine()
     run = uvloop.run if args.server_loop == "uvloop" else asyncio.run
-    results = run(storm(args))
+    results = run(storm(args))  # the storm, and the reboot storm if asked
     print(json.dumps(results, indent=2), flush=True)
     if not args.no_record:
         record(" ".join([".venv/bin/python -m bench.boot", *sys.argv[1:]]), results, note)
