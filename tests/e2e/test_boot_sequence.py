@@ -125,32 +125,54 @@ async def test_a_silent_charger_gets_nothing_but_a_trigger_for_its_boot(world: W
         await charger.ws.close()
 
 
+async def boot_and_answer(charger: RawCharger) -> list[tuple[str, dict[str, Any]]]:
+    """Boot, then answer every call up to the configuration push; the calls in order."""
+    unique, answer = await charger.call("BootNotification", BOOT)
+    # The answer is the first frame: nothing was sent before the charger spoke.
+    assert answer[:2] == [3, unique] and answer[2]["status"] == "Accepted"
+    seen: list[tuple[str, dict[str, Any]]] = []
+    while not seen or seen[-1][0] != "ChangeConfiguration":
+        frame = await charger.frame()
+        assert frame[0] == 2
+        seen.append((frame[2], frame[3]))
+        if frame[2] == "GetConfiguration":
+            await charger.answer(frame, {"configurationKey": []})
+        else:
+            await charger.answer(frame, {"status": "Accepted"})
+    return seen
+
+
+def assert_failsafe_then_limits_then_configuration(seen: list[tuple[str, Any]]) -> None:
+    actions = [a for a, _ in seen]
+    config_at = actions.index("GetConfiguration")
+    profiles = [p for a, p in seen[:config_at] if a == "SetChargingProfile"]
+    assert actions[:config_at] == ["SetChargingProfile"] * len(profiles)
+    # The failsafe (TxDefaultProfile at stack 0) first, then the idle EVSE's live 0 A.
+    failsafe = profiles[0]["csChargingProfiles"]
+    assert failsafe["chargingProfilePurpose"] == "TxDefaultProfile"
+    assert failsafe["stackLevel"] == 0
+    live = [p["csChargingProfiles"] for p in profiles[1:]]
+    assert any(p["stackLevel"] > 0 for p in live)
+    assert "SetChargingProfile" not in actions[config_at:]
+
+
 async def test_failsafe_and_limits_come_first_then_the_configuration(world: World) -> None:
     charger = await open_raw(world.csms, "BOOT-1")
     try:
-        unique, answer = await charger.call("BootNotification", BOOT)
-        # The answer is the first frame: nothing was sent before the charger spoke.
-        assert answer[:2] == [3, unique] and answer[2]["status"] == "Accepted"
-        seen: list[tuple[str, dict[str, Any]]] = []
-        while not seen or seen[-1][0] != "ChangeConfiguration":
-            frame = await charger.frame()
-            assert frame[0] == 2
-            seen.append((frame[2], frame[3]))
-            if frame[2] == "GetConfiguration":
-                await charger.answer(frame, {"configurationKey": []})
-            else:
-                await charger.answer(frame, {"status": "Accepted"})
-        actions = [a for a, _ in seen]
-        config_at = actions.index("GetConfiguration")
-        profiles = [p for a, p in seen[:config_at] if a == "SetChargingProfile"]
-        assert actions[:config_at] == ["SetChargingProfile"] * len(profiles)
-        # The failsafe (TxDefaultProfile at stack 0) first, then the idle EVSE's live 0 A.
-        failsafe = profiles[0]["csChargingProfiles"]
-        assert failsafe["chargingProfilePurpose"] == "TxDefaultProfile"
-        assert failsafe["stackLevel"] == 0
-        live = [p["csChargingProfiles"] for p in profiles[1:]]
-        assert any(p["stackLevel"] > 0 for p in live)
-        assert "SetChargingProfile" not in actions[config_at:]
+        assert_failsafe_then_limits_then_configuration(await boot_and_answer(charger))
+    finally:
+        await charger.ws.close()
+
+
+async def test_after_a_reboot_the_failsafe_comes_first_again(world: World) -> None:
+    charger = await open_raw(world.csms, "BOOT-1")
+    await boot_and_answer(charger)
+    await charger.ws.close()
+    gateway = world.csms.central.gateway
+    await eventually(lambda: _false(gateway.is_online("BOOT-1")), what="the link gone")
+    charger = await open_raw(world.csms, "BOOT-1")
+    try:
+        assert_failsafe_then_limits_then_configuration(await boot_and_answer(charger))
     finally:
         await charger.ws.close()
 

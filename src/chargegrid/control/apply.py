@@ -240,6 +240,7 @@ class ApplyEngine:
         # profiles), and the EVSEs that acknowledged a live limit since.
         self._relinked: set[str] = set()
         self._confirmed: set[EvseKey] = set()
+        self._failsafe_due: set[EvseKey] = set()  # acknowledged, but to be sent again
         self._resend: set[EvseKey] = set()  # see resend()
 
     # --- what the loop reads -------------------------------------------------------
@@ -294,7 +295,8 @@ class ApplyEngine:
         return until is not None and self._clock.monotonic() < until
 
     def failsafe_known(self, key: EvseKey) -> bool:
-        return key in self._failsafe
+        """Acknowledged on this charger's current boot (else it goes out first)."""
+        return key in self._failsafe and key not in self._failsafe_due
 
     def held_limits(self) -> dict[EvseKey, Limit | None]:
         """EVSEs the next plan must take as fixed: their charger cannot be steered now."""
@@ -322,11 +324,15 @@ class ApplyEngine:
         kept its profiles, or dropped its live ones (the held-limit rule, above)."""
         self._went_offline(charger_id)
 
-    def charger_ready(self, charger_id: str) -> None:
+    def charger_ready(self, charger_id: str, *, rebooted: bool = False) -> None:
         """The charger spoke first on its new connection (and a BootNotification was
         accepted): steer it at once, a pending retry included; the backoff count stays
-        until it acknowledges something."""
+        until it acknowledges something. After a reboot its failsafe is sent again
+        first (it should have kept it, but a swapped or reset unit has none); until
+        then the one it acknowledged still bounds what it may draw."""
         self._offline.discard(charger_id)
+        if rebooted:
+            self._failsafe_due |= {k for k in self._failsafe if k.charger_id == charger_id}
         flag = self._flags.get(charger_id)
         if flag is not None:
             now = self._clock.monotonic()
@@ -607,7 +613,7 @@ class ApplyEngine:
                 report.held_flagged.append(target.key)
                 continue
             current = self._failsafe.get(target.key)
-            if current == target.limit:
+            if current == target.limit and target.key not in self._failsafe_due:
                 continue
             raising = current is not None and target.limit.covers(current)
             (higher if raising else lower).append(target)
@@ -637,6 +643,7 @@ class ApplyEngine:
             outcome = answer.outcome
             if outcome is Outcome.ACCEPTED:
                 self._failsafe[key] = target.limit
+                self._failsafe_due.discard(key)
                 self._succeeded(key.charger_id)
                 return
             if outcome is Outcome.OFFLINE:

@@ -294,7 +294,7 @@ class ControlLoop:
         """The charger spoke first on its new connection (a BootNotification accepted):
         its failsafe and live limits are the first calls it gets, at once."""
         charger_id = str(payload.get("charger_id"))
-        self.engine.charger_ready(charger_id)
+        self.engine.charger_ready(charger_id, rebooted=payload.get("rebooted") is True)
         site_id = await self._site_of(charger_id)
         if site_id is None:
             self._limits_sent(charger_id)  # no site: nothing to send

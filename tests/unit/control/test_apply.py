@@ -502,3 +502,25 @@ async def test_after_a_link_drop_without_a_failsafe_the_charger_is_unknown(
     await settle(engine, clock, sp("a", 6.0))
     engine.charger_disconnected("a")
     assert engine.committed(EvseKey("a", 1), 7) is None  # whatever its hardware allows
+
+
+async def test_after_a_reboot_the_failsafe_is_sent_again_and_bounds_until_then(
+    engine: ApplyEngine, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    key = EvseKey("a", 1)
+    target = FailsafeTarget(key, "CP-a", FAILSAFE, CAPS)
+    await engine.install_failsafes([target])
+    engine.charger_disconnected("a")
+    engine.charger_connected("a")
+    engine.charger_ready("a")  # a reconnect without reboot: nothing to re-send
+    gateway.calls.clear()
+    await engine.install_failsafes([target])
+    assert gateway.calls == []
+    engine.charger_disconnected("a")
+    engine.charger_connected("a")
+    engine.charger_ready("a", rebooted=True)
+    assert not engine.failsafe_known(key)
+    assert engine.committed(key) == FAILSAFE  # still what bounds it meanwhile
+    await engine.install_failsafes([target])
+    assert [c.profile["stackLevel"] for c in gateway.calls] == [0]
+    assert engine.failsafe_known(key)
