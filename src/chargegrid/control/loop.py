@@ -46,7 +46,7 @@ from chargegrid.control.ports import Clock, CommandGateway, SystemClock
 from chargegrid.control.problem import Built, DemandMemo, Inputs, build_problem
 from chargegrid.control.profiles import Limit
 from chargegrid.control.readings import EVENT as LIMIT_VIOLATION
-from chargegrid.control.readings import event_payload, take_reading
+from chargegrid.control.readings import event_payload, take_reading, untracked_id
 from chargegrid.control.snapshot import (
     ChargerSpec,
     SiteSnapshot,
@@ -411,10 +411,23 @@ class ControlLoop:
                 metrics.NOT_FOLLOWING_LIMIT.set(len(self.compliance.violations()))
 
     async def _on_session_started(self, payload: dict[str, Any]) -> None:
+        connector_id = payload.get("connector_id")
+        if isinstance(connector_id, int):
+            # A session runs there now: a draw watched without one is its to answer for.
+            self._forget_watch(untracked_id(str(payload.get("charger_id")), connector_id), payload)
         await self._trigger_charger(str(payload.get("charger_id")), sessions=True)
 
     async def _on_session_stopped(self, payload: dict[str, Any]) -> None:
         session_id = str(payload.get("session_id"))
+        self._forget_watch(session_id, payload, reason="session_stopped")
+        known = self._session_key.pop(session_id, None)
+        if known is not None:
+            self.engine.session_ended(known[1])
+        await self._trigger_charger(str(payload.get("charger_id")), sessions=True)
+
+    def _forget_watch(
+        self, session_id: str, payload: dict[str, Any], reason: str = "session_started"
+    ) -> None:
         self.learner.forget(session_id)
         self.energy.forget(session_id)
         open_violation = self.compliance.forget(session_id)
@@ -428,19 +441,20 @@ class ControlLoop:
                     payload.get("connector_id"),
                     ended=True,
                     at=self.clock.utcnow(),
-                    reason="session_stopped",
+                    reason=reason,
                 ),
             )
             metrics.NOT_FOLLOWING_LIMIT.set(len(self.compliance.violations()))
-        known = self._session_key.pop(session_id, None)
-        if known is not None:
-            self.engine.session_ended(known[1])
-        await self._trigger_charger(str(payload.get("charger_id")), sessions=True)
 
     async def _on_session_updated(self, payload: dict[str, Any]) -> None:
         session_id = payload.get("session_id")
         if not session_id:
-            return
+            # MeterValues without a (known) transactionId: a charger that forgot a refused
+            # start lets its car draw and meters it so. Watched per connector all the same.
+            charger_id, connector_id = payload.get("charger_id"), payload.get("connector_id")
+            if not charger_id or not isinstance(connector_id, int) or connector_id <= 0:
+                return
+            payload = {**payload, "session_id": untracked_id(str(charger_id), connector_id)}
         site_id = await self._site_of(payload.get("charger_id"))
         state = self._sites.get(site_id) if site_id else None
         taken = take_reading(

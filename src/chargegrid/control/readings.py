@@ -33,6 +33,13 @@ class Taken:
 
 
 NOTHING = Taken(False, None, False, None)
+UNTRACKED = "untracked:"
+
+
+def untracked_id(charger_id: str, connector_id: int) -> str:
+    """What a connector's readings without a session are watched under: a charger that
+    forgot a refused start (issue 11, rule 4) meters its car without a transactionId."""
+    return f"{UNTRACKED}{charger_id}:{connector_id}"
 
 
 def _where(
@@ -87,6 +94,8 @@ def take_reading(
     rate = energy.observe(session_id, sample.at, sample.energy_wh)
     where = _where(snapshot, built, payload, session_id) if snapshot is not None else None
     if where is None:
+        if session_id.startswith(UNTRACKED):
+            return NOTHING  # a session runs there: its own readings are watched
         # Not planned here (yet): only what the charger measured per phase is taken.
         learnt = learner.observe(session_id, now, sample.current, planned_limit)
         return Taken(learnt, None, False, None)
@@ -171,7 +180,8 @@ def event_payload(
         "ocpp_id": ocpp_id,
         "evse_number": violation.key.evse_number,
         "connector_id": connector_id,
-        "session_id": violation.session_id,
+        # None: a draw without a session (a refused start the charger forgot).
+        "session_id": None if violation.session_id.startswith(UNTRACKED) else violation.session_id,
         "limit_a": round(violation.limit_a, 2),
         "measured_a": round(violation.measured_a, 2),
         "since": violation.since_wall.isoformat(),
@@ -183,4 +193,4 @@ def event_payload(
     return payload
 
 
-__all__ = ["EVENT", "NOTHING", "Taken", "event_payload", "take_reading"]
+__all__ = ["EVENT", "NOTHING", "Taken", "event_payload", "take_reading", "untracked_id"]

@@ -189,11 +189,13 @@ async def test_a_violation_open_when_its_session_stops_is_reported_ended(world: 
     events.close()
 
 
+@pytest.mark.parametrize("with_transaction_id", [True, False])
 async def test_a_refused_start_that_draws_anyway_is_caught_and_planned_around(
-    world: World,
+    world: World, with_transaction_id: bool
 ) -> None:
     """Issue 11 rule 4: a refused start is no session to the plan (its EVSE idles at
-    0 A); a charger that lets its car draw anyway is caught by the watcher."""
+    0 A); a charger that lets its car draw anyway is caught by the watcher, also when it
+    forgot the transaction and meters the car without a transactionId (no session)."""
     clock = world.loop.clock
     assert isinstance(clock, FakeClock)
     events = world.bus.subscribe("charger.limit_violation")
@@ -211,11 +213,11 @@ async def test_a_refused_start_that_draws_anyway_is_caught_and_planned_around(
 
     async def cp1_draws(amps: float) -> None:
         payload: dict[str, Any] = {
-            "session_id": refused,
+            "session_id": refused if with_transaction_id else None,
             "charger_id": str(world.c1),
             "ocpp_id": "CP1",
             "connector_id": 1,
-            "transaction_id": 101,
+            "transaction_id": 101 if with_transaction_id else None,
             "timestamp": clock.utcnow().isoformat(),
             "current": {"l1": None, "l2": None, "l3": None},
             "power_w": amps * VOLTS,
@@ -235,7 +237,8 @@ async def test_a_refused_start_that_draws_anyway_is_caught_and_planned_around(
     clock.advance(6.0)
     await cp1_draws(16.0)
     began = events.get_nowait()
-    assert began is not None and began.payload["session_id"] == refused
+    assert began is not None
+    assert began.payload["session_id"] == (refused if with_transaction_id else None)
     assert began.payload["limit_a"] == 0.0 and began.payload["measured_a"] == 16.0
     # Its 16 A on L2 is held: CP3 gets what is left of 30 A there.
     assert world.gateway.limits_for("CP3")[-1] + 16.0 <= 30.0
