@@ -31,10 +31,8 @@ import asyncio
 import cProfile
 import json
 import os
-import platform
 import resource
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -46,6 +44,7 @@ from typing import Any
 
 import orjson
 import uvloop
+from bench.load.__main__ import free_port, machine, percentile
 from sqlalchemy import insert
 
 from chargegrid.app import Runtime, components_for
@@ -67,18 +66,6 @@ from .fleet import id_tag, ocpp_id
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "boot.md"
 NOTES = "\n## Notes (kept when the benchmark records again)\n"
 GOAL_MS = 200.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def summary(values: list[float]) -> dict[str, float | int]:
@@ -400,15 +387,6 @@ def analyse(
             if r["received"] and r["received"][0] != "SCP:TxDefaultProfile/0"
         ][:5],
     }
-
-
-def machine() -> str:
-    load = os.getloadavg()
-    return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average at start "
-        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-    )
 
 
 def _row(name: str, s: dict[str, Any], goal: str = "") -> str:

@@ -20,13 +20,13 @@ import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import uvloop
 import websockets
+from bench.ocpp.load import meter_values, ts
 from bench.ocpp.server import raise_fd_limit
 
 BOOT = {"chargePointVendor": "bench", "chargePointModel": "boot", "firmwareVersion": "1.0"}
@@ -54,10 +54,6 @@ def id_tag(charger: str, storm: int = 0) -> str:
     """A tag per charger and storm: a reboot's new transaction must not find its tag
     busy with the one the power cut left open."""
     return f"BENCH-{charger}" if storm == 0 else f"BENCH-{charger}-{storm}"
-
-
-def ts() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -231,7 +227,7 @@ class Charger:
         energy = 1000
         while not self.all_done.is_set():
             energy += 30
-            await self.call("MeterValues", self._meter(energy))
+            await self.call("MeterValues", meter_values(self.r.transaction_id or 0, energy))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.all_done.wait(), 10.0)
 
@@ -242,20 +238,6 @@ class Charger:
             "errorCode": "NoError",
             "status": status,
             "timestamp": ts(),
-        }
-
-    def _meter(self, energy: int) -> dict[str, Any]:
-        sampled = [
-            {"value": "15.9", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
-            {"value": "16.0", "measurand": "Current.Import", "phase": "L2", "unit": "A"},
-            {"value": "15.8", "measurand": "Current.Import", "phase": "L3", "unit": "A"},
-            {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
-            {"value": str(energy), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-        ]
-        return {
-            "connectorId": 1,
-            "transactionId": self.r.transaction_id or 0,
-            "meterValue": [{"timestamp": ts(), "sampledValue": sampled}],
         }
 
 
