@@ -205,6 +205,11 @@ class Site:
         s = self.fleet.draw_log.latest(ocpp_id, 1)
         return 0.0 if s is None else max(s.l1, s.l2, s.l3)
 
+    def phase_draw(self, ocpp_id: str, phase: int) -> float:
+        """What the car at ``ocpp_id`` draws now on grid phase ``phase`` (1..3)."""
+        s = self.fleet.draw_log.latest(ocpp_id, 1)
+        return 0.0 if s is None else (s.l1, s.l2, s.l3)[phase - 1]
+
     async def charging(self, ocpp_ids: list[str] | None = None) -> None:
         wanted = ocpp_ids or list(CHARGERS)
 
@@ -249,13 +254,13 @@ class LoopHolder:
 
 
 async def seed_site(
-    csms: Csms, tags: tuple[str, ...] = ()
+    csms: Csms, tags: tuple[str, ...] = (), **site_options: Any
 ) -> tuple[uuid.UUID, dict[str, uuid.UUID], dict[str, uuid.UUID]]:
     site_id = uuid.uuid4()
     circuits = {"A": uuid.uuid4(), "B": uuid.uuid4()}
     chargers = {ocpp_id: uuid.uuid4() for ocpp_id in CHARGERS}
     async with csms.db.session() as s:
-        s.add(m.Site(id=site_id, name="E2E", max_current=SITE_A))
+        s.add(m.Site(id=site_id, name="E2E", max_current=SITE_A, **site_options))
         await s.flush()
         s.add(m.Circuit(id=circuits["A"], site_id=site_id, name="A", max_current=A_A))
         s.add(m.Circuit(id=circuits["B"], site_id=site_id, name="B", max_current=B_A))
@@ -305,11 +310,13 @@ async def start_site(
     holder: LoopHolder | None = None,
     fleet_tags: tuple[str, ...] = (),
     wait_for: tuple[str, ...] | None = None,
+    **site_options: Any,
 ) -> Site:
     """Seed the site, start the loop and the fleet, and wait until every charger without
     a fault (or every one in ``wait_for``) has its failsafe. ``fleet_tags``: registered
-    tags for the cars the fleet brings itself (fault ``start_before_profile``)."""
-    site_id, circuits, chargers = await seed_site(csms, fleet_tags)
+    tags for the cars the fleet brings itself (fault ``start_before_profile``);
+    ``site_options``: columns of the site row."""
+    site_id, circuits, chargers = await seed_site(csms, fleet_tags, **site_options)
     loop = ControlLoop(csms.db.session, csms.bus, csms.central.gateway, settings)
     if holder is not None:
         holder.loop = loop
