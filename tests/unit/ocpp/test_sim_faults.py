@@ -432,3 +432,50 @@ def test_meter_readings_of_a_one_phase_car_on_a_three_phase_charger() -> None:
         "0.0",
         "0.0",
     ]
+
+
+async def test_calls_before_registration_are_counted() -> None:
+    csms = ScriptedCsms()
+    csms.boot_status = "Pending"
+    charger = sim_charger(csms, Faults(calls_before_boot="ignore"))
+    async with running(charger):
+        await until(lambda: bool(csms.of("BootNotification")), "BootNotification")
+        with pytest.raises(TimeoutError):
+            await csms.current.call("GetConfiguration", {}, 0.2)
+        csms.boot_status = "Accepted"
+        await csms.current.call("TriggerMessage", {"requestedMessage": "BootNotification"}, 2)
+        await until(charger.booted.is_set, "the triggered boot", timeout=1)
+        await csms.current.call("GetConfiguration", {}, 2)  # registered: not counted
+    assert dict(charger.calls_before_registration) == {"GetConfiguration": 1, "TriggerMessage": 1}
+
+
+async def test_live_profiles_answered_late_after_a_reconnect() -> None:
+    """A link drop, then a live limit (stack level 1) is answered and obeyed only after
+    the delay; a failsafe (stack level 0) at once. Before the drop, both at once."""
+    csms = ScriptedCsms()
+    charger = sim_charger(csms, Faults(live_profile_delay_after_reconnect_s=0.5))
+    async with running(charger):
+        tx_id = await charging(csms, charger)
+        tx = profile(2, "TxProfile", 12.0, transactionId=tx_id)
+        started = time.monotonic()
+        assert await set_profile(csms, 1, tx) == "Accepted"
+        assert time.monotonic() - started < 0.3
+        await until(lambda: near(charger, 12.0), "the car at 12 A")
+        charger.drop_link()
+        await until(lambda: charger.connected_count == 2, "the reconnect")
+        await until(lambda: len(csms.connections) == 2, "the new link")
+        failsafe = profile(1, "TxDefaultProfile", 6.0, stackLevel=0)
+        started = time.monotonic()
+        assert await set_profile(csms, 1, failsafe) == "Accepted"
+        assert time.monotonic() - started < 0.3
+        with pytest.raises(TimeoutError):
+            await csms.current.call(
+                "SetChargingProfile",
+                {"connectorId": 1, "csChargingProfiles": {**tx, "chargingProfileId": 3}},
+                0.2,
+            )
+        lower = profile(4, "TxProfile", 8.0, transactionId=tx_id)
+        assert near(charger, 12.0)  # not obeyed while unanswered
+        assert await set_profile(csms, 1, lower) == "Accepted"  # 0.5 s later
+        assert charger.boots == 1  # a reconnect, not a reboot
+        await until(lambda: near(charger, 8.0), "the late profile obeyed")
