@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from chargegrid.domain.errors import InvalidValue
@@ -33,6 +35,18 @@ _PHASES = {
     PowerType.AC_3_PHASE: 3,
     PowerType.DC: 3,
 }
+
+
+class WiringSource(StrEnum):
+    """Who set a connector's power type and phase rotation."""
+
+    DEFAULT = "default"  # created on first sight of the connector, nobody said
+    CHARGER = "charger"  # learnt from the charger (1.6 ConnectorPhaseRotation)
+    OPERATOR = "operator"  # set through the API; a charger never overrides it
+
+    @property
+    def charger_may_update(self) -> bool:
+        return self is not WiringSource.OPERATOR
 
 
 class ConnectorFormat(StrEnum):
@@ -96,3 +110,78 @@ def check_rotation_fits(rotation: PhaseRotation, power_type: PowerType) -> None:
 
 
 MAX_AMPERAGE_RANGE = (1, 1000)
+
+
+_POWER_TYPE_OF_PHASES = {
+    1: PowerType.AC_1_PHASE,
+    2: PowerType.AC_2_PHASE,
+    3: PowerType.AC_3_PHASE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """How a connector is wired: its power type and where its terminals land."""
+
+    power_type: PowerType
+    rotation: PhaseRotation
+
+    @classmethod
+    def of(cls, rotation: PhaseRotation) -> Wiring:
+        return cls(_POWER_TYPE_OF_PHASES[rotation.phase_count], rotation)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedWiring:
+    """What a 1.6 charger's ``ConnectorPhaseRotation`` says about its connectors.
+
+    ``default`` applies to the connectors the value does not list (from connector 0
+    or a bare value such as ``"RST"``); ``connectors`` holds the listed ones.
+    """
+
+    connectors: Mapping[int, Wiring] = field(default_factory=dict)
+    default: Wiring | None = None
+
+    def of(self, connector_id: int) -> Wiring | None:
+        """The connector's wiring, or None when the charger did not say."""
+        return self.connectors.get(connector_id, self.default)
+
+
+# OCPP 1.6 values that say nothing about where a connector's terminals land.
+_UNSAID = frozenset({"", "NOTAPPLICABLE", "UNKNOWN"})
+
+
+def parse_connector_phase_rotation(text: str | None) -> ReportedWiring:
+    """Parse ``ConnectorPhaseRotation`` (OCPP 1.6 §9.1), e.g. ``"0.RST,1.STR,2.S"``.
+
+    Chargers give 3-phase rotations, ``NotApplicable`` or ``Unknown`` (the standard's
+    list) and also 1- or 2-phase letters (``"1.S"``); some give one bare value for all
+    connectors. Entries that are unknown, not applicable or malformed are skipped: a
+    charger's junk must not change a connector, and one bad entry must not hide the
+    good ones.
+
+    Connector 0 is the charger's main meter or grid connection. The standard has the
+    others relative to it, but chargers commonly repeat one value on every entry
+    (``"0.STR,1.STR"``), and composing would then turn that into TRS. So a listed
+    connector's own value stands, and connector 0 is the value for those not listed.
+    """
+    connectors: dict[int, Wiring] = {}
+    default: Wiring | None = None
+    for entry in (text or "").split(","):
+        number_text, dot, value = entry.strip().partition(".")
+        if not dot:
+            number_text, value = "0", number_text  # a bare value: every connector
+        number_text = number_text.strip()
+        value = value.strip()
+        if not (number_text.isascii() and number_text.isdigit()) or value.upper() in _UNSAID:
+            continue
+        try:
+            rotation = PhaseRotation.parse(value)
+        except InvalidValue:
+            continue
+        number = int(number_text)
+        if number == 0:
+            default = Wiring.of(rotation)
+        else:
+            connectors[number] = Wiring.of(rotation)
+    return ReportedWiring(connectors, default)

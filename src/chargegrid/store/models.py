@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from chargegrid.domain.connectors import WiringSource
 from chargegrid.store.types import UtcDateTime, utcnow
 
 # Named constraints keep Alembic migrations (and SQLite batch mode) deterministic.
@@ -206,6 +207,11 @@ class Connector(Timestamped, Base):
     max_amperage: Mapped[int] = mapped_column(Integer, default=32)
     max_electric_power: Mapped[float | None] = mapped_column(Float)
     phase_rotation: Mapped[str] = mapped_column(String(3), default="RST")
+    # Who set power_type and phase_rotation (domain.connectors.WiringSource). Rows that
+    # say nothing are an operator's: a charger's report must never override those.
+    wiring_source: Mapped[str] = mapped_column(
+        String(10), default=WiringSource.OPERATOR.value, server_default=WiringSource.OPERATOR.value
+    )
     ocpp_status: Mapped[str | None] = mapped_column(String(20))
     error_code: Mapped[str | None] = mapped_column(String(50))
     error_info: Mapped[str | None] = mapped_column(String(500))
