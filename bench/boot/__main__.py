@@ -407,7 +407,7 @@ def reboot_lines(r: dict[str, Any]) -> list[str]:
         "",
         "| from the boot answer (client clock) to | n | p50 ms | p95 ms | p99 ms | max ms | |",
         "|---|---|---|---|---|---|---|",
-        _row("failsafe acknowledged", ms["boot_answered_to_failsafe_acked"]),
+        _row("failsafe acknowledged", ms["boot_answered_to_failsafe_acked"], _goal(r)),
         _row(
             "first live profile (stack level ≥ 1) acknowledged", ms["boot_answered_to_live_acked"]
         ),
@@ -419,16 +419,20 @@ def reboot_lines(r: dict[str, Any]) -> list[str]:
         f"{order['calls_before_boot_answered']}, "
         f"first call not a failsafe {order['first_call_not_failsafe']}; "
         f"{tx['started']} transactions, {tx['drew_with_no_profile']} drew with no profile "
-        "sent on this connection (a TxDefaultProfile kept over the reboot still binds them).",
+        "sent on this connection.",
         "",
     ]
+
+
+def _goal(r: dict[str, Any]) -> str:
+    p99 = r["ms"]["boot_answered_to_failsafe_acked"].get("p99", float("inf"))
+    met = p99 <= GOAL_MS and not r["missing"]["failsafe"]
+    return f"p99 ≤ {GOAL_MS:g} ms: **{'met' if met else 'not met'}**"
 
 
 def record(command: str, results: dict[str, Any], machine_note: str) -> None:
     r = results["storm"]
     ms, order, tx, server = r["ms"], r["order"], r["transactions"], r["server"]
-    p99 = ms["boot_answered_to_failsafe_acked"].get("p99", float("inf"))
-    met = p99 <= GOAL_MS and not r["missing"]["failsafe"]
     lines = [
         "# Boot storm benchmark (`bench/boot`)",
         "",
@@ -445,7 +449,7 @@ def record(command: str, results: dict[str, Any], machine_note: str) -> None:
         _row(
             "failsafe acknowledged",
             ms["boot_answered_to_failsafe_acked"],
-            f"p99 ≤ {GOAL_MS:g} ms: **{'met' if met else 'not met'}**",
+            _goal(r),
         ),
         _row("failsafe received", ms["boot_answered_to_failsafe_received"]),
         _row(
