@@ -55,30 +55,25 @@ def test_a_bare_value_is_every_connectors() -> None:
     "text", ["NotApplicable", "Unknown", "1.NotApplicable", "0.Unknown,1.unknown", "", None]
 )
 def test_not_applicable_and_unknown_say_nothing(text: str | None) -> None:
-    reported = parse_connector_phase_rotation(text)
-    assert reported == ReportedWiring()
-    assert said(reported, 1) == [None]
+    assert said(parse_connector_phase_rotation(text), 1, 2) == [None, None]
 
 
-def test_unknown_entries_leave_the_others() -> None:
+def test_a_connector_listed_as_unknown_does_not_take_connector_0s() -> None:
     reported = parse_connector_phase_rotation("0.RST,1.Unknown,2.NotApplicable,3.T")
-    assert said(reported, 1, 2, 3) == ["RST", "RST", "T"]
+    assert said(reported, 1, 2, 3, 4) == [None, None, "T", "RST"]
 
 
 @pytest.mark.parametrize(
     "text",
     ["garbage", "1.XYZ", "1.RSTR", "1.RR", "x.RST", "-1.RST", "1.", ".RST", "1.R S", "².RST"],
 )
-def test_junk_is_skipped(text: str) -> None:
-    assert parse_connector_phase_rotation(text) == ReportedWiring()
+def test_junk_says_nothing(text: str) -> None:
+    assert said(parse_connector_phase_rotation(text), 1, 2) == [None, None]
 
 
 def test_junk_entries_do_not_hide_the_good_ones() -> None:
-    assert said(parse_connector_phase_rotation("1.L1L2L3,2.STR,,3"), 1, 2, 3) == [
-        None,
-        "STR",
-        None,
-    ]
+    reported = parse_connector_phase_rotation("1.L1L2L3,2.STR,,x.S,3.")
+    assert said(reported, 1, 2, 3) == [None, "STR", None]
 
 
 def test_whitespace_and_case_are_forgiven() -> None:

@@ -135,16 +135,19 @@ class Wiring:
 class ReportedWiring:
     """What a 1.6 charger's ``ConnectorPhaseRotation`` says about its connectors.
 
-    ``default`` applies to the connectors the value does not list (from connector 0
-    or a bare value such as ``"RST"``); ``connectors`` holds the listed ones.
+    ``connectors`` holds the listed ones (None: listed, but as unknown or not
+    applicable); ``default`` applies to those not listed (from connector 0 or a bare
+    value such as ``"RST"``).
     """
 
-    connectors: Mapping[int, Wiring] = field(default_factory=dict)
+    connectors: Mapping[int, Wiring | None] = field(default_factory=dict)
     default: Wiring | None = None
 
     def of(self, connector_id: int) -> Wiring | None:
         """The connector's wiring, or None when the charger did not say."""
-        return self.connectors.get(connector_id, self.default)
+        if connector_id in self.connectors:
+            return self.connectors[connector_id]
+        return self.default
 
 
 # OCPP 1.6 values that say nothing about where a connector's terminals land.
@@ -156,32 +159,38 @@ def parse_connector_phase_rotation(text: str | None) -> ReportedWiring:
 
     Chargers give 3-phase rotations, ``NotApplicable`` or ``Unknown`` (the standard's
     list) and also 1- or 2-phase letters (``"1.S"``); some give one bare value for all
-    connectors. Entries that are unknown, not applicable or malformed are skipped: a
-    charger's junk must not change a connector, and one bad entry must not hide the
-    good ones.
+    connectors. Unknown, not applicable and malformed values say nothing about their
+    connector: a charger's junk must not change a connector, and one bad entry must not
+    hide the good ones.
 
     Connector 0 is the charger's main meter or grid connection. The standard has the
     others relative to it, but chargers commonly repeat one value on every entry
     (``"0.STR,1.STR"``), and composing would then turn that into TRS. So a listed
     connector's own value stands, and connector 0 is the value for those not listed.
     """
-    connectors: dict[int, Wiring] = {}
+    connectors: dict[int, Wiring | None] = {}
     default: Wiring | None = None
     for entry in (text or "").split(","):
         number_text, dot, value = entry.strip().partition(".")
         if not dot:
             number_text, value = "0", number_text  # a bare value: every connector
         number_text = number_text.strip()
-        value = value.strip()
-        if not (number_text.isascii() and number_text.isdigit()) or value.upper() in _UNSAID:
+        if not (number_text.isascii() and number_text.isdigit()):
             continue
-        try:
-            rotation = PhaseRotation.parse(value)
-        except InvalidValue:
-            continue
+        wiring = _wiring(value)
         number = int(number_text)
         if number == 0:
-            default = Wiring.of(rotation)
+            default = wiring
         else:
-            connectors[number] = Wiring.of(rotation)
+            # Listed as unknown: connector 0's value is no better a guess for it.
+            connectors[number] = wiring
     return ReportedWiring(connectors, default)
+
+
+def _wiring(value: str) -> Wiring | None:
+    if value.strip().upper() in _UNSAID:
+        return None
+    try:
+        return Wiring.of(PhaseRotation.parse(value))
+    except InvalidValue:
+        return None

@@ -10,6 +10,7 @@ transaction's session).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
@@ -33,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chargegrid.domain.connectors import PowerType, WiringSource, parse_connector_phase_rotation
 from chargegrid.ocpp.meter_messages import DriverStatements, encode_samples, row_chunks
 from chargegrid.ocpp.tables import charger_notices
 from chargegrid.ocpp.wal_sync import WalSync
@@ -74,6 +76,8 @@ from chargegrid.store.models import (
     TransactionId,
 )
 from chargegrid.store.types import utcnow
+
+log = logging.getLogger(__name__)
 
 
 def _table(model: type[Base]) -> Table:
@@ -545,11 +549,29 @@ class SqlChargerStore:
             connector_pk = uuid.uuid4()
             conn.execute(
                 insert(connectors).values(
-                    id=connector_pk, evse_id=evse_pk, charger_id=charger_id, connector_id=number
+                    id=connector_pk,
+                    evse_id=evse_pk,
+                    charger_id=charger_id,
+                    connector_id=number,
+                    **self._first_wiring(conn, charger_id, number),
                 )
             )
         batch.places[key] = (evse_pk, connector_pk)
         return evse_pk, connector_pk
+
+    def _first_wiring(self, conn: Connection, charger_id: uuid.UUID, number: int) -> dict[str, Any]:
+        """A new connector's wiring: what the charger reported last boot, if it said."""
+        reported = conn.execute(
+            select(chargers.c.connector_phase_rotation).where(chargers.c.id == charger_id)
+        ).scalar()
+        wiring = parse_connector_phase_rotation(reported).of(number)
+        if wiring is None:
+            return {"wiring_source": WiringSource.DEFAULT.value}
+        return {
+            "power_type": wiring.power_type.value,
+            "phase_rotation": str(wiring.rotation),
+            "wiring_source": WiringSource.CHARGER.value,
+        }
 
     def _boot(self, conn: Connection, w: BootWrite) -> tuple[Closed, ...]:
         """A charger that boots has restarted: its open transactions must show they
@@ -627,6 +649,55 @@ class SqlChargerStore:
             fields["charging_rate_units"] = list(w.charging_rate_units)
         if fields:
             conn.execute(update(chargers).where(chargers.c.id == w.charger_id), fields)
+        if w.connector_phase_rotation is not None:
+            self._learn_wiring(conn, w.charger_id, w.connector_phase_rotation)
+
+    def _learn_wiring(self, conn: Connection, charger_id: uuid.UUID, reported: str) -> None:
+        """Wire the charger's connectors as it reports, except those an operator set
+        (docs/ocpp.md "After each boot"). A report that does not fit an operator's power
+        type is an installer's mismatch worth telling; the operator's choice stands."""
+        said = parse_connector_phase_rotation(reported)
+        rows = conn.execute(
+            select(
+                connectors.c.id,
+                connectors.c.connector_id,
+                connectors.c.power_type,
+                connectors.c.phase_rotation,
+                connectors.c.wiring_source,
+            ).where(connectors.c.charger_id == charger_id)
+        ).all()
+        now = utcnow()
+        for row in rows:
+            wiring = said.of(row.connector_id)
+            if wiring is None:
+                continue
+            if not WiringSource(row.wiring_source).charger_may_update:
+                if PowerType(row.power_type).phase_count != wiring.rotation.phase_count:
+                    ocpp_id = conn.execute(
+                        select(chargers.c.ocpp_id).where(chargers.c.id == charger_id)
+                    ).scalar()
+                    log.warning(
+                        "charger %s (%s) reports connector %d as %s (%s), set by an operator "
+                        "as %s %s: kept the operator's",
+                        ocpp_id,
+                        charger_id,
+                        row.connector_id,
+                        wiring.rotation,
+                        wiring.power_type.value,
+                        row.power_type,
+                        row.phase_rotation,
+                    )
+                continue
+            learnt = {
+                "power_type": wiring.power_type.value,
+                "phase_rotation": str(wiring.rotation),
+                "wiring_source": WiringSource.CHARGER.value,
+            }
+            if {k: getattr(row, k) for k in learnt} != learnt:
+                conn.execute(
+                    update(connectors).where(connectors.c.id == row.id),
+                    {**learnt, "updated_at": now},
+                )
 
     # -- transactions ---------------------------------------------------------------
 
