@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import update
 
+from chargegrid.ocpp.storage import SqlChargerStore
+from chargegrid.services.charger_ports import ConfigWrite, StatusWrite
 from chargegrid.store.models import Charger, Connector
 from tests.integration.conftest import Api, assert_problem
 
@@ -289,3 +292,57 @@ async def test_connector_wiring_needs_service(api: Api, charger: dict[str, Any])
 
 async def test_unknown_evse_is_404(api: Api) -> None:
     assert_problem(await api.call("GET", f"/evses/{uuid.uuid4()}"), 404)
+
+
+async def test_wiring_is_learnt_from_the_charger_until_an_operator_sets_it(
+    api: Api, charger: dict[str, Any]
+) -> None:
+    """``wiring_source``: connectors made through the API are the operator's; those the
+    charger reported first are learnt from its ConnectorPhaseRotation until an operator
+    sets their power type or rotation (docs/ocpp.md "After each boot")."""
+    made = [c for e in charger["evses"] for c in e["connectors"]]
+    assert [c["wiring_source"] for c in made] == ["operator", "operator"]
+
+    learner = await api.charger((await api.site())["id"])
+    charger_id = uuid.UUID(learner["id"])
+    store = SqlChargerStore(api.db.engine)
+
+    async def wiring() -> dict[int, tuple[str, str, str]]:
+        out = await api.ok("GET", f"/chargers/{charger_id}")
+        return {
+            c["connector_id"]: (c["power_type"], c["phase_rotation"], c["wiring_source"])
+            for e in out["evses"]
+            for c in e["connectors"]
+        }
+
+    try:
+        at = datetime.now(UTC)
+        await store.apply(
+            [StatusWrite(charger_id, n, "Available", None, None, None, None, at) for n in (1, 2, 3)]
+        )
+        assert await wiring() == {n: ("AC_3_PHASE", "RST", "default") for n in (1, 2, 3)}
+        await store.apply([ConfigWrite(charger_id, connector_phase_rotation="0.S")])
+        assert await wiring() == {n: ("AC_1_PHASE", "S", "charger") for n in (1, 2, 3)}
+
+        path = f"/chargers/{charger_id}/connectors"
+        await api.ok("PUT", f"{path}/1", {"max_amperage": 16})  # not its wiring
+        await api.ok("PUT", f"{path}/2", {"phase_rotation": "S"})  # the same, but said
+        evse_3 = evse_of(await api.ok("GET", f"/chargers/{charger_id}"), 3)["id"]
+        await api.ok(
+            "PATCH",
+            f"/evses/{evse_3}/connectors/3",
+            {"power_type": "AC_3_PHASE", "phase_rotation": "TSR"},
+        )
+        assert await wiring() == {
+            1: ("AC_1_PHASE", "S", "charger"),
+            2: ("AC_1_PHASE", "S", "operator"),
+            3: ("AC_3_PHASE", "TSR", "operator"),
+        }
+        await store.apply([ConfigWrite(charger_id, connector_phase_rotation="0.T")])
+        assert await wiring() == {
+            1: ("AC_1_PHASE", "T", "charger"),
+            2: ("AC_1_PHASE", "S", "operator"),
+            3: ("AC_3_PHASE", "TSR", "operator"),
+        }
+    finally:
+        await store.close()

@@ -7,7 +7,12 @@ from typing import Annotated
 from pydantic import Field
 
 from chargegrid.api.schemas.common import Integer, Number, ReadModel, Rotation, WriteModel
-from chargegrid.domain.connectors import ConnectorFormat, ConnectorStandard, PowerType
+from chargegrid.domain.connectors import (
+    ConnectorFormat,
+    ConnectorStandard,
+    PowerType,
+    WiringSource,
+)
 from chargegrid.domain.status import OcpiStatus, to_ocpi
 from chargegrid.store.models import Connector, Evse
 
@@ -43,6 +48,11 @@ class ConnectorOut(ReadModel):
     max_amperage: int
     max_electric_power: float | None
     phase_rotation: str
+    wiring_source: WiringSource = Field(
+        description="Who set power_type and phase_rotation: `default` (nobody yet), "
+        "`charger` (learnt from its ConnectorPhaseRotation) or `operator` (this API; "
+        "the charger's reports no longer change them)"
+    )
     status: OcpiStatus
     ocpp_status: str | None
     error_code: str | None
@@ -66,6 +76,7 @@ class ConnectorOut(ReadModel):
             max_amperage=connector.max_amperage,
             max_electric_power=connector.max_electric_power,
             phase_rotation=connector.phase_rotation,
+            wiring_source=WiringSource(connector.wiring_source),
             status=to_ocpi(connector.ocpp_status, online),
             ocpp_status=connector.ocpp_status,
             error_code=connector.error_code,

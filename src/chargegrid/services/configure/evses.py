@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from chargegrid.domain.connectors import PowerType, check_rotation_fits
+from chargegrid.domain.connectors import PowerType, WiringSource, check_rotation_fits
 from chargegrid.domain.errors import Conflict, FieldError, InvalidValue
 from chargegrid.domain.identifiers import check_evse_id
 from chargegrid.domain.phases import PhaseRotation
@@ -30,6 +30,8 @@ CONNECTOR_FIELDS = {
     "max_electric_power": None,
     "phase_rotation": None,  # null: straight-through for the power type
 }
+# Set by an operator, these are no longer learnt from the charger (wiring_source).
+WIRING_FIELDS = frozenset({"power_type", "phase_rotation"})
 
 
 async def get_evse(ctx: ConfigContext, evse_id: uuid.UUID) -> Evse:
@@ -143,6 +145,11 @@ async def _update_connector(
             # A straight-through rotation follows the new power type.
             data = {**data, "phase_rotation": None}
     changed = assign(connector, data, CONNECTOR_FIELDS)
+    if WIRING_FIELDS & data.keys() and connector.wiring_source != WiringSource.OPERATOR:
+        # Said by an operator, even where it matches what the charger reported: from
+        # now on the charger's reports no longer change it.
+        connector.wiring_source = WiringSource.OPERATOR.value
+        changed.add("wiring_source")
     _check_connector(connector, "")
     await ctx.commit_update("connector", connector.id, site_id, changed)
     return connector
@@ -159,6 +166,7 @@ async def _add_connector(
         charger_id=evse.charger_id,
         connector_id=data["connector_id"],
         phase_rotation=None,
+        wiring_source=WiringSource.OPERATOR.value,
     )
     assign(connector, {k: v for k, v in data.items() if v is not None}, CONNECTOR_FIELDS)
     for name, default in CONNECTOR_FIELDS.items():
