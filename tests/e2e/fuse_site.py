@@ -142,7 +142,7 @@ class Site:
         peak: dict[str, float] = {}
         first = last = None
         steps = list(self.steps())
-        for (t, totals), (t_next, _) in zip(steps, [*steps[1:], steps[-1]], strict=True):
+        for (t, totals), (t_next, _) in zip(steps, [*steps[1:], *steps[-1:]], strict=True):
             if t < since or t > until:
                 continue
             for node, per_phase in totals.items():
