@@ -51,6 +51,7 @@ LOOP = LoopSettings(
         answer_timeout_s=1.0,
         retry_flagged_s=2.0,
         increase_holdoff_s=0.5,
+        car_reaction_s=0.5,  # IEC 61851's 5 s at the simulator's speed of 10
     ),
 )
 

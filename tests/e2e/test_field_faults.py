@@ -6,16 +6,19 @@ behaviour, over real sockets, judged by what the simulated cars PHYSICALLY draw.
 Every scenario asserts ``site.scan() == []`` over the whole draw log (every physics step,
 every fuse, every phase), plus the behaviour the fault is about.
 
-Three scenarios are strict xfails, raising ``ReactionTimeOverload`` only: a car that
-draws what it was never given (it ignores its limit, its charger ignores the only
-profile left, or a refused start draws on) overloads a fully used fuse from its first
-ampere until the compliance watcher has seen it over for ``reaction_s`` and the others
-were cut. Everything after that is asserted to hold (``scan(since=converged)``). With
-``reaction_s`` 1 s and readings every 0.2 s this measured (B's 20 A fuse, grid L3):
-about 7 A·s for a 16 A car on a 10 A limit (+6 A for ~1.2 s, both the ignored limit
-and the ignored TxDefaultProfile), about 20 A·s for a refused start drawing 16 A on an
-idle EVSE (+16 A on B, +5 A on the site, for ~1.1 s). With the default ``reaction_s``
-of 10 s and 10 s meter intervals the same faults give roughly ten times as much.
+Three scenarios cannot reach 0 A·s, and say so: a car that draws what it was never
+given (it ignores its limit, its charger ignores the only profile left, or a refused
+start draws on) overloads a fully used fuse from its first ampere until its first
+over-limit reading is planned around. The server holds such a car at its draw from that
+first reading (``above_limit``; the ``not_following_limit`` flag and event wait for the
+compliance reaction time, 3 s here), so the transient is bounded by the meter interval,
+not by the reaction time: these tests assert the fuses hold again within
+``TRANSIENT_BOUND_S`` of the fault (less than the reaction time, so holding the car only
+once it is flagged fails them) and hold from then on. Measured with readings every
+0.2 s (B's 20 A fuse, grid L3): 2-3 A·s for a 16 A car on a 10 A limit or behind an
+ignored TxDefaultProfile (+6 to +8 A for ~0.4-0.6 s), 3-8 A·s for a refused start
+drawing 16 A on an idle EVSE, held within the fuses 0.7-0.8 s after the fault began.
+(Before, with the car held only once flagged after a 1 s reaction time: 7, 7 and 20 A·s.)
 """
 
 from __future__ import annotations
@@ -56,7 +59,10 @@ ALL = tuple(CHARGERS)
 MIN_FAILSAFE = {"offline_limit_to_min_current": True}
 # The simulator runs 10x faster than real time, the loop in real time: a car follows a
 # new limit within a tick, readings come every 0.2 real s; 1 s is five readings.
-COMPLIANCE = ComplianceSettings(reaction_s=1.0, resend_every_s=2.0)
+COMPLIANCE = ComplianceSettings(reaction_s=3.0, resend_every_s=2.0)
+# A car drawing what it was never given is planned around from its first over-limit
+# reading (every 0.2 s here): the fuses hold again well before the reaction time.
+TRANSIENT_BOUND_S = 2.0
 SETTINGS = replace(LOOP, compliance=COMPLIANCE)
 LEASE_S = LOOP.apply.lease_s
 TIMEOUT_S = LOOP.apply.answer_timeout_s
@@ -83,10 +89,6 @@ async def field(tmp_path: Path) -> AsyncIterator[Field]:
     finally:
         await csms.central.stop()
         await csms.db.dispose()
-
-
-class ReactionTimeOverload(AssertionError):
-    """A fuse was exceeded before the compliance watcher's reaction time had passed."""
 
 
 async def start(field: Field, faults: dict[str, Faults], **options: Any) -> Site:
@@ -278,27 +280,26 @@ async def test_power_only_meters(field: Field) -> None:
 
 
 async def converged_around(site: Site, ocpp_id: str) -> float:
-    """Wait until ``ocpp_id`` is flagged not_following_limit and the physical draw is
-    back within every fuse; the moment it was."""
+    """Wait until the physical draw is back within every fuse with ``ocpp_id`` held at
+    its draw (at its first over-limit reading: ``above_limit``), then until it is
+    flagged ``not_following_limit`` after the reaction time; the first moment."""
     key = site.key(ocpp_id)
+
+    async def held_and_safe() -> bool:
+        watcher = site.loop.compliance
+        over = {k for k, _ in watcher.over(60.0, time.monotonic()).values()}
+        over |= {v.key for v in watcher.violations().values()}
+        return key in over and site.within_fuses()
 
     async def flagged() -> bool:
         return any(v.key == key for v in site.loop.compliance.violations().values())
 
-    await eventually(flagged, timeout=10, what=f"{ocpp_id} flagged not_following_limit")
-    flagged_at = time.monotonic()
-    await eventually(lambda: value(site.within_fuses()), timeout=5, what="fuses held again")
+    await eventually(held_and_safe, timeout=10, what=f"{ocpp_id} held at its draw")
     converged_at = time.monotonic()
-    assert converged_at - flagged_at < 2.0
+    await eventually(flagged, timeout=10, what=f"{ocpp_id} flagged not_following_limit")
     return converged_at
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ReactionTimeOverload,
-    reason="a car that ignores its limit from its first ampere overloads a fully used fuse "
-    "until the compliance watcher's reaction time has passed (issue 11 asks 0 A·s)",
-)
 async def test_cars_ignoring_their_limit_are_planned_around(field: Field) -> None:
     """Issue 11, rule 6 (compliance): B2's car ignores every limit (16 A on grid L3, B's
     20 A fuse) while B1 beside it wants 32 A. B2 is flagged, counted at its draw, and B1
@@ -318,22 +319,13 @@ async def test_cars_ignoring_their_limit_are_planned_around(field: Field) -> Non
         assert site.drawing("B2") == pytest.approx(16.0)  # it still ignores
         assert site.phase_draw("B1", 3) <= B_A - 16.0  # grid L3, beside B2
         assert site.scan(since=converged_at) == []
-        if site.scan():
-            transient = site.overload(since=plugged_at, until=converged_at)
-            raise ReactionTimeOverload(
-                f"{transient}; held within every fuse {converged_at - plugged_at:.2f} s "
-                f"after the fault began (whole run: {site.overload().total:.2f} A·s)"
-            )
+        transient = site.overload(since=plugged_at, until=converged_at)
+        assert converged_at - plugged_at < TRANSIENT_BOUND_S, str(transient)
+        assert site.overload().total == pytest.approx(transient.total)  # only then
     finally:
         await stop_site(site)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ReactionTimeOverload,
-    reason="a car drawing past an expired lease on a charger that ignores TxDefaultProfile "
-    "overloads a fully used fuse until the compliance watcher's reaction time has passed",
-)
 async def test_charger_ignoring_its_tx_default_profile(field: Field) -> None:
     """Issue 11, rule 6 (compliance): B2 takes TxDefaultProfiles but ignores them. While
     its TxProfiles are acknowledged it follows; once it refuses them its lease runs out
@@ -353,22 +345,13 @@ async def test_charger_ignoring_its_tx_default_profile(field: Field) -> None:
         assert site.drawing("B2") == pytest.approx(16.0)
         assert site.phase_draw("B1", 3) <= B_A - 16.0  # grid L3, beside B2
         assert site.scan(since=converged_at) == []
-        if site.scan():
-            transient = site.overload(since=refusing_at, until=converged_at)
-            raise ReactionTimeOverload(
-                f"{transient}; held within every fuse {converged_at - refusing_at:.2f} s "
-                f"after the fault began (whole run: {site.overload().total:.2f} A·s)"
-            )
+        transient = site.overload(since=refusing_at, until=converged_at)
+        assert converged_at - refusing_at < TRANSIENT_BOUND_S, str(transient)
+        assert site.overload().total == pytest.approx(transient.total)  # only then
     finally:
         await stop_site(site)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ReactionTimeOverload,
-    reason="a car drawing after its start was refused overloads a fully used fuse until the "
-    "compliance watcher's reaction time has passed",
-)
 async def test_charging_after_a_refused_start(field: Field) -> None:
     """Issue 11, rule 4 and 6: B2's start is refused (its tag is charging on A1); the
     charger forgets the transaction but lets the car draw on, ignoring the 0 A default
@@ -393,12 +376,9 @@ async def test_charging_after_a_refused_start(field: Field) -> None:
         assert site.drawing("B2") == pytest.approx(16.0)
         assert site.phase_draw("B1", 3) <= B_A - 16.0  # grid L3, beside B2
         assert site.scan(since=converged_at) == []
-        if site.scan():
-            transient = site.overload(since=plugged_at, until=converged_at)
-            raise ReactionTimeOverload(
-                f"{transient}; held within every fuse {converged_at - plugged_at:.2f} s "
-                f"after the fault began (whole run: {site.overload().total:.2f} A·s)"
-            )
+        transient = site.overload(since=plugged_at, until=converged_at)
+        assert converged_at - plugged_at < TRANSIENT_BOUND_S, str(transient)
+        assert site.overload().total == pytest.approx(transient.total)  # only then
     finally:
         await stop_site(site)
 

@@ -55,6 +55,9 @@ from chargegrid.control.profiles import (
 )
 from chargegrid.domain.errors import ChargerTimeout, Conflict
 
+# A car drawing no more than this above its new limit is not slowed down by the cut.
+RELEASE_SLACK_A = 0.5
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class EvseKey:
@@ -82,6 +85,8 @@ class Setpoint:
     failsafe: Limit  # what the charger falls back to here when it loses us
     caps: ChargerCaps
     transaction_id: int | str | None = None
+    # What its car draws now (highest terminal, A; a fresh reading), None: unknown.
+    drawing: float | None = None
 
 
 class Outcome(StrEnum):
@@ -107,6 +112,9 @@ class ApplySettings:
     answer_timeout_s: float = 5.0  # how long a charger has to answer
     retry_flagged_s: float = 30.0  # leave a misbehaving charger alone this long ...
     retry_max_s: float = 600.0  # ... doubled for each failure in a row, up to this
+    # IEC 61851-1 gives a car 5 s to follow a lower limit: the current a reduction frees
+    # is only given to others once that time has passed (see ``apply``).
+    car_reaction_s: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +249,7 @@ class ApplyEngine:
         self._relinked: set[str] = set()
         self._confirmed: set[EvseKey] = set()
         self._failsafe_due: set[EvseKey] = set()  # acknowledged, but to be sent again
+        self._released_at: dict[str, float] = {}  # group -> cut cars have followed by then
         self._resend: set[EvseKey] = set()  # see resend()
 
     # --- what the loop reads -------------------------------------------------------
@@ -349,7 +358,15 @@ class ApplyEngine:
 
     # --- applying a plan ----------------------------------------------------------------
 
-    async def apply(self, setpoints: Iterable[Setpoint]) -> ApplyReport:
+    async def apply(self, setpoints: Iterable[Setpoint], group: str = "") -> ApplyReport:
+        """Send what changed in one plan (``group``: the site it is for).
+
+        Increases wait until the cars whose limits were cut (in this round or one before
+        it, in the same group) have had ``car_reaction_s`` to follow: an acknowledged
+        profile is not a car that has slowed down, and until it has, the current it is
+        to free is still flowing through the fuses. A cut that frees nothing (the car
+        draws less than its new limit already) does not hold anything back.
+        """
         report = ApplyReport()
         first: list[_Step] = []
         second: list[_Step] = []
@@ -364,11 +381,33 @@ class ApplyEngine:
                 second.append(up)
         if first:
             await self._send_wave(first, report)
+            self._note_releases(first, report, group)
         if report.reductions_failed and second:
             report.increases_withheld = True
         elif second:
-            await self._send_wave(second, report)
+            released_at = self._released_at.get(group, 0.0)
+            if self._clock.monotonic() < released_at:
+                report.deferred.extend(step.setpoint.key for step in second)
+                report._note_retry(released_at)
+            else:
+                await self._send_wave(second, report)
         return report
+
+    def _note_releases(self, steps: Sequence[_Step], report: ApplyReport, group: str) -> None:
+        """When the cars cut by acknowledged reductions will have followed them."""
+        answered_at = report.last_answer_at
+        if answered_at is None:
+            return
+        for step in steps:
+            outcomes = report.outcomes.get(step.setpoint.key, ())
+            if not any(k is step.kind and o is Outcome.ACCEPTED for k, o in outcomes):
+                continue
+            drawing = step.setpoint.drawing
+            if step.kind is StepKind.REDUCTION and (
+                drawing is None or drawing > step.limit.amps + RELEASE_SLACK_A
+            ):
+                until = answered_at + self.settings.car_reaction_s
+                self._released_at[group] = max(self._released_at.get(group, 0.0), until)
 
     def _steps(self, sp: Setpoint, report: ApplyReport) -> tuple[_Step | None, _Step | None]:
         """Split one change into a reduction (first wave) and an increase (second wave).

@@ -34,6 +34,8 @@ from chargegrid.control.measure import Terminals
 from chargegrid.control.profiles import Limit
 
 REASON = "not_following_limit"
+# Drawing above its limit, still within the reaction time: held at its draw, not flagged.
+ABOVE_LIMIT = "above_limit"
 EVENT = "charger.limit_violation"
 
 
@@ -74,6 +76,8 @@ class _Watch:
     over_since: float | None = None  # first reading of the current over run
     violation: Violation | None = None
     resent_at: float | None = None
+    measured: Terminals = (None, None, None)  # at the latest reading
+    seen_at: float | None = None
 
 
 class ComplianceWatcher:
@@ -110,6 +114,7 @@ class ComplianceWatcher:
         elif watch.limit_seen is not None and limit.amps < watch.limit_seen:
             watch.reduced_at = at if limit_changed_at is None else limit_changed_at
         watch.limit_seen = limit.amps
+        watch.measured, watch.seen_at = measured, at
         draw = max(known)
         if draw <= self.allowed(limit.amps):
             watch.over_since = None
@@ -136,6 +141,21 @@ class ComplianceWatcher:
             wall - timedelta(seconds=at - since),
         )
         return Transition(watch.violation, ended=False)
+
+    def over(self, max_age_s: float, now: float) -> dict[str, tuple[EvseKey, Terminals]]:
+        """Sessions whose latest reading (no older than ``max_age_s``) is over their limit
+        but not (yet) a violation: their key and that reading. The current is flowing
+        now, whatever the reason (a car still slowing down after a cut, or one that will
+        turn out not to follow): plans count it at once; only the flag, the event and
+        the hold wait for the reaction time."""
+        return {
+            sid: (w.key, w.measured)
+            for sid, w in self._watch.items()
+            if w.over_since is not None
+            and w.violation is None
+            and w.seen_at is not None
+            and now - w.seen_at <= max_age_s
+        }
 
     def violation(self, session_id: str) -> Violation | None:
         watch = self._watch.get(session_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -43,7 +43,14 @@ from chargegrid.control.learner import LearnerSettings, SessionLearner
 from chargegrid.control.measure import EnergyRates, MeasureSettings
 from chargegrid.control.meters import MeterBook, PeakHold
 from chargegrid.control.ports import Clock, CommandGateway, SystemClock
-from chargegrid.control.problem import Built, DemandMemo, Inputs, build_problem
+from chargegrid.control.problem import (
+    SESSION_READING_MAX_AGE_S,
+    Built,
+    DemandMemo,
+    Inputs,
+    Optional3,
+    build_problem,
+)
 from chargegrid.control.profiles import Limit
 from chargegrid.control.readings import EVENT as LIMIT_VIOLATION
 from chargegrid.control.readings import event_payload, take_reading, untracked_id
@@ -626,7 +633,7 @@ class ControlLoop:
             raise
         planned_at = self.clock.monotonic()
         metrics.PLAN_SECONDS.observe(planned_at - triggered_at)
-        setpoints = self._setpoints(state, built, plan)
+        setpoints = self._setpoints(state, built, plan, self._drawing)
         targets = [
             FailsafeTarget(EvseKey(c.id, e.number), c.ocpp_id, state.failsafe[key], c.caps)
             for c in snapshot.chargers
@@ -644,7 +651,7 @@ class ControlLoop:
         first_report = await self.engine.install_failsafes(fresh) if fresh else None
         for written in {e for e in self._greeting.values() if not e.is_set()}:
             await written.wait()  # a failsafe sent on readiness goes before its live limit
-        report = await self.engine.apply(setpoints)
+        report = await self.engine.apply(setpoints, site_id)
         failsafe_report = await self.engine.install_failsafes(
             t for t in targets if self.engine.failsafe_known(t.key)
         )
@@ -660,8 +667,11 @@ class ControlLoop:
         self._schedule(site_id, snapshot, report, failsafe_report)
 
     @staticmethod
-    def _setpoints(state: _SiteState, built: Built, plan: Plan) -> list[Setpoint]:
-        """What the plan wants at each EVSE: every planned session, every idle EVSE at 0 A."""
+    def _setpoints(
+        state: _SiteState, built: Built, plan: Plan, drawing: Callable[[str], float | None]
+    ) -> list[Setpoint]:
+        """What the plan wants at each EVSE: every planned session, every idle EVSE at 0 A
+        (where nothing is expected to draw)."""
         failsafe, contexts = state.failsafe, built.contexts
         setpoints = []
         for entry in plan.sessions:
@@ -677,6 +687,7 @@ class ControlLoop:
                     failsafe.get(key, NO_LIMIT),
                     charger.caps,
                     ctx.session.transaction_id,
+                    drawing(entry.session_id),
                 )
             )
         setpoints += [
@@ -687,6 +698,7 @@ class ControlLoop:
                 failsafe.get(idle.key, NO_LIMIT),
                 idle.charger.caps,
                 idle.transaction_id,
+                0.0,
             )
             for idle in built.idle
         ]
@@ -703,6 +715,29 @@ class ControlLoop:
             if h.reason == NOT_FOLLOWING_LIMIT and h.told is not None and h.charger is not None
         ]
         return setpoints
+
+    def _reacting(
+        self, snapshot: SiteSnapshot, now: float, violating: Mapping[EvseKey, Optional3]
+    ) -> dict[EvseKey, Optional3]:
+        """This site's EVSEs whose car drew more than its limit at its latest fresh
+        reading, not (yet) a violation: what it drew per connector terminal."""
+        over = self.compliance.over(SESSION_READING_MAX_AGE_S, now)
+        if not over:
+            return {}
+        here = {c.id for c in snapshot.chargers}
+        return {
+            key: measured
+            for key, measured in over.values()
+            if key.charger_id in here and key not in violating
+        }
+
+    def _drawing(self, session_id: str) -> float | None:
+        """What a session's car draws now (highest terminal), if a fresh reading says."""
+        seen_at = self.learner.measured_at(session_id)
+        if seen_at is None or self.clock.monotonic() - seen_at > SESSION_READING_MAX_AGE_S:
+            return None
+        known = [v for v in self.learner.measured(session_id) if v is not None]
+        return max(known) if known else None
 
     def _plan(self, snapshot: SiteSnapshot, state: _SiteState) -> tuple[Built, Plan]:
         now_wall, now_mono = self.clock.utcnow(), self.clock.monotonic()
@@ -724,7 +759,12 @@ class ControlLoop:
             }
             uncertain = frozenset(k for k in held if self.engine.uncertain(k))
         violating = {v.key: v.measured for v in self.compliance.violations().values()}
-        if violating:  # counted at its draw, and told its limit again
+        # Over its limit at its latest reading but within the reaction time (a car still
+        # slowing down after a cut, or one that will turn out not to follow): its current
+        # flows now, so it is held at its draw now; only the flag and event wait.
+        reacting = self._reacting(snapshot, now_mono, violating)
+        violating.update(reacting)
+        if violating:  # counted at its draw (violators are also told their limit again)
             tx_of = {
                 EvseKey(s.charger_id, s.evse_number): s.transaction_id for s in snapshot.sessions
             }
@@ -745,6 +785,7 @@ class ControlLoop:
             phase_switches=state.phase_switches,
             memo=state.memo,
             violating=violating,
+            reacting=frozenset(reacting),
         )
         if state.signed_chargers is not snapshot.chargers:
             state.signed_chargers = snapshot.chargers

@@ -25,6 +25,7 @@ from datetime import datetime
 
 from chargegrid.balancing import ZERO, Demand, Node, PhaseAmps, Plan, Problem, to_grid
 from chargegrid.control.apply import EvseKey
+from chargegrid.control.compliance import ABOVE_LIMIT
 from chargegrid.control.compliance import REASON as NOT_FOLLOWING_LIMIT
 from chargegrid.control.learner import SessionLearner
 from chargegrid.control.meters import MeterBook, PeakHold
@@ -65,6 +66,9 @@ class Inputs:
     memo: DemandMemo | None = None
     # EVSEs whose car does not follow its limit: its latest draw per connector terminal.
     violating: Mapping[EvseKey, Optional3] = field(default_factory=dict)
+    # Of ``violating``, those still within the reaction time (compliance.over): held at
+    # their draw at once, reported as ``above_limit`` rather than a violation.
+    reacting: frozenset[EvseKey] = frozenset()
 
 
 # session id -> (what its context and demand were built from, the context, the demand).
@@ -243,6 +247,8 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                     reason = "charger_offline"
                 elif charger.id in inputs.flagged:
                     reason = "charger_flagged"
+                elif key in inputs.reacting:
+                    reason = ABOVE_LIMIT
                 else:
                     reason = NOT_FOLLOWING_LIMIT
                 held.append(HeldEvse(key, limit, reason, session, load, charger, told))

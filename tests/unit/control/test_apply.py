@@ -51,7 +51,9 @@ def gateway() -> FakeGateway:
 
 @pytest.fixture
 def engine(gateway: FakeGateway, clock: FakeClock) -> ApplyEngine:
-    return ApplyEngine(gateway, clock, ApplySettings(increase_holdoff_s=2.0, lease_s=120.0))
+    # car_reaction_s=0: the release of cut current has its own tests below.
+    settings = ApplySettings(increase_holdoff_s=2.0, lease_s=120.0, car_reaction_s=0.0)
+    return ApplyEngine(gateway, clock, settings)
 
 
 async def settle(engine: ApplyEngine, clock: FakeClock, *setpoints: Setpoint) -> None:
@@ -524,3 +526,63 @@ async def test_after_a_reboot_the_failsafe_is_sent_again_and_bounds_until_then(
     await engine.install_failsafes([target])
     assert [c.profile["stackLevel"] for c in gateway.calls] == [0]
     assert engine.failsafe_known(key)
+
+
+def drawing(charger: str, amps: float, now_draws: float | None) -> Setpoint:
+    base = sp(charger, amps)
+    return Setpoint(
+        base.key,
+        base.ocpp_id,
+        base.limit,
+        base.failsafe,
+        base.caps,
+        base.transaction_id,
+        now_draws,
+    )
+
+
+@pytest.fixture
+def reacting(gateway: FakeGateway, clock: FakeClock) -> ApplyEngine:
+    settings = ApplySettings(increase_holdoff_s=0.0, lease_s=120.0, car_reaction_s=5.0)
+    return ApplyEngine(gateway, clock, settings)
+
+
+async def test_current_a_cut_frees_goes_to_others_after_the_car_reaction_time(
+    reacting: ApplyEngine, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    """IEC 61851-1 gives a car 5 s to follow a lower limit: until then the current the
+    cut is to free still flows, so the increase it pays for waits."""
+    await settle(reacting, clock, sp("a", 16.0), sp("b", 8.0))
+    gateway.calls.clear()
+    report = await reacting.apply([drawing("a", 8.0, 16.0), drawing("b", 16.0, 8.0)], "site")
+    assert gateway.limits_for("CP-a") == [8.0]
+    assert gateway.limits_for("CP-b") == []
+    assert report.deferred == [EvseKey("b", 1)]
+    assert report.retry_at == pytest.approx(clock.t + 5.0)
+    # A round before then (same site) still holds it back; another site is not held.
+    clock.advance(4.0)
+    assert (await reacting.apply([drawing("b", 16.0, 8.0)], "site")).deferred
+    await reacting.apply([drawing("c", 16.0, 0.0)], "other")
+    assert gateway.limits_for("CP-c") == [16.0]
+    clock.advance(1.0)
+    await reacting.apply([drawing("b", 16.0, 8.0)], "site")
+    assert gateway.limits_for("CP-b") == [16.0]
+
+
+async def test_a_cut_above_what_the_car_draws_holds_nothing_back(
+    reacting: ApplyEngine, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    await settle(reacting, clock, sp("a", 16.0), sp("b", 8.0))
+    gateway.calls.clear()
+    report = await reacting.apply([drawing("a", 8.0, 5.0), drawing("b", 16.0, 8.0)], "site")
+    assert gateway.limits_for("CP-b") == [16.0]
+    assert report.deferred == []
+
+
+async def test_a_cut_of_a_car_whose_draw_is_unknown_holds_increases_back(
+    reacting: ApplyEngine, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    await settle(reacting, clock, sp("a", 16.0), sp("b", 8.0))
+    gateway.calls.clear()
+    report = await reacting.apply([drawing("a", 8.0, None), drawing("b", 16.0, 8.0)], "site")
+    assert report.deferred == [EvseKey("b", 1)]

@@ -92,7 +92,7 @@ def gateway() -> StartingFake:
 
 @pytest.fixture
 def engine(gateway: StartingFake, clock: FakeClock) -> ApplyEngine:
-    settings = ApplySettings(increase_holdoff_s=0.0, answer_timeout_s=TIMEOUT_S)
+    settings = ApplySettings(increase_holdoff_s=0.0, answer_timeout_s=TIMEOUT_S, car_reaction_s=0.0)
     return ApplyEngine(gateway, clock, settings)
 
 

@@ -116,10 +116,13 @@ async def test_power_only_car_over_its_limit_is_planned_at_its_draw_and_told_aga
     assert view3["measured_source"] == "power"
     assert view3["measured"]["l2"] == pytest.approx(22.0)
     assert view3["reason"] != "not_following_limit"
+    # Not flagged yet, but its 22 A flow now: counted at once, so CP1 makes room.
+    assert cp1_limit(world) + 22.0 <= 30.0
     clock.advance(8.0)
     await power_reading(world, s3, 22.0)
     assert events.get_nowait() is None  # 8 s over: within the reaction time
     sent_to_cp3 = len(world.gateway.limits_for("CP3"))
+    told = world.gateway.limits_for("CP3")[-1]  # planned beside its excess meanwhile
 
     clock.advance(3.0)  # 11 s over
     await power_reading(world, s3, 22.0)
@@ -130,14 +133,14 @@ async def test_power_only_car_over_its_limit_is_planned_at_its_draw_and_told_aga
     assert event.payload["ocpp_id"] == "CP3"
     assert event.payload["session_id"] == s3
     assert event.payload["evse_number"] == 1
-    assert event.payload["limit_a"] == cp3_limit
+    assert event.payload["limit_a"] == told
     assert event.payload["measured_a"] == pytest.approx(22.0)
     assert event.payload["ended"] is False
     assert event.payload["since"] == (clock.utcnow() - timedelta(seconds=11)).isoformat()
     assert metrics.LIMIT_VIOLATIONS._value.get() == started + 1
     # Counted at its 22 A: CP1 gets what is left of 30 A on L2; its 15 A is sent again.
     assert cp1_limit(world) + 22.0 <= 30.0
-    assert world.gateway.limits_for("CP3")[sent_to_cp3:] == [cp3_limit]
+    assert world.gateway.limits_for("CP3")[sent_to_cp3:] == [told]
     view3 = sessions_by_charger(world)[str(world.c3)]
     assert view3["reason"] == "not_following_limit"
     site = next(n for n in world.loop.view(str(world.site_id))["nodes"] if n["kind"] == "site")  # type: ignore[index]
@@ -149,7 +152,7 @@ async def test_power_only_car_over_its_limit_is_planned_at_its_draw_and_told_aga
     await power_reading(world, s3, 25.0)
     assert events.get_nowait() is None
     assert cp1_limit(world) + 25.0 <= 30.0
-    assert world.gateway.limits_for("CP3")[sent_to_cp3:] == [cp3_limit]
+    assert world.gateway.limits_for("CP3")[sent_to_cp3:] == [told]
 
     # It follows its limit: the violation ends and CP1 may get its share back.
     clock.advance(10.0)
