@@ -419,3 +419,24 @@ async def test_a_refused_start_ends_finishing_then_available(field: Field) -> No
         assert site.scan() == []
     finally:
         await stop_site(site)
+
+
+async def test_cars_taking_the_iec_reaction_time_to_follow_a_cut(field: Field) -> None:
+    """IEC 61851-1 gives a car 5 s to follow a lower limit, and some take them: B1's car
+    keeps its 20 A for 4 simulated seconds after it is cut to make room for B2's car (on
+    grid L3, beside it on B's 20 A fuse). An acknowledged cut is not a car that slowed
+    down: B2's first limit goes out only once B1's car has had the reaction time
+    (``car_reaction_s``, 5 s simulated), so B's fuse never sees both at once."""
+    slow = Faults(car_reaction_s=4.0)
+    site = await start(field, {"B1": slow, "B2": slow})
+    try:
+        site.plug("B1")
+        await site.charging(["B1"])
+        await eventually(lambda: value(site.phase_draw("B1", 3) > B_A - 1.0), what="B1 at B's fuse")
+        site.plug("B2", max_current=16.0)
+        await site.charging(["B2"])
+        await site.run_on(1.0)
+        assert site.phase_draw("B1", 3) + site.drawing("B2") <= B_A + 1e-6
+        assert site.scan() == [], str(site.overload())
+    finally:
+        await stop_site(site)

@@ -28,6 +28,7 @@ class Car:
     id_tag: str = "SIMTAG"
     drawing: float = 0.0  # A per phase right now
     energy_wh: float = 0.0
+    lowered_for_s: float = 0.0  # simulated s it has been offered less than it draws
 
     def wanted(self) -> float:
         """Current it would take with no limit (tapering near full)."""
@@ -38,16 +39,32 @@ class Car:
         share = (100.0 - self.soc) / (100.0 - TAPER_FROM_SOC)
         return max(DEFAULT_MIN_CHARGE_CURRENT, self.max_current * share)
 
-    def step(self, offered: float | None, conductors: int, dt: float, ignore_limit: bool) -> None:
-        """Advance ``dt`` simulated seconds under an offered limit (None: no limit)."""
+    def step(
+        self,
+        offered: float | None,
+        conductors: int,
+        dt: float,
+        ignore_limit: bool,
+        reaction_s: float = 0.0,
+    ) -> None:
+        """Advance ``dt`` simulated seconds under an offered limit (None: no limit); a
+        lower limit is followed only after ``reaction_s`` (IEC 61851: up to 5 s)."""
         limit = self.max_current if ignore_limit or offered is None else offered
         target = min(limit, self.wanted())
         if target < DEFAULT_MIN_CHARGE_CURRENT:
             target = 0.0
-        if target > self.drawing:
+        if target >= self.drawing:
+            self.lowered_for_s = 0.0
             self.drawing = min(target, self.drawing + RAMP_UP_A_PER_S * dt)
         else:
-            self.drawing = max(target, self.drawing - RAMP_DOWN_A_PER_S * dt)
+            self.lowered_for_s += dt
+            # A full battery slows the car by itself; a lower limit after its reaction.
+            by_itself = offered is None or target == self.wanted()
+            if by_itself or self.lowered_for_s >= reaction_s:
+                self.drawing = max(target, self.drawing - RAMP_DOWN_A_PER_S * dt)
+        self._account(conductors, dt)
+
+    def _account(self, conductors: int, dt: float) -> None:
         watts = self.drawing * self.conductors(conductors) * DEFAULT_NOMINAL_VOLTAGE
         wh = watts * dt / 3600.0
         self.energy_wh += wh

@@ -83,7 +83,13 @@ class SimCharger(CentralSystemCalls):
         if not c.operative:
             c.limit = 0.0
         c.phases_offered = min(self.spec.phases, own.phases or 3)
-        car.step(c.limit, c.phases_offered, dt, now_sim < c.ignore_until)
+        car.step(
+            c.limit,
+            c.phases_offered,
+            dt,
+            now_sim < c.ignore_until,
+            reaction_s=self.faults.car_reaction_s,
+        )
         conductors = car.conductors(c.phases_offered)
         c.register_wh += car.drawing * conductors * DEFAULT_NOMINAL_VOLTAGE * dt / 3600.0
         self._record(c, car, conductors)

@@ -64,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     faults.add_argument("--ignore-tx-default-profile", action="store_true")
     faults.add_argument("--charge-after-refused-start", action="store_true")
+    faults.add_argument(
+        "--car-reaction",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="simulated s a car keeps its draw after a lower limit (IEC 61851: up to 5)",
+    )
 
 
 def config_from(args: argparse.Namespace) -> FleetConfig:
@@ -99,6 +106,7 @@ def faults_from(args: argparse.Namespace) -> Faults:
         meter_report=METER_REPORTS[args.meter_report],
         ignore_tx_default_profile=args.ignore_tx_default_profile,
         charge_after_refused_start=args.charge_after_refused_start,
+        car_reaction_s=args.car_reaction,
     )
 
 

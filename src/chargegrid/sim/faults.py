@@ -61,3 +61,6 @@ class Faults:
     # StartTransaction refused (Invalid, ConcurrentTx, ...): the charger treats the
     # transaction as not started and sends no StopTransaction, yet the car draws on.
     charge_after_refused_start: bool = False
+    # Simulated seconds a car keeps its draw after its limit is lowered before it starts
+    # to slow down (IEC 61851-1 allows up to 5 s); 0: it follows at once (ramping down).
+    car_reaction_s: float = 0.0

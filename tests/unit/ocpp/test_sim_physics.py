@@ -104,3 +104,20 @@ def test_car_tapers_near_full_and_stops_at_target() -> None:
         car.step(None, conductors=3, dt=10.0, ignore_limit=False)
     assert car.full
     assert car.wanted() == 0.0
+
+
+def test_a_slow_car_keeps_its_draw_for_its_reaction_time_after_a_cut() -> None:
+    car = Car("slow", phases=3, max_current=32.0, battery_wh=1e7, soc=10)
+    for _ in range(100):
+        car.step(16.0, 3, 0.1, ignore_limit=False, reaction_s=5.0)
+    assert car.drawing == pytest.approx(16.0)
+    for _ in range(49):  # 4.9 s after the cut to 8 A: still 16 A
+        car.step(8.0, 3, 0.1, ignore_limit=False, reaction_s=5.0)
+    assert car.drawing == pytest.approx(16.0)
+    for _ in range(10):
+        car.step(8.0, 3, 0.1, ignore_limit=False, reaction_s=5.0)
+    assert car.drawing == pytest.approx(8.0)
+    # A car without the option follows at once (ramping at 15 A/s).
+    quick = Car("quick", phases=3, max_current=32.0, battery_wh=1e7, soc=10, drawing=16.0)
+    quick.step(8.0, 3, 0.1, ignore_limit=False)
+    assert quick.drawing == pytest.approx(14.5)

@@ -70,6 +70,7 @@ export function reasonWords(reason, nodeName = () => null) {
     charger_offline: "charger offline: held at what it may draw",
     charger_flagged: "charger refused or did not answer: held",
     not_following_limit: "not following its limit: counted at its draw",
+    above_limit: "drawing above its limit: counted at its draw",
   };
   return words[reason] ?? reason.replaceAll("_", " ");
 }
