@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -25,7 +25,7 @@ DEFAULT_QUEUE_SIZE = 1000
 @dataclass(frozen=True, slots=True)
 class Event:
     topic: str
-    payload: dict[str, Any]
+    payload: Mapping[str, Any]  # one of chargegrid.events' payloads
     id: int
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -104,7 +104,7 @@ class EventBus:
         self._subscriptions: list[Subscription] = []
         self._ids = itertools.count(1)
 
-    def publish(self, topic: str, payload: dict[str, Any]) -> Event:
+    def publish(self, topic: str, payload: Mapping[str, Any]) -> Event:
         event = Event(topic, payload, next(self._ids))
         for subscription in list(self._subscriptions):
             if subscription.wants(topic):

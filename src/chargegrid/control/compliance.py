@@ -32,11 +32,12 @@ from datetime import datetime, timedelta
 from chargegrid.control.apply import EvseKey
 from chargegrid.control.measure import Terminals
 from chargegrid.control.profiles import Limit
+from chargegrid.events import CHARGER_LIMIT_VIOLATION
 
 REASON = "not_following_limit"
 # Drawing above its limit, still within the reaction time: held at its draw, not flagged.
 ABOVE_LIMIT = "above_limit"
-EVENT = "charger.limit_violation"
+EVENT = CHARGER_LIMIT_VIOLATION
 
 
 @dataclass(frozen=True, slots=True)

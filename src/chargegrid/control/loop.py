@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chargegrid import events as ev
 from chargegrid.balancing import Plan, allocate
 from chargegrid.control import metrics
 from chargegrid.control.apply import (
@@ -67,20 +68,20 @@ from chargegrid.store import models as m
 
 log = logging.getLogger(__name__)
 
-LOAD_CHANGED = "site.load_changed"
+LOAD_CHANGED = ev.SITE_LOAD_CHANGED
 # Our own marker on the bus: ``settle`` waits until the consumer reaches it.
 SYNC = "control.sync"
 TOPICS = (
     SYNC,
-    "config.changed",
-    "charger.connected",
-    "charger.ready",
-    "charger.disconnected",
-    "charger.status_changed",
-    "session.started",
-    "session.updated",
-    "session.stopped",
-    "meter.reading",
+    ev.CONFIG_CHANGED,
+    ev.CHARGER_CONNECTED,
+    ev.CHARGER_READY,
+    ev.CHARGER_DISCONNECTED,
+    ev.CHARGER_STATUS_CHANGED,
+    ev.SESSION_STARTED,
+    ev.SESSION_UPDATED,
+    ev.SESSION_STOPPED,
+    ev.METER_READING,
 )
 
 
@@ -93,7 +94,7 @@ NO_LIMIT = Limit(0.0, 3)  # an idle EVSE's live limit; a failsafe not known yet
 
 
 class Bus(Protocol):
-    def publish(self, topic: str, payload: dict[str, Any]) -> Any: ...
+    def publish(self, topic: str, payload: Mapping[str, Any]) -> Any: ...
 
     def subscribe(self, patterns: Any = "*", maxsize: int = ...) -> Any: ...
 
@@ -517,15 +518,15 @@ class ControlLoop:
             self.trigger(str(site_id))
 
     _handlers: dict[str, Callable[[ControlLoop, dict[str, Any]], Awaitable[None]]] = {
-        "config.changed": _on_config,
-        "charger.connected": _on_connected,
-        "charger.ready": _on_ready,
-        "charger.disconnected": _on_disconnected,
-        "charger.status_changed": _on_status,
-        "session.started": _on_session_started,
-        "session.stopped": _on_session_stopped,
-        "session.updated": _on_session_updated,
-        "meter.reading": _on_meter_reading,
+        ev.CONFIG_CHANGED: _on_config,
+        ev.CHARGER_CONNECTED: _on_connected,
+        ev.CHARGER_READY: _on_ready,
+        ev.CHARGER_DISCONNECTED: _on_disconnected,
+        ev.CHARGER_STATUS_CHANGED: _on_status,
+        ev.SESSION_STARTED: _on_session_started,
+        ev.SESSION_STOPPED: _on_session_stopped,
+        ev.SESSION_UPDATED: _on_session_updated,
+        ev.METER_READING: _on_meter_reading,
     }
 
     async def _trigger_charger(

@@ -20,6 +20,7 @@ from chargegrid.control.problem import Built, rotation_of
 from chargegrid.control.profiles import Limit
 from chargegrid.control.snapshot import ChargerSpec, ConnectorSpec, SessionSpec, SiteSnapshot
 from chargegrid.domain.connectors import PowerType
+from chargegrid.events import LimitViolation
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +173,9 @@ def event_payload(
     ended: bool,
     at: datetime,
     reason: str | None = None,
-) -> dict[str, Any]:
+) -> LimitViolation:
     """The ``charger.limit_violation`` payload: once when it begins, once when it ends."""
-    payload: dict[str, Any] = {
+    payload: LimitViolation = {
         "site_id": site_id,  # the event stream and webhooks are scoped by it
         "charger_id": violation.key.charger_id,
         "ocpp_id": ocpp_id,

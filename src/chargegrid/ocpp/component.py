@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from sqlalchemy import select
 
+from chargegrid import events
 from chargegrid.bus.memory import EventBus
 from chargegrid.config import Settings
 from chargegrid.domain.errors import DomainError
@@ -81,7 +82,7 @@ async def ocpp_server(runtime: RuntimeLike) -> AsyncIterator[OcppCentralSystem]:
 
 
 async def follow_config_changes(bus: EventBus, db: Database, central: OcppCentralSystem) -> None:
-    async with bus.subscribe("config.changed") as subscription:
+    async with bus.subscribe(events.CONFIG_CHANGED) as subscription:
         async for event in subscription:
             try:
                 await _on_change(event.payload, db, central)
@@ -89,7 +90,7 @@ async def follow_config_changes(bus: EventBus, db: Database, central: OcppCentra
                 log.exception("could not act on %s", event.payload)
 
 
-async def _on_change(payload: dict[str, Any], db: Database, central: OcppCentralSystem) -> None:
+async def _on_change(payload: Mapping[str, Any], db: Database, central: OcppCentralSystem) -> None:
     kind, action = payload.get("kind"), payload.get("action")
     fields = set(payload.get("fields") or ())
     if action != "updated" or "id" not in payload:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from chargegrid import events as ev
 from chargegrid.services.charger_ports import (
     BootWrite,
     ChargerRecord,
@@ -141,17 +142,28 @@ class ChargerMessages:
 
     async def connected(self, charger: ChargerRecord, ocpp_version: str) -> None:
         await self.writer.submit(PresenceWrite(charger.id, True, self.clock(), ocpp_version))
-        self._publish("charger.connected", charger, ocpp_version=ocpp_version)
+        link: ev.ChargerLink = {
+            "charger_id": str(charger.id),
+            "ocpp_id": charger.ocpp_id,
+            "ocpp_version": ocpp_version,
+        }
+        self.events.publish(ev.CHARGER_CONNECTED, link)
 
     def ready(self, charger: ChargerRecord, *, rebooted: bool) -> None:
         """The charger registered on its connection (spoke first; a BootNotification
         accepted): calls may go to it now. Published at once, without a write, so a
         waiter for its first limits is in place before the control loop reacts."""
-        self._publish("charger.ready", charger, rebooted=rebooted)
+        ready: ev.ChargerReady = {
+            "charger_id": str(charger.id),
+            "ocpp_id": charger.ocpp_id,
+            "rebooted": rebooted,
+        }
+        self.events.publish(ev.CHARGER_READY, ready)
 
     async def disconnected(self, charger: ChargerRecord) -> None:
         await self.writer.submit(PresenceWrite(charger.id, False, self.clock()))
-        self._publish("charger.disconnected", charger)
+        link: ev.ChargerLink = {"charger_id": str(charger.id), "ocpp_id": charger.ocpp_id}
+        self.events.publish(ev.CHARGER_DISCONNECTED, link)
 
     async def boot(
         self,
@@ -177,17 +189,15 @@ class ChargerMessages:
 
     async def status(self, write: StatusWrite, ocpp_id: str) -> None:
         closed = await self.writer.submit(write)
-        self.events.publish(
-            "charger.status_changed",
-            {
-                "charger_id": str(write.charger_id),
-                "ocpp_id": ocpp_id,
-                "connector_id": write.connector_id,
-                "ocpp_status": write.status,
-                "error_code": write.error_code,
-                "timestamp": write.at.isoformat(),
-            },
-        )
+        status: ev.ChargerStatusChanged = {
+            "charger_id": str(write.charger_id),
+            "ocpp_id": ocpp_id,
+            "connector_id": write.connector_id,
+            "ocpp_status": write.status,
+            "error_code": write.error_code,
+            "timestamp": write.at.isoformat(),
+        }
+        self.events.publish(ev.CHARGER_STATUS_CHANGED, status)
         self._closed(closed or (), ocpp_id)
 
     async def authorize(self, id_tag: str) -> IdTagInfo:
@@ -205,32 +215,28 @@ class ChargerMessages:
         if started.refused and not started.repeated:
             # Recorded with its transaction id, but nothing started: no session.started,
             # so nothing plans current for it (docs/ocpp.md "Refused starts").
-            self.events.publish(
-                "session.refused",
-                {
-                    "session_id": str(started.session_id),
-                    "charger_id": str(write.charger_id),
-                    "ocpp_id": ocpp_id,
-                    "connector_id": write.connector_id,
-                    "transaction_id": started.transaction_id,
-                    "id_tag": write.id_tag,
-                    "status": started.id_tag_info.status,
-                    "started_at": write.timestamp.isoformat(),
-                },
-            )
+            refused: ev.SessionRefused = {
+                "session_id": str(started.session_id),
+                "charger_id": str(write.charger_id),
+                "ocpp_id": ocpp_id,
+                "connector_id": write.connector_id,
+                "transaction_id": started.transaction_id,
+                "id_tag": write.id_tag,
+                "status": started.id_tag_info.status,
+                "started_at": write.timestamp.isoformat(),
+            }
+            self.events.publish(ev.SESSION_REFUSED, refused)
         elif not started.repeated:
-            self.events.publish(
-                "session.started",
-                {
-                    "session_id": str(started.session_id),
-                    "charger_id": str(write.charger_id),
-                    "ocpp_id": ocpp_id,
-                    "connector_id": write.connector_id,
-                    "transaction_id": started.transaction_id,
-                    "id_tag": write.id_tag,
-                    "started_at": write.timestamp.isoformat(),
-                },
-            )
+            begun: ev.SessionStarted = {
+                "session_id": str(started.session_id),
+                "charger_id": str(write.charger_id),
+                "ocpp_id": ocpp_id,
+                "connector_id": write.connector_id,
+                "transaction_id": started.transaction_id,
+                "id_tag": write.id_tag,
+                "started_at": write.timestamp.isoformat(),
+            }
+            self.events.publish(ev.SESSION_STARTED, begun)
         return started
 
     async def stop_transaction(self, write: StopWrite, ocpp_id: str) -> Stopped:
@@ -240,35 +246,31 @@ class ChargerMessages:
         if stopped.late:
             # Closed by chargegrid before (and announced then); now completed with the
             # charger's real reading.
-            self.events.publish(
-                "session.updated",
-                {
-                    "session_id": str(stopped.session_id),
-                    "charger_id": str(write.charger_id),
-                    "ocpp_id": ocpp_id,
-                    "connector_id": stopped.connector_id,
-                    "transaction_id": write.transaction_id,
-                    "energy_wh": stopped.energy_wh,
-                    "meter_stop": write.meter_stop,
-                    "stopped_at": write.timestamp.isoformat(),
-                    "reason": write.reason,
-                    "completed": True,
-                },
-            )
+            completed: ev.SessionCompleted = {
+                "session_id": str(stopped.session_id),
+                "charger_id": str(write.charger_id),
+                "ocpp_id": ocpp_id,
+                "connector_id": stopped.connector_id,
+                "transaction_id": write.transaction_id,
+                "energy_wh": stopped.energy_wh,
+                "meter_stop": write.meter_stop,
+                "stopped_at": write.timestamp.isoformat(),
+                "reason": write.reason,
+                "completed": True,
+            }
+            self.events.publish(ev.SESSION_UPDATED, completed)
         elif stopped.running:
-            self.events.publish(
-                "session.stopped",
-                {
-                    "session_id": str(stopped.session_id),
-                    "charger_id": str(write.charger_id),
-                    "ocpp_id": ocpp_id,
-                    "connector_id": stopped.connector_id,
-                    "transaction_id": write.transaction_id,
-                    "energy_wh": stopped.energy_wh,
-                    "stopped_at": write.timestamp.isoformat(),
-                    "reason": write.reason,
-                },
-            )
+            ended: ev.SessionStopped = {
+                "session_id": str(stopped.session_id),
+                "charger_id": str(write.charger_id),
+                "ocpp_id": ocpp_id,
+                "connector_id": stopped.connector_id,
+                "transaction_id": write.transaction_id,
+                "energy_wh": stopped.energy_wh,
+                "stopped_at": write.timestamp.isoformat(),
+                "reason": write.reason,
+            }
+            self.events.publish(ev.SESSION_STOPPED, ended)
         return stopped
 
     async def sweep(self) -> list[Closed]:
@@ -289,65 +291,60 @@ class ChargerMessages:
             )
             if not c.running:
                 continue
-            self.events.publish(
-                "session.stopped",
-                {
-                    "session_id": str(c.session_id),
-                    "charger_id": str(c.charger_id),
-                    "ocpp_id": ocpp_id,
-                    "connector_id": c.connector_id,
-                    "transaction_id": c.transaction_id,
-                    "energy_wh": c.energy_wh,
-                    "stopped_at": c.at.isoformat(),
-                    "reason": c.reason,
-                },
-            )
+            ended: ev.SessionStopped = {
+                "session_id": str(c.session_id),
+                "charger_id": str(c.charger_id),
+                "ocpp_id": ocpp_id,
+                "connector_id": c.connector_id,
+                "transaction_id": c.transaction_id,
+                "energy_wh": c.energy_wh,
+                "stopped_at": c.at.isoformat(),
+                "reason": c.reason,
+            }
+            self.events.publish(ev.SESSION_STOPPED, ended)
 
     async def meter_values(self, write: MeterWrite, ocpp_id: str) -> Metered:
         metered: Metered = await self.writer.submit(write)
         reading = summarise(write.samples)
         if reading is not None:
-            self.events.publish(
-                "session.updated",
-                {
-                    "session_id": str(metered.session_id) if metered.session_id else None,
-                    "charger_id": str(write.charger_id),
-                    "ocpp_id": ocpp_id,
-                    "connector_id": write.connector_id,
-                    "transaction_id": write.transaction_id,
-                    "timestamp": reading.timestamp.isoformat(),
-                    "current": reading.current,
-                    "power_w": reading.power_w,
-                    "energy_wh": metered.energy_wh,
-                    "soc": reading.soc,
-                    # For chargers that do not report current (control.measure).
-                    "power": reading.power,
-                    "voltage": reading.voltage,
-                    "current_unphased": reading.current_unphased,
-                    "energy_register_wh": reading.energy_register_wh,
-                },
-            )
+            update: ev.SessionReading = {
+                "session_id": str(metered.session_id) if metered.session_id else None,
+                "charger_id": str(write.charger_id),
+                "ocpp_id": ocpp_id,
+                "connector_id": write.connector_id,
+                "transaction_id": write.transaction_id,
+                "timestamp": reading.timestamp.isoformat(),
+                "current": reading.current,
+                "power_w": reading.power_w,
+                "energy_wh": metered.energy_wh,
+                "soc": reading.soc,
+                # For chargers that do not report current (control.measure).
+                "power": reading.power,
+                "voltage": reading.voltage,
+                "current_unphased": reading.current_unphased,
+                "energy_register_wh": reading.energy_register_wh,
+            }
+            self.events.publish(ev.SESSION_UPDATED, update)
         return metered
 
     async def configuration_learnt(self, write: ConfigWrite, ocpp_id: str) -> None:
         await self.writer.submit(write)
         if write.config_sync is not None:
-            self.events.publish(
-                "config.changed",
-                {
-                    "charger_id": str(write.charger_id),
-                    "ocpp_id": ocpp_id,
-                    "config_sync": write.config_sync,
-                },
-            )
+            learnt: ev.ConfigChanged = {
+                "charger_id": str(write.charger_id),
+                "ocpp_id": ocpp_id,
+                "config_sync": write.config_sync,
+            }
+            self.events.publish(ev.CONFIG_CHANGED, learnt)
 
     async def notice(self, charger: ChargerRecord, action: str, payload: dict[str, Any]) -> None:
         """Store a notice (DataTransfer, firmware, diagnostics, ...) and publish it."""
         await self.writer.submit(NoticeWrite(charger.id, action, payload, self.clock()))
-        topic = "charger.data_transfer" if action == "DataTransfer" else "charger.notice"
-        self._publish(topic, charger, action=action, payload=payload)
-
-    def _publish(self, name: str, charger: ChargerRecord, **extra: Any) -> None:
-        data: dict[str, Any] = {"charger_id": str(charger.id), "ocpp_id": charger.ocpp_id}
-        data.update(extra)
-        self.events.publish(name, data)
+        topic = ev.CHARGER_DATA_TRANSFER if action == "DataTransfer" else ev.CHARGER_NOTICE
+        notice: ev.ChargerNotice = {
+            "charger_id": str(charger.id),
+            "ocpp_id": charger.ocpp_id,
+            "action": action,
+            "payload": payload,
+        }
+        self.events.publish(topic, notice)

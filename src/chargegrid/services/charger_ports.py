@@ -284,8 +284,8 @@ class ChargerStore(Protocol):
 class EventSink(Protocol):
     """The event bus as charger traffic sees it (``bus.memory.EventBus`` fits)."""
 
-    def publish(self, topic: str, payload: dict[str, Any], /) -> object:
-        """Hand an event to the bus; must not block."""
+    def publish(self, topic: str, payload: Mapping[str, Any], /) -> object:
+        """Hand an event (``chargegrid.events``) to the bus; must not block."""
         ...
 
 
@@ -296,7 +296,7 @@ class EventLog:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     limit: int = 10_000
 
-    def publish(self, topic: str, payload: dict[str, Any], /) -> object:
+    def publish(self, topic: str, payload: Mapping[str, Any], /) -> object:
         if len(self.events) >= self.limit:
             del self.events[: self.limit // 2]
         self.events.append((topic, dict(payload)))

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 
 from chargegrid.domain.errors import Conflict, InvalidValue
+from chargegrid.events import SESSION_STOPPED, SessionStopped
 from chargegrid.services.charger_ports import ACCEPTED, OPERATOR
 from chargegrid.services.configure.context import ConfigContext, found
 from chargegrid.store.models import Charger, ChargingSession
@@ -90,18 +91,16 @@ async def end_session(ctx: ConfigContext, session_id: uuid.UUID, reason: str) ->
         reason,
     )
     if running:
-        ctx.bus.publish(
-            "session.stopped",
-            {
-                "session_id": str(session.id),
-                "charger_id": str(session.charger_id),
-                "connector_id": session.connector_id,
-                "transaction_id": session.transaction_id,
-                "energy_wh": session.energy_wh,
-                "stopped_at": ctx.now.isoformat(),
-                "reason": OPERATOR,
-                "ended_by": who,
-                "end_reason": reason,
-            },
-        )
+        ended: SessionStopped = {
+            "session_id": str(session.id),
+            "charger_id": str(session.charger_id),
+            "connector_id": session.connector_id,
+            "transaction_id": session.transaction_id,
+            "energy_wh": session.energy_wh,
+            "stopped_at": ctx.now.isoformat(),
+            "reason": OPERATOR,
+            "ended_by": who,
+            "end_reason": reason,
+        }
+        ctx.bus.publish(SESSION_STOPPED, ended)
     return session

@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import select
 
 from chargegrid.bus.memory import Event, EventBus, topic_matches
+from chargegrid.events import CONFIG_CHANGED
 from chargegrid.store.db import Database
 from chargegrid.store.models import Webhook
 
@@ -85,7 +86,7 @@ class WebhookDispatcher:
         """Deliver events until cancelled."""
         with self._events as events:
             async for event in events:
-                if event.topic == "config.changed" and event.payload.get("kind") == "webhook":
+                if event.topic == CONFIG_CHANGED and event.payload.get("kind") == "webhook":
                     self._targets = None  # a subscription changed: reload before matching
                 for target in await self._matching(event):
                     await self._slots.acquire()

@@ -16,8 +16,9 @@ from chargegrid.api.deps import Who, get_bus, get_db
 from chargegrid.api.routers.common import make_router
 from chargegrid.bus.memory import EventBus
 from chargegrid.control.component import HANDLE, preview_view
-from chargegrid.control.loop import LOAD_CHANGED, ControlLoop
+from chargegrid.control.loop import ControlLoop
 from chargegrid.domain.errors import NotFound
+from chargegrid.events import SITE_LOAD_CHANGED
 from chargegrid.store.db import Database
 
 router = make_router("load")
@@ -82,7 +83,7 @@ async def site_load_stream(
     """The load view now, then again each time it changes (``site.load_changed``)."""
     who.check_site(site_id, "site")
     # Subscribe before reading the view, so no change between the two is lost.
-    subscription = bus.subscribe(LOAD_CHANGED, maxsize=100)
+    subscription = bus.subscribe(SITE_LOAD_CHANGED, maxsize=100)
     try:
         first = await _view(request, db, site_id)
     except BaseException:

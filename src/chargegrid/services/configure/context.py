@@ -11,12 +11,11 @@ from typing import Any, TypeVar
 from chargegrid.bus.memory import EventBus
 from chargegrid.domain.errors import ErrorCollector, InvalidValue, NotFound
 from chargegrid.domain.limits import PHASE_FIELDS, Override, OverrideWrite, apply_override_write
+from chargegrid.events import CONFIG_CHANGED
 from chargegrid.services.auth import Principal
 from chargegrid.store.models import AvailableCurrentOverride
 from chargegrid.store.types import utcnow
 from chargegrid.store.uow import UnitOfWork
-
-CONFIG_CHANGED = "config.changed"
 
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, select
 
 from chargegrid.bus.memory import EventBus
-from chargegrid.services.configure.context import CONFIG_CHANGED
+from chargegrid.events import CONFIG_CHANGED
 from chargegrid.store.db import Database
 from chargegrid.store.models import AvailableCurrentOverride, Circuit, Site
 from chargegrid.store.types import utcnow

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import update
 
 from chargegrid.domain.errors import InvalidValue
+from chargegrid.events import METER_READING
+from chargegrid.events import MeterReading as MeterFeed
 from chargegrid.services.configure.context import (
     REQUIRED,
     ConfigContext,
@@ -18,7 +20,6 @@ from chargegrid.services.configure.context import (
 )
 from chargegrid.store.models import Circuit, ElectricityMeter, MeterReading, Site
 
-METER_READING = "meter.reading"
 FIELDS = {"name": REQUIRED, "max_age_s": 60}
 
 
@@ -87,15 +88,13 @@ async def add_reading(
         )
     )
     await ctx.uow.commit()
-    ctx.bus.publish(
-        METER_READING,
-        {
-            "meter_id": str(meter.id),
-            "site_id": str(meter.site_id),
-            "timestamp": timestamp.isoformat(),
-            "current_l1": currents[0],
-            "current_l2": currents[1],
-            "current_l3": currents[2],
-        },
-    )
+    feed: MeterFeed = {
+        "meter_id": str(meter.id),
+        "site_id": str(meter.site_id),
+        "timestamp": timestamp.isoformat(),
+        "current_l1": currents[0],
+        "current_l2": currents[1],
+        "current_l3": currents[2],
+    }
+    ctx.bus.publish(METER_READING, feed)
     return reading

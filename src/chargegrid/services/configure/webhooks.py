@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from chargegrid.domain.errors import InvalidValue
+from chargegrid.events import WEBHOOK_TOPICS
 from chargegrid.services.configure.context import (
     REQUIRED,
     ConfigContext,
@@ -15,21 +16,7 @@ from chargegrid.services.configure.context import (
 )
 from chargegrid.store.models import Webhook
 
-# The events API.md promises, plus the raw meter feed; patterns like "session.*" also work.
-TOPICS = frozenset(
-    {
-        "charger.connected",
-        "charger.disconnected",
-        "charger.status_changed",
-        "charger.limit_violation",
-        "session.started",
-        "session.updated",
-        "session.stopped",
-        "site.load_changed",
-        "config.changed",
-        "meter.reading",
-    }
-)
+TOPICS = WEBHOOK_TOPICS  # chargegrid.events: API.md's events, meters, compliance
 FIELDS = {"url": REQUIRED, "events": REQUIRED, "secret": REQUIRED, "enabled": True}
 
 
