@@ -15,7 +15,7 @@ from sqlalchemy import select
 from chargegrid.domain.errors import Conflict
 from chargegrid.ocpp.meter_messages import decode_samples
 from chargegrid.ocpp.storage import connectors, sessions
-from chargegrid.ocpp.tables import charger_notices, meter_messages
+from chargegrid.store.ocpp_tables import charger_notices, meter_messages
 from tests.e2e.conftest import Csms, eventually
 
 pytestmark = pytest.mark.e2e

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from chargegrid.ocpp.charging_profiles import current_limit
 from chargegrid.ocpp.meter_messages import decode_samples
 from chargegrid.ocpp.storage import sessions
-from chargegrid.ocpp.tables import meter_messages
 from chargegrid.sim.car import Car
 from chargegrid.sim.charger import ChargerSpec
 from chargegrid.sim.faults import Faults
 from chargegrid.sim.fleet import Fleet, FleetConfig, charger_specs
+from chargegrid.store.ocpp_tables import meter_messages
 from tests.e2e.conftest import Csms, eventually
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import current_revision, upgrade
-from chargegrid.store.models import target_metadata
+from chargegrid.store.schema import target_metadata
 
 
 async def test_models_and_migrations_agree(db: Database) -> None:

@@ -26,9 +26,8 @@ import orjson
 from sqlalchemy import Select, Uuid, select
 from sqlalchemy.engine import Dialect
 
-from chargegrid.ocpp.tables import metadata as metadata  # store.models.target_metadata() uses it
-from chargegrid.ocpp.tables import meter_messages
 from chargegrid.services.charger_ports import Sample
+from chargegrid.store.ocpp_tables import meter_messages
 from chargegrid.store.types import UtcDateTime
 
 # Sample ids: SAMPLE_ID_BASE + message id * SAMPLES_PER_ROW + position. Above any

@@ -36,7 +36,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargegrid.domain.connectors import PowerType, WiringSource, parse_connector_phase_rotation
 from chargegrid.ocpp.meter_messages import DriverStatements, encode_samples, row_chunks
-from chargegrid.ocpp.tables import charger_notices
 from chargegrid.ocpp.wal_sync import WalSync
 from chargegrid.services.charger_ports import (
     ACCEPTED,
@@ -75,6 +74,7 @@ from chargegrid.store.models import (
     IdTag,
     TransactionId,
 )
+from chargegrid.store.ocpp_tables import charger_notices
 from chargegrid.store.types import utcnow
 
 log = logging.getLogger(__name__)

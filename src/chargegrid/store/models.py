@@ -370,10 +370,3 @@ class Webhook(Timestamped, Base):
     secret: Mapped[str] = mapped_column(String(200))
     site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-
-
-def target_metadata() -> list[MetaData]:
-    """Every table the migrations create: this model, and the OCPP server's own tables."""
-    from chargegrid.ocpp.tables import metadata as ocpp_metadata
-
-    return [Base.metadata, ocpp_metadata]

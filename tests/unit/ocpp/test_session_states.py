@@ -11,7 +11,6 @@ from sqlalchemy import insert, select, update
 
 from chargegrid.control.snapshot import load_site
 from chargegrid.ocpp.storage import SqlChargerStore, chargers, id_tags, sessions
-from chargegrid.ocpp.tables import meter_messages
 from chargegrid.services.charger_ports import (
     BootWrite,
     ChargerRecord,
@@ -26,6 +25,7 @@ from chargegrid.services.charger_ports import (
 )
 from chargegrid.store.db import Database
 from chargegrid.store.models import Site
+from chargegrid.store.ocpp_tables import meter_messages
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 

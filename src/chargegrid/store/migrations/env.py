@@ -13,7 +13,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from chargegrid.store.db import create_engine
-from chargegrid.store.models import target_metadata
+from chargegrid.store.schema import target_metadata
 
 config = context.config
 

@@ -1,5 +1,5 @@
 """The OCPP server's own tables (migrations ocpp_0002 to ocpp_0004), apart from the
-model the API maps; ``store.models.target_metadata()`` lists this ``metadata`` too.
+model the API maps; ``store.schema.target_metadata()`` lists this ``metadata`` too.
 
 ``meter_value_messages``: every MeterValues message (and StopTransaction's
 ``transactionData``) as ONE row holding its samples compactly, indexed by session and by

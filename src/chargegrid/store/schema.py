@@ -1,0 +1,13 @@
+"""Every table the migrations create: the model the API maps (``models``) and the OCPP
+server's own tables (``ocpp_tables``). Apart from both, so neither imports the other."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from chargegrid.store.models import Base
+from chargegrid.store.ocpp_tables import metadata as ocpp_metadata
+
+
+def target_metadata() -> list[MetaData]:
+    return [Base.metadata, ocpp_metadata]
