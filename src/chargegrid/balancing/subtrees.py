@@ -14,15 +14,31 @@ from collections import Counter
 from collections.abc import Sequence
 from itertools import accumulate, chain, compress, repeat
 from operator import attrgetter, itemgetter, mul
+from typing import Protocol
 
 from chargegrid.balancing.switching import Option
-from chargegrid.balancing.tree import Topology
+
+
+class Shape(Protocol):
+    """What this needs of a compiled tree (``tree.Topology``): node intervals in
+    depth-first order, and a slot for the last call's runs. A protocol, so the tree can
+    hold ``Subtrees`` without this module importing it back."""
+
+    @property
+    def dfs_start(self) -> tuple[int, ...]: ...
+
+    @property
+    def dfs_stop(self) -> tuple[int, ...]: ...
+
+    @property
+    def last_runs(self) -> list[tuple[list[int], list[Option], Subtrees] | None]: ...
+
 
 _per_phase = attrgetter("per_phase")
 _PHASES = tuple(itemgetter(p) for p in range(3))
 
 
-def runs_of(shape: Topology, nodes: list[int], options: list[Option]) -> Subtrees:
+def runs_of(shape: Shape, nodes: list[int], options: list[Option]) -> Subtrees:
     """``Subtrees(shape, nodes, options)``, reusing the last call's when the same
     sessions were admitted on the same phases (Option objects are shared, so the list
     comparison is mostly identity checks)."""
@@ -39,7 +55,7 @@ class Subtrees:
 
     __slots__ = ("_masks", "_order", "_runs")
 
-    def __init__(self, shape: Topology, nodes: Sequence[int], options: Sequence[Option]) -> None:
+    def __init__(self, shape: Shape, nodes: Sequence[int], options: Sequence[Option]) -> None:
         keys = list(map(shape.dfs_start.__getitem__, nodes))
         # Stable: sessions at the same node stay in index order.
         self._order = sorted(range(len(keys)), key=keys.__getitem__)

@@ -21,7 +21,7 @@ from chargegrid.balancing.switching import Option, Wired, Wiring
 from chargegrid.domain.errors import ErrorCollector, InvalidValue
 from chargegrid.domain.phases import ALL_PHASES, Phase, PhaseRotation
 
-if TYPE_CHECKING:  # subtrees.py builds on this module
+if TYPE_CHECKING:  # only the type; subtrees.py needs nothing from here (its Shape)
     from chargegrid.balancing.subtrees import Subtrees
 
 # Allocation runs on a grid of whole micro-amps so admission sums are exact integers and
