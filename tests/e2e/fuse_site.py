@@ -73,6 +73,13 @@ class Overload:
     def total(self) -> float:
         return sum(self.ampere_seconds.values())
 
+    @property
+    def span_s(self) -> float:
+        """From the first physics step over a fuse to the last (0: none)."""
+        if self.first_t is None or self.last_t is None:
+            return 0.0
+        return self.last_t - self.first_t
+
     def __str__(self) -> str:
         if not self.ampere_seconds:
             return "0 A·s"
