@@ -112,8 +112,8 @@ class ApplySettings:
     answer_timeout_s: float = 5.0  # how long a charger has to answer
     retry_flagged_s: float = 30.0  # leave a misbehaving charger alone this long ...
     retry_max_s: float = 600.0  # ... doubled for each failure in a row, up to this
-    # IEC 61851-1 gives a car 5 s to follow a lower limit: the current a reduction frees
-    # is only given to others once that time has passed (see ``apply``).
+    # IEC 61851-1 gives a car 5 s to follow a lower limit: until then a cut car may still
+    # draw what it was allowed before (see ``ramping``).
     car_reaction_s: float = 5.0
 
 
@@ -158,6 +158,7 @@ class _Step:
     setpoint: Setpoint
     limit: Limit
     kind: StepKind
+    before: Limit | None = None  # what it may draw before this step (None: unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +180,9 @@ class ApplyReport:
     deferred: list[EvseKey] = field(default_factory=list)
     retry_at: float | None = None  # earliest moment a deferred increase may go
     increases_withheld: bool = False  # a reduction failed: recompute with it held
+    # A cut freed current its car may still draw for a while: plan again around it.
+    increases_held: bool = False
+    ramps_started: bool = False  # an acknowledged cut whose car may not have slowed down
     first_sent_at: float | None = None
     last_sent_at: float | None = None
     last_answer_at: float | None = None
@@ -206,6 +210,8 @@ class ApplyReport:
             held_flagged=self.held_flagged + later.held_flagged,
             deferred=self.deferred + later.deferred,
             increases_withheld=self.increases_withheld or later.increases_withheld,
+            increases_held=self.increases_held or later.increases_held,
+            ramps_started=self.ramps_started or later.ramps_started,
             first_sent_at=self.first_sent_at or later.first_sent_at,
             last_sent_at=later.last_sent_at or self.last_sent_at,
             last_answer_at=later.last_answer_at or self.last_answer_at,
@@ -249,7 +255,8 @@ class ApplyEngine:
         self._relinked: set[str] = set()
         self._confirmed: set[EvseKey] = set()
         self._failsafe_due: set[EvseKey] = set()  # acknowledged, but to be sent again
-        self._released_at: dict[str, float] = {}  # group -> cut cars have followed by then
+        # Cut cars that may not have slowed down yet: what they may still draw, until when.
+        self._ramping: dict[EvseKey, tuple[Limit | None, float]] = {}
         self._resend: set[EvseKey] = set()  # see resend()
 
     # --- what the loop reads -------------------------------------------------------
@@ -349,6 +356,7 @@ class ApplyEngine:
 
     def session_ended(self, key: EvseKey) -> None:
         self._granted.pop(key, None)
+        self._ramping.pop(key, None)
 
     def resend(self, key: EvseKey) -> None:
         """Send ``key``'s limit in the next apply even if it is the acknowledged one: its
@@ -358,14 +366,17 @@ class ApplyEngine:
 
     # --- applying a plan ----------------------------------------------------------------
 
-    async def apply(self, setpoints: Iterable[Setpoint], group: str = "") -> ApplyReport:
-        """Send what changed in one plan (``group``: the site it is for).
+    async def apply(self, setpoints: Iterable[Setpoint]) -> ApplyReport:
+        """Send what changed in one plan: reductions, then (if all were confirmed)
+        increases.
 
-        Increases wait until the cars whose limits were cut (in this round or one before
-        it, in the same group) have had ``car_reaction_s`` to follow: an acknowledged
-        profile is not a car that has slowed down, and until it has, the current it is
-        to free is still flowing through the fuses. A cut that frees nothing (the car
-        draws less than its new limit already) does not hold anything back.
+        An acknowledged cut is not a car that slowed down: IEC 61851-1 gives it 5 s, and
+        meanwhile the current the cut is to free still flows. A cut that frees current
+        (its car draws more than the new limit, or its draw is unknown) starts a *ramp*:
+        the car may draw what it was allowed before for ``car_reaction_s`` (``ramping``).
+        The increases of the same plan were worked out as if it had slowed down already,
+        so they are not sent (``increases_held``): the caller plans again, with the
+        ramping cars counted at what they may still draw, and applies that plan.
         """
         report = ApplyReport()
         first: list[_Step] = []
@@ -381,33 +392,54 @@ class ApplyEngine:
                 second.append(up)
         if first:
             await self._send_wave(first, report)
-            self._note_releases(first, report, group)
+            self._note_ramps(first, report)
         if report.reductions_failed and second:
             report.increases_withheld = True
+        elif report.ramps_started and second:
+            report.increases_held = True
         elif second:
-            released_at = self._released_at.get(group, 0.0)
-            if self._clock.monotonic() < released_at:
-                report.deferred.extend(step.setpoint.key for step in second)
-                report._note_retry(released_at)
-            else:
-                await self._send_wave(second, report)
+            await self._send_wave(second, report)
         return report
 
-    def _note_releases(self, steps: Sequence[_Step], report: ApplyReport, group: str) -> None:
-        """When the cars cut by acknowledged reductions will have followed them."""
-        answered_at = report.last_answer_at
-        if answered_at is None:
+    def _note_ramps(self, steps: Sequence[_Step], report: ApplyReport) -> None:
+        """Acknowledged cuts whose cars may not have slowed down yet."""
+        if self.settings.car_reaction_s <= 0.0:
             return
+        now = self._clock.monotonic()
         for step in steps:
+            if step.kind is not StepKind.REDUCTION:
+                continue
             outcomes = report.outcomes.get(step.setpoint.key, ())
             if not any(k is step.kind and o is Outcome.ACCEPTED for k, o in outcomes):
                 continue
+            before = step.before
+            # Unknown draw: assume it draws what it was allowed (unknown: anything).
             drawing = step.setpoint.drawing
-            if step.kind is StepKind.REDUCTION and (
-                drawing is None or drawing > step.limit.amps + RELEASE_SLACK_A
-            ):
-                until = answered_at + self.settings.car_reaction_s
-                self._released_at[group] = max(self._released_at.get(group, 0.0), until)
+            if drawing is None and before is not None:
+                drawing = before.amps
+            if drawing is not None and drawing <= step.limit.amps + RELEASE_SLACK_A:
+                continue  # it draws (at most) a hair above its new limit: nothing to free
+            held = self._ramping.get(step.setpoint.key)
+            if held is not None and now < held[1]:
+                before = _higher(before, held[0])  # cut again while slowing down
+            self._ramping[step.setpoint.key] = (before, now + self.settings.car_reaction_s)
+            report.ramps_started = True
+            report._note_retry(now + self.settings.car_reaction_s)
+
+    def ramping(self) -> dict[EvseKey, tuple[Limit | None, float]]:
+        """Cut cars that may still draw what they were allowed before (None: unknown,
+        its hardware maximum), and since when (monotonic): count them at that until
+        their reaction time is over."""
+        now = self._clock.monotonic()
+        over = [k for k, (_, until) in self._ramping.items() if now >= until]
+        for key in over:
+            del self._ramping[key]
+        reaction = self.settings.car_reaction_s
+        return {k: (before, until - reaction) for k, (before, until) in self._ramping.items()}
+
+    def followed(self, key: EvseKey) -> None:
+        """A reading shows the car at ``key`` within its new limit: its ramp is over."""
+        self._ramping.pop(key, None)
 
     def _steps(self, sp: Setpoint, report: ApplyReport) -> tuple[_Step | None, _Step | None]:
         """Split one change into a reduction (first wave) and an increase (second wave).
@@ -418,7 +450,7 @@ class ApplyEngine:
         new = self._layered(sp)
         old = self.committed(sp.key, sp.transaction_id)
         if old is None:
-            return _Step(sp, new, StepKind.REDUCTION), None
+            return _Step(sp, new, StepKind.REDUCTION, None), None
         # _live_grant, without working out ``committed`` a second time.
         granted = self._granted.get(sp.key)
         if granted is not None and not self._in_force(granted, sp.transaction_id):
@@ -426,7 +458,7 @@ class ApplyEngine:
         if new.amps <= 0.0:
             new = Limit(0.0, old.phases)  # no current on any phase: the count is moot
         down = Limit(min(old.amps, new.amps), min(old.phases, new.phases))
-        first = _Step(sp, down, StepKind.REDUCTION) if down != old else None
+        first = _Step(sp, down, StepKind.REDUCTION, old) if down != old else None
         second: _Step | None = None
         if new == down:
             pass
@@ -700,6 +732,12 @@ class ApplyEngine:
             )
 
         return _Call(target.ocpp_id, key, StepKind.FAILSAFE, payload, book)
+
+
+def _higher(a: Limit | None, b: Limit | None) -> Limit | None:
+    if a is None or b is None:
+        return None
+    return Limit(max(a.amps, b.amps), max(a.phases, b.phases))
 
 
 def _failure(exc: BaseException) -> Outcome:

@@ -24,6 +24,7 @@ from chargegrid import events as ev
 from chargegrid.balancing import Plan, allocate
 from chargegrid.control import metrics
 from chargegrid.control.apply import (
+    RELEASE_SLACK_A,
     ApplyEngine,
     ApplyReport,
     ApplySettings,
@@ -46,6 +47,7 @@ from chargegrid.control.meters import MeterBook, PeakHold
 from chargegrid.control.ports import Clock, CommandGateway, SystemClock
 from chargegrid.control.problem import (
     SESSION_READING_MAX_AGE_S,
+    SLOWING_DOWN,
     Built,
     DemandMemo,
     Inputs,
@@ -57,6 +59,7 @@ from chargegrid.control.readings import EVENT as LIMIT_VIOLATION
 from chargegrid.control.readings import event_payload, take_reading, untracked_id
 from chargegrid.control.snapshot import (
     ChargerSpec,
+    SessionSpec,
     SiteSnapshot,
     load_site,
     reload_sessions,
@@ -87,6 +90,10 @@ TOPICS = (
 
 # A connector in these states has no car drawing (ends a compliance violation there).
 CAR_GONE = frozenset({"Available", "Finishing"})
+# Plans per round around cars just cut (they may still draw their old limits): the
+# first, and again while a plan's cuts free current it would give away at once.
+MAX_REPLANS = 3
+
 # config.changed kinds that touch only the tree of fuses (and meters), not chargers.
 TREE_KINDS = frozenset({"site", "circuit", "electricity_meter"})
 CHARGER_AFFECTING_FIELDS = frozenset({"nominal_voltage"})  # chargers' W <-> A conversion
@@ -628,13 +635,12 @@ class ControlLoop:
         ]
         loaded_at = self.clock.monotonic()
         try:
-            built, plan = self._plan(snapshot, state)
+            built, plan, setpoints = self._planned(snapshot, state)
         except Exception:
             metrics.REBALANCE_FAILURES.inc()
             raise
         planned_at = self.clock.monotonic()
         metrics.PLAN_SECONDS.observe(planned_at - triggered_at)
-        setpoints = self._setpoints(state, built, plan, self._drawing)
         targets = [
             FailsafeTarget(EvseKey(c.id, e.number), c.ocpp_id, state.failsafe[key], c.caps)
             for c in snapshot.chargers
@@ -652,7 +658,18 @@ class ControlLoop:
         first_report = await self.engine.install_failsafes(fresh) if fresh else None
         for written in {e for e in self._greeting.values() if not e.is_set()}:
             await written.wait()  # a failsafe sent on readiness goes before its live limit
-        report = await self.engine.apply(setpoints, site_id)
+        report = await self.engine.apply(setpoints)
+        for _ in range(MAX_REPLANS):
+            if not report.increases_held:
+                break
+            # Cuts were acknowledged whose cars may still draw their old limits: plan
+            # again with them counted at that, and send what that plan raises.
+            built, plan, setpoints = self._planned(snapshot, state)
+            again = await self.engine.apply(setpoints)
+            report = report.merged(again)
+            report.increases_held = again.increases_held
+        if report.increases_held:
+            self.trigger(site_id)  # still cutting: once more, after this round
         failsafe_report = await self.engine.install_failsafes(
             t for t in targets if self.engine.failsafe_known(t.key)
         )
@@ -726,11 +743,51 @@ class ControlLoop:
         if not over:
             return {}
         here = {c.id for c in snapshot.chargers}
+        tx_at = {EvseKey(s.charger_id, s.evse_number): s.transaction_id for s in snapshot.sessions}
         return {
             key: measured
             for key, measured in over.values()
-            if key.charger_id in here and key not in violating
+            if key.charger_id in here and key not in violating and self._told_its_own(key, tx_at)
         }
+
+    def _told_its_own(self, key: EvseKey, tx_at: Mapping[EvseKey, int | str | None]) -> bool:
+        """Whether a session's car was told a limit of its own (a TxProfile for it, or any
+        live limit where no session runs): a car that started before its first limit is
+        over the idle EVSE's 0 A, but what it needs is that first limit, not a hold."""
+        granted = self.engine.granted(key)
+        tx = tx_at.get(key)
+        return tx is None or (granted is not None and granted.transaction_id == tx)
+
+    def _ramping(self, snapshot: SiteSnapshot, held: frozenset[str]) -> dict[EvseKey, Limit | None]:
+        """This site's cut cars that may not have slowed down yet, and what they may still
+        draw; one whose reading since the cut shows it within its new limit followed."""
+        ramping = self.engine.ramping()
+        if not ramping:
+            return {}
+        here = {c.id for c in snapshot.chargers} - held
+        session_at = {EvseKey(s.charger_id, s.evse_number): s for s in snapshot.sessions}
+        out: dict[EvseKey, Limit | None] = {}
+        for key, (before, since) in ramping.items():
+            if key.charger_id not in here:
+                continue
+            session = session_at.get(key)
+            if session is not None and self._followed(key, session, since):
+                self.engine.followed(key)
+                continue
+            out[key] = before
+        return out
+
+    def _followed(self, key: EvseKey, session: SessionSpec, since: float) -> bool:
+        seen_at = self.learner.measured_at(session.id)
+        drawing = self._drawing(session.id)
+        allowed = self.engine.committed(key, session.transaction_id)
+        return (
+            seen_at is not None
+            and seen_at > since
+            and drawing is not None
+            and allowed is not None
+            and drawing <= allowed.amps + RELEASE_SLACK_A
+        )
 
     def _drawing(self, session_id: str) -> float | None:
         """What a session's car draws now (highest terminal), if a fresh reading says."""
@@ -740,7 +797,43 @@ class ControlLoop:
         known = [v for v in self.learner.measured(session_id) if v is not None]
         return max(known) if known else None
 
-    def _plan(self, snapshot: SiteSnapshot, state: _SiteState) -> tuple[Built, Plan]:
+    def _planned(
+        self, snapshot: SiteSnapshot, state: _SiteState
+    ) -> tuple[Built, Plan, list[Setpoint]]:
+        """The plan to record and what to send. While cars just cut may still draw their
+        old limits, two plans: *now*, with them counted at that (what the others may be
+        given), and *target*, with them planned as usual (what they are told, never more
+        than their cut: a further cut must still reach a car that is slowing down).
+        Everybody else gets the lower of the two."""
+        built, plan = self._plan(snapshot, state)
+        setpoints = self._setpoints(state, built, plan, self._drawing)
+        slowing = {h.key for h in built.held if h.reason == SLOWING_DOWN}
+        if not slowing:
+            return built, plan, setpoints
+        t_built, t_plan = self._plan(snapshot, state, drawn=False)
+        target = {sp.key: sp for sp in self._setpoints(state, t_built, t_plan, self._drawing)}
+        merged = [
+            sp
+            if sp.key not in target or sp.limit.amps <= target[sp.key].limit.amps
+            else target[sp.key]
+            for sp in setpoints
+        ]
+        merged += [self._told(sp) for key, sp in target.items() if key in slowing]
+        return built, plan, merged
+
+    def _told(self, target: Setpoint) -> Setpoint:
+        """A car slowing down after a cut gets its target limit, never more than the cut
+        it was given: a further cut still reaches it, a raise waits until it is done."""
+        told = self.engine.committed(target.key, target.transaction_id)
+        if told is None or target.limit.amps <= told.amps:
+            return target
+        return replace(target, limit=told)
+
+    def _plan(
+        self, snapshot: SiteSnapshot, state: _SiteState, *, drawn: bool = True
+    ) -> tuple[Built, Plan]:
+        """Plan the site. ``drawn``: count cars slowing down after a cut at what they may
+        still draw (else plan them as usual, see ``_planned``)."""
         now_wall, now_mono = self.clock.utcnow(), self.clock.monotonic()
         offline = frozenset(
             c.id for c in snapshot.chargers if not c.online or self.engine.is_offline(c.id)
@@ -759,6 +852,9 @@ class ControlLoop:
                 for key in (EvseKey(c.id, e.number),)
             }
             uncertain = frozenset(k for k in held if self.engine.uncertain(k))
+        ramping = self._ramping(snapshot, offline | flagged) if drawn else {}
+        for key, before in ramping.items():
+            held.setdefault(key, before)
         violating = {v.key: v.measured for v in self.compliance.violations().values()}
         # Over its limit at its latest reading but within the reaction time (a car still
         # slowing down after a cut, or one that will turn out not to follow): its current
@@ -787,6 +883,7 @@ class ControlLoop:
             memo=state.memo,
             violating=violating,
             reacting=frozenset(reacting),
+            ramping=frozenset(ramping),
         )
         if state.signed_chargers is not snapshot.chargers:
             state.signed_chargers = snapshot.chargers

@@ -38,6 +38,8 @@ from chargegrid.domain.units import dc_input_current
 Optional3 = tuple[float | None, float | None, float | None]
 # A car's own reading older than this no longer tells how much of a meter's total is ours.
 SESSION_READING_MAX_AGE_S = 60.0
+# A car just cut, given IEC 61851's reaction time to follow: counted at its old limit.
+SLOWING_DOWN = "slowing_down"
 # 1<->3 phase switches a session may make before it keeps its phase count (Zaptec's
 # default "switches allowed before locking to single phase").
 MAX_PHASE_SWITCHES = 5
@@ -69,6 +71,9 @@ class Inputs:
     # Of ``violating``, those still within the reaction time (compliance.over): held at
     # their draw at once, reported as ``above_limit`` rather than a violation.
     reacting: frozenset[EvseKey] = frozenset()
+    # Cars just cut that may still draw their old limit (IEC 61851's reaction time): held
+    # at that (``held``) until they have had the time or a reading shows they followed.
+    ramping: frozenset[EvseKey] = frozenset()
 
 
 # session id -> (what its context and demand were built from, the context, the demand).
@@ -231,7 +236,12 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                         ours[node_id] = _add(ours[node_id], grid)
                         reporting.add(node_id)
             violating = inputs.violating.get(key) if inputs.violating else None
-            if charger.id in inputs.offline or charger.id in inputs.flagged or violating:
+            if (
+                charger.id in inputs.offline
+                or charger.id in inputs.flagged
+                or violating
+                or key in inputs.ramping
+            ):
                 phases_count = rotation_of(connector.rotation).phase_count
                 limit = _held_limit(inputs, key, charger, connector, phases_count)
                 learnt = inputs.learner.used_terminals(session.id) if session else None
@@ -249,6 +259,8 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                     reason = "charger_flagged"
                 elif key in inputs.reacting:
                     reason = ABOVE_LIMIT
+                elif not violating:
+                    reason = SLOWING_DOWN
                 else:
                     reason = NOT_FOLLOWING_LIMIT
                 held.append(HeldEvse(key, limit, reason, session, load, charger, told))

@@ -547,26 +547,37 @@ def reacting(gateway: FakeGateway, clock: FakeClock) -> ApplyEngine:
     return ApplyEngine(gateway, clock, settings)
 
 
-async def test_current_a_cut_frees_goes_to_others_after_the_car_reaction_time(
+async def test_a_cut_that_frees_current_starts_a_ramp_and_holds_that_plans_increases(
     reacting: ApplyEngine, gateway: FakeGateway, clock: FakeClock
 ) -> None:
     """IEC 61851-1 gives a car 5 s to follow a lower limit: until then the current the
-    cut is to free still flows, so the increase it pays for waits."""
+    cut is to free still flows. The plan's increases assumed it had slowed down, so they
+    are held for a plan that counts it at its old limit."""
     await settle(reacting, clock, sp("a", 16.0), sp("b", 8.0))
     gateway.calls.clear()
-    report = await reacting.apply([drawing("a", 8.0, 16.0), drawing("b", 16.0, 8.0)], "site")
+    report = await reacting.apply([drawing("a", 8.0, 16.0), drawing("b", 16.0, 8.0)])
     assert gateway.limits_for("CP-a") == [8.0]
     assert gateway.limits_for("CP-b") == []
-    assert report.deferred == [EvseKey("b", 1)]
+    assert report.ramps_started and report.increases_held
     assert report.retry_at == pytest.approx(clock.t + 5.0)
-    # A round before then (same site) still holds it back; another site is not held.
-    clock.advance(4.0)
-    assert (await reacting.apply([drawing("b", 16.0, 8.0)], "site")).deferred
-    await reacting.apply([drawing("c", 16.0, 0.0)], "other")
+    assert reacting.ramping() == {EvseKey("a", 1): (Limit(16.0, 3), clock.t)}
+    # The next plan (a counted at 16 A) has nothing new to cut: its increases go.
+    report = await reacting.apply([drawing("c", 16.0, 0.0)])
+    assert not report.increases_held
     assert gateway.limits_for("CP-c") == [16.0]
-    clock.advance(1.0)
-    await reacting.apply([drawing("b", 16.0, 8.0)], "site")
-    assert gateway.limits_for("CP-b") == [16.0]
+    clock.advance(4.9)
+    assert EvseKey("a", 1) in reacting.ramping()
+    clock.advance(0.1)
+    assert reacting.ramping() == {}
+
+
+async def test_a_reading_within_the_new_limit_ends_the_ramp(
+    reacting: ApplyEngine, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    await settle(reacting, clock, sp("a", 16.0))
+    await reacting.apply([drawing("a", 8.0, 16.0)])
+    reacting.followed(EvseKey("a", 1))
+    assert reacting.ramping() == {}
 
 
 async def test_a_cut_above_what_the_car_draws_holds_nothing_back(
@@ -574,9 +585,9 @@ async def test_a_cut_above_what_the_car_draws_holds_nothing_back(
 ) -> None:
     await settle(reacting, clock, sp("a", 16.0), sp("b", 8.0))
     gateway.calls.clear()
-    report = await reacting.apply([drawing("a", 8.0, 5.0), drawing("b", 16.0, 8.0)], "site")
+    report = await reacting.apply([drawing("a", 8.0, 5.0), drawing("b", 16.0, 8.0)])
     assert gateway.limits_for("CP-b") == [16.0]
-    assert report.deferred == []
+    assert not report.increases_held and reacting.ramping() == {}
 
 
 async def test_a_cut_of_a_car_whose_draw_is_unknown_holds_increases_back(
@@ -584,5 +595,6 @@ async def test_a_cut_of_a_car_whose_draw_is_unknown_holds_increases_back(
 ) -> None:
     await settle(reacting, clock, sp("a", 16.0), sp("b", 8.0))
     gateway.calls.clear()
-    report = await reacting.apply([drawing("a", 8.0, None), drawing("b", 16.0, 8.0)], "site")
-    assert report.deferred == [EvseKey("b", 1)]
+    report = await reacting.apply([drawing("a", 8.0, None), drawing("b", 16.0, 8.0)])
+    assert report.increases_held
+    assert gateway.limits_for("CP-b") == []

@@ -71,6 +71,7 @@ export function reasonWords(reason, nodeName = () => null) {
     charger_flagged: "charger refused or did not answer: held",
     not_following_limit: "not following its limit: counted at its draw",
     above_limit: "drawing above its limit: counted at its draw",
+    slowing_down: "just cut: counted at its old limit while the car slows down",
   };
   return words[reason] ?? reason.replaceAll("_", " ");
 }
