@@ -24,7 +24,6 @@ from chargegrid import events as ev
 from chargegrid.balancing import Plan, allocate
 from chargegrid.control import metrics
 from chargegrid.control.apply import (
-    RELEASE_SLACK_A,
     ApplyEngine,
     ApplyReport,
     ApplySettings,
@@ -35,6 +34,7 @@ from chargegrid.control.apply import (
 from chargegrid.control.compliance import REASON as NOT_FOLLOWING_LIMIT
 from chargegrid.control.compliance import ComplianceSettings, ComplianceWatcher
 from chargegrid.control.debounce import Debouncer
+from chargegrid.control.drawn import DrawWatch
 from chargegrid.control.failsafe import (
     TreeSignature,
     charger_signature,
@@ -46,20 +46,18 @@ from chargegrid.control.measure import EnergyRates, MeasureSettings
 from chargegrid.control.meters import MeterBook, PeakHold
 from chargegrid.control.ports import Clock, CommandGateway, SystemClock
 from chargegrid.control.problem import (
-    SESSION_READING_MAX_AGE_S,
     SLOWING_DOWN,
     Built,
     DemandMemo,
     Inputs,
-    Optional3,
     build_problem,
 )
 from chargegrid.control.profiles import Limit
+from chargegrid.control.readiness import Greeter
 from chargegrid.control.readings import EVENT as LIMIT_VIOLATION
 from chargegrid.control.readings import event_payload, take_reading, untracked_id
 from chargegrid.control.snapshot import (
     ChargerSpec,
-    SessionSpec,
     SiteSnapshot,
     load_site,
     reload_sessions,
@@ -183,12 +181,8 @@ class ControlLoop:
         self._tasks: list[asyncio.Task[None]] = []
         self.round_listeners: list[Callable[[RoundStats], None]] = []
         self._syncs: dict[int, asyncio.Event] = {}
-        # Chargers that just became ready, and who waits for their first limits.
-        self._first_limits: dict[str, asyncio.Event] = {}
-        # Failsafes sent on readiness, outside a round, until answered (see _greet); each
-        # with an event set once its frame is on the socket.
-        self._greeting: dict[EvseKey, asyncio.Event] = {}
-        self._greeters: set[asyncio.Task[None]] = set()
+        self.greeter = Greeter(self.engine, self.trigger)
+        self.drawn = DrawWatch(self.engine, self.learner, self.compliance, self.clock)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -202,10 +196,10 @@ class ControlLoop:
 
     async def stop(self) -> None:
         await self._debouncer.close()
-        tasks = [*self._tasks, *self._greeters]
-        for task in tasks:
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.greeter.stop()
         self._tasks.clear()
 
     async def wait_idle(self) -> None:
@@ -312,62 +306,20 @@ class ControlLoop:
         self.engine.charger_ready(charger_id, rebooted=payload.get("rebooted") is True)
         site_id = await self._site_of(charger_id)
         if site_id is None:
-            self._limits_sent(charger_id)  # no site: nothing to send
+            self.greeter.limits_sent(charger_id)  # no site: nothing to send
             return
         state = self._sites.setdefault(site_id, _SiteState())
-        known = state.snapshot is not None and state.snapshot.charger(charger_id) is not None
-        if known and state.snapshot is not None:
-            state.snapshot = with_online(state.snapshot, charger_id, True)
-            self._greet(site_id, state, charger_id)
-        self.trigger(site_id, reload=not known, at_once=True)
-
-    def _greet(self, site_id: str, state: _SiteState, charger_id: str) -> None:
-        """Send a ready charger its failsafe now, from the site's last computed failsafes,
-        instead of after the round in progress and the next one's read and plan (at a
-        thousand chargers booting, rounds run back to back: ~0.2 s each). Its live limits
-        still come from the round this readiness triggered."""
         charger = state.snapshot.charger(charger_id) if state.snapshot is not None else None
-        if charger is None or not self.engine.steerable(charger_id):
-            return
-        targets = [
-            FailsafeTarget(key, charger.ocpp_id, state.failsafe[key], charger.caps)
-            for e in charger.evses
-            if (key := EvseKey(charger.id, e.number)) in state.failsafe
-            and not self.engine.failsafe_known(key)
-            and key not in self._greeting
-        ]
-        if not targets:
-            return
-        written = asyncio.Event()
-        self._greeting.update((t.key, written) for t in targets)
-
-        async def install() -> None:
-            # Set before the frames are written, but nothing else runs until they are:
-            # the wave's first step puts them on their sockets without waiting.
-            written.set()
-            try:
-                report = await self.engine.install_failsafes(targets)
-            finally:
-                for t in targets:
-                    self._greeting.pop(t.key, None)
-            if report.reductions_failed:
-                self.trigger(site_id)  # held at what it may draw: re-plan around it
-
-        task = asyncio.create_task(install(), name=f"control:greet:{charger_id}")
-        self._greeters.add(task)
-        task.add_done_callback(self._greeters.discard)
+        if charger is not None and state.snapshot is not None:
+            state.snapshot = with_online(state.snapshot, charger_id, True)
+            self.greeter.greet(site_id, charger, state.failsafe)
+        self.trigger(site_id, reload=charger is None, at_once=True)
 
     async def first_limits(self, charger_id: str) -> None:
         """Until the first round after ``charger_id`` became ready has sent its failsafe
         and live limits (and had their answers or timeouts); the OCPP server reads and
         pushes the charger's configuration only after that. Callers bound the wait."""
-        event = self._first_limits.setdefault(charger_id, asyncio.Event())
-        await event.wait()
-
-    def _limits_sent(self, charger_id: str) -> None:
-        event = self._first_limits.pop(charger_id, None)
-        if event is not None:
-            event.set()
+        await self.greeter.first_limits(charger_id)
 
     async def _on_disconnected(self, payload: dict[str, Any]) -> None:
         charger_id = str(payload.get("charger_id"))
@@ -628,11 +580,7 @@ class ControlLoop:
             return
         metrics.REBALANCES.inc()
         # Chargers whose first limits this round sends (ready before it began).
-        greeted = [
-            c.id
-            for c in snapshot.chargers
-            if c.id in self._first_limits and self.engine.steerable(c.id)
-        ]
+        greeted = self.greeter.waiting(snapshot.chargers)
         loaded_at = self.clock.monotonic()
         try:
             built, plan, setpoints = self._planned(snapshot, state)
@@ -653,11 +601,10 @@ class ControlLoop:
         fresh = [
             t
             for t in targets
-            if not self.engine.failsafe_known(t.key) and t.key not in self._greeting
+            if not self.engine.failsafe_known(t.key) and not self.greeter.in_flight(t.key)
         ]
         first_report = await self.engine.install_failsafes(fresh) if fresh else None
-        for written in {e for e in self._greeting.values() if not e.is_set()}:
-            await written.wait()  # a failsafe sent on readiness goes before its live limit
+        await self.greeter.written()  # a failsafe sent on readiness goes before its live limit
         report = await self.engine.apply(setpoints)
         for _ in range(MAX_REPLANS):
             if not report.increases_held:
@@ -676,7 +623,7 @@ class ControlLoop:
         if first_report is not None:
             failsafe_report = first_report.merged(failsafe_report)
         for charger_id in greeted:
-            self._limits_sent(charger_id)
+            self.greeter.limits_sent(charger_id)
         self._record(site_id, state, snapshot, built, plan)
         stats = RoundStats(
             site_id, triggered_at, started_at, loaded_at, planned_at, report, failsafe_report
@@ -734,69 +681,6 @@ class ControlLoop:
         ]
         return setpoints
 
-    def _reacting(
-        self, snapshot: SiteSnapshot, now: float, violating: Mapping[EvseKey, Optional3]
-    ) -> dict[EvseKey, Optional3]:
-        """This site's EVSEs whose car drew more than its limit at its latest fresh
-        reading, not (yet) a violation: what it drew per connector terminal."""
-        over = self.compliance.over(SESSION_READING_MAX_AGE_S, now)
-        if not over:
-            return {}
-        here = {c.id for c in snapshot.chargers}
-        tx_at = {EvseKey(s.charger_id, s.evse_number): s.transaction_id for s in snapshot.sessions}
-        return {
-            key: measured
-            for key, measured in over.values()
-            if key.charger_id in here and key not in violating and self._told_its_own(key, tx_at)
-        }
-
-    def _told_its_own(self, key: EvseKey, tx_at: Mapping[EvseKey, int | str | None]) -> bool:
-        """Whether a session's car was told a limit of its own (a TxProfile for it, or any
-        live limit where no session runs): a car that started before its first limit is
-        over the idle EVSE's 0 A, but what it needs is that first limit, not a hold."""
-        granted = self.engine.granted(key)
-        tx = tx_at.get(key)
-        return tx is None or (granted is not None and granted.transaction_id == tx)
-
-    def _ramping(self, snapshot: SiteSnapshot, held: frozenset[str]) -> dict[EvseKey, Limit | None]:
-        """This site's cut cars that may not have slowed down yet, and what they may still
-        draw; one whose reading since the cut shows it within its new limit followed."""
-        ramping = self.engine.ramping()
-        if not ramping:
-            return {}
-        here = {c.id for c in snapshot.chargers} - held
-        session_at = {EvseKey(s.charger_id, s.evse_number): s for s in snapshot.sessions}
-        out: dict[EvseKey, Limit | None] = {}
-        for key, (before, since) in ramping.items():
-            if key.charger_id not in here:
-                continue
-            session = session_at.get(key)
-            if session is not None and self._followed(key, session, since):
-                self.engine.followed(key)
-                continue
-            out[key] = before
-        return out
-
-    def _followed(self, key: EvseKey, session: SessionSpec, since: float) -> bool:
-        seen_at = self.learner.measured_at(session.id)
-        drawing = self._drawing(session.id)
-        allowed = self.engine.committed(key, session.transaction_id)
-        return (
-            seen_at is not None
-            and seen_at > since
-            and drawing is not None
-            and allowed is not None
-            and drawing <= allowed.amps + RELEASE_SLACK_A
-        )
-
-    def _drawing(self, session_id: str) -> float | None:
-        """What a session's car draws now (highest terminal), if a fresh reading says."""
-        seen_at = self.learner.measured_at(session_id)
-        if seen_at is None or self.clock.monotonic() - seen_at > SESSION_READING_MAX_AGE_S:
-            return None
-        known = [v for v in self.learner.measured(session_id) if v is not None]
-        return max(known) if known else None
-
     def _planned(
         self, snapshot: SiteSnapshot, state: _SiteState
     ) -> tuple[Built, Plan, list[Setpoint]]:
@@ -806,28 +690,20 @@ class ControlLoop:
         than their cut: a further cut must still reach a car that is slowing down).
         Everybody else gets the lower of the two."""
         built, plan = self._plan(snapshot, state)
-        setpoints = self._setpoints(state, built, plan, self._drawing)
+        setpoints = self._setpoints(state, built, plan, self.drawn.drawing)
         slowing = {h.key for h in built.held if h.reason == SLOWING_DOWN}
         if not slowing:
             return built, plan, setpoints
         t_built, t_plan = self._plan(snapshot, state, drawn=False)
-        target = {sp.key: sp for sp in self._setpoints(state, t_built, t_plan, self._drawing)}
+        target = {sp.key: sp for sp in self._setpoints(state, t_built, t_plan, self.drawn.drawing)}
         merged = [
             sp
             if sp.key not in target or sp.limit.amps <= target[sp.key].limit.amps
             else target[sp.key]
             for sp in setpoints
         ]
-        merged += [self._told(sp) for key, sp in target.items() if key in slowing]
+        merged += [self.drawn.told(sp) for key, sp in target.items() if key in slowing]
         return built, plan, merged
-
-    def _told(self, target: Setpoint) -> Setpoint:
-        """A car slowing down after a cut gets its target limit, never more than the cut
-        it was given: a further cut still reaches it, a raise waits until it is done."""
-        told = self.engine.committed(target.key, target.transaction_id)
-        if told is None or target.limit.amps <= told.amps:
-            return target
-        return replace(target, limit=told)
 
     def _plan(
         self, snapshot: SiteSnapshot, state: _SiteState, *, drawn: bool = True
@@ -852,14 +728,14 @@ class ControlLoop:
                 for key in (EvseKey(c.id, e.number),)
             }
             uncertain = frozenset(k for k in held if self.engine.uncertain(k))
-        ramping = self._ramping(snapshot, offline | flagged) if drawn else {}
+        ramping = self.drawn.ramping(snapshot, offline | flagged) if drawn else {}
         for key, before in ramping.items():
             held.setdefault(key, before)
         violating = {v.key: v.measured for v in self.compliance.violations().values()}
         # Over its limit at its latest reading but within the reaction time (a car still
         # slowing down after a cut, or one that will turn out not to follow): its current
         # flows now, so it is held at its draw now; only the flag and event wait.
-        reacting = self._reacting(snapshot, now_mono, violating)
+        reacting = self.drawn.reacting(snapshot, now_mono, violating)
         violating.update(reacting)
         if violating:  # counted at its draw (violators are also told their limit again)
             tx_of = {
