@@ -604,15 +604,19 @@ class ControlLoop:
             if not self.engine.failsafe_known(t.key) and not self.greeter.in_flight(t.key)
         ]
         first_report = await self.engine.install_failsafes(fresh) if fresh else None
-        await self.greeter.written()  # a failsafe sent on readiness goes before its live limit
-        report = await self.engine.apply(setpoints)
+        with_failsafe = {t.key for t in targets}
+        report = await self.engine.apply(
+            await self._after_failsafes(site_id, setpoints, with_failsafe)
+        )
         for _ in range(MAX_REPLANS):
             if not report.increases_held:
                 break
             # Cuts were acknowledged whose cars may still draw their old limits: plan
             # again with them counted at that, and send what that plan raises.
             built, plan, setpoints = self._planned(snapshot, state)
-            again = await self.engine.apply(setpoints)
+            again = await self.engine.apply(
+                await self._after_failsafes(site_id, setpoints, with_failsafe)
+            )
             report = report.merged(again)
             report.increases_held = again.increases_held
         if report.increases_held:
@@ -630,6 +634,27 @@ class ControlLoop:
         )
         self._observe(stats)
         self._schedule(site_id, snapshot, report, failsafe_report)
+
+    async def _after_failsafes(
+        self, site_id: str, setpoints: list[Setpoint], with_failsafe: set[EvseKey]
+    ) -> list[Setpoint]:
+        """The live limits that may go now: a charger's failsafe goes before them. One
+        sent on readiness is let reach its socket first; an EVSE that has a failsafe to
+        get but has not had it acknowledged (it became ready while this round ran) waits
+        for the next round, which installs it first."""
+        await self.greeter.written()
+        due = [
+            sp
+            for sp in setpoints
+            if sp.key in with_failsafe
+            and not self.engine.failsafe_known(sp.key)
+            and not self.greeter.in_flight(sp.key)
+        ]
+        if not due:
+            return setpoints
+        self.trigger(site_id)
+        skip = {sp.key for sp in due}
+        return [sp for sp in setpoints if sp.key not in skip]
 
     @staticmethod
     def _setpoints(
