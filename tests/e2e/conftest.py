@@ -17,6 +17,7 @@ from chargegrid.bus.memory import EventBus
 from chargegrid.ocpp.central import OcppCentralSystem
 from chargegrid.ocpp.storage import chargers, id_tags
 from chargegrid.services.auth import hash_password
+from chargegrid.store import models as m
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
 
@@ -57,6 +58,40 @@ class Csms:
     async def charger_row(self, ocpp_id: str) -> Any:
         (row,) = await self.rows(select(chargers).where(chargers.c.ocpp_id == ocpp_id))
         return row
+
+
+async def add_wired_charger(
+    session: Any,
+    site_id: uuid.UUID,
+    ocpp_id: str,
+    circuit_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """A 3-phase charger (RST, 32 A) with one EVSE and connector, in an open ORM session."""
+    charger_id = uuid.uuid4()
+    session.add(
+        m.Charger(
+            id=charger_id,
+            site_id=site_id,
+            circuit_id=circuit_id,
+            ocpp_id=ocpp_id,
+            max_charge_phases=3,
+        )
+    )
+    await session.flush()
+    evse = m.Evse(charger_id=charger_id, evse_number=1)
+    session.add(evse)
+    await session.flush()
+    session.add(
+        m.Connector(
+            evse_id=evse.id,
+            charger_id=charger_id,
+            connector_id=1,
+            power_type="AC_3_PHASE",
+            phase_rotation="RST",
+            max_amperage=32,
+        )
+    )
+    return charger_id
 
 
 async def eventually(

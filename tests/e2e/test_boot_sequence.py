@@ -28,7 +28,7 @@ from chargegrid.ocpp.storage import chargers
 from chargegrid.store import models as m
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
-from tests.e2e.conftest import Csms, eventually, start_csms
+from tests.e2e.conftest import Csms, add_wired_charger, eventually, start_csms
 
 pytestmark = pytest.mark.e2e
 
@@ -56,26 +56,11 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     )
     loop = ControlLoop(csms.db.session, csms.bus, csms.central.gateway, LoopSettings())
     holder["loop"] = loop
-    charger_id = uuid.uuid4()
     async with csms.db.session() as s:
         site = m.Site(name="Boot", max_current=32.0)
         s.add(site)
         await s.flush()
-        s.add(m.Charger(id=charger_id, site_id=site.id, ocpp_id="BOOT-1", max_charge_phases=3))
-        await s.flush()
-        evse = m.Evse(charger_id=charger_id, evse_number=1)
-        s.add(evse)
-        await s.flush()
-        s.add(
-            m.Connector(
-                evse_id=evse.id,
-                charger_id=charger_id,
-                connector_id=1,
-                power_type="AC_3_PHASE",
-                phase_rotation="RST",
-                max_amperage=32,
-            )
-        )
+        charger_id = await add_wired_charger(s, site.id, "BOOT-1")
     await loop.start()
     try:
         yield World(csms, loop, charger_id)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import websockets
 
 from chargegrid.control.loop import ControlLoop, LoopSettings
 from chargegrid.store import models as m
-from tests.e2e.conftest import eventually, start_csms
+from tests.e2e.conftest import add_wired_charger, eventually, start_csms
 
 pytestmark = pytest.mark.e2e
 
@@ -71,30 +70,7 @@ async def test_every_booting_charger_gets_its_failsafe_first(tmp_path: Path) -> 
         s.add_all(circuits)
         await s.flush()
         for n in range(CHARGERS):
-            charger_id = uuid.uuid4()
-            s.add(
-                m.Charger(
-                    id=charger_id,
-                    site_id=site.id,
-                    circuit_id=circuits[n % 5].id,
-                    ocpp_id=f"STORM-{n}",
-                    max_charge_phases=3,
-                )
-            )
-            await s.flush()
-            evse = m.Evse(charger_id=charger_id, evse_number=1)
-            s.add(evse)
-            await s.flush()
-            s.add(
-                m.Connector(
-                    evse_id=evse.id,
-                    charger_id=charger_id,
-                    connector_id=1,
-                    power_type="AC_3_PHASE",
-                    phase_rotation="RST",
-                    max_amperage=32,
-                )
-            )
+            await add_wired_charger(s, site.id, f"STORM-{n}", circuits[n % 5].id)
     await loop.start()
     chargers: list[Charger] = []
     readers: list[asyncio.Task[None]] = []

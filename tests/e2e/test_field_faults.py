@@ -296,6 +296,19 @@ async def converged_around(site: Site, ocpp_id: str, fault_at: float) -> float:
     return fault_at if transient.last_t is None else transient.last_t + STEP_GAP_S
 
 
+async def assert_b2_planned_around(site: Site, fault_at: float, converged_at: float) -> None:
+    """B2's car still draws its 16 A, B1 beside it on grid L3 got what B's 20 A fuse
+    leaves, the fuses hold from ``converged_at`` on, and the one overload since the fault
+    lasted less than TRANSIENT_BOUND_S."""
+    await site.run_on(1.5)
+    assert site.drawing("B2") == pytest.approx(16.0)
+    assert site.phase_draw("B1", 3) <= B_A - 16.0
+    assert site.scan(since=converged_at) == []
+    transient = site.overload(since=fault_at, until=converged_at)
+    assert transient.span_s < TRANSIENT_BOUND_S, str(transient)
+    assert site.overload().total == pytest.approx(transient.total)  # only then
+
+
 async def test_cars_ignoring_their_limit_are_planned_around(field: Field) -> None:
     """Issue 11, rule 6 (compliance): B2's car ignores every limit (16 A on grid L3, B's
     20 A fuse) while B1 beside it wants 32 A. B2 is flagged, counted at its draw, and B1
@@ -313,13 +326,7 @@ async def test_cars_ignoring_their_limit_are_planned_around(field: Field) -> Non
             what="B2 shown not following its limit",
         )
         assert site.sessions()["B2"]["measured"]["l3"] == pytest.approx(16.0, abs=0.5)
-        await site.run_on(1.5)
-        assert site.drawing("B2") == pytest.approx(16.0)  # it still ignores
-        assert site.phase_draw("B1", 3) <= B_A - 16.0  # grid L3, beside B2
-        assert site.scan(since=converged_at) == []
-        transient = site.overload(since=plugged_at, until=converged_at)
-        assert transient.span_s < TRANSIENT_BOUND_S, str(transient)
-        assert site.overload().total == pytest.approx(transient.total)  # only then
+        await assert_b2_planned_around(site, plugged_at, converged_at)
     finally:
         await stop_site(site)
 
@@ -339,13 +346,7 @@ async def test_charger_ignoring_its_tx_default_profile(field: Field) -> None:
         charger.faults = replace(b2, refuse_profiles=1.0)  # from now on it refuses them
         refusing_at = time.monotonic()
         converged_at = await converged_around(site, "B2", refusing_at)
-        await site.run_on(1.5)
-        assert site.drawing("B2") == pytest.approx(16.0)
-        assert site.phase_draw("B1", 3) <= B_A - 16.0  # grid L3, beside B2
-        assert site.scan(since=converged_at) == []
-        transient = site.overload(since=refusing_at, until=converged_at)
-        assert transient.span_s < TRANSIENT_BOUND_S, str(transient)
-        assert site.overload().total == pytest.approx(transient.total)  # only then
+        await assert_b2_planned_around(site, refusing_at, converged_at)
     finally:
         await stop_site(site)
 
@@ -370,13 +371,7 @@ async def test_charging_after_a_refused_start(field: Field) -> None:
         assert all(
             r.authorization_status == "ConcurrentTx" for r in await open_sessions(site, "B2")
         )
-        await site.run_on(1.5)
-        assert site.drawing("B2") == pytest.approx(16.0)
-        assert site.phase_draw("B1", 3) <= B_A - 16.0  # grid L3, beside B2
-        assert site.scan(since=converged_at) == []
-        transient = site.overload(since=plugged_at, until=converged_at)
-        assert transient.span_s < TRANSIENT_BOUND_S, str(transient)
-        assert site.overload().total == pytest.approx(transient.total)  # only then
+        await assert_b2_planned_around(site, plugged_at, converged_at)
     finally:
         await stop_site(site)
 

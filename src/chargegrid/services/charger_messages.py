@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -260,17 +261,16 @@ class ChargerMessages:
             }
             self.events.publish(ev.SESSION_UPDATED, completed)
         elif stopped.running:
-            ended: ev.SessionStopped = {
-                "session_id": str(stopped.session_id),
-                "charger_id": str(write.charger_id),
-                "ocpp_id": ocpp_id,
-                "connector_id": stopped.connector_id,
-                "transaction_id": write.transaction_id,
-                "energy_wh": stopped.energy_wh,
-                "stopped_at": write.timestamp.isoformat(),
-                "reason": write.reason,
-            }
-            self.events.publish(ev.SESSION_STOPPED, ended)
+            self._stopped(
+                stopped.session_id,
+                write.charger_id,
+                ocpp_id,
+                stopped.connector_id,
+                write.transaction_id,
+                stopped.energy_wh,
+                write.timestamp,
+                write.reason,
+            )
         return stopped
 
     async def sweep(self) -> list[Closed]:
@@ -291,17 +291,39 @@ class ChargerMessages:
             )
             if not c.running:
                 continue
-            ended: ev.SessionStopped = {
-                "session_id": str(c.session_id),
-                "charger_id": str(c.charger_id),
-                "ocpp_id": ocpp_id,
-                "connector_id": c.connector_id,
-                "transaction_id": c.transaction_id,
-                "energy_wh": c.energy_wh,
-                "stopped_at": c.at.isoformat(),
-                "reason": c.reason,
-            }
-            self.events.publish(ev.SESSION_STOPPED, ended)
+            self._stopped(
+                c.session_id,
+                c.charger_id,
+                ocpp_id,
+                c.connector_id,
+                c.transaction_id,
+                c.energy_wh,
+                c.at,
+                c.reason,
+            )
+
+    def _stopped(
+        self,
+        session_id: uuid.UUID,
+        charger_id: uuid.UUID,
+        ocpp_id: str | None,
+        connector_id: int | None,
+        transaction_id: int | None,
+        energy_wh: float | None,
+        at: datetime,
+        reason: str | None,
+    ) -> None:
+        ended: ev.SessionStopped = {
+            "session_id": str(session_id),
+            "charger_id": str(charger_id),
+            "ocpp_id": ocpp_id,
+            "connector_id": connector_id,
+            "transaction_id": transaction_id,
+            "energy_wh": energy_wh,
+            "stopped_at": at.isoformat(),
+            "reason": reason,
+        }
+        self.events.publish(ev.SESSION_STOPPED, ended)
 
     async def meter_values(self, write: MeterWrite, ocpp_id: str) -> Metered:
         metered: Metered = await self.writer.submit(write)
