@@ -76,9 +76,9 @@ async def run_ours(port: int, db_path: Path, chargers: int) -> None:
 
     from chargegrid.ocpp.central import OcppCentralSystem
     from chargegrid.ocpp.gc_tuning import calm_gc
-    from chargegrid.ocpp.storage import chargers as chargers_table
-    from chargegrid.ocpp.storage import id_tags
     from chargegrid.services.charger_ports import EventLog
+    from chargegrid.store.charger_store import SqlChargerStore, id_tags
+    from chargegrid.store.charger_store import chargers as chargers_table
     from chargegrid.store.db import Database
     from chargegrid.store.migrate import upgrade
 
@@ -96,7 +96,7 @@ async def run_ours(port: int, db_path: Path, chargers: int) -> None:
             insert(id_tags),
             [{"id": uuid.uuid4(), "id_tag": f"TAG{i:05d}"} for i in range(chargers)],
         )
-    central = OcppCentralSystem(db.engine, EventLog(limit=1000))
+    central = OcppCentralSystem(SqlChargerStore(db.engine), EventLog(limit=1000))
     await central.start("127.0.0.1", port)
     if os.environ.get("BENCH_GC") != "default":  # as `chargegrid serve` does
         calm_gc()

@@ -32,6 +32,7 @@ from chargegrid.services.auth import PrincipalCache
 from chargegrid.services.configure.expiry import expire_overrides_forever
 from chargegrid.services.webhooks import WebhookDispatcher
 from chargegrid.sim.demo import demo_fleet
+from chargegrid.store.charger_store import SqlChargerStore
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
 
@@ -81,9 +82,14 @@ async def webhook_delivery(runtime: Runtime) -> AsyncIterator[WebhookDispatcher]
             await dispatcher.close()
 
 
+def ocpp_listener(runtime: Runtime) -> AbstractAsyncContextManager[Any]:
+    """The OCPP server on the SQL charger store of the runtime's database."""
+    return ocpp_server(runtime, SqlChargerStore(runtime.db.engine))
+
+
 def components_for(settings: Settings) -> list[Component]:
     """The components ``chargegrid serve`` starts, in order (stopped in reverse)."""
-    components: list[Component] = [override_expiry, webhook_delivery, ocpp_server, control_loop]
+    components: list[Component] = [override_expiry, webhook_delivery, ocpp_listener, control_loop]
     if settings.demo:
         components.append(demo_fleet)  # after the OCPP server: it connects to it
     return components

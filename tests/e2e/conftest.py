@@ -15,9 +15,9 @@ from sqlalchemy import insert, select
 
 from chargegrid.bus.memory import EventBus
 from chargegrid.ocpp.central import OcppCentralSystem
-from chargegrid.ocpp.storage import chargers, id_tags
 from chargegrid.services.auth import hash_password
 from chargegrid.store import models as m
+from chargegrid.store.charger_store import SqlChargerStore, chargers, id_tags
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
 
@@ -117,7 +117,7 @@ async def start_csms(tmp_path: Path, url: str | None = None, **options: Any) -> 
     else:
         db = Database(url)
     bus = EventBus()
-    central = OcppCentralSystem(db.engine, bus, heartbeat_interval=60, **options)
+    central = OcppCentralSystem(SqlChargerStore(db.engine), bus, heartbeat_interval=60, **options)
     port = await central.start("127.0.0.1", 0)
     return Csms(db, central, bus, port)
 

@@ -20,6 +20,7 @@ from chargegrid.sim.car import Car
 from chargegrid.sim.charger import ChargerSpec, SimCharger
 from chargegrid.sim.faults import Faults
 from chargegrid.sim.fleet import Fleet, FleetConfig
+from chargegrid.store.charger_store import SqlChargerStore
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
 from chargegrid.store.uow import UnitOfWork
@@ -67,7 +68,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     app = build_app(settings, runtime=runtime)
     transport = httpx.ASGITransport(app=app)
     async with (
-        ocpp_server(runtime) as central,
+        ocpp_server(runtime, SqlChargerStore(db.engine)) as central,
         httpx.AsyncClient(transport=transport, base_url="http://test") as http,
     ):
         yield Stack(http, runtime, token, central.server.port)

@@ -24,8 +24,8 @@ from sqlalchemy import insert
 from chargegrid.control.loop import ControlLoop, LoopSettings
 from chargegrid.domain.errors import Conflict
 from chargegrid.ocpp.boot_sequence import BootSettings
-from chargegrid.ocpp.storage import chargers
 from chargegrid.store import models as m
+from chargegrid.store.charger_store import chargers
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
 from tests.e2e.conftest import Csms, add_wired_charger, eventually, start_csms

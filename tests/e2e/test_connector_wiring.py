@@ -11,7 +11,7 @@ import pytest
 from ocpp.v16 import call
 from sqlalchemy import insert, select
 
-from chargegrid.ocpp.storage import connectors, evses
+from chargegrid.store.charger_store import connectors, evses
 from tests.e2e.conftest import Csms, eventually
 from tests.e2e.test_ocpp_library_client import connect
 

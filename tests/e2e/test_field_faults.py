@@ -35,9 +35,9 @@ from sqlalchemy import select
 from chargegrid.control.compliance import ComplianceSettings
 from chargegrid.control.profiles import Limit
 from chargegrid.ocpp.boot_sequence import BootSettings
-from chargegrid.ocpp.storage import sessions
 from chargegrid.services.charger_ports import SessionRules
 from chargegrid.sim.faults import Faults
+from chargegrid.store.charger_store import sessions
 from tests.e2e.conftest import Csms, eventually, start_csms
 from tests.e2e.fuse_site import (
     B_A,

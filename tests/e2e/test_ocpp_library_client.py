@@ -13,8 +13,8 @@ from ocpp.v16 import ChargePoint, call
 from sqlalchemy import select
 
 from chargegrid.domain.errors import Conflict
-from chargegrid.ocpp.meter_messages import decode_samples
-from chargegrid.ocpp.storage import connectors, sessions
+from chargegrid.store.charger_store import connectors, sessions
+from chargegrid.store.meter_messages import decode_samples
 from chargegrid.store.ocpp_tables import charger_notices, meter_messages
 from tests.e2e.conftest import Csms, eventually
 

@@ -10,7 +10,7 @@ import pytest
 import websockets
 from sqlalchemy import update
 
-from chargegrid.ocpp.storage import chargers
+from chargegrid.store.charger_store import chargers
 from tests.e2e.conftest import Csms, start_csms
 
 pytestmark = pytest.mark.e2e

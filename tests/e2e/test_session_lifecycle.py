@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from chargegrid.app import build_app
 from chargegrid.config import Settings
-from chargegrid.ocpp.storage import sessions
 from chargegrid.services.auth import Role, create_token
 from chargegrid.services.charger_ports import SessionRules
+from chargegrid.store.charger_store import sessions
 from chargegrid.store.uow import UnitOfWork
 from tests.e2e.conftest import Csms, eventually, start_csms
 from tests.e2e.test_ocpp_library_client import connect, now_iso

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import func, select
 
 from chargegrid.ocpp.charging_profiles import current_limit
-from chargegrid.ocpp.meter_messages import decode_samples
-from chargegrid.ocpp.storage import sessions
 from chargegrid.sim.car import Car
 from chargegrid.sim.charger import ChargerSpec
 from chargegrid.sim.faults import Faults
 from chargegrid.sim.fleet import Fleet, FleetConfig, charger_specs
+from chargegrid.store.charger_store import sessions
+from chargegrid.store.meter_messages import decode_samples
 from chargegrid.store.ocpp_tables import meter_messages
 from tests.e2e.conftest import Csms, eventually
 

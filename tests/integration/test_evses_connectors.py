@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from chargegrid.ocpp.storage import SqlChargerStore
 from chargegrid.services.charger_ports import ConfigWrite, StatusWrite
+from chargegrid.store.charger_store import SqlChargerStore
 from chargegrid.store.models import Charger, Connector
 from tests.integration.conftest import Api, assert_problem
 

@@ -1,5 +1,6 @@
-"""The OCPP central system as one component: store, group-commit writer, handlers,
-command gateway and the WebSocket listener, started and stopped together."""
+"""The OCPP central system as one component: group-commit writer, handlers, command
+gateway and the WebSocket listener, started and stopped together. The store is given
+(``services.charger_ports.ServerStore``; the SQL one is ``store.charger_store``)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,13 @@ import asyncio
 import contextlib
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from chargegrid.ocpp.boot_sequence import BootSettings, LimitsFirst
 from chargegrid.ocpp.gateway import CommandGateway
 from chargegrid.ocpp.schemas import schemas
 from chargegrid.ocpp.server import OcppServer, PasswordCheck
-from chargegrid.ocpp.storage import SqlChargerStore
 from chargegrid.services.auth import verify_password
 from chargegrid.services.charger_messages import ChargerMessages
-from chargegrid.services.charger_ports import EventSink, SessionRules
+from chargegrid.services.charger_ports import EventSink, ServerStore, SessionRules
 from chargegrid.services.group_commit import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -25,7 +23,7 @@ log = logging.getLogger(__name__)
 class OcppCentralSystem:
     def __init__(
         self,
-        engine: AsyncEngine,
+        store: ServerStore,
         events: EventSink,
         *,
         auto_register: bool = False,
@@ -37,7 +35,7 @@ class OcppCentralSystem:
         boot_settings: BootSettings | None = None,
         session_rules: SessionRules | None = None,
     ) -> None:
-        self.store = SqlChargerStore(engine)
+        self.store = store
         self.writer = GroupCommitWriter(self.store)
         self.gateway = CommandGateway()
         self.messages = ChargerMessages(

@@ -15,17 +15,13 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from sqlalchemy import select
-
 from chargegrid import events
 from chargegrid.bus.memory import EventBus
 from chargegrid.config import Settings
 from chargegrid.domain.errors import DomainError
 from chargegrid.ocpp.central import OcppCentralSystem
 from chargegrid.ocpp.errors import AnswerError
-from chargegrid.ocpp.storage import chargers, evses
-from chargegrid.services.charger_ports import SessionRules
-from chargegrid.store.db import Database
+from chargegrid.services.charger_ports import ServerStore, SessionRules
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +34,14 @@ AVAILABILITY_TIMEOUT = 30.0
 
 class RuntimeLike(Protocol):
     settings: Settings
-    db: Database
     bus: EventBus
     handles: dict[str, Any]
 
 
 @asynccontextmanager
-async def ocpp_server(runtime: RuntimeLike) -> AsyncIterator[OcppCentralSystem]:
+async def ocpp_server(runtime: RuntimeLike, store: ServerStore) -> AsyncIterator[OcppCentralSystem]:
+    """The OCPP listener on ``store`` (app.py wires the SQL store of the runtime's
+    database in)."""
     settings = runtime.settings
 
     async def limits_first(charger_id: str) -> None:
@@ -55,7 +52,7 @@ async def ocpp_server(runtime: RuntimeLike) -> AsyncIterator[OcppCentralSystem]:
             await loop.first_limits(charger_id)
 
     central = OcppCentralSystem(
-        runtime.db.engine,
+        store,
         runtime.bus,
         auto_register=settings.auto_register,
         limits_first=limits_first,
@@ -69,7 +66,7 @@ async def ocpp_server(runtime: RuntimeLike) -> AsyncIterator[OcppCentralSystem]:
     log.info("OCPP 1.6J on ws://%s:%d/ocpp/{charge point id}", settings.host, port)
     runtime.handles[GATEWAY_HANDLE] = central.gateway
     runtime.handles[CENTRAL_HANDLE] = central
-    follower = asyncio.create_task(follow_config_changes(runtime.bus, runtime.db, central))
+    follower = asyncio.create_task(follow_config_changes(runtime.bus, store, central))
     try:
         yield central
     finally:
@@ -81,46 +78,42 @@ async def ocpp_server(runtime: RuntimeLike) -> AsyncIterator[OcppCentralSystem]:
         await central.stop()
 
 
-async def follow_config_changes(bus: EventBus, db: Database, central: OcppCentralSystem) -> None:
+async def follow_config_changes(
+    bus: EventBus, store: ServerStore, central: OcppCentralSystem
+) -> None:
     async with bus.subscribe(events.CONFIG_CHANGED) as subscription:
         async for event in subscription:
             try:
-                await _on_change(event.payload, db, central)
+                await _on_change(event.payload, store, central)
             except Exception:  # one odd event must not stop the follower
                 log.exception("could not act on %s", event.payload)
 
 
-async def _on_change(payload: Mapping[str, Any], db: Database, central: OcppCentralSystem) -> None:
+async def _on_change(
+    payload: Mapping[str, Any], store: ServerStore, central: OcppCentralSystem
+) -> None:
     kind, action = payload.get("kind"), payload.get("action")
     fields = set(payload.get("fields") or ())
     if action != "updated" or "id" not in payload:
         return
     row_id = uuid.UUID(payload["id"])
     if kind == "charger" and fields & PUSHED_SETTINGS:
-        async with db.engine.connect() as conn:
-            ocpp_id = (
-                await conn.execute(select(chargers.c.ocpp_id).where(chargers.c.id == row_id))
-            ).scalar()
+        ocpp_id = await store.ocpp_id_of(row_id)
         if ocpp_id is not None and central.gateway.is_online(ocpp_id):
             _background(central.server.push_settings(ocpp_id), f"push settings to {ocpp_id}")
     elif kind == "evse" and "enabled" in fields:
-        query = (
-            select(chargers.c.ocpp_id, evses.c.evse_number, evses.c.enabled)
-            .join(evses, evses.c.charger_id == chargers.c.id)
-            .where(evses.c.id == row_id)
-        )
-        async with db.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
-        if row is not None and central.gateway.is_online(row.ocpp_id):
+        evse = await store.evse_availability(row_id)
+        if evse is not None and central.gateway.is_online(evse[0]):
+            ocpp_id, number, enabled = evse
             payload_out = {
-                "connectorId": row.evse_number,
-                "type": "Operative" if row.enabled else "Inoperative",
+                "connectorId": number,
+                "type": "Operative" if enabled else "Inoperative",
             }
             _background(
                 central.gateway.send(
-                    row.ocpp_id, "ChangeAvailability", payload_out, AVAILABILITY_TIMEOUT
+                    ocpp_id, "ChangeAvailability", payload_out, AVAILABILITY_TIMEOUT
                 ),
-                f"ChangeAvailability on {row.ocpp_id}",
+                f"ChangeAvailability on {ocpp_id}",
             )
 
 

@@ -281,6 +281,27 @@ class ChargerStore(Protocol):
         ...
 
 
+class ServerStore(ChargerStore, Protocol):
+    """What the OCPP server needs of its store beyond charger traffic: its lifecycle,
+    and the few reads that turn a configuration change into a call."""
+
+    async def forget_presence(self) -> int:
+        """Mark every charger offline (start-up: no socket is held yet); how many were."""
+        ...
+
+    async def checkpoint(self) -> None:
+        """Housekeeping beside the writer (SQLite: move the WAL into the database)."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def ocpp_id_of(self, charger_id: uuid.UUID) -> str | None: ...
+
+    async def evse_availability(self, evse_id: uuid.UUID) -> tuple[str, int, bool] | None:
+        """``(ocpp_id, evse_number, enabled)`` of the EVSE row ``evse_id``."""
+        ...
+
+
 class EventSink(Protocol):
     """The event bus as charger traffic sees it (``bus.memory.EventBus`` fits)."""
 

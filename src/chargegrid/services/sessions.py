@@ -1,7 +1,7 @@
 """Sessions as operators see them: whether one is running or suspect, and ending one.
 
 What counts as running, and every way a session ends, is in docs/ocpp.md ("Refused
-starts", "When a session ends"); the OCPP side of it is in ``ocpp.storage``.
+starts", "When a session ends"); the OCPP side of it is in ``store.charger_store``.
 """
 
 from __future__ import annotations

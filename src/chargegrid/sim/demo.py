@@ -15,10 +15,10 @@ from sqlalchemy import update
 
 from chargegrid.config import Settings
 from chargegrid.domain.phases import PhaseRotation
-from chargegrid.ocpp.storage import chargers
 from chargegrid.services.configure.demo import DEMO_CHARGERS, DEMO_CIRCUITS, DEMO_ID_TAGS
 from chargegrid.sim.charger import ChargerSpec
 from chargegrid.sim.fleet import Fleet, FleetConfig
+from chargegrid.store.charger_store import chargers
 from chargegrid.store.db import Database
 
 HANDLE = "demo_fleet"

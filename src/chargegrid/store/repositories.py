@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from chargegrid.domain.errors import InvalidValue
-from chargegrid.ocpp.meter_messages import SampleRecord, messages_after, sample_records
+from chargegrid.store.meter_messages import SampleRecord, messages_after, sample_records
 from chargegrid.store.models import (
     ApiToken,
     Base,

@@ -15,7 +15,6 @@ from sqlalchemy import insert, update
 
 from chargegrid.bus.memory import EventBus
 from chargegrid.control.loop import ControlLoop, LoopSettings
-from chargegrid.ocpp.storage import SqlChargerStore, chargers, id_tags
 from chargegrid.services.charger_ports import (
     ChargerRecord,
     ConfigWrite,
@@ -24,6 +23,7 @@ from chargegrid.services.charger_ports import (
     StatusWrite,
 )
 from chargegrid.store import models as m
+from chargegrid.store.charger_store import SqlChargerStore, chargers, id_tags
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select
 
-from chargegrid.ocpp.storage import SqlChargerStore, connectors, evses
 from chargegrid.services.charger_ports import ChargerRecord, ConfigWrite, StatusWrite
+from chargegrid.store.charger_store import SqlChargerStore, connectors, evses
 from chargegrid.store.db import Database
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -121,7 +121,7 @@ async def test_an_operators_wiring_is_never_touched_and_a_mismatch_is_logged(
             2: ("DC", "RST", "operator"),
         }
         await store.apply(seen(cp, 1, 2))
-        with caplog.at_level(logging.WARNING, logger="chargegrid.ocpp.storage"):
+        with caplog.at_level(logging.WARNING, logger="chargegrid.store.charger_store"):
             await store.apply([reported(cp, "0.RST,1.S")])
         assert await wiring(db, cp) == before
         # Connector 1: 1 phase reported on a 3-phase connector; connector 2 (DC, the

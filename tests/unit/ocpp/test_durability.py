@@ -1,6 +1,6 @@
 """Nothing is answered before it is durable: the group commit waits for the store's
 flush, the next batch is written meanwhile, and SQLite's WAL flush covers every commit
-made before it (ocpp/wal_sync.py)."""
+made before it (store/wal_sync.py)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
-from chargegrid.ocpp import storage, wal_sync
-from chargegrid.ocpp.storage import SqlChargerStore
-from chargegrid.ocpp.wal_sync import WalSync
 from chargegrid.services.charger_ports import PresenceWrite, Write
 from chargegrid.services.group_commit import GroupCommitWriter
+from chargegrid.store import charger_store as storage
+from chargegrid.store import wal_sync
+from chargegrid.store.charger_store import SqlChargerStore
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
+from chargegrid.store.wal_sync import WalSync
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 

@@ -11,7 +11,10 @@ from alembic import command
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
-from chargegrid.ocpp.meter_messages import (
+from chargegrid.services.charger_ports import MeterWrite, Sample, StartWrite, StopWrite
+from chargegrid.store.charger_store import SqlChargerStore, chargers, sessions
+from chargegrid.store.db import Database
+from chargegrid.store.meter_messages import (
     SAMPLE_ID_BASE,
     SAMPLES_PER_ROW,
     decode_samples,
@@ -20,9 +23,6 @@ from chargegrid.ocpp.meter_messages import (
     row_chunks,
     sample_records,
 )
-from chargegrid.ocpp.storage import SqlChargerStore, chargers, sessions
-from chargegrid.services.charger_ports import MeterWrite, Sample, StartWrite, StopWrite
-from chargegrid.store.db import Database
 from chargegrid.store.migrate import alembic_config
 from chargegrid.store.models import MeterValue
 from chargegrid.store.uow import UnitOfWork

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from chargegrid.control.snapshot import load_site
-from chargegrid.ocpp.storage import SqlChargerStore, chargers, id_tags, sessions
 from chargegrid.services.charger_ports import (
     BootWrite,
     ChargerRecord,
@@ -23,6 +22,7 @@ from chargegrid.services.charger_ports import (
     StopWrite,
     SweepWrite,
 )
+from chargegrid.store.charger_store import SqlChargerStore, chargers, id_tags, sessions
 from chargegrid.store.db import Database
 from chargegrid.store.models import Site
 from chargegrid.store.ocpp_tables import meter_messages

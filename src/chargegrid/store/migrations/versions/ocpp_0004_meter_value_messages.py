@@ -1,4 +1,4 @@
-"""OCPP server: meter values stored one row per message (chargegrid/ocpp/meter_messages.py),
+"""OCPP server: meter values stored one row per message (chargegrid/store/meter_messages.py),
 indexed by session and by charger; replaces the inbox and its compaction into
 ``meter_values``. Rows still in the inbox become message rows; ``meter_values`` keeps
 what it holds and is still read.

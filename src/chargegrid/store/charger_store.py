@@ -35,8 +35,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargegrid.domain.connectors import PowerType, WiringSource, parse_connector_phase_rotation
-from chargegrid.ocpp.meter_messages import DriverStatements, encode_samples, row_chunks
-from chargegrid.ocpp.wal_sync import WalSync
 from chargegrid.services.charger_ports import (
     ACCEPTED,
     CONNECTOR_AVAILABLE,
@@ -65,6 +63,7 @@ from chargegrid.services.charger_ports import (
 )
 from chargegrid.services.id_tag_policy import id_tag_info
 from chargegrid.store.db import SQLITE_PRAGMAS
+from chargegrid.store.meter_messages import DriverStatements, encode_samples, row_chunks
 from chargegrid.store.models import (
     Base,
     Charger,
@@ -76,6 +75,7 @@ from chargegrid.store.models import (
 )
 from chargegrid.store.ocpp_tables import charger_notices
 from chargegrid.store.types import utcnow
+from chargegrid.store.wal_sync import WalSync
 
 log = logging.getLogger(__name__)
 
@@ -316,6 +316,21 @@ class SqlChargerStore:
                 update(chargers).where(chargers.c.online.is_(True)).values(online=False)
             )
         return int(result.rowcount or 0)
+
+    async def ocpp_id_of(self, charger_id: uuid.UUID) -> str | None:
+        async with self.engine.connect() as conn:
+            query = select(chargers.c.ocpp_id).where(chargers.c.id == charger_id)
+            return (await conn.execute(query)).scalar()
+
+    async def evse_availability(self, evse_id: uuid.UUID) -> tuple[str, int, bool] | None:
+        query = (
+            select(chargers.c.ocpp_id, evses.c.evse_number, evses.c.enabled)
+            .join(evses, evses.c.charger_id == chargers.c.id)
+            .where(evses.c.id == evse_id)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (row.ocpp_id, row.evse_number, bool(row.enabled)) if row is not None else None
 
     async def id_tag(self, id_tag: str) -> IdTagRecord | None:
         query = select(
