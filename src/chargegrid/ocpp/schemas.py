@@ -49,10 +49,43 @@ CHARGER_ACTIONS_16 = frozenset(
 )
 
 
+# What a 2.0.1 charging station may send (OCPP 2.0.1 part 2, every block).
+CHARGER_ACTIONS_201 = frozenset(
+    {
+        "Authorize",
+        "BootNotification",
+        "ClearedChargingLimit",
+        "DataTransfer",
+        "FirmwareStatusNotification",
+        "Get15118EVCertificate",
+        "GetCertificateStatus",
+        "Heartbeat",
+        "LogStatusNotification",
+        "MeterValues",
+        "NotifyChargingLimit",
+        "NotifyCustomerInformation",
+        "NotifyDisplayMessages",
+        "NotifyEVChargingNeeds",
+        "NotifyEVChargingSchedule",
+        "NotifyEvent",
+        "NotifyMonitoringReport",
+        "NotifyReport",
+        "PublishFirmwareStatusNotification",
+        "ReportChargingProfiles",
+        "ReservationStatusUpdate",
+        "SecurityEventNotification",
+        "SignCertificate",
+        "StatusNotification",
+        "TransactionEvent",
+    }
+)
+CHARGER_ACTIONS = {"v16": CHARGER_ACTIONS_16, "v201": CHARGER_ACTIONS_201}
+
+
 def central_system_actions(version: str = "v16") -> frozenset[str]:
     """What a central system may send to a charger: every action but the charger's own
     (DataTransfer goes both ways)."""
-    return (schemas(version).actions() - CHARGER_ACTIONS_16) | {"DataTransfer"}
+    return (schemas(version).actions() - CHARGER_ACTIONS[version]) | {"DataTransfer"}
 
 
 # fastjsonschema names the failed keyword; OCPP 1.6J §4.2.3 names the error class.
@@ -103,7 +136,9 @@ def _run(validators: Mapping[str, Validator], action: str, payload: Any) -> None
 
 @cache
 def schemas(version: str = "v16") -> SchemaSet:
-    """Compile every schema of ``version`` (once per process; ≈ 0.1 s)."""
+    """Compile every schema of ``version`` (``v16`` or ``v201``; once per process,
+    ≈ 0.1 s for 1.6, ≈ 0.5 s for 2.0.1). 1.6 names its files ``Action.json`` and
+    ``ActionResponse.json``; 2.0.1 ``ActionRequest.json`` and ``ActionResponse.json``."""
     root = resources.files("ocpp") / version / "schemas"
     requests: dict[str, Validator] = {}
     responses: dict[str, Validator] = {}
@@ -121,6 +156,7 @@ def schemas(version: str = "v16") -> SchemaSet:
             responses[stem[: -len("Response")]] = validator
             fast_responses[stem[: -len("Response")]] = fast
         else:
+            stem = stem.removesuffix("Request")
             requests[stem] = validator
             fast_requests[stem] = fast
     return SchemaSet(version, requests, responses, fast_requests, fast_responses)
