@@ -141,6 +141,12 @@ class Charger(Timestamped, Base):
     max_stack_level: Mapped[int | None] = mapped_column(Integer)
     charging_rate_units: Mapped[list[Any] | None] = mapped_column()
     connector_phase_rotation: Mapped[str | None] = mapped_column(String(255))
+    # 2.0.1 SmartChargingCtrlr.ACPhaseSwitchingSupported: a 1-phase session may be put
+    # on any grid phase with phaseToUse (None: not reported, or 1.6).
+    phase_switching: Mapped[bool | None] = mapped_column(Boolean)
+    # The OCPP version the charger must speak ("1.6" | "2.0.1"); None: the best one both
+    # offer at the handshake (ocpp/negotiation.py).
+    ocpp_version_pin: Mapped[str | None] = mapped_column(String(16))
 
     # Settings (Zaptec charger update).
     max_charge_current: Mapped[float | None] = mapped_column(Float)
@@ -268,6 +274,10 @@ class ChargingSession(Timestamped, Base):
     priority: Mapped[float | None] = mapped_column(Float)
     phases_used: Mapped[int | None] = mapped_column(Integer)
     ev_max_current: Mapped[float | None] = mapped_column(Float)
+    # 2.0.1: the transaction's chargingState (Charging, EVConnected, SuspendedEV, ...) and
+    # the remoteStartId of a RequestStartTransaction that started it.
+    charging_state: Mapped[str | None] = mapped_column(String(20))
+    remote_start_id: Mapped[int | None] = mapped_column(Integer)
     departure_time: Mapped[datetime | None] = mapped_column()
     energy_wanted_wh: Mapped[float | None] = mapped_column(Float)
     soc: Mapped[float | None] = mapped_column(Float)
