@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from chargegrid.domain.units import DEFAULT_NOMINAL_VOLTAGE
 from chargegrid.ocpp.connection import Payload
@@ -83,6 +84,9 @@ class SimCharger(CentralSystemCalls):
         if not c.operative:
             c.limit = 0.0
         c.phases_offered = min(self.spec.phases, own.phases or 3)
+        # 2.0.1 phaseToUse: a 1-phase period on a 3-phase EVSE picks its conductor.
+        one_phase = c.phases_offered == 1 and self.spec.phases == 3
+        c.phase_to_use = own.phase_to_use if one_phase else None
         car.step(
             c.limit,
             c.phases_offered,
@@ -99,10 +103,14 @@ class SimCharger(CentralSystemCalls):
             self._set_status(c, "SuspendedEV")
         else:
             self._set_status(c, "SuspendedEVSE")
-        interval = float(self.config["MeterValueSampleInterval"])
+        interval = self._meter_interval()
         if interval > 0 and now_sim - c.last_meter >= interval:
             c.last_meter = now_sim
             self._meter_values(c)
+
+    def _meter_interval(self) -> float:
+        """Simulated seconds between meter readings during a transaction."""
+        return float(self.config["MeterValueSampleInterval"])
 
     def _contactor_open(self, c: ConnectorState, car: Car) -> None:
         """No transaction (or no power): the car draws nothing, at once."""
@@ -115,7 +123,7 @@ class SimCharger(CentralSystemCalls):
 
     def _record(self, c: ConnectorState, car: Car, conductors: int) -> None:
         grid = [0.0, 0.0, 0.0]
-        for conductor in range(1, min(conductors, c.grid.phase_count) + 1):
+        for conductor in self._conductors_used(c, conductors):
             grid[c.grid.target(conductor).index] += car.drawing
         self.draw_log.record(
             DrawSample(
@@ -123,19 +131,33 @@ class SimCharger(CentralSystemCalls):
             )
         )
 
-    def _meter_values(self, c: ConnectorState) -> None:
-        car = c.car
-        if car is None:
-            return
-        timestamp = ocpp_now()
-        sampled = sampled_values(
+    @staticmethod
+    def _conductors_used(c: ConnectorState, conductors: int) -> list[int]:
+        """The supply conductors the car draws on: the first ``conductors``, or the one
+        a 1-phase period's phaseToUse names."""
+        used = min(conductors, c.grid.phase_count)
+        if used == 1 and c.phase_to_use is not None and c.phase_to_use <= c.grid.phase_count:
+            return [c.phase_to_use]
+        return list(range(1, used + 1))
+
+    def _reading(self, c: ConnectorState, car: Car) -> list[dict[str, Any]]:
+        """What the meter reads now (1.6 sampledValues; the measurands per fault)."""
+        return sampled_values(
             self.faults.meter_report,
             amps=car.drawing,
             conductors=car.conductors(c.phases_offered),
             phases_wired=self.spec.phases,
             register_wh=c.register_wh,
             soc=car.soc,
+            phase=c.phase_to_use,
         )
+
+    def _meter_values(self, c: ConnectorState) -> None:
+        car = c.car
+        if car is None:
+            return
+        timestamp = ocpp_now()
+        sampled = self._reading(c, car)
         tx = c.tx
 
         def build() -> Payload:

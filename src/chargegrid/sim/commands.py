@@ -19,7 +19,11 @@ TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValu
 
 class CentralSystemCalls(Transactions):
     def _handlers(self) -> dict[str, Handler]:
-        table: dict[str, Handler] = {
+        return self._with_faults(self._command_table())
+
+    def _command_table(self) -> dict[str, Handler]:
+        """The central system's calls this charger answers, by action."""
+        return {
             "RemoteStartTransaction": self._remote_start,
             "RemoteStopTransaction": self._remote_stop,
             "Reset": self._reset,
@@ -33,6 +37,9 @@ class CentralSystemCalls(Transactions):
             "DataTransfer": self._data_transfer,
             "ClearCache": self._accepted,
         }
+
+    def _with_faults(self, table: dict[str, Handler]) -> dict[str, Handler]:
+        """Faults ``answer_delay_s`` and ``calls_before_boot="security_error"``."""
         if self.faults.answer_delay_s:
             table = {action: self._delayed(fn) for action, fn in table.items()}
         if self.faults.calls_before_boot == "security_error":

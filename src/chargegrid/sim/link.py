@@ -119,6 +119,9 @@ class BeforeRegistration:
 
 
 class ChargerLink:
+    # The schema set (chargegrid.ocpp.schemas) frames are validated with, both ways.
+    schema_version = "v16"
+
     def __init__(
         self,
         spec: ChargerSpec,
@@ -229,8 +232,8 @@ class ChargerLink:
         connection = OcppConnection(
             transport,
             self._handlers(),
-            schemas("v16"),
-            central_system_actions(),
+            schemas(self.schema_version),
+            central_system_actions(self.schema_version),
             name=self.spec.ocpp_id,
         )
         self.connection = connection
@@ -263,20 +266,11 @@ class ChargerLink:
     async def _boot(self, connection: OcppConnection) -> None:
         while True:
             self._boot_asked.clear()
-            answer = await connection.call(
-                "BootNotification",
-                {
-                    "chargePointVendor": self.spec.vendor,
-                    "chargePointModel": self.spec.model,
-                    "chargePointSerialNumber": f"SN-{self.spec.ocpp_id}",
-                    "firmwareVersion": "sim-1.0",
-                },
-                CALL_TIMEOUT,
-            )
+            answer = await connection.call("BootNotification", self._boot_payload(), CALL_TIMEOUT)
             self.registration = answer["status"]
             if answer["status"] == "Accepted":
                 self._need_boot = False
-                self.config["HeartbeatInterval"] = str(answer["interval"])
+                self._set_heartbeat_interval(int(answer["interval"]))
                 self.boots += 1
                 self.booted.set()
                 self._on_registered()
@@ -284,6 +278,20 @@ class ChargerLink:
             wait = max(1, answer.get("interval") or 10) / self._retry_scale()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._boot_asked.wait(), wait)
+
+    def _boot_payload(self) -> dict[str, Any]:
+        return {
+            "chargePointVendor": self.spec.vendor,
+            "chargePointModel": self.spec.model,
+            "chargePointSerialNumber": f"SN-{self.spec.ocpp_id}",
+            "firmwareVersion": "sim-1.0",
+        }
+
+    def _set_heartbeat_interval(self, seconds: int) -> None:
+        self.config["HeartbeatInterval"] = str(seconds)
+
+    def _heartbeat_s(self) -> float:
+        return float(self.config["HeartbeatInterval"])
 
     def _retry_scale(self) -> float:
         return max(1.0, self.clock.speed)
@@ -299,7 +307,7 @@ class ChargerLink:
 
     async def _heartbeats(self, connection: OcppConnection) -> None:
         while True:
-            await asyncio.sleep(max(1.0, float(self.config["HeartbeatInterval"])))
+            await asyncio.sleep(max(1.0, self._heartbeat_s()))
             await connection.call("Heartbeat", {}, CALL_TIMEOUT)
 
     async def _drop_link_later(self, transport: Transport, every: float) -> None:

@@ -20,9 +20,13 @@ def sampled_values(
     phases_wired: int,
     register_wh: float,
     soc: float,
+    phase: int | None = None,
 ) -> list[dict[str, Any]]:
-    """``amps`` per conductor in use (the first ``conductors`` of ``phases_wired``)."""
+    """``amps`` per conductor in use (the first ``conductors`` of ``phases_wired``; a
+    single conductor on ``phase`` instead of the first when given)."""
     per_phase = [amps if i <= conductors else 0.0 for i in range(1, phases_wired + 1)]
+    if conductors == 1 and phase is not None and 1 <= phase <= phases_wired:
+        per_phase = [amps if i == phase else 0.0 for i in range(1, phases_wired + 1)]
     energy = {
         "value": f"{register_wh:.1f}",
         "measurand": "Energy.Active.Import.Register",

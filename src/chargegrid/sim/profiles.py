@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chargegrid.domain.units import DEFAULT_NOMINAL_VOLTAGE
+from chargegrid.sim.state import TxId
 
 MAX_STACK_LEVEL = 8
 _PERIOD = {"Daily": timedelta(days=1), "Weekly": timedelta(weeks=1)}
@@ -28,6 +29,7 @@ def _time(text: str | None) -> datetime | None:
 class Limit:
     amps: float | None  # None: no profile applies
     phases: int | None  # numberPhases of the winning period, if given
+    phase_to_use: int | None = None  # 2.0.1: the conductor a 1-phase period uses
 
 
 @dataclass
@@ -40,18 +42,24 @@ class Installed:
     recurrency: str | None
     valid_from: datetime | None
     valid_to: datetime | None
-    transaction_id: int | None
+    transaction_id: TxId | None
     rate_unit: str
     duration: int | None
     start_schedule: datetime | None
-    periods: list[tuple[int, float, int | None]]
+    periods: list[tuple[int, float, int | None, int | None]]
     installed_at: datetime
+    source: dict[str, Any] | None = None  # the profile as the CSMS sent it (for reports)
 
     @classmethod
     def parse(cls, connector_id: int, p: dict[str, Any], now: datetime) -> Installed:
         schedule = p["chargingSchedule"]
         periods = sorted(
-            (int(x["startPeriod"]), float(x["limit"]), x.get("numberPhases"))
+            (
+                int(x["startPeriod"]),
+                float(x["limit"]),
+                x.get("numberPhases"),
+                x.get("phaseToUse"),
+            )
             for x in schedule["chargingSchedulePeriod"]
         )
         return cls(
@@ -86,10 +94,26 @@ class Installed:
         active = [p for p in self.periods if p[0] <= elapsed]
         if not active:
             return None
-        _, limit, phases = active[-1]
+        _, limit, phases, phase_to_use = active[-1]
         if self.rate_unit == "W":
             limit = limit / (DEFAULT_NOMINAL_VOLTAGE * (phases or 3))
-        return Limit(limit, phases)
+        return Limit(limit, phases, phase_to_use if phases == 1 else None)
+
+    def changes(
+        self, now: datetime, until: datetime, tx_started: datetime | None
+    ) -> list[datetime]:
+        """The instants in [now, until) at which this profile's value may change (for a
+        composite schedule): its validity bounds, period starts and end, over recurrences."""
+        out = [t for t in (self.valid_from, self.valid_to) if t is not None]
+        start = self._start(now, tx_started)
+        period = _PERIOD.get(self.recurrency or "") if self.kind == "Recurring" else None
+        while start is not None and start < until:
+            out.append(start)
+            out.extend(start + timedelta(seconds=p[0]) for p in self.periods)
+            if self.duration is not None:
+                out.append(start + timedelta(seconds=self.duration))
+            start = start + period if period is not None else None
+        return sorted(t for t in set(out) if now <= t < until)
 
     def _start(self, now: datetime, tx_started: datetime | None) -> datetime | None:
         if self.kind == "Relative":
@@ -112,10 +136,11 @@ class ProfileStack:
         self,
         connector_id: int,
         profile: dict[str, Any],
-        tx_id: int | None,
+        tx_id: TxId | None,
         now: datetime,
         *,
         starting: bool = False,
+        source: dict[str, Any] | None = None,
     ) -> str:
         """SetChargingProfile: Accepted or Rejected, as a 1.6 charger decides it.
         ``starting``: the TxProfile of a RemoteStartTransaction, for the transaction it
@@ -144,6 +169,7 @@ class ProfileStack:
                 and p.stack_level == new.stack_level
             )
         ]
+        new.source = source
         self.profiles.append(new)
         return "Accepted"
 
@@ -183,7 +209,7 @@ class ProfileStack:
         self,
         connector_id: int,
         now: datetime,
-        tx_id: int | None,
+        tx_id: TxId | None,
         tx_started: datetime | None,
         *,
         ignore_tx_default: bool = False,
@@ -207,7 +233,7 @@ class ProfileStack:
         purpose: str,
         connector_id: int,
         now: datetime,
-        tx_id: int | None,
+        tx_id: TxId | None,
         tx_started: datetime | None,
     ) -> Limit | None:
         candidates = [

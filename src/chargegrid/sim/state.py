@@ -7,9 +7,14 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from chargegrid.domain.phases import PhaseRotation
 from chargegrid.sim.car import Car
+
+OcppVersion = Literal["1.6", "2.0.1"]
+# A transaction's id: the CSMS's integer in 1.6, the station's own string in 2.0.1.
+TxId = int | str
 
 
 def ocpp_now() -> str:
@@ -29,6 +34,10 @@ class ChargerSpec:
     password: str | None = None
     vendor: str = "chargegrid"
     model: str = "SimBox"
+    ocpp_version: OcppVersion = "1.6"
+    # 2.0.1: the EVSEs can switch a 1-phase car to another phase (phaseToUse); reported
+    # as SmartChargingCtrlr.ACPhaseSwitchingSupported (only ever true on 3-phase EVSEs).
+    ac_phase_switching: bool = True
 
     def rotation(self, connector_id: int) -> PhaseRotation:
         if connector_id <= len(self.rotations):
@@ -49,7 +58,7 @@ class Transaction:
     id_tag: str
     started: datetime
     meter_start: int
-    id: int | None = None  # the CSMS's transactionId, once StartTransaction is answered
+    id: TxId | None = None  # 1.6: the CSMS's transactionId, once StartTransaction is answered
     refused: bool = False  # StartTransaction answered with a status other than Accepted
     answered: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
 
@@ -73,9 +82,11 @@ class ConnectorState:
     last_meter: float = 0.0  # simulated seconds
     limit: float | None = None
     phases_offered: int = 3
+    # The supply conductor (1..3) a 1-phase draw uses (2.0.1 phaseToUse); None: the first.
+    phase_to_use: int | None = None
 
     @property
-    def tx_id(self) -> int | None:
+    def tx_id(self) -> TxId | None:
         return self.tx.id if self.tx is not None else None
 
     @property

@@ -16,7 +16,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from chargegrid.ocpp.connection import Payload, TransportClosed
+from chargegrid.ocpp.connection import OcppConnection, Payload, TransportClosed
 from chargegrid.ocpp.errors import AnswerError, OcppCallError
 from chargegrid.sim.car import Car
 from chargegrid.sim.draw_log import DrawSample
@@ -56,8 +56,7 @@ class Transactions(ChargerLink):
         connection = self.connection
         if remote_id_tag is None and connection is not None and self.registered:
             try:
-                answer = await connection.call("Authorize", {"idTag": id_tag}, CALL_TIMEOUT)
-                if answer["idTagInfo"]["status"] != "Accepted":
+                if await self._authorize(connection, id_tag) != "Accepted":
                     log.info("%s: %s not authorized", self.spec.ocpp_id, id_tag)
                     if c.car is car:
                         self._refused(c)
@@ -67,6 +66,11 @@ class Transactions(ChargerLink):
         if c.car is not car or c.tx is not None or not self.powered:
             return
         self._start_transaction(c, id_tag)
+
+    async def _authorize(self, connection: OcppConnection, id_tag: str) -> str:
+        """Authorize ``id_tag``: the central system's verdict (``Accepted``, ...)."""
+        answer = await connection.call("Authorize", {"idTag": id_tag}, CALL_TIMEOUT)
+        return str(answer["idTagInfo"]["status"])
 
     def _start_transaction(self, c: ConnectorState, id_tag: str) -> Transaction:
         self.transactions_started += 1
