@@ -95,7 +95,7 @@ class SessionStarted(TypedDict):
     charger_id: str
     ocpp_id: str
     connector_id: int
-    transaction_id: int
+    transaction_id: int | str  # 1.6: ours (a number); 2.0.1: the station's
     id_tag: str
     started_at: str
 
@@ -113,7 +113,7 @@ class SessionReading(TypedDict):
     charger_id: str
     ocpp_id: str
     connector_id: int
-    transaction_id: int | None
+    transaction_id: int | str | None
     timestamp: str
     current: Phases
     power_w: float | None
@@ -133,7 +133,7 @@ class SessionCompleted(TypedDict):
     charger_id: str
     ocpp_id: str
     connector_id: int | None
-    transaction_id: int
+    transaction_id: int | str  # 1.6: ours (a number); 2.0.1: the station's
     energy_wh: float | None
     meter_stop: float
     stopped_at: str
@@ -141,12 +141,24 @@ class SessionCompleted(TypedDict):
     completed: Literal[True]
 
 
+class SessionNeeds(TypedDict):
+    """session.updated when an EV said what it needs (2.0.1 NotifyEVChargingNeeds)."""
+
+    session_id: str
+    charger_id: str
+    ocpp_id: str
+    connector_id: int
+    departure_at: str | None
+    energy_wanted_wh: float | None
+    ev_max_current: float | None
+
+
 class SessionStopped(TypedDict):
     session_id: str
     charger_id: str
     ocpp_id: NotRequired[str | None]  # None: closed by chargegrid's own sweep
     connector_id: int | None
-    transaction_id: int | None
+    transaction_id: int | str | None
     energy_wh: float | None
     stopped_at: str
     reason: str | None

@@ -12,6 +12,7 @@ from chargegrid.ocpp.boot_sequence import BootSettings, LimitsFirst
 from chargegrid.ocpp.gateway import CommandGateway
 from chargegrid.ocpp.schemas import schemas
 from chargegrid.ocpp.server import OcppServer, PasswordCheck
+from chargegrid.ocpp.versions import VERSIONS
 from chargegrid.services.auth import verify_password
 from chargegrid.services.charger_messages import ChargerMessages
 from chargegrid.services.charger_ports import EventSink, ServerStore, SessionRules
@@ -56,7 +57,8 @@ class OcppCentralSystem:
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port`` (0 picks a free port); returns the port."""
-        schemas("v16")  # compile before the first charger waits for it
+        for version in VERSIONS:  # compiled before the first charger waits for them
+            schemas(version.schema_key)
         # One node owns every socket (no cluster yet): nobody is connected before we
         # listen, whatever a crash left in the table.
         stale = await self.store.forget_presence()

@@ -1,4 +1,5 @@
-"""Typed OCPP 1.6 charging profiles, so callers never assemble the JSON by hand."""
+"""Typed charging profiles, so callers never assemble the JSON by hand (``to_ocpp`` is
+1.6's form; ``ocpp.v201.commands.profile_201`` writes 2.0.1's)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-Purpose = Literal["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"]
+Purpose = Literal[
+    "ChargePointMaxProfile", "ChargingStationMaxProfile", "TxDefaultProfile", "TxProfile"
+]
 Kind = Literal["Absolute", "Recurring", "Relative"]
 RateUnit = Literal["A", "W"]
 
@@ -36,7 +39,7 @@ class ChargingProfile:
     periods: tuple[SchedulePeriod, ...]
     kind: Kind = "Relative"
     rate_unit: RateUnit = "A"
-    transaction_id: int | None = None
+    transaction_id: int | str | None = None  # 1.6: ours; 2.0.1: the station's
     valid_from: datetime | None = None
     valid_to: datetime | None = None
     start_schedule: datetime | None = None

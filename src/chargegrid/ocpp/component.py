@@ -63,7 +63,7 @@ async def ocpp_server(runtime: RuntimeLike, store: ServerStore) -> AsyncIterator
         ),
     )
     port = await central.start(settings.host, settings.ocpp_port)
-    log.info("OCPP 1.6J on ws://%s:%d/ocpp/{charge point id}", settings.host, port)
+    log.info("OCPP 2.0.1 and 1.6J on ws://%s:%d/ocpp/{charge point id}", settings.host, port)
     runtime.handles[GATEWAY_HANDLE] = central.gateway
     runtime.handles[CENTRAL_HANDLE] = central
     follower = asyncio.create_task(follow_config_changes(runtime.bus, store, central))

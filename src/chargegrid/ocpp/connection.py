@@ -105,7 +105,8 @@ class OcppConnection:
         except FrameError as exc:
             log.info("%s: bad frame: %s", self.name, exc)
             if exc.answer:
-                await self._send(encode_error(exc.unique_id, exc.code, exc.description))
+                code = self.schemas.spell(exc.code)
+                await self._send(encode_error(exc.unique_id, code, exc.description))
             return
         if isinstance(frame, Call):
             await self._answer(frame)
@@ -120,7 +121,8 @@ class OcppConnection:
             self.schemas.check_request(call.action, call.payload)
             reply = await handler(call.payload)
         except OcppCallError as exc:
-            await self._send(encode_error(call.unique_id, exc.code, exc.description, exc.details))
+            code = self.schemas.spell(exc.code)
+            await self._send(encode_error(call.unique_id, code, exc.description, exc.details))
             return
         except Exception:
             log.exception("%s: %s handler failed", self.name, call.action)

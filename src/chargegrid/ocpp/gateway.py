@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chargegrid.domain.errors import ChargerTimeout, Conflict, InvalidValue
 from chargegrid.ocpp.charging_profiles import ChargingProfile, Purpose
 from chargegrid.ocpp.connection import OcppConnection, Payload, TransportClosed
 from chargegrid.ocpp.errors import OcppCallError
+from chargegrid.services.charger_commands import Command
+
+Encoder = Callable[[Command], tuple[str, dict[str, Any]]]
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +34,25 @@ class CommandGateway:
     def __init__(self) -> None:
         self._live: dict[str, OcppConnection] = {}
         self._ready: set[str] = set()
+        self._encoders: dict[OcppConnection, Encoder] = {}
 
     def attach(
-        self, ocpp_id: str, connection: OcppConnection, *, ready: bool
+        self,
+        ocpp_id: str,
+        connection: OcppConnection,
+        *,
+        ready: bool,
+        encoder: Encoder | None = None,
     ) -> OcppConnection | None:
         """Make ``connection`` the charger's (reachable at once only if ``ready``);
-        return the one it replaces, if any."""
+        return the one it replaces, if any. ``encoder`` writes commands in the OCPP
+        version negotiated on it (``ocpp.versions``)."""
         previous = self._live.get(ocpp_id)
+        if previous is not None:
+            self._encoders.pop(previous, None)
         self._live[ocpp_id] = connection
+        if encoder is not None:
+            self._encoders[connection] = encoder
         if ready:
             self._ready.add(ocpp_id)
         else:
@@ -56,6 +70,7 @@ class CommandGateway:
         """Forget ``connection`` unless a newer one replaced it; True if it was current."""
         if self._live.get(ocpp_id) is connection:
             del self._live[ocpp_id]
+            self._encoders.pop(connection, None)
             self._ready.discard(ocpp_id)
             return True
         return False
@@ -97,6 +112,21 @@ class CommandGateway:
             raise _domain_error(ocpp_id, exc) from None
         except OcppCallError as exc:
             raise _invalid(exc) from None
+
+    async def command(
+        self,
+        ocpp_id: str,
+        command: Command,
+        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109
+    ) -> Payload:
+        """Send ``command`` in the charger's own OCPP version (InvalidValue where that
+        version has no such message; nothing is sent then)."""
+        connection = self.connection(ocpp_id)
+        encoder = self._encoders.get(connection)
+        if encoder is None:
+            raise Conflict(f"charger {ocpp_id}: no OCPP version known for its connection")
+        action, payload = encoder(command)
+        return await self.send(ocpp_id, action, payload, timeout)
 
     async def start(
         self, ocpp_id: str, action: str, payload: Mapping[str, Any]

@@ -98,6 +98,13 @@ _RULE_CODES: dict[str, ErrorCode] = {
 }
 
 
+# 2.0.1 fixed 1.6's spellings (OCPP-J 2.0.1 §4.3); the meaning is the same.
+_SPELLINGS_201 = {
+    ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION: "OccurrenceConstraintViolation",
+    ErrorCode.FORMATION_VIOLATION: "FormatViolation",
+}
+
+
 @dataclass(frozen=True)
 class SchemaSet:
     """Compiled request and response validators of one OCPP version."""
@@ -111,6 +118,12 @@ class SchemaSet:
 
     def actions(self) -> frozenset[str]:
         return frozenset(self.requests)
+
+    def spell(self, code: ErrorCode | str) -> str:
+        """A CallError code as this version writes it."""
+        if self.version == "v201" and isinstance(code, ErrorCode):
+            return _SPELLINGS_201.get(code, code.value)
+        return str(code)
 
     def check_request(self, action: str, payload: Any) -> None:
         fast = self.fast_requests.get(action)

@@ -1,9 +1,11 @@
-"""The OCPP-J WebSocket listener: ``ws://HOST:PORT/ocpp/{ocpp_id}``, subprotocol ocpp1.6.
+"""The OCPP-J WebSocket listener: ``ws://HOST:PORT/ocpp/{ocpp_id}``, subprotocols
+ocpp2.0.1 and ocpp1.6.
 
 The handshake decides who may connect (known id, or auto-registration; HTTP Basic
-auth when the charger has a password: security profile 1). After it, each socket is
-an :class:`OcppConnection` with the 1.6 central-system handlers, registered with the
-command gateway; a second connection for the same id replaces the first.
+auth when the charger has a password: security profile 1) and in which version: the
+best one the charger offers, or the one an operator pinned (``ocpp.versions``). After
+it, each socket is an :class:`OcppConnection` with that version's handlers, registered
+with the command gateway; a second connection for the same id replaces the first.
 """
 
 from __future__ import annotations
@@ -26,16 +28,14 @@ from chargegrid.domain.identifiers import check_ocpp_id
 from chargegrid.ocpp.boot_sequence import BootSequence, BootSettings, LimitsFirst
 from chargegrid.ocpp.connection import OcppConnection
 from chargegrid.ocpp.gateway import CommandGateway
-from chargegrid.ocpp.schemas import CHARGER_ACTIONS_16, schemas
+from chargegrid.ocpp.schemas import schemas
 from chargegrid.ocpp.transport import WebSocketTransport
-from chargegrid.ocpp.v16.boot_sync import sync_after_boot
-from chargegrid.ocpp.v16.central_system import CentralSystem16
+from chargegrid.ocpp.versions import SUBPROTOCOLS, V16, ProtocolVersion, negotiate
 from chargegrid.services.charger_messages import ChargerMessages
 from chargegrid.services.charger_ports import ChargerRecord
 
 log = logging.getLogger(__name__)
 
-SUBPROTOCOLS = ["ocpp1.6"]
 PATH_PREFIX = "/ocpp/"
 # The socket's hard limit; frames above frames.MAX_FRAME_BYTES but below this get an
 # OCPP CallError instead of a dropped connection.
@@ -70,9 +70,9 @@ class OcppServer:
         self.check_password = check_password
         self.limits_first = limits_first
         self.boot_settings = boot_settings or BootSettings()
-        self.schemas = schemas("v16")
-        self._admitted: dict[ServerConnection, ChargerRecord] = {}
+        self._admitted: dict[ServerConnection, tuple[ChargerRecord, ProtocolVersion]] = {}
         self._server: Server | None = None
+        self._versions: dict[str, ProtocolVersion] = {}  # per charger, its last connection
 
     async def start(self, host: str, port: int, **options: Any) -> Server:
         self._server = await serve(
@@ -80,7 +80,7 @@ class OcppServer:
             host,
             port,
             subprotocols=SUBPROTOCOLS,  # type: ignore[arg-type]
-            select_subprotocol=_select_subprotocol,
+            select_subprotocol=self._select_subprotocol,
             process_request=self._handshake,
             compression=None,  # permessage-deflate costs ~40 KB per idle connection
             max_size=MAX_SOCKET_FRAME,
@@ -129,6 +129,19 @@ class OcppServer:
         if record is None:
             log.warning("refused charger %s from %s: unknown charge point id", ocpp_id, peer)
             return ws.respond(HTTPStatus.NOT_FOUND, "unknown charge point\n")
+        version = negotiate(offered, record.ocpp_version_pin)
+        if version is None:
+            log.warning(
+                "refused charger %s from %s: offered %s, pinned to OCPP %s",
+                ocpp_id,
+                peer,
+                offered,
+                record.ocpp_version_pin,
+            )
+            return ws.respond(
+                HTTPStatus.BAD_REQUEST,
+                f"this charge point is pinned to OCPP {record.ocpp_version_pin}\n",
+            )
         if record.registration_status == "Rejected":
             log.warning("refused charger %s from %s: registration Rejected", ocpp_id, peer)
             return ws.respond(HTTPStatus.FORBIDDEN, "charge point rejected\n")
@@ -144,26 +157,33 @@ class OcppServer:
                 response = ws.respond(HTTPStatus.UNAUTHORIZED, "credentials required\n")
                 response.headers["WWW-Authenticate"] = 'Basic realm="ocpp"'
                 return response
-        self._admitted[ws] = record
+        self._admitted[ws] = (record, version)
         return None
 
+    def _select_subprotocol(self, ws: ServerConnection, offered: Any) -> Any:
+        """What the handshake negotiated (it refused the rest already)."""
+        admitted = self._admitted.get(ws)
+        return admitted[1].subprotocol if admitted is not None else None
+
     async def _session(self, ws: ServerConnection) -> None:
-        record = self._admitted.pop(ws, None)
-        if record is None:  # pragma: no cover - the handshake always admits first
+        admitted = self._admitted.pop(ws, None)
+        if admitted is None:  # pragma: no cover - the handshake always admits first
             await ws.close(1011, "not admitted")
             return
+        record, version = admitted
         ocpp_id = record.ocpp_id
-        handlers = CentralSystem16(record, self.messages)
+        handlers = version.central_system(record, self.messages)
         connection = OcppConnection(
             WebSocketTransport(ws),
             handlers.handlers(),
-            self.schemas,
-            CHARGER_ACTIONS_16,
+            schemas(version.schema_key),
+            version.charger_actions,
             name=ocpp_id,
         )
+        self._versions[ocpp_id] = version
 
         async def sync() -> None:
-            await sync_after_boot(connection, handlers.charger, self.messages)
+            await version.sync_after_boot(connection, handlers.charger, self.messages)
 
         handlers.registration = BootSequence(
             connection,
@@ -175,11 +195,11 @@ class OcppServer:
             self.boot_settings,
         )
         # Reachable only once it has spoken (BootSequence marks it ready).
-        previous = self.gateway.attach(ocpp_id, connection, ready=False)
+        previous = self.gateway.attach(ocpp_id, connection, ready=False, encoder=version.encode)
         if previous is not None:
             log.info("%s: new connection replaces the old one", ocpp_id)
             await previous.close(1000, "replaced by a new connection")
-        await self.messages.connected(record, "1.6")
+        await self.messages.connected(record, version.name)
         handlers.registration.start()
         try:
             await connection.serve()
@@ -194,7 +214,8 @@ class OcppServer:
         record = await self.messages.store.charger(ocpp_id)
         if record is None:
             raise NotFound(f"charger {ocpp_id} no longer exists")
-        return await sync_after_boot(connection, record, self.messages)
+        version = self._versions.get(ocpp_id, V16)
+        return await version.sync_after_boot(connection, record, self.messages)
 
 
 def _peer(ws: ServerConnection) -> str:
@@ -211,11 +232,3 @@ def _offered_subprotocols(headers: Headers) -> list[str]:
         for token in value.split(",")
         if token.strip()
     ]
-
-
-def _select_subprotocol(ws: ServerConnection, offered: Any) -> Any:
-    """The first of ours the charger offers (the handshake refused the rest already)."""
-    for name in offered:
-        if name in SUBPROTOCOLS:
-            return name
-    return None

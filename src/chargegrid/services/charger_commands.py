@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chargegrid.domain.errors import Conflict
@@ -46,5 +47,160 @@ async def send_command(
     if gateway is None:
         raise Conflict(f"charger {ocpp_id} is offline (this process runs no OCPP server)")
     answer = await gateway.send(ocpp_id, action, payload, timeout)
+    result: dict[str, Any] = snake(dict(answer))
+    return result
+
+
+# -- Commands, as the API and the control loop mean them, whatever the OCPP version. --
+# Each version's adapter (ocpp/v16/commands.py, ocpp/v201/commands.py) turns one into
+# its CALL, or refuses it (InvalidValue naming the command) where the version has no
+# such message.
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteStart:
+    id_tag: str
+    evse_number: int | None = None
+    remote_start_id: int = 1  # 2.0.1 RequestStartTransaction's id, echoed in its Started
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteStop:
+    transaction_id: int | str  # 1.6: ours; 2.0.1: the station's
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    hard: bool = False  # 1.6 Hard / 2.0.1 Immediate; else Soft / OnIdle
+    evse_number: int | None = None  # 2.0.1 only: one EVSE
+
+
+@dataclass(frozen=True, slots=True)
+class Unlock:
+    evse_number: int
+    connector_id: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeAvailability:
+    evse_number: int  # 0: the whole charger
+    operative: bool
+    connector_id: int | None = None  # 2.0.1 only: one connector of the EVSE
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerMessage:
+    message: str
+    evse_number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetChargingProfile:
+    evse_number: int
+    profile: Any  # ocpp.charging_profiles.ChargingProfile (version-free fields)
+
+
+@dataclass(frozen=True, slots=True)
+class ClearChargingProfile:
+    profile_id: int | None = None
+    evse_number: int | None = None
+    purpose: str | None = None
+    stack_level: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DataTransfer:
+    vendor_id: str
+    message_id: str | None = None
+    data: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetConfiguration:
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeConfiguration:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class VariableName:
+    """A 2.0.1 device-model attribute (component, variable, attribute type)."""
+
+    component: str
+    variable: str
+    attribute_type: str = "Actual"
+    component_instance: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+    variable_instance: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetVariables:
+    names: tuple[VariableName, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SetVariables:
+    values: tuple[tuple[VariableName, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GetBaseReport:
+    report_base: str = "FullInventory"
+    request_id: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Native:
+    """Any CALL of the charger's own version, as OCPP words (checked by its schema)."""
+
+    action: str
+    payload: Mapping[str, Any]
+    version: str | None = None  # "1.6" | "2.0.1": refused on a charger speaking the other
+
+
+Command = (
+    RemoteStart
+    | RemoteStop
+    | Reset
+    | Unlock
+    | ChangeAvailability
+    | TriggerMessage
+    | SetChargingProfile
+    | ClearChargingProfile
+    | DataTransfer
+    | GetConfiguration
+    | ChangeConfiguration
+    | GetVariables
+    | SetVariables
+    | GetBaseReport
+    | Native
+)
+
+
+class CommandGateway(Protocol):
+    async def command(
+        self,
+        ocpp_id: str,
+        command: Command,
+        timeout: float,  # noqa: ASYNC109
+    ) -> Mapping[str, Any]: ...
+
+
+async def run_command(
+    gateway: CommandGateway | None,
+    ocpp_id: str,
+    command: Command,
+    timeout: float = ACTION_TIMEOUT,  # noqa: ASYNC109
+) -> dict[str, Any]:
+    """Send ``command`` in the charger's own OCPP version; its answer in snake_case."""
+    if gateway is None:
+        raise Conflict(f"charger {ocpp_id} is offline (this process runs no OCPP server)")
+    answer = await gateway.command(ocpp_id, command, timeout)
     result: dict[str, Any] = snake(dict(answer))
     return result

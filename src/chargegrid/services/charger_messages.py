@@ -22,6 +22,7 @@ from chargegrid.services.charger_ports import (
     Closed,
     ConfigWrite,
     EventSink,
+    EvNeedsWrite,
     IdTagInfo,
     Metered,
     MeterWrite,
@@ -35,6 +36,9 @@ from chargegrid.services.charger_ports import (
     Stopped,
     StopWrite,
     SweepWrite,
+    TxEventResult,
+    TxEventWrite,
+    VariablesWrite,
 )
 from chargegrid.services.group_commit import GroupCommitWriter
 from chargegrid.services.id_tag_policy import id_tag_info
@@ -308,7 +312,7 @@ class ChargerMessages:
         charger_id: uuid.UUID,
         ocpp_id: str | None,
         connector_id: int | None,
-        transaction_id: int | None,
+        transaction_id: int | str | None,
         energy_wh: float | None,
         at: datetime,
         reason: str | None,
@@ -327,27 +331,144 @@ class ChargerMessages:
 
     async def meter_values(self, write: MeterWrite, ocpp_id: str) -> Metered:
         metered: Metered = await self.writer.submit(write)
-        reading = summarise(write.samples)
-        if reading is not None:
-            update: ev.SessionReading = {
-                "session_id": str(metered.session_id) if metered.session_id else None,
+        self._reading(
+            write.samples,
+            metered.session_id,
+            write.charger_id,
+            ocpp_id,
+            write.connector_id,
+            write.transaction_id,
+            metered.energy_wh,
+        )
+        return metered
+
+    def _reading(
+        self,
+        samples: Sequence[Sample],
+        session_id: uuid.UUID | None,
+        charger_id: uuid.UUID,
+        ocpp_id: str,
+        connector_id: int,
+        transaction_id: int | str | None,
+        energy_wh: float | None,
+    ) -> None:
+        reading = summarise(samples)
+        if reading is None:
+            return
+        update: ev.SessionReading = {
+            "session_id": str(session_id) if session_id else None,
+            "charger_id": str(charger_id),
+            "ocpp_id": ocpp_id,
+            "connector_id": connector_id,
+            "transaction_id": transaction_id,
+            "timestamp": reading.timestamp.isoformat(),
+            "current": reading.current,
+            "power_w": reading.power_w,
+            "energy_wh": energy_wh,
+            "soc": reading.soc,
+            # For chargers that do not report current (control.measure).
+            "power": reading.power,
+            "voltage": reading.voltage,
+            "current_unphased": reading.current_unphased,
+            "energy_register_wh": reading.energy_register_wh,
+        }
+        self.events.publish(ev.SESSION_UPDATED, update)
+
+    async def transaction_event(self, write: TxEventWrite, ocpp_id: str) -> TxEventResult:
+        """A 2.0.1 TransactionEvent: stored (once per seqNo), then what it changed is
+        published as the 1.6 messages' events are (session.started/refused/stopped and
+        a session.updated reading), so the load manager need not know the version."""
+        write = dataclasses.replace(
+            write,
+            unknown_tags_accepted=write.unknown_tags_accepted or self.unknown_tags_accepted,
+            suspect_after_s=self.session_rules.suspect_after_s,
+        )
+        result: TxEventResult = await self.writer.submit(write)
+        if result.repeated:
+            return result
+        self._closed(result.superseded, ocpp_id)
+        sid, cid, tx = str(result.session_id), str(write.charger_id), write.transaction_id
+        if result.began:
+            begun: ev.SessionStarted = {
+                "session_id": sid,
+                "charger_id": cid,
+                "ocpp_id": ocpp_id,
+                "connector_id": result.evse_number,
+                "transaction_id": tx,
+                "id_tag": write.id_tag or "",
+                "started_at": write.timestamp.isoformat(),
+            }
+            self.events.publish(ev.SESSION_STARTED, begun)
+        elif result.refused and result.id_tag_info is not None:
+            refused: ev.SessionRefused = {
+                "session_id": sid,
+                "charger_id": cid,
+                "ocpp_id": ocpp_id,
+                "connector_id": result.evse_number,
+                "transaction_id": tx,
+                "id_tag": write.id_tag or "",
+                "status": result.id_tag_info.status,
+                "started_at": write.timestamp.isoformat(),
+            }
+            self.events.publish(ev.SESSION_REFUSED, refused)
+        self._reading(
+            write.samples,
+            result.session_id,
+            write.charger_id,
+            ocpp_id,
+            result.evse_number,
+            tx,
+            result.energy_wh,
+        )
+        if result.was_running and (result.ended or result.refused):
+            reason = write.stopped_reason if result.ended else "DeAuthorized"
+            self._stopped(
+                result.session_id,
+                write.charger_id,
+                ocpp_id,
+                result.evse_number,
+                tx,
+                result.energy_wh,
+                write.timestamp,
+                reason,
+            )
+        elif result.late:
+            completed: ev.SessionCompleted = {
+                "session_id": sid,
+                "charger_id": cid,
+                "ocpp_id": ocpp_id,
+                "connector_id": result.evse_number,
+                "transaction_id": tx,
+                "energy_wh": result.energy_wh,
+                "meter_stop": result.energy_wh or 0.0,
+                "stopped_at": write.timestamp.isoformat(),
+                "reason": write.stopped_reason,
+                "completed": True,
+            }
+            self.events.publish(ev.SESSION_UPDATED, completed)
+        return result
+
+    async def variables(self, write: VariablesWrite) -> None:
+        """Device-model attributes a 2.0.1 charger reported, answered or set."""
+        if write.variables:
+            await self.writer.submit(write)
+
+    async def ev_needs(self, write: EvNeedsWrite, ocpp_id: str) -> uuid.UUID | None:
+        """An EV's departure time and energy (ISO 15118 via NotifyEVChargingNeeds): they
+        become its session's deadline; the control loop re-plans on session.updated."""
+        session_id: uuid.UUID | None = await self.writer.submit(write)
+        if session_id is not None:
+            needs: ev.SessionNeeds = {
+                "session_id": str(session_id),
                 "charger_id": str(write.charger_id),
                 "ocpp_id": ocpp_id,
-                "connector_id": write.connector_id,
-                "transaction_id": write.transaction_id,
-                "timestamp": reading.timestamp.isoformat(),
-                "current": reading.current,
-                "power_w": reading.power_w,
-                "energy_wh": metered.energy_wh,
-                "soc": reading.soc,
-                # For chargers that do not report current (control.measure).
-                "power": reading.power,
-                "voltage": reading.voltage,
-                "current_unphased": reading.current_unphased,
-                "energy_register_wh": reading.energy_register_wh,
+                "connector_id": write.evse_number,
+                "departure_at": write.departure_time.isoformat() if write.departure_time else None,
+                "energy_wanted_wh": write.energy_wanted_wh,
+                "ev_max_current": write.ev_max_current,
             }
-            self.events.publish(ev.SESSION_UPDATED, update)
-        return metered
+            self.events.publish(ev.SESSION_UPDATED, needs)
+        return session_id
 
     async def configuration_learnt(self, write: ConfigWrite, ocpp_id: str) -> None:
         await self.writer.submit(write)

@@ -67,6 +67,8 @@ class ChargerRecord:
     password_hash: str | None
     meter_value_interval: int | None
     config_sync: str
+    # The OCPP version an operator pinned ("1.6" | "2.0.1"); None: the best offered.
+    ocpp_version_pin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +237,93 @@ class ConfigWrite:
     connector_phase_rotation: str | None = None
     max_stack_level: int | None = None
     charging_rate_units: Sequence[str] | None = None
+    phase_switching: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TxEventWrite:
+    """A 2.0.1 TransactionEvent. ``(charger, transaction_id, seq_no)`` is its identity:
+    a replay (after a reconnect, or an answer lost) is recognised and changes nothing."""
+
+    charger_id: uuid.UUID
+    event_type: str  # Started | Updated | Ended
+    transaction_id: str  # the station's own id
+    seq_no: int
+    trigger_reason: str
+    timestamp: datetime
+    evse_number: int | None
+    connector_id: int | None
+    id_tag: str | None  # idToken.idToken when the event carries one
+    charging_state: str | None
+    stopped_reason: str | None
+    remote_start_id: int | None
+    offline: bool
+    samples: Sequence[Sample] = ()
+    unknown_tags_accepted: bool = False
+    suspect_after_s: float = SESSION_SUSPECT_AFTER_S
+
+
+@dataclass(frozen=True, slots=True)
+class TxEventResult:
+    """What a TransactionEvent changed, for the answer and the events published."""
+
+    session_id: uuid.UUID
+    evse_number: int
+    repeated: bool  # seen before (same seqNo): nothing changed
+    id_tag_info: IdTagInfo | None  # when the event carried an idToken
+    began: bool  # the session starts running now (new and accepted, or authorized now)
+    refused: bool  # its idToken was refused now: the session does not run (any more)
+    ended: bool  # the station ended it now
+    was_running: bool  # it ran before this event (for ended/refused: announce the stop)
+    energy_wh: float | None
+    late: bool = False  # ended a session chargegrid had closed itself
+    superseded: tuple[Closed, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One attribute of a 2.0.1 device-model variable, as a charger reported or set it."""
+
+    component: str
+    variable: str
+    attribute_type: str = "Actual"
+    component_instance: str = ""
+    evse_id: int = 0
+    connector_id: int = 0
+    variable_instance: str = ""
+    value: str | None = None
+    mutability: str | None = None
+    persistent: bool | None = None
+    constant: bool | None = None
+    data_type: str | None = None
+    unit: str | None = None
+    min_limit: str | None = None
+    max_limit: str | None = None
+    values_list: str | None = None
+    supports_monitoring: bool | None = None
+    status: str | None = None  # a GetVariables/SetVariables result other than Accepted
+
+
+@dataclass(frozen=True, slots=True)
+class VariablesWrite:
+    """Device-model attributes learnt (``source``: report | get | set); upserted."""
+
+    charger_id: uuid.UUID
+    source: str
+    variables: Sequence[Variable]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EvNeedsWrite:
+    """What an EV asked for (2.0.1 NotifyEVChargingNeeds, ISO 15118): set on the open
+    session of the EVSE; a None field is left as it is."""
+
+    charger_id: uuid.UUID
+    evse_number: int
+    departure_time: datetime | None
+    energy_wanted_wh: float | None
+    ev_max_current: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +346,9 @@ Write = (
     | ConfigWrite
     | NoticeWrite
     | SweepWrite
+    | TxEventWrite
+    | VariablesWrite
+    | EvNeedsWrite
 )
 
 

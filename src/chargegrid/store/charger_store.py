@@ -46,6 +46,7 @@ from chargegrid.services.charger_ports import (
     ChargerRecord,
     Closed,
     ConfigWrite,
+    EvNeedsWrite,
     IdTagInfo,
     IdTagRecord,
     Metered,
@@ -59,6 +60,8 @@ from chargegrid.services.charger_ports import (
     Stopped,
     StopWrite,
     SweepWrite,
+    TxEventWrite,
+    VariablesWrite,
     Write,
 )
 from chargegrid.services.id_tag_policy import id_tag_info
@@ -74,6 +77,7 @@ from chargegrid.store.models import (
     TransactionId,
 )
 from chargegrid.store.ocpp_tables import charger_notices
+from chargegrid.store.tx_events import TxEvents, apply_ev_needs, apply_variables
 from chargegrid.store.types import utcnow
 from chargegrid.store.wal_sync import WalSync
 
@@ -246,6 +250,7 @@ class SqlChargerStore:
         self._finish_checkpoint = False
         self._places: dict[tuple[uuid.UUID, int], tuple[uuid.UUID, uuid.UUID]] = {}
         self._txs: dict[tuple[uuid.UUID, int], _Tx] = {}
+        self._tx_events = TxEvents(self._place, self._tag, self._close)
         self._bound: DriverStatements | None = None
 
     async def close(self) -> None:
@@ -288,6 +293,7 @@ class SqlChargerStore:
             chargers.c.password_hash,
             chargers.c.meter_value_interval,
             chargers.c.config_sync,
+            chargers.c.ocpp_version_pin,
         ).where(chargers.c.ocpp_id == ocpp_id)
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
@@ -403,6 +409,12 @@ class SqlChargerStore:
                 results[i] = self._sweep(conn, write)
             elif isinstance(write, ConfigWrite):
                 self._config(conn, write)
+            elif isinstance(write, TxEventWrite):
+                results[i] = self._tx_events.apply(conn, write, batch)
+            elif isinstance(write, VariablesWrite):
+                results[i] = apply_variables(conn, write)
+            elif isinstance(write, EvNeedsWrite):
+                results[i] = apply_ev_needs(conn, write)
             elif isinstance(write, NoticeWrite):
                 batch.notices.append(
                     {
@@ -662,6 +674,8 @@ class SqlChargerStore:
             fields["max_stack_level"] = w.max_stack_level
         if w.charging_rate_units is not None:
             fields["charging_rate_units"] = list(w.charging_rate_units)
+        if w.phase_switching is not None:
+            fields["phase_switching"] = w.phase_switching
         if fields:
             conn.execute(update(chargers).where(chargers.c.id == w.charger_id), fields)
         if w.connector_phase_rotation is not None:

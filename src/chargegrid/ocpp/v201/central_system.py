@@ -1,0 +1,269 @@
+"""The CSMS's answers to what a 2.0.1 charging station sends, one connection each.
+
+The same use cases as 1.6 (``services.charger_messages``) with 2.0.1's words: a
+TransactionEvent is a start, a meter reading and a stop in one message type, numbered
+by ``seqNo``; an EVSE (``evseId``) is what 1.6 calls a connector; an idToken has a type.
+Payloads arrive checked against the 2.0.1 schemas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from chargegrid.ocpp.connection import Handler, Payload, Reply
+from chargegrid.ocpp.errors import ErrorCode, OcppCallError
+from chargegrid.ocpp.v16.central_system import PENDING_RETRY_S, Registration, ocpp_time
+from chargegrid.ocpp.v16.meter_values import parse_timestamp
+from chargegrid.ocpp.v201.device_model import from_report
+from chargegrid.ocpp.v201.meter_values import parse_meter_values
+from chargegrid.services.charger_messages import ChargerMessages
+from chargegrid.services.charger_ports import (
+    ChargerRecord,
+    EvNeedsWrite,
+    IdTagInfo,
+    MeterWrite,
+    StatusWrite,
+    TxEventWrite,
+    VariablesWrite,
+)
+
+# Stored and published as they came (charger_notices); answered with an empty payload.
+NOTICES = (
+    "FirmwareStatusNotification",
+    "LogStatusNotification",
+    "SecurityEventNotification",
+    "NotifyEvent",
+    "NotifyMonitoringReport",
+    "NotifyCustomerInformation",
+    "NotifyDisplayMessages",
+    "PublishFirmwareStatusNotification",
+    "ReservationStatusUpdate",
+    "ReportChargingProfiles",
+    "ClearedChargingLimit",
+    "NotifyChargingLimit",
+)
+# A station not (yet) accepted may say who it is, how it is, and report its device
+# model when asked (OCPP 2.0.1 B02: a Pending station is configured before acceptance).
+_BEFORE_ACCEPTANCE = frozenset(
+    {"BootNotification", "Heartbeat", "StatusNotification", "NotifyReport"}
+)
+# 2.0.1 connectorStatus -> the status our store reads (1.6 words where they mean the
+# same: Available ends open sessions there, as in 1.6).
+CONNECTOR_STATUS = {
+    "Available": "Available",
+    "Occupied": "Occupied",
+    "Reserved": "Reserved",
+    "Unavailable": "Unavailable",
+    "Faulted": "Faulted",
+}
+NO_AUTHORIZATION = "NoAuthorization"
+
+
+def id_token_info_json(info: IdTagInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": info.status}
+    if info.expiry_date is not None:
+        out["cacheExpiryDateTime"] = ocpp_time(info.expiry_date)
+    if info.parent_id_tag is not None:
+        out["groupIdToken"] = {"idToken": info.parent_id_tag, "type": "Central"}
+    return out
+
+
+class CentralSystem201:
+    """Handlers for one connected 2.0.1 station."""
+
+    def __init__(
+        self,
+        charger: ChargerRecord,
+        messages: ChargerMessages,
+        registration: Registration | None = None,
+    ) -> None:
+        self.charger = charger
+        self.messages = messages
+        self.registration = registration
+        self.accepted = charger.registration_status == "Accepted"
+
+    def handlers(self) -> dict[str, Handler]:
+        table: dict[str, Callable[[Payload], Awaitable[Payload | Reply]]] = {
+            "BootNotification": self.boot_notification,
+            "Heartbeat": self.heartbeat,
+            "StatusNotification": self.status_notification,
+            "Authorize": self.authorize,
+            "TransactionEvent": self.transaction_event,
+            "MeterValues": self.meter_values,
+            "NotifyReport": self.notify_report,
+            "NotifyEVChargingNeeds": self.notify_ev_charging_needs,
+            "NotifyEVChargingSchedule": self.notify_ev_charging_schedule,
+            "DataTransfer": self.data_transfer,
+            "SignCertificate": self.sign_certificate,
+            "Get15118EVCertificate": self.ev_certificate,
+            "GetCertificateStatus": self.certificate_status,
+            **{action: self._notice(action) for action in NOTICES},
+        }
+        return {action: self._gate(action, fn) for action, fn in table.items()}
+
+    def _gate(self, action: str, fn: Callable[[Payload], Awaitable[Payload | Reply]]) -> Handler:
+        open_before = action in _BEFORE_ACCEPTANCE
+
+        async def gated(payload: Payload) -> Payload | Reply:
+            if self.registration is not None:
+                self.registration.heard(action)
+            if not open_before and not self.accepted:
+                raise OcppCallError(
+                    ErrorCode.SECURITY_ERROR,
+                    f"{action} before the CSMS accepted this charging station",
+                )
+            reply = await fn(payload)
+            if self.registration is None:
+                return reply
+            return self.registration.answered(action, reply, self.accepted)
+
+        return gated
+
+    # -- B provisioning ---------------------------------------------------------------
+
+    async def boot_notification(self, p: Payload) -> Payload | Reply:
+        station = p["chargingStation"]
+        record, now = await self.messages.boot(
+            self.charger,
+            vendor=station["vendorName"],
+            model=station["model"],
+            serial_number=station.get("serialNumber"),
+            firmware_version=station.get("firmwareVersion"),
+        )
+        self.charger = record
+        status = record.registration_status
+        self.accepted = status == "Accepted"
+        interval = self.messages.heartbeat_interval if self.accepted else PENDING_RETRY_S
+        return {"status": status, "currentTime": ocpp_time(now), "interval": interval}
+
+    async def heartbeat(self, p: Payload) -> Payload:
+        now = await self.messages.heartbeat(self.charger)
+        return {"currentTime": ocpp_time(now)}
+
+    async def notify_report(self, p: Payload) -> Payload:
+        variables = from_report(p.get("reportData") or ())
+        await self.messages.variables(
+            VariablesWrite(self.charger.id, "report", variables, self.messages.clock())
+        )
+        return {}
+
+    # -- G availability ---------------------------------------------------------------
+
+    async def status_notification(self, p: Payload) -> Payload:
+        status: str = p["connectorStatus"]
+        write = StatusWrite(
+            charger_id=self.charger.id,
+            connector_id=p["evseId"],
+            status=CONNECTOR_STATUS.get(status, status),
+            error_code=None,
+            info=None,
+            vendor_id=None,
+            vendor_error_code=None,
+            at=parse_timestamp(p["timestamp"]),
+        )
+        await self.messages.status(write, self.charger.ocpp_id)
+        return {}
+
+    # -- C authorization --------------------------------------------------------------
+
+    async def authorize(self, p: Payload) -> Payload:
+        return {"idTokenInfo": id_token_info_json(await self._id_token(p["idToken"]))}
+
+    async def _id_token(self, token: Payload) -> IdTagInfo:
+        if token["type"] == NO_AUTHORIZATION:
+            return IdTagInfo("Accepted")
+        info = await self.messages.authorize(token["idToken"])
+        if info.status not in ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"):
+            return IdTagInfo("Unknown")
+        return info
+
+    # -- E transactions, J meter values -----------------------------------------------
+
+    async def transaction_event(self, p: Payload) -> Payload:
+        info = p["transactionInfo"]
+        evse = p.get("evse") or {}
+        token = p.get("idToken")
+        id_tag = None
+        if token is not None and token["type"] != NO_AUTHORIZATION:
+            id_tag = token["idToken"]
+        write = TxEventWrite(
+            charger_id=self.charger.id,
+            event_type=p["eventType"],
+            transaction_id=info["transactionId"],
+            seq_no=p["seqNo"],
+            trigger_reason=p["triggerReason"],
+            timestamp=parse_timestamp(p["timestamp"]),
+            evse_number=evse.get("id"),
+            connector_id=evse.get("connectorId"),
+            id_tag=id_tag,
+            charging_state=info.get("chargingState"),
+            stopped_reason=info.get("stoppedReason"),
+            remote_start_id=info.get("remoteStartId"),
+            offline=bool(p.get("offline", False)),
+            samples=parse_meter_values(p.get("meterValue") or ()),
+        )
+        result = await self.messages.transaction_event(write, self.charger.ocpp_id)
+        if token is None:
+            return {}
+        if token["type"] == NO_AUTHORIZATION:
+            return {"idTokenInfo": {"status": "Accepted"}}
+        status = result.id_tag_info or IdTagInfo("Invalid")
+        return {"idTokenInfo": id_token_info_json(status)}
+
+    async def meter_values(self, p: Payload) -> Payload:
+        write = MeterWrite(
+            charger_id=self.charger.id,
+            connector_id=p["evseId"],
+            transaction_id=None,
+            samples=parse_meter_values(p["meterValue"]),
+        )
+        await self.messages.meter_values(write, self.charger.ocpp_id)
+        return {}
+
+    # -- K smart charging -------------------------------------------------------------
+
+    async def notify_ev_charging_needs(self, p: Payload) -> Payload:
+        needs = p["chargingNeeds"]
+        ac = needs.get("acChargingParameters") or {}
+        dc = needs.get("dcChargingParameters") or {}
+        departure = needs.get("departureTime")
+        energy = ac.get("energyAmount", dc.get("energyAmount"))
+        write = EvNeedsWrite(
+            charger_id=self.charger.id,
+            evse_number=p["evseId"],
+            departure_time=parse_timestamp(departure, "departureTime") if departure else None,
+            energy_wanted_wh=float(energy) if energy is not None else None,
+            ev_max_current=float(ac["evMaxCurrent"]) if "evMaxCurrent" in ac else None,
+        )
+        await self.messages.notice(self.charger, "NotifyEVChargingNeeds", p)
+        await self.messages.ev_needs(write, self.charger.ocpp_id)
+        # Accepted: a schedule follows (ours are the load manager's TxProfiles).
+        return {"status": "Accepted"}
+
+    async def notify_ev_charging_schedule(self, p: Payload) -> Payload:
+        await self.messages.notice(self.charger, "NotifyEVChargingSchedule", p)
+        return {"status": "Accepted"}
+
+    # -- P data transfer, A security (certificates are issue 13's) -------------------
+
+    async def data_transfer(self, p: Payload) -> Payload:
+        await self.messages.notice(self.charger, "DataTransfer", p)
+        return {"status": "UnknownVendorId"}
+
+    async def sign_certificate(self, p: Payload) -> Payload:
+        await self.messages.notice(self.charger, "SignCertificate", p)
+        return {"status": "Rejected", "statusInfo": {"reasonCode": "NoCA"}}
+
+    async def ev_certificate(self, p: Payload) -> Payload:
+        return {"status": "Failed", "exiResponse": ""}
+
+    async def certificate_status(self, p: Payload) -> Payload:
+        return {"status": "Failed"}
+
+    def _notice(self, action: str) -> Callable[[Payload], Awaitable[Payload]]:
+        async def handle(p: Payload) -> Payload:
+            await self.messages.notice(self.charger, action, p)
+            return {}
+
+        return handle

@@ -1,0 +1,138 @@
+"""The 2.0.1 device model's JSON (component, variable, attribute) to :class:`Variable`.
+
+Three messages describe it: NotifyReport (everything the station has, with mutability
+and characteristics), GetVariables results (values) and SetVariables results (what a
+set did). All become the same rows (``charger_variables``), keyed by component
+(+instance, +EVSE, +connector), variable (+instance) and attribute type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chargegrid.services.charger_ports import Variable
+
+
+def _component_key(component: Mapping[str, Any]) -> dict[str, Any]:
+    evse = component.get("evse") or {}
+    return {
+        "component": component["name"],
+        "component_instance": component.get("instance") or "",
+        "evse_id": int(evse.get("id", 0)),
+        "connector_id": int(evse.get("connectorId", 0)),
+    }
+
+
+def _variable_key(variable: Mapping[str, Any]) -> dict[str, Any]:
+    return {"variable": variable["name"], "variable_instance": variable.get("instance") or ""}
+
+
+def from_report(report_data: Iterable[Mapping[str, Any]]) -> list[Variable]:
+    """NotifyReport ``reportData``: one Variable per attribute, with characteristics."""
+    out: list[Variable] = []
+    for item in report_data:
+        key = {**_component_key(item["component"]), **_variable_key(item["variable"])}
+        chars = item.get("variableCharacteristics") or {}
+        traits: dict[str, Any] = {
+            "data_type": chars.get("dataType"),
+            "unit": chars.get("unit"),
+            "min_limit": _text(chars.get("minLimit")),
+            "max_limit": _text(chars.get("maxLimit")),
+            "values_list": chars.get("valuesList"),
+            "supports_monitoring": chars.get("supportsMonitoring"),
+        }
+        for attribute in item["variableAttribute"]:
+            out.append(
+                Variable(
+                    **key,
+                    attribute_type=attribute.get("type", "Actual"),
+                    value=attribute.get("value"),
+                    mutability=attribute.get("mutability", "ReadWrite"),
+                    persistent=attribute.get("persistent"),
+                    constant=attribute.get("constant"),
+                    **traits,
+                )
+            )
+    return out
+
+
+def from_get_results(results: Iterable[Mapping[str, Any]]) -> list[Variable]:
+    """GetVariables ``getVariableResult``: values (or why not) per attribute."""
+    out = []
+    for r in results:
+        status = r["attributeStatus"]
+        out.append(
+            Variable(
+                **_component_key(r["component"]),
+                **_variable_key(r["variable"]),
+                attribute_type=r.get("attributeType", "Actual"),
+                value=r.get("attributeValue") if status == "Accepted" else None,
+                status=None if status == "Accepted" else status,
+            )
+        )
+    return out
+
+
+def from_set_results(
+    requested: Iterable[Mapping[str, Any]], results: Iterable[Mapping[str, Any]]
+) -> list[Variable]:
+    """SetVariables: the value asked for where the station accepted it (or needs a
+    reboot for it), the refusal's status where not."""
+    asked = {_identity(r): r.get("attributeValue") for r in requested}
+    out = []
+    for r in results:
+        status = r["attributeStatus"]
+        ok = status in ("Accepted", "RebootRequired")
+        out.append(
+            Variable(
+                **_component_key(r["component"]),
+                **_variable_key(r["variable"]),
+                attribute_type=r.get("attributeType", "Actual"),
+                value=asked.get(_identity(r)) if ok else None,
+                status=None if status == "Accepted" else status,
+            )
+        )
+    return out
+
+
+def _identity(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    c, v = _component_key(r["component"]), _variable_key(r["variable"])
+    return (*c.values(), *v.values(), r.get("attributeType", "Actual"))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class VariableRef:
+    """A component/variable/attribute to get or set (the API's and boot sync's name)."""
+
+    component: str
+    variable: str
+    attribute_type: str = "Actual"
+    component_instance: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+    variable_instance: str | None = None
+
+    def ocpp(self) -> dict[str, Any]:
+        component: dict[str, Any] = {"name": self.component}
+        if self.component_instance:
+            component["instance"] = self.component_instance
+        if self.evse_id:
+            component["evse"] = {"id": self.evse_id}
+            if self.connector_id:
+                component["evse"]["connectorId"] = self.connector_id
+        variable: dict[str, Any] = {"name": self.variable}
+        if self.variable_instance:
+            variable["instance"] = self.variable_instance
+        return {"component": component, "variable": variable, "attributeType": self.attribute_type}
+
+    def get(self) -> dict[str, Any]:
+        return self.ocpp()
+
+    def set(self, value: str) -> dict[str, Any]:
+        return {**self.ocpp(), "attributeValue": value}

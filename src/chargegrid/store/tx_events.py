@@ -1,0 +1,364 @@
+"""2.0.1 TransactionEvents, EV charging needs and the device model, as the SQL store
+applies them inside a group commit (``charger_store.SqlChargerStore._apply``).
+
+A 2.0.1 transaction is the station's: it names it (``transactionId``, a string kept in
+``sessions.remote_transaction_id``; ``sessions.transaction_id`` stays NULL, it is 1.6's
+number) and numbers its events from 0 (``seqNo``). Each event's identity goes into
+``transaction_events`` first; a replay hits the unique key and changes nothing, so an
+event queued while offline and sent again after a reconnect is stored once.
+
+A session is created by the first event of a transaction we see, whatever its type (a
+lost Started must not lose the transaction's energy). It runs unless its idToken was
+refused: a transaction started on a plugged-in cable before any idToken is shown runs
+(the station holds the car until it is authorized; planning current for it is safe).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from chargegrid.services.charger_ports import (
+    ACCEPTED,
+    SERVER_STOP_REASONS,
+    SUPERSEDED,
+    Closed,
+    EvNeedsWrite,
+    IdTagInfo,
+    IdTagRecord,
+    Sample,
+    TxEventResult,
+    TxEventWrite,
+    VariablesWrite,
+)
+from chargegrid.services.id_tag_policy import id_tag_info
+from chargegrid.store.models import Base, ChargingSession
+from chargegrid.store.ocpp_tables import charger_variables, transaction_events
+from chargegrid.store.types import utcnow
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+sessions = _table(ChargingSession)
+
+ENERGY = "Energy.Active.Import.Register"
+
+
+class Batch(Protocol):
+    """The group commit's gathered row work (``charger_store._Batch``)."""
+
+    def add_samples(
+        self,
+        charger_id: uuid.UUID,
+        evse_number: int,
+        session_id: uuid.UUID | None,
+        samples: Sequence[Sample],
+    ) -> None: ...
+
+
+Place = Callable[[Connection, uuid.UUID, int, Any], tuple[uuid.UUID, uuid.UUID]]
+Tag = Callable[[Connection, str], IdTagRecord | None]
+Close = Callable[[Connection, Iterable[Any], uuid.UUID, str, datetime], list[Closed]]
+
+_FIND = select(
+    sessions.c.id,
+    sessions.c.evse_number,
+    sessions.c.connector_id,
+    sessions.c.id_tag,
+    sessions.c.meter_start,
+    sessions.c.energy_wh,
+    sessions.c.stopped_at,
+    sessions.c.stop_reason,
+    sessions.c.authorization_status,
+).where(
+    sessions.c.charger_id == bindparam("b_charger"),
+    sessions.c.remote_transaction_id == bindparam("b_tx"),
+)
+_OPEN_ON_EVSE = select(
+    sessions.c.id,
+    sessions.c.charger_id,
+    sessions.c.connector_id,
+    sessions.c.transaction_id,
+    sessions.c.authorization_status,
+    sessions.c.rebooted_at,
+    sessions.c.started_at,
+    sessions.c.energy_wh,
+).where(
+    sessions.c.charger_id == bindparam("b_charger"),
+    sessions.c.evse_number == bindparam("b_evse"),
+    sessions.c.stopped_at.is_(None),
+    or_(
+        sessions.c.remote_transaction_id.is_(None),
+        sessions.c.remote_transaction_id != bindparam("b_tx"),
+    ),
+)
+_TAG_BUSY = (
+    select(sessions.c.id)
+    .where(
+        sessions.c.id_tag == bindparam("b_tag"),
+        sessions.c.stopped_at.is_(None),
+        sessions.c.authorization_status == ACCEPTED,
+        sessions.c.rebooted_at.is_(None),
+        or_(
+            sessions.c.remote_transaction_id.is_(None),
+            sessions.c.remote_transaction_id != bindparam("b_tx"),
+        ),
+        sessions.c.updated_at >= bindparam("b_seen_since"),
+    )
+    .limit(1)
+)
+
+
+def register_of(samples: Sequence[Sample]) -> float | None:
+    """The energy register (Wh) in ``samples``: the last unphased reading."""
+    value = None
+    for s in samples:
+        if s.measurand == ENERGY and s.phase is None:
+            value = s.value
+    return value
+
+
+class TxEvents:
+    """Applies TxEventWrite, EvNeedsWrite and VariablesWrite on one connection."""
+
+    def __init__(self, place: Place, tag: Tag, close: Close) -> None:
+        self._place = place
+        self._tag = tag
+        self._close = close
+
+    def apply(self, conn: Connection, w: TxEventWrite, batch: Batch) -> TxEventResult:
+        now = utcnow()
+        if not self._first_time(conn, w, now):
+            return self._replayed(conn, w)
+        row = conn.execute(_FIND, {"b_charger": w.charger_id, "b_tx": w.transaction_id}).first()
+        superseded: tuple[Closed, ...] = ()
+        if row is None:
+            superseded = self._supersede(conn, w)
+            row = self._create(conn, w, now, batch)
+            was_running = False
+            fresh = True
+        else:
+            was_running = row.stopped_at is None and row.authorization_status == ACCEPTED
+            fresh = False
+        session_id: uuid.UUID = row.id
+        evse_number: int = row.evse_number
+        info: IdTagInfo | None = None
+        status = row.authorization_status
+        fields: dict[str, Any] = {"updated_at": now, "rebooted_at": None}
+        if w.id_tag is not None:
+            info = self._authorize(conn, w, now)
+            if fresh or w.id_tag != row.id_tag or status != info.status:
+                status = info.status
+                fields["id_tag"] = w.id_tag
+                fields["authorization_status"] = status
+        if w.charging_state is not None:
+            fields["charging_state"] = w.charging_state
+        if w.remote_start_id is not None:
+            fields["remote_start_id"] = w.remote_start_id
+        register = register_of(w.samples)
+        meter_start = row.meter_start
+        if meter_start is None and register is not None:
+            meter_start = fields["meter_start"] = register
+        energy = row.energy_wh
+        if register is not None and meter_start is not None:
+            energy = fields["energy_wh"] = max(0.0, register - meter_start)
+        batch.add_samples(w.charger_id, evse_number, session_id, w.samples)
+        late = row.stopped_at is not None and row.stop_reason in SERVER_STOP_REASONS
+        ended = w.event_type == "Ended" and (row.stopped_at is None or late)
+        if ended:
+            fields["stopped_at"] = w.timestamp
+            fields["stop_reason"] = (w.stopped_reason or "Local")[:32]
+            if register is not None:
+                fields["meter_stop"] = register
+        if row.stopped_at is None or ended:
+            conn.execute(update(sessions).where(sessions.c.id == session_id), fields)
+        running_now = status == ACCEPTED and row.stopped_at is None and not ended
+        return TxEventResult(
+            session_id=session_id,
+            evse_number=evse_number,
+            repeated=False,
+            id_tag_info=info,
+            began=running_now and not was_running,
+            refused=status != ACCEPTED and (was_running or fresh),
+            ended=ended and not late,
+            was_running=was_running,
+            energy_wh=energy,
+            late=ended and late,
+            superseded=superseded,
+        )
+
+    def _first_time(self, conn: Connection, w: TxEventWrite, now: datetime) -> bool:
+        """Record the event's identity; False if it was recorded before (a replay)."""
+        # ON CONFLICT DO NOTHING: a concurrent node that stored it first wins, and this
+        # transaction goes on (an IntegrityError would abort it on PostgreSQL).
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stored = conn.execute(
+            dialect.insert(transaction_events)
+            .values(
+                charger_id=w.charger_id,
+                transaction_id=w.transaction_id,
+                seq_no=w.seq_no,
+                event_type=w.event_type,
+                trigger_reason=w.trigger_reason[:32],
+                timestamp=w.timestamp,
+                offline=w.offline,
+                received_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+        return bool(stored.rowcount)
+
+    def _replayed(self, conn: Connection, w: TxEventWrite) -> TxEventResult:
+        row = conn.execute(_FIND, {"b_charger": w.charger_id, "b_tx": w.transaction_id}).first()
+        info = None
+        if w.id_tag is not None:
+            status = row.authorization_status if row is not None else "Invalid"
+            info = IdTagInfo(status)
+        return TxEventResult(
+            session_id=row.id if row is not None else uuid.UUID(int=0),
+            evse_number=row.evse_number if row is not None else w.evse_number or 0,
+            repeated=True,
+            id_tag_info=info,
+            began=False,
+            refused=False,
+            ended=False,
+            was_running=False,
+            energy_wh=row.energy_wh if row is not None else None,
+        )
+
+    def _authorize(self, conn: Connection, w: TxEventWrite, now: datetime) -> IdTagInfo:
+        assert w.id_tag is not None
+        busy = (
+            conn.execute(
+                _TAG_BUSY,
+                {
+                    "b_tag": w.id_tag,
+                    "b_tx": w.transaction_id,
+                    "b_seen_since": now - timedelta(seconds=w.suspect_after_s),
+                },
+            ).first()
+            is not None
+        )
+        return id_tag_info(
+            self._tag(conn, w.id_tag),
+            now,
+            busy_elsewhere=busy,
+            unknown_accepted=w.unknown_tags_accepted,
+        )
+
+    def _supersede(self, conn: Connection, w: TxEventWrite) -> tuple[Closed, ...]:
+        """An EVSE holds one transaction: older open ones there lost their Ended."""
+        if w.evse_number is None:
+            return ()
+        rows = conn.execute(
+            _OPEN_ON_EVSE,
+            {"b_charger": w.charger_id, "b_evse": w.evse_number, "b_tx": w.transaction_id},
+        ).all()
+        return tuple(self._close(conn, rows, w.charger_id, SUPERSEDED, w.timestamp))
+
+    def _create(self, conn: Connection, w: TxEventWrite, now: datetime, batch: Batch) -> Any:
+        number = w.evse_number or 1
+        evse_pk, connector_pk = self._place(conn, w.charger_id, number, batch)
+        session_id = uuid.uuid4()
+        conn.execute(
+            insert(sessions).values(
+                id=session_id,
+                charger_id=w.charger_id,
+                evse_id=evse_pk,
+                connector_pk=connector_pk,
+                evse_number=number,
+                connector_id=number,
+                transaction_id=None,
+                remote_transaction_id=w.transaction_id,
+                id_tag=None,
+                meter_start=None,
+                energy_wh=0.0,
+                started_at=w.timestamp,
+                authorization_status=ACCEPTED,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return conn.execute(_FIND, {"b_charger": w.charger_id, "b_tx": w.transaction_id}).one()
+
+
+def apply_ev_needs(conn: Connection, w: EvNeedsWrite) -> uuid.UUID | None:
+    """Set what the EV asked for on the EVSE's open session; its id, if there is one."""
+    row = conn.execute(
+        select(sessions.c.id)
+        .where(
+            sessions.c.charger_id == w.charger_id,
+            sessions.c.evse_number == w.evse_number,
+            sessions.c.stopped_at.is_(None),
+        )
+        .order_by(sessions.c.started_at.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    fields: dict[str, Any] = {"updated_at": utcnow()}
+    if w.departure_time is not None:
+        fields["departure_time"] = w.departure_time
+    if w.energy_wanted_wh is not None:
+        fields["energy_wanted_wh"] = w.energy_wanted_wh
+    if w.ev_max_current is not None:
+        fields["ev_max_current"] = w.ev_max_current
+    conn.execute(update(sessions).where(sessions.c.id == row.id), fields)
+    session_id: uuid.UUID = row.id
+    return session_id
+
+
+_KEY = (
+    "component",
+    "component_instance",
+    "evse_id",
+    "connector_id",
+    "variable",
+    "variable_instance",
+    "attribute_type",
+)
+_VALUES = (
+    "value",
+    "mutability",
+    "persistent",
+    "constant",
+    "data_type",
+    "unit",
+    "min_limit",
+    "max_limit",
+    "values_list",
+    "supports_monitoring",
+    "status",
+)
+
+
+def apply_variables(conn: Connection, w: VariablesWrite) -> int:
+    """Upsert each reported attribute; a field the message did not carry keeps what an
+    earlier report said (a GetVariables answer has no characteristics). How many."""
+    c = charger_variables.c
+    for v in w.variables:
+        key = {k: getattr(v, k) for k in _KEY}
+        found = conn.execute(
+            select(c.id).where(c.charger_id == w.charger_id, *(c[k] == key[k] for k in _KEY))
+        ).first()
+        said = {k: getattr(v, k) for k in _VALUES if getattr(v, k) is not None}
+        if w.source != "set" or v.status is None:
+            said["status"] = v.status  # an accepted get/set/report clears an old failure
+        if v.status is not None and w.source == "set":
+            said.pop("value", None)  # a refused SetVariables leaves the value as it was
+        said.update(source=w.source, updated_at=w.at)
+        if found is None:
+            conn.execute(insert(charger_variables).values(charger_id=w.charger_id, **key, **said))
+        else:
+            conn.execute(update(charger_variables).where(c.id == found.id), said)
+    return len(w.variables)
