@@ -1,4 +1,4 @@
-"""``chargegrid simulate``: run a fleet against any OCPP 1.6J central system."""
+"""``chargegrid simulate``: run a fleet against any OCPP 1.6J / 2.0.1 central system."""
 
 from __future__ import annotations
 
@@ -36,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mean-stay", type=float, default=3600.0, help="s a car stays")
     parser.add_argument("--sessions-csv", type=Path, help="replay car visits from a CSV")
     parser.add_argument("--password", help="Basic-auth password of every charger")
+    parser.add_argument(
+        "--ocpp",
+        choices=("1.6", "2.0.1", "mixed"),
+        default="1.6",
+        help="protocol of the chargers (mixed: every second one speaks 2.0.1)",
+    )
     register = parser.add_argument_group("create the chargers in a chargegrid server first")
     register.add_argument("--api", metavar="URL", help="e.g. http://127.0.0.1:8180/api/v1")
     register.add_argument("--token", help="an admin or service token")
@@ -87,6 +93,7 @@ def config_from(args: argparse.Namespace) -> FleetConfig:
         sessions_csv=args.sessions_csv,
         password=args.password,
         faults=faults_from(args),
+        ocpp=args.ocpp,
     )
 
 

@@ -13,16 +13,27 @@ import logging
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from chargegrid.sim.car import Car, random_car
 from chargegrid.sim.charger import ChargerSpec, SimCharger, SimClock
 from chargegrid.sim.draw_log import DrawLog
 from chargegrid.sim.faults import Faults
+from chargegrid.sim.state import OcppVersion
+from chargegrid.sim.v201.station import SimStation201
 
 log = logging.getLogger(__name__)
 
 THREE_PHASE_ROTATIONS = ("RST", "STR", "TRS")
 ONE_PHASE_ROTATIONS = ("R", "S", "T")
+# ``mixed``: even-indexed chargers (SIM-001, SIM-003, ...) speak 1.6, the others 2.0.1.
+FleetOcpp = Literal["1.6", "2.0.1", "mixed"]
+
+
+def ocpp_version(fleet_ocpp: FleetOcpp, index: int) -> OcppVersion:
+    if fleet_ocpp == "mixed":
+        return "1.6" if index % 2 == 0 else "2.0.1"
+    return fleet_ocpp
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class FleetConfig:
     # used by two cars at once and rests a while between cars.
     id_tags: tuple[str, ...] = ()
     faults: Faults = field(default_factory=Faults)
+    ocpp: FleetOcpp = "1.6"
 
     def __post_init__(self) -> None:
         if not self.id_tags:
@@ -81,6 +93,7 @@ def charger_specs(config: FleetConfig) -> list[ChargerSpec]:
                 rotations=rotations,
                 max_current=32.0,
                 password=config.password,
+                ocpp_version=ocpp_version(config.ocpp, i),
             )
         )
     return specs
@@ -121,7 +134,7 @@ class Fleet:
         self.clock = SimClock(config.speed)
         self.draw_log = DrawLog()
         self.chargers = {
-            spec.ocpp_id: SimCharger(
+            spec.ocpp_id: (SimStation201 if spec.ocpp_version == "2.0.1" else SimCharger)(
                 spec,
                 config.url,
                 clock=self.clock,

@@ -44,10 +44,12 @@ REBOOT_S = 0.5  # real seconds a rebooting charger is without power and offline
 Dial = Callable[[str, dict[str, str]], Awaitable[Transport]]
 
 
-async def dial_websocket(url: str, headers: dict[str, str]) -> Transport:
+async def dial_websocket(
+    url: str, headers: dict[str, str], subprotocol: str = "ocpp1.6"
+) -> Transport:
     ws = await websockets.connect(
         url,
-        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        subprotocols=[subprotocol],  # type: ignore[list-item]
         additional_headers=headers,
         compression=None,
         open_timeout=10,
