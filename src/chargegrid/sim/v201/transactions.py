@@ -156,8 +156,10 @@ class Transactions201(Link201):
             trigger,
             "Transaction.End",
             stopped_reason=stopped,
-            # The cable is out when the EV disconnected; otherwise the car is still there.
-            charging_state="Idle" if reason == "EVDisconnected" else None,
+            # The power path is open: the car is still there (EVConnected) unless it left.
+            charging_state="EVConnected"
+            if c.car is not None and reason != "EVDisconnected"
+            else "Idle",
         )
         self.profiles.transaction_ended(c.number)
         if self._reset_when_idle and not any(x.tx for x in self.connectors.values()):
