@@ -23,7 +23,7 @@ from chargegrid.sim.v201.variables import MAX_PROFILES, PERIODS_PER_SCHEDULE
 
 
 def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class SmartCharging201(Transactions201):
@@ -142,7 +142,7 @@ class SmartCharging201(Transactions201):
         if evse != 0 and evse not in self.connectors:
             return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEVSE"}}
         unit = p.get("chargingRateUnit", "A")
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = datetime.now(UTC)
         until = now + timedelta(seconds=p["duration"])
         c = self.connectors.get(evse)
         tx_id = c.tx_id if c is not None else None
