@@ -7,15 +7,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from chargegrid.ocpp.boot_sequence import BootSettings, LimitsFirst
+from chargegrid.ocpp.connection import Payload
 from chargegrid.ocpp.gateway import CommandGateway
 from chargegrid.ocpp.schemas import schemas
 from chargegrid.ocpp.server import OcppServer, PasswordCheck
+from chargegrid.ocpp.v201.device_model import from_get_results, from_set_results
 from chargegrid.ocpp.versions import VERSIONS
 from chargegrid.services.auth import verify_password
 from chargegrid.services.charger_messages import ChargerMessages
-from chargegrid.services.charger_ports import EventSink, ServerStore, SessionRules
+from chargegrid.services.charger_ports import (
+    EventSink,
+    ServerStore,
+    SessionRules,
+    VariablesWrite,
+)
 from chargegrid.services.group_commit import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -48,6 +57,7 @@ class OcppCentralSystem:
             heartbeat_interval=heartbeat_interval,
             session_rules=session_rules,
         )
+        self.gateway.observer = self._observe
         self.server = OcppServer(
             self.messages, self.gateway, check_password, limits_first, boot_settings
         )
@@ -86,6 +96,24 @@ class OcppCentralSystem:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
         await self.store.close()
+
+    async def _observe(
+        self, ocpp_id: str, action: str, request: Mapping[str, Any], answer: Payload
+    ) -> None:
+        """Keep what a GetVariables/SetVariables from an operator taught us."""
+        if action == "GetVariables":
+            learnt = from_get_results(answer.get("getVariableResult") or ())
+            source = "get"
+        elif action == "SetVariables":
+            data = request.get("setVariableData") or ()
+            learnt = from_set_results(data, answer.get("setVariableResult") or ())
+            source = "set"
+        else:
+            return
+        record = await self.store.charger(ocpp_id)
+        if record is not None:
+            write = VariablesWrite(record.id, source, learnt, self.messages.clock())
+            await self.messages.variables(write)
 
     async def _checkpoint_forever(self) -> None:
         """SQLite: the writer never checkpoints its WAL (it would stall group commits);

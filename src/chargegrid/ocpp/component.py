@@ -21,6 +21,7 @@ from chargegrid.config import Settings
 from chargegrid.domain.errors import DomainError
 from chargegrid.ocpp.central import OcppCentralSystem
 from chargegrid.ocpp.errors import AnswerError
+from chargegrid.services.charger_commands import ChangeAvailability
 from chargegrid.services.charger_ports import ServerStore, SessionRules
 
 log = logging.getLogger(__name__)
@@ -105,14 +106,9 @@ async def _on_change(
         evse = await store.evse_availability(row_id)
         if evse is not None and central.gateway.is_online(evse[0]):
             ocpp_id, number, enabled = evse
-            payload_out = {
-                "connectorId": number,
-                "type": "Operative" if enabled else "Inoperative",
-            }
+            command = ChangeAvailability(number, operative=enabled)
             _background(
-                central.gateway.send(
-                    ocpp_id, "ChangeAvailability", payload_out, AVAILABILITY_TIMEOUT
-                ),
+                central.gateway.command(ocpp_id, command, AVAILABILITY_TIMEOUT),
                 f"ChangeAvailability on {ocpp_id}",
             )
 

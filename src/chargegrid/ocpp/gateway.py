@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from chargegrid.domain.errors import ChargerTimeout, Conflict, InvalidValue
@@ -24,6 +24,8 @@ from chargegrid.ocpp.errors import OcppCallError
 from chargegrid.services.charger_commands import Command
 
 Encoder = Callable[[Command], tuple[str, dict[str, Any]]]
+# Told of every command's answer (the OCPP server stores device-model results).
+Observer = Callable[[str, str, Mapping[str, Any], Payload], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ class CommandGateway:
         self._live: dict[str, OcppConnection] = {}
         self._ready: set[str] = set()
         self._encoders: dict[OcppConnection, Encoder] = {}
+        self.observer: Observer | None = None
 
     def attach(
         self,
@@ -126,7 +129,10 @@ class CommandGateway:
         if encoder is None:
             raise Conflict(f"charger {ocpp_id}: no OCPP version known for its connection")
         action, payload = encoder(command)
-        return await self.send(ocpp_id, action, payload, timeout)
+        answer = await self.send(ocpp_id, action, payload, timeout)
+        if self.observer is not None:
+            await self.observer(ocpp_id, action, payload, answer)
+        return answer
 
     async def start(
         self, ocpp_id: str, action: str, payload: Mapping[str, Any]

@@ -33,6 +33,7 @@ from chargegrid.store.models import (
     TransactionId,
     Webhook,
 )
+from chargegrid.store.ocpp_tables import charger_variables
 from chargegrid.store.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
 
 M = TypeVar("M", bound=Base)
@@ -274,3 +275,32 @@ class WebhookRepository(Repository[Webhook]):
     async def enabled(self) -> list[Webhook]:
         query = select(Webhook).where(Webhook.enabled.is_(True))
         return list((await self.session.scalars(query)).all())
+
+
+class ChargerVariableRepository:
+    """The 2.0.1 device model as charger reported it (``ocpp_tables.charger_variables``)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def page(
+        self,
+        charger_id: uuid.UUID,
+        limit: int,
+        after_id: int | None = None,
+        component: str | None = None,
+        variable: str | None = None,
+        evse_id: int | None = None,
+    ) -> list[Any]:
+        c = charger_variables.c
+        query = select(charger_variables).where(c.charger_id == charger_id)
+        if component is not None:
+            query = query.where(c.component == component)
+        if variable is not None:
+            query = query.where(c.variable == variable)
+        if evse_id is not None:
+            query = query.where(c.evse_id == evse_id)
+        if after_id is not None:
+            query = query.where(c.id > after_id)
+        query = query.order_by(c.id).limit(limit)
+        return list((await self.session.execute(query)).all())

@@ -17,6 +17,7 @@ from chargegrid.store.db import Database
 from chargegrid.store.repositories import (
     ApiTokenRepository,
     ChargerRepository,
+    ChargerVariableRepository,
     CircuitRepository,
     ConnectorRepository,
     ElectricityMeterRepository,
@@ -45,6 +46,7 @@ class UnitOfWork:
         self.connectors = ConnectorRepository(s)
         self.sessions = SessionRepository(s)
         self.meter_values = MeterValueRepository(s)
+        self.variables = ChargerVariableRepository(s)
         self.id_tags = IdTagRepository(s)
         self.meters = ElectricityMeterRepository(s)
         self.tokens = ApiTokenRepository(s)

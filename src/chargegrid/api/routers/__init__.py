@@ -15,6 +15,7 @@ from chargegrid.api.routers import (
     meters,
     sessions,
     sites,
+    variables,
     webhooks,
 )
 
@@ -25,6 +26,7 @@ def all_routers() -> list[APIRouter]:
         sites.router,
         circuits.router,
         chargers.router,
+        variables.router,
         actions.router,
         evses.router,
         sessions.router,

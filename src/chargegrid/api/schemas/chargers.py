@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from chargegrid.api.schemas.common import Integer, Number, Timestamps, WriteModel, columns_of
 from chargegrid.api.schemas.evses import ConnectorCreate, EvseCreate, EvseOut
@@ -22,6 +22,11 @@ class ChargerUpdate(WriteModel):
     site_id: uuid.UUID | None = None
     circuit_id: uuid.UUID | None = None
     registration_status: Literal["Accepted", "Pending", "Rejected"] | None = None
+    ocpp_version_pin: Literal["1.6", "2.0.1"] | None = Field(
+        None,
+        description="Refuse any other OCPP version at the handshake; null: the best the "
+        "charger offers (2.0.1 before 1.6)",
+    )
     max_charge_current: ChargeCurrent | None = Field(None, description="0-32 A")
     min_charge_current: ChargeCurrent | None = Field(None, description="default 6 A")
     max_charge_phases: Literal[1, 3] | None = None
@@ -60,6 +65,33 @@ class ChargerCreate(ChargerUpdate):
     )
 
 
+class Capabilities(BaseModel):
+    """What this charger can do, as far as its OCPP version and its reports say."""
+
+    ocpp_version: str | None = Field(description="As negotiated on its last connection")
+    device_model: bool = Field(description="2.0.1: variables (GET .../variables)")
+    configuration_keys: bool = Field(description="1.6: get/change-configuration")
+    phase_to_use: bool = Field(
+        description="2.0.1 ACPhaseSwitchingSupported: a 1-phase session may be put on any phase"
+    )
+    charging_rate_units: list[str] | None
+    max_stack_level: int | None
+    transaction_events: bool = Field(description="2.0.1 TransactionEvent (seqNo, offline)")
+
+    @classmethod
+    def of(cls, charger: Charger) -> Capabilities:
+        v201 = (charger.ocpp_version or "").startswith("2")
+        return cls(
+            ocpp_version=charger.ocpp_version,
+            device_model=v201,
+            configuration_keys=charger.ocpp_version == "1.6",
+            phase_to_use=v201 and bool(charger.phase_switching),
+            charging_rate_units=charger.charging_rate_units,
+            max_stack_level=charger.max_stack_level,
+            transaction_events=v201,
+        )
+
+
 class ChargerOut(Timestamps):
     id: uuid.UUID
     ocpp_id: str
@@ -72,6 +104,8 @@ class ChargerOut(Timestamps):
     serial_number: str | None
     firmware_version: str | None
     ocpp_version: str | None
+    ocpp_version_pin: str | None
+    capabilities: Capabilities
     online: bool
     last_seen_at: datetime | None
     status: OcpiStatus
@@ -97,10 +131,12 @@ class ChargerOut(Timestamps):
         fields = columns_of(charger)
         fields.pop("password_hash")
         fields.pop("reported_configuration")
+        fields.pop("phase_switching", None)
         return cls.model_validate(
             {
                 **fields,
                 "has_password": charger.password_hash is not None,
+                "capabilities": Capabilities.of(charger),
                 "status": to_ocpi(charger.ocpp_status, charger.online),
                 "evses": [EvseOut.of(e, charger.online) for e in charger.evses],
             }

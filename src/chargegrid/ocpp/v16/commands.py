@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chargegrid.domain.errors import InvalidValue
+from chargegrid.ocpp.schemas import central_system_actions
 from chargegrid.services import charger_commands as c
 
 VERSION = "1.6"
@@ -64,6 +65,8 @@ def encode(command: c.Command) -> tuple[str, dict[str, Any]]:
         case c.Native(action=action, payload=payload, version=version):
             if version not in (None, VERSION):
                 raise InvalidValue.of("version", f"this charger speaks OCPP {VERSION}")
+            if action not in central_system_actions("v16"):
+                raise InvalidValue.of("action", f"{action} is not a CSMS call in OCPP {VERSION}")
             return action, dict(payload)
     raise InvalidValue.of("action", f"{type(command).__name__} has no OCPP 1.6 form")
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from chargegrid.domain.errors import InvalidValue
 from chargegrid.ocpp.charging_profiles import ChargingProfile
+from chargegrid.ocpp.schemas import central_system_actions
 from chargegrid.ocpp.v201.device_model import VariableRef
 from chargegrid.services import charger_commands as c
 
@@ -69,6 +70,8 @@ def encode(command: c.Command) -> tuple[str, dict[str, Any]]:
         case c.Native(action=action, payload=payload, version=version):
             if version not in (None, VERSION):
                 raise InvalidValue.of("version", f"this charger speaks OCPP {VERSION}")
+            if action not in central_system_actions("v201"):
+                raise InvalidValue.of("action", f"{action} is not a CSMS call in OCPP {VERSION}")
             return action, dict(payload)
     raise InvalidValue.of("action", f"{type(command).__name__} has no OCPP 2.0.1 form")
 

@@ -32,6 +32,8 @@ TECHNICAL = {
     "site_id": REQUIRED,
     "circuit_id": None,
     "registration_status": "Accepted",
+    # The OCPP version the charger must speak; None: the best it offers (docs/ocpp.md).
+    "ocpp_version_pin": None,
 }
 # Settings the charger itself must apply: a change makes config_sync pending again.
 PUSHED = frozenset({"meter_value_interval", "offline_charge_current", "offline_charge_phase"})
