@@ -10,6 +10,7 @@ bench/results/ocpp/*.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -18,6 +19,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +39,12 @@ def pinned(cpus: str, argv: list[str]) -> list[str]:
     return (["taskset", "-c", cpus] if shutil.which("taskset") else []) + argv
 
 
-def start_server(kind: str, port: int, loop: str | None = None) -> subprocess.Popen[str]:
+def start_server(
+    kind: str, port: int, loop: str | None = None, extra: list[str] | None = None
+) -> subprocess.Popen[str]:
     argv = [sys.executable, "-m", "bench.ocpp.server", kind, "--port", str(port)]
     proc = subprocess.Popen(
-        pinned("0", argv + (["--loop", loop] if loop else [])),
+        pinned("0", argv + (["--loop", loop] if loop else []) + (extra or [])),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -51,20 +56,24 @@ def start_server(kind: str, port: int, loop: str | None = None) -> subprocess.Po
     return proc
 
 
-def stop(proc: subprocess.Popen[str]) -> dict[str, float]:
-    """Stop the server; its group-commit statistics if it printed any."""
+def stop(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    """Stop the server; its group-commit statistics (and thread names) if it printed any."""
     proc.terminate()
     try:
         out, _ = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
         return {}
+    stats: dict[str, Any] = {}
     for line in out.splitlines():
         if line.startswith("STATS"):
             pairs = dict(item.split("=") for item in line.split()[1:])
             commits, writes = int(pairs["commits"]), int(pairs["writes"])
-            return {"commits": commits, "writes_per_commit": round(writes / max(commits, 1), 1)}
-    return {}
+            stats["commits"] = commits
+            stats["writes_per_commit"] = round(writes / max(commits, 1), 1)
+        elif line.startswith("THREADS"):  # native thread id -> name (bench.ocpp201)
+            stats["threads"] = dict(item.split("=", 1) for item in line.split()[1:])
+    return stats
 
 
 def _cpu(process: psutil.Process) -> float:
@@ -77,9 +86,18 @@ def client_cpus() -> str:
     return ",".join(str(c) for c in range(1, n)) if n > 1 else "0"
 
 
-def throughput(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+def throughput(
+    kind: str,
+    args: argparse.Namespace,
+    protocol: str = "1.6",
+    server_args: list[str] | None = None,
+    during_window: Callable[[int], AbstractContextManager[object]] | None = None,
+) -> dict[str, Any]:
+    """CALL -> CALLRESULT per second against a fresh ``kind`` server; ``protocol`` is the
+    OCPP version the load generators speak. ``during_window(server_pid)``, if given, is
+    entered for the measured window only (per-thread CPU, a profiler in the server)."""
     port = free_port()
-    server = start_server(kind, port, args.server_loop)
+    server = start_server(kind, port, args.server_loop, server_args)
     try:
         per = args.clients // args.client_procs
         clients = [
@@ -101,6 +119,8 @@ def throughput(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                         str(args.seconds),
                         "--warmup",
                         str(args.warmup),
+                        "--protocol",
+                        protocol,
                     ],
                 ),
                 stdout=subprocess.PIPE,
@@ -115,7 +135,9 @@ def throughput(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(args.warmup)
         cpu_start = _cpu(process)
         load_start = sum(_cpu(p) for p in loaders)
-        time.sleep(args.seconds)
+        window = during_window(server.pid) if during_window else contextlib.nullcontext()
+        with window:
+            time.sleep(args.seconds)
         cpu_end = _cpu(process)
         load_cpu = sum(_cpu(p) for p in loaders) - load_start
         reports = [json.loads(c.communicate()[0].strip().splitlines()[-1]) for c in clients]
@@ -125,6 +147,7 @@ def throughput(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     cpu = cpu_end - cpu_start
     return {
         "kind": kind,
+        "protocol": protocol,
         "clients": per * args.client_procs,
         "calls_per_s": round(calls / args.seconds),
         "errors": sum(r["errors"] for r in reports),
@@ -134,7 +157,8 @@ def throughput(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "server_cpu_s_in_window": round(cpu, 2),
         "calls_per_server_cpu_s": round(calls / cpu) if cpu > 0 else None,
         "load_generator_cpu_s_in_window": round(load_cpu, 2),
-        "group_commit": stats,
+        "group_commit": {k: v for k, v in stats.items() if k != "threads"},
+        **({"thread_names": stats["threads"]} if "threads" in stats else {}),
         "failure_sample": [f for r in reports for f in r["failure_sample"]][:3],
     }
 

@@ -4,6 +4,12 @@ so the central system (pinned to its own core) is what is measured.
 Each charger boots, starts a transaction, then sends MeterValues (3 phase currents,
 power, energy, SoC) back to back, one outstanding CALL at a time as OCPP requires; every
 ``cycle`` messages it stops and starts a transaction. Prints one JSON line.
+
+``--protocol 2.0.1``: the same over an ``ocpp2.0.1`` socket. Each station boots, opens
+its transaction with a TransactionEvent(Started) (idToken, EVSE 1, the register), then
+sends TransactionEvent(Updated) with the same six readings as the 1.6 MeterValues (as
+2.0.1 numbers with ``unitOfMeasure``), ``seqNo`` counting up per transaction; every
+``cycle`` events a TransactionEvent(Ended) and a new transaction.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import argparse
 import asyncio
 import json
 import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import orjson
@@ -49,32 +57,41 @@ class Counter:
         self.latencies: list[float] = []
 
 
+Call = Callable[[str, dict[str, object]], Awaitable[dict[str, object]]]
+
+
+def caller(ws: websockets.ClientConnection, counter: Counter) -> Call:
+    """One CALL at a time on ``ws``, counted and timed; its CALLRESULT payload."""
+    seq = 0
+
+    async def call(action: str, payload: dict[str, object]) -> dict[str, object]:
+        nonlocal seq
+        seq += 1
+        sent = time.monotonic()
+        await ws.send(orjson.dumps([2, str(seq), action, payload]), text=True)
+        reply = orjson.loads(await ws.recv(decode=False))
+        while reply[0] == 2:  # the CSMS asks something (post-boot sync): decline
+            await ws.send(orjson.dumps([4, reply[1], "NotSupported", "", {}]), text=True)
+            reply = orjson.loads(await ws.recv(decode=False))
+        done = time.monotonic()
+        counter.total += 1
+        if reply[0] != 3:
+            counter.errors += 1
+        if counter.start <= done < counter.end:
+            counter.in_window += 1
+            if counter.in_window % 50 == 0:
+                counter.latencies.append(done - sent)
+        result: dict[str, object] = reply[2] if reply[0] == 3 else {}
+        return result
+
+    return call
+
+
 async def charger(url: str, name: str, counter: Counter, cycle: int, stop_at: float) -> None:
     async with websockets.connect(
         f"{url}/{name}", subprotocols=["ocpp1.6"], compression=None, open_timeout=60
     ) as ws:
-        seq = 0
-
-        async def call(action: str, payload: dict[str, object]) -> dict[str, object]:
-            nonlocal seq
-            seq += 1
-            sent = time.monotonic()
-            await ws.send(orjson.dumps([2, str(seq), action, payload]), text=True)
-            reply = orjson.loads(await ws.recv(decode=False))
-            while reply[0] == 2:  # the CSMS asks something (post-boot sync): decline
-                await ws.send(orjson.dumps([4, reply[1], "NotSupported", "", {}]), text=True)
-                reply = orjson.loads(await ws.recv(decode=False))
-            done = time.monotonic()
-            counter.total += 1
-            if reply[0] != 3:
-                counter.errors += 1
-            if counter.start <= done < counter.end:
-                counter.in_window += 1
-                if counter.in_window % 50 == 0:
-                    counter.latencies.append(done - sent)
-            result: dict[str, object] = reply[2] if reply[0] == 3 else {}
-            return result
-
+        call = caller(ws, counter)
         await call("BootNotification", {"chargePointVendor": "bench", "chargePointModel": "load"})
         energy = 1000
         while time.monotonic() < stop_at:
@@ -99,13 +116,112 @@ async def charger(url: str, name: str, counter: Counter, cycle: int, stop_at: fl
             )
 
 
+def sampled_201(energy: int) -> list[dict[str, object]]:
+    """The 1.6 frame's six readings in 2.0.1's words (numbers, ``unitOfMeasure``)."""
+    return [
+        {
+            "value": 15.9,
+            "measurand": "Current.Import",
+            "phase": "L1",
+            "unitOfMeasure": {"unit": "A"},
+        },
+        {
+            "value": 16.0,
+            "measurand": "Current.Import",
+            "phase": "L2",
+            "unitOfMeasure": {"unit": "A"},
+        },
+        {
+            "value": 15.8,
+            "measurand": "Current.Import",
+            "phase": "L3",
+            "unitOfMeasure": {"unit": "A"},
+        },
+        {"value": 11000, "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "W"}},
+        {
+            "value": energy,
+            "measurand": "Energy.Active.Import.Register",
+            "unitOfMeasure": {"unit": "Wh"},
+        },
+        {"value": 55, "measurand": "SoC", "unitOfMeasure": {"unit": "Percent"}},
+    ]
+
+
+def transaction_event(
+    event_type: str,
+    trigger: str,
+    seq_no: int,
+    info: Mapping[str, object],
+    sampled: Sequence[Mapping[str, object]],
+) -> dict[str, object]:
+    at = ts()
+    return {
+        "eventType": event_type,
+        "timestamp": at,
+        "triggerReason": trigger,
+        "seqNo": seq_no,
+        "transactionInfo": info,
+        "meterValue": [{"timestamp": at, "sampledValue": sampled}],
+    }
+
+
+async def station(url: str, name: str, counter: Counter, cycle: int, stop_at: float) -> None:
+    """A 2.0.1 charging station: one transaction after another, meter values as Updated."""
+    async with websockets.connect(
+        f"{url}/{name}", subprotocols=["ocpp2.0.1"], compression=None, open_timeout=60
+    ) as ws:
+        call = caller(ws, counter)
+        await call(
+            "BootNotification",
+            {"chargingStation": {"vendorName": "bench", "model": "load"}, "reason": "PowerUp"},
+        )
+        energy = 1000
+        while time.monotonic() < stop_at:
+            tx = str(uuid.uuid4())
+            seq_no = 0
+            started = transaction_event(
+                "Started",
+                "Authorized",
+                seq_no,
+                {"transactionId": tx, "chargingState": "Charging"},
+                [{"value": energy, "context": "Transaction.Begin"}],
+            )
+            started["idToken"] = {"idToken": "TAG" + name[-5:], "type": "ISO14443"}
+            started["evse"] = {"id": 1, "connectorId": 1}
+            await call("TransactionEvent", started)
+            updated_info = {"transactionId": tx, "chargingState": "Charging"}
+            for _ in range(cycle):
+                energy += 3
+                seq_no += 1
+                await call(
+                    "TransactionEvent",
+                    transaction_event(
+                        "Updated", "MeterValuePeriodic", seq_no, updated_info, sampled_201(energy)
+                    ),
+                )
+                if time.monotonic() >= stop_at:
+                    break
+            seq_no += 1
+            await call(
+                "TransactionEvent",
+                transaction_event(
+                    "Ended",
+                    "StopAuthorized",
+                    seq_no,
+                    {"transactionId": tx, "stoppedReason": "Local"},
+                    [{"value": energy, "context": "Transaction.End"}],
+                ),
+            )
+
+
 async def throughput(args: argparse.Namespace) -> dict[str, object]:
     t0 = time.monotonic()
     counter = Counter(t0 + args.warmup, t0 + args.warmup + args.seconds)
     stop_at = counter.end
     names = [f"BENCH{i:05d}" for i in range(args.first, args.first + args.clients)]
+    run = station if args.protocol == "2.0.1" else charger
     results = await asyncio.gather(
-        *(charger(args.url, n, counter, args.cycle, stop_at) for n in names),
+        *(run(args.url, n, counter, args.cycle, stop_at) for n in names),
         return_exceptions=True,
     )
     failures = [repr(r) for r in results if isinstance(r, BaseException)]
@@ -163,6 +279,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--cycle", type=int, default=50, help="MeterValues per transaction")
+    parser.add_argument("--protocol", choices=("1.6", "2.0.1"), default="1.6")
     args = parser.parse_args()
     raise_fd_limit()
     # uvloop: the load generator's own cost per call is what caps the measured rate
