@@ -187,6 +187,7 @@ class ChargerLink:
         self._down_reason = "PowerLoss"  # why it last went down (StopTransaction reason)
         self._need_boot = True
         self._boot_asked = asyncio.Event()  # TriggerMessage(BootNotification)
+        self.heartbeat_changed = asyncio.Event()  # set: the interval restarts
         self._speaking = False  # this connection's silence and boot are over
         self._stopping = False
         self._transport: Transport | None = None
@@ -309,7 +310,12 @@ class ChargerLink:
 
     async def _heartbeats(self, connection: OcppConnection) -> None:
         while True:
-            await asyncio.sleep(max(1.0, self._heartbeat_s()))
+            self.heartbeat_changed.clear()
+            try:
+                await asyncio.wait_for(self.heartbeat_changed.wait(), max(1.0, self._heartbeat_s()))
+                continue  # a new interval: count it from now
+            except TimeoutError:
+                pass
             await connection.call("Heartbeat", {}, CALL_TIMEOUT)
 
     async def _drop_link_later(self, transport: Transport, every: float) -> None:

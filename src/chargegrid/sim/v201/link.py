@@ -24,7 +24,7 @@ from chargegrid.sim.link import dial_websocket
 from chargegrid.sim.outbox import CALL_TIMEOUT, Outgoing
 from chargegrid.sim.state import ChargerSpec, SimClock, ocpp_now
 from chargegrid.sim.v201 import wire
-from chargegrid.sim.v201.device_model import DeviceModel
+from chargegrid.sim.v201.device_model import DeviceModel, Variable
 from chargegrid.sim.v201.variables import LiveReads, station_variables
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ class Link201(SimCharger):
                 spec, LiveReads(self._availability, lambda: len(self.profiles.profiles))
             )
         )
+        self.device.on_change = self._variable_changed
         self.boot_reason = "PowerUp"
         self._reset_when_idle = False  # Reset OnIdle answered Scheduled
 
@@ -64,6 +65,10 @@ class Link201(SimCharger):
 
     def variable(self, component: str, name: str, **where: Any) -> str:
         return self.device.value(component, name, **where)
+
+    def _variable_changed(self, variable: Variable) -> None:
+        if (variable.component, variable.name) == ("OCPPCommCtrlr", "HeartbeatInterval"):
+            self.heartbeat_changed.set()
 
     def _set_heartbeat_interval(self, seconds: int) -> None:
         self.device.find("OCPPCommCtrlr", "HeartbeatInterval").value = str(seconds)
