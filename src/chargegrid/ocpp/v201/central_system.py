@@ -43,11 +43,11 @@ NOTICES = (
     "ClearedChargingLimit",
     "NotifyChargingLimit",
 )
-# A station not (yet) accepted may say who it is, how it is, and report its device
-# model when asked (OCPP 2.0.1 B02: a Pending station is configured before acceptance).
-_BEFORE_ACCEPTANCE = frozenset(
-    {"BootNotification", "Heartbeat", "StatusNotification", "NotifyReport"}
-)
+# A station not (yet) accepted may only boot again, and report its device model when
+# asked; anything else is a SecurityError (B02.FR.09, B03.FR.07: a StatusNotification or
+# Heartbeat is only allowed when the CSMS triggered it, and it sends nothing before
+# acceptance).
+_BEFORE_ACCEPTANCE = frozenset({"BootNotification", "NotifyReport"})
 # 2.0.1 connectorStatus -> the status our store reads (1.6 words where they mean the
 # same: Available ends open sessions there, as in 1.6).
 CONNECTOR_STATUS = {
