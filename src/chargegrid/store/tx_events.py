@@ -168,7 +168,14 @@ class TxEvents:
         fields: dict[str, Any] = {"updated_at": now, "rebooted_at": None}
         if w.id_tag is not None:
             info = self._authorize(conn, w, now)
-            if fresh or w.id_tag != row.id_tag or status != info.status:
+            # Another token stopping the transaction (a group member, a master pass) is
+            # answered, but the transaction stays its starter's.
+            stopper = (
+                row.id_tag is not None
+                and w.id_tag != row.id_tag
+                and (w.trigger_reason == "StopAuthorized" or w.event_type == "Ended")
+            )
+            if not stopper and (fresh or w.id_tag != row.id_tag or status != info.status):
                 status = info.status
                 fields["id_tag"] = w.id_tag
                 fields["authorization_status"] = status
