@@ -264,7 +264,7 @@ class Transaction:
                 trigger_reason=trigger_reason,
                 seq_no=next(self.seq) if seq_no is None else seq_no,
                 transaction_info=info,
-                id_token={"id_token": id_token, "type": token_type} if id_token else None,
+                id_token=None if id_token is None else {"id_token": id_token, "type": token_type},
                 evse={"id": self.evse_id, "connector_id": self.connector_id} if evse else None,
                 meter_value=meter_value,
                 offline=offline,
@@ -275,7 +275,7 @@ class Transaction:
     async def start(self, id_token: str | None = None, wh: float = 1000.0, **kw: Any) -> Any:
         return await self.event(
             "Started",
-            "Authorized" if id_token else "CablePluggedIn",
+            "CablePluggedIn" if id_token is None else "Authorized",
             id_token=id_token,
             charging_state=kw.pop("charging_state", "Charging"),
             wh=wh,
