@@ -213,7 +213,7 @@ async def test_get_charging_profiles_reports_and_composite_schedule() -> None:
 
 async def test_live_profile_delay_after_reconnect_answers_late_above_level_0() -> None:
     csms = StationCsms()
-    s = station(csms, Faults(live_profile_delay_after_reconnect_s=0.5))
+    s = station(csms, Faults(live_profile_delay_after_reconnect_s=1.0))
     async with running(s):
         tx_id = await charging(csms, s)
         s.drop_link()
@@ -223,7 +223,7 @@ async def test_live_profile_delay_after_reconnect_answers_late_above_level_0() -
         live = profile(2, "TxProfile", 8, transactionId=tx_id, stackLevel=2)
         t0 = time.monotonic()
         assert (await set_profile(csms, 0, failsafe))["status"] == "Accepted"
-        assert time.monotonic() - t0 < 0.4
+        assert time.monotonic() - t0 < 0.8
         assert (await set_profile(csms, 1, live))["status"] == "Accepted"
-        assert time.monotonic() - t0 >= 0.5
+        assert time.monotonic() - t0 >= 1.0
         await until(lambda: near(s, 8.0), "8 A once answered")
