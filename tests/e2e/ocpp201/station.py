@@ -275,7 +275,7 @@ class Transaction:
     async def start(self, id_token: str | None = None, wh: float = 1000.0, **kw: Any) -> Any:
         return await self.event(
             "Started",
-            "CablePluggedIn" if id_token is None else "Authorized",
+            kw.pop("trigger_reason", "CablePluggedIn" if id_token is None else "Authorized"),
             id_token=id_token,
             charging_state=kw.pop("charging_state", "Charging"),
             wh=wh,
