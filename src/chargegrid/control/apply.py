@@ -87,6 +87,8 @@ class Setpoint:
     transaction_id: int | str | None = None
     # What its car draws now (highest terminal, A; a fresh reading), None: unknown.
     drawing: float | None = None
+    # 2.0.1: the terminal a 1-phase car is put on (balancing.phase_choice), or None.
+    phase_to_use: int | None = None
 
 
 class Outcome(StrEnum):
@@ -549,6 +551,7 @@ class ApplyEngine:
             stack_level=sp.caps.live_stack_level,
             transaction_id=sp.transaction_id if purpose is Purpose.TX else None,
             valid_to=valid_to if leased else None,
+            phase_to_use=sp.phase_to_use,
         )
 
         def book(answer: _Answer, sent_at: float) -> None:

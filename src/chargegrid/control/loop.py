@@ -146,6 +146,8 @@ class _SiteState:
     failsafe: dict[EvseKey, Limit] = field(default_factory=dict)
     triggered_at: float | None = None
     phase_switches: dict[str, int] = field(default_factory=dict)
+    # 2.0.1 phaseToUse: the terminal each 1-phase session was put on, kept for its life.
+    phase_to_use: dict[str, int] = field(default_factory=dict)
     limits: dict[str, float] = field(default_factory=dict)  # session -> planned A
     memo: DemandMemo = field(default_factory=dict)  # see problem._planned
     # The chargers the failsafe signature was last worked out for, and their part of it.
@@ -669,15 +671,19 @@ class ControlLoop:
             if ctx is None:
                 continue
             key, charger = ctx.key, ctx.charger
+            # A car put on one phase is told 1 phase, whatever terminals are counted.
+            terminal = built.phase_to_use.get(entry.session_id)
+            phases = 1 if terminal is not None else entry.phases
             setpoints.append(
                 Setpoint(
                     key,
                     charger.ocpp_id,
-                    Limit(entry.limit_a, entry.phases),
+                    Limit(entry.limit_a, phases),
                     failsafe.get(key, NO_LIMIT),
                     charger.caps,
                     ctx.session.transaction_id,
                     drawing(entry.session_id),
+                    terminal,
                 )
             )
         setpoints += [
@@ -781,6 +787,7 @@ class ControlLoop:
             unmanaged_hold=self._hold,
             previous=state.plan,
             phase_switches=state.phase_switches,
+            phase_to_use=state.phase_to_use,
             memo=state.memo,
             violating=violating,
             reacting=frozenset(reacting),
@@ -796,6 +803,7 @@ class ControlLoop:
         # Kept also when equal: the next round then compares the same tuples, at once.
         state.failsafe_sig = sig
         built = build_problem(snapshot, base)
+        state.phase_to_use = built.phase_to_use  # open sessions only
         if len(state.memo) > 2 * len(built.contexts) + 100:
             # Sessions come and go: keep only the ones planned now.
             state.memo = {k: v for k, v in state.memo.items() if k in built.contexts}

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from chargegrid.balancing import ZERO, Demand, Node, PhaseAmps, Plan, Problem, to_grid
+from chargegrid.balancing.phase_choice import choose_terminals
 from chargegrid.control.apply import EvseKey
 from chargegrid.control.compliance import ABOVE_LIMIT
 from chargegrid.control.compliance import REASON as NOT_FOLLOWING_LIMIT
@@ -74,6 +75,8 @@ class Inputs:
     # Cars just cut that may still draw their old limit (IEC 61851's reaction time): held
     # at that (``held``) until they have had the time or a reading shows they followed.
     ramping: frozenset[EvseKey] = frozenset()
+    # 2.0.1 phaseToUse: the terminal each 1-phase session was put on (the loop keeps it).
+    phase_to_use: Mapping[str, int] = field(default_factory=dict)
 
 
 # session id -> (what its context and demand were built from, the context, the demand).
@@ -124,6 +127,8 @@ class Built:
     idle: tuple[IdleEvse, ...]
     node_to_grid: dict[str, PhaseRotation]
     measured: dict[str, Optional3]  # by node id, per grid phase
+    # Open sessions put on one terminal (phaseToUse), incl. those chosen in this round.
+    phase_to_use: dict[str, int] = field(default_factory=dict)
 
 
 def node_rotations(snapshot: SiteSnapshot) -> dict[str, PhaseRotation]:
@@ -186,6 +191,28 @@ def connector_load(
     return (values[0], values[1], values[2])
 
 
+def may_choose_phase(charger: ChargerSpec, connector: ConnectorSpec) -> bool:
+    """A 1-phase car (the charger set to 1 phase) on a 3-phase AC connector of a station
+    that can switch it to any phase (2.0.1 ACPhaseSwitchingSupported)."""
+    power_type = PowerType(connector.power_type)
+    return (
+        charger.caps.phase_switching
+        and charger.caps.ocpp_version.startswith("2")
+        and charger.max_charge_phases == 1
+        and not power_type.is_dc
+        and rotation_of(connector.rotation).phase_count == 3
+    )
+
+
+def put_on(learnt: tuple[int, ...] | None, terminal: int) -> tuple[int, ...]:
+    """The terminals a car put on ``terminal`` may load: only that one once a reading
+    shows it there alone; before (or if it drew elsewhere), terminal 1 too, where it
+    draws until the station has applied phaseToUse."""
+    if learnt == (terminal,):
+        return learnt
+    return tuple(sorted({*(learnt or ()), 1, terminal}))
+
+
 def _terminals(
     learnt: tuple[int, ...] | None, connector_phases: int, phases: int
 ) -> tuple[int, ...]:
@@ -245,6 +272,9 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                 phases_count = rotation_of(connector.rotation).phase_count
                 limit = _held_limit(inputs, key, charger, connector, phases_count)
                 learnt = inputs.learner.used_terminals(session.id) if session else None
+                chosen = inputs.phase_to_use.get(session.id) if session else None
+                if chosen is not None:
+                    learnt = put_on(learnt, chosen)
                 load = connector_load(
                     rotation, _terminals(learnt, phases_count, limit.phases), limit.amps
                 )
@@ -296,7 +326,38 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
         previous=inputs.previous,
         voltage=snapshot.voltage,
     )
-    return Built(problem, contexts, tuple(held), tuple(idle), rotations, node_measured)
+    open_sessions = {s.id for s in snapshot.sessions}
+    problem, phase_to_use = _choose_phases(problem, contexts, open_sessions, inputs)
+    return Built(
+        problem, contexts, tuple(held), tuple(idle), rotations, node_measured, phase_to_use
+    )
+
+
+def _choose_phases(
+    problem: Problem,
+    contexts: Mapping[str, SessionContext],
+    open_sessions: set[str],
+    inputs: Inputs,
+) -> tuple[Problem, dict[str, int]]:
+    """Put each new 1-phase session of a phase-switching station on the phase with the
+    most headroom (``balancing.phase_choice``), before the car draws: once it has drawn,
+    it stays where it is (a car is never moved while it charges)."""
+    known = {sid: t for sid, t in inputs.phase_to_use.items() if sid in open_sessions}
+    candidates = [
+        sid
+        for sid, ctx in contexts.items()
+        if sid not in known
+        and may_choose_phase(ctx.charger, ctx.connector)
+        and inputs.learner.used_terminals(sid) is None
+    ]
+    new = choose_terminals(problem, candidates)
+    if not new:
+        return problem, known
+    demands = tuple(
+        replace(d, used_terminals=put_on(None, new[d.session_id])) if d.session_id in new else d
+        for d in problem.demands
+    )
+    return replace(problem, demands=demands), {**known, **new}
 
 
 def _held_limit(
@@ -344,6 +405,7 @@ def _planned(
         learner.cap(session.id),
         learner.used_terminals(session.id),
         inputs.phase_switches.get(session.id, 0),
+        inputs.phase_to_use.get(session.id),
     )
     memo = inputs.memo
     if memo is not None:
@@ -377,7 +439,10 @@ def _demand(
     if cap is not None:
         maxima.append(max(cap, charger.min_charge_current))
     used = inputs.learner.used_terminals(session.id)
-    if used is None and charger.max_charge_phases == 1:
+    chosen = inputs.phase_to_use.get(session.id)
+    if chosen is not None:
+        used = put_on(used, chosen)
+    elif used is None and charger.max_charge_phases == 1:
         used = (1,)
     rotation = rotation_of(connector.rotation)
     return Demand(

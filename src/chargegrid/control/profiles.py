@@ -54,6 +54,8 @@ class ChargerCaps:
     rate_unit: str = "A"  # "A" or "W" (ChargingScheduleAllowedChargingRateUnit)
     tx_profile_supported: bool = True  # False: the charger only honours TxDefaultProfile
     voltage: float = DEFAULT_NOMINAL_VOLTAGE  # line-to-neutral, to convert A -> W
+    # 2.0.1 ACPhaseSwitchingSupported: a 1-phase limit may name its phase (phaseToUse).
+    phase_switching: bool = False
 
     @property
     def live_stack_level(self) -> int:
@@ -95,6 +97,7 @@ def set_profile_payload(
     stack_level: int,
     transaction_id: int | str | None = None,
     valid_to: datetime | None = None,
+    phase_to_use: int | None = None,
 ) -> dict[str, Any]:
     """The SetChargingProfile request for ``caps.ocpp_version`` (1.6 or 2.0.1)."""
     unit, value = _rate(limit.amps, limit.phases, caps)
@@ -107,6 +110,8 @@ def set_profile_payload(
     if valid_to is not None:
         profile["validTo"] = _iso(valid_to)
     if caps.ocpp_version.startswith("2"):
+        if phase_to_use is not None and limit.phases == 1 and caps.phase_switching:
+            period["phaseToUse"] = phase_to_use
         profile["id"] = profile_id
         if purpose is Purpose.TX and transaction_id is not None:
             profile["transactionId"] = str(transaction_id)

@@ -140,6 +140,7 @@ def caps_of(charger: Row, voltage: float) -> ChargerCaps:
         max_stack_level=charger.max_stack_level if charger.max_stack_level is not None else 8,
         rate_unit="W" if watts_only else "A",
         voltage=voltage,
+        phase_switching=bool(charger.phase_switching),
     )
 
 
