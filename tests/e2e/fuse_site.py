@@ -7,6 +7,9 @@ Site (63 A main fuse)
  ├─ circuit A, 32 A: A1 3-phase (RST), A2 1-phase on S (grid L2)
  └─ circuit B, 20 A: B1 3-phase (STR), B2 1-phase on T (grid L3)
 
+A1 and B2 speak OCPP 2.0.1, A2 and B1 1.6 (``FLEET_VERSIONS``; test_load_fuses runs its
+scenarios on an all-1.6 fleet too).
+
 ``Site.scan`` checks, at the end of every physics step, every fuse on every phase: site
 63 A, A 32 A, B 20 A (plus the simulated building load where a test adds one);
 ``Site.overload`` integrates what flowed above them in ampere-seconds.
@@ -27,6 +30,7 @@ from chargegrid.sim.charger import ChargerSpec
 from chargegrid.sim.draw_log import DrawSample
 from chargegrid.sim.faults import Faults
 from chargegrid.sim.fleet import Fleet, FleetConfig
+from chargegrid.sim.state import OcppVersion
 from chargegrid.store import models as m
 from tests.e2e.conftest import Csms, eventually
 
@@ -38,6 +42,10 @@ CHARGERS = {
     "B1": ("B", 3, "STR"),
     "B2": ("B", 1, "T"),
 }
+# Which chargers speak OCPP 2.0.1 (the rest 1.6): a mixed fleet by default, so every
+# fuse scenario runs through both protocol adapters; a suite may switch it.
+MIXED: dict[str, OcppVersion] = {"A1": "2.0.1", "B2": "2.0.1"}
+FLEET_VERSIONS: dict[str, OcppVersion] = dict(MIXED)
 TAG = "E2E-TAG"
 TICK_S = 0.05  # real seconds between the simulator's physics steps
 STEP_GAP_S = TICK_S / 2  # samples closer than this belong to one step
@@ -305,7 +313,13 @@ async def seed_site(
 
 def sim_specs() -> list[ChargerSpec]:
     return [
-        ChargerSpec(ocpp_id, connectors=1, phases=phases, rotations=(rotation,))
+        ChargerSpec(
+            ocpp_id,
+            connectors=1,
+            phases=phases,
+            rotations=(rotation,),
+            ocpp_version=FLEET_VERSIONS.get(ocpp_id, "1.6"),
+        )
         for ocpp_id, (_, phases, rotation) in CHARGERS.items()
     ]
 

@@ -210,7 +210,7 @@ async def test_refused_handshakes_are_logged_with_id_and_reason(
     caplog.set_level(logging.WARNING, logger="chargegrid.ocpp.server")
     attempts = [
         (csms.url("NOBODY"), ["ocpp1.6"], "NOBODY", "unknown charge point id"),
-        (csms.url("LOCKED"), ["ocpp2.0.1"], "LOCKED", "subprotocols ['ocpp2.0.1'] offered"),
+        (csms.url("LOCKED"), ["ocpp1.5"], "LOCKED", "subprotocols ['ocpp1.5'] offered"),
         (csms.url("LOCKED"), ["ocpp1.6"], "LOCKED", "no Basic credentials"),
         (
             csms.url("LOCKED").replace("ws://", "ws://LOCKED:wrong@"),

@@ -35,6 +35,7 @@ from sqlalchemy import select
 from chargegrid.control.compliance import ComplianceSettings
 from chargegrid.control.profiles import Limit
 from chargegrid.ocpp.boot_sequence import BootSettings
+from chargegrid.services.charger_commands import Reset
 from chargegrid.services.charger_ports import SessionRules
 from chargegrid.sim.faults import Faults
 from chargegrid.store.charger_store import sessions
@@ -150,7 +151,7 @@ async def test_hard_reset_keeping_its_tx_profile_and_resuming_on_a_tight_site(
         live = await steady_live_limit(site)
         charger = site.fleet.charger("A1")
         tx_before = charger.connectors[1].tx_id
-        answer = await field.csms.central.gateway.send("A1", "Reset", {"type": "Hard"}, 5.0)
+        answer = await field.csms.central.gateway.command("A1", Reset(hard=True), 5.0)
         assert answer["status"] == "Accepted"
         await eventually(lambda: value(charger.boots >= 2), what="A1 booted again")
         assert charger.connectors[1].tx_id == tx_before  # the same transaction resumed

@@ -23,6 +23,8 @@ import pytest
 from chargegrid.control.loop import ControlLoop
 from chargegrid.sim.faults import Faults
 from chargegrid.store import models as m
+from chargegrid.store.charger_store import SqlChargerStore
+from tests.e2e import fuse_site
 from tests.e2e.conftest import Csms, eventually
 from tests.e2e.fuse_site import (
     A_A,
@@ -45,6 +47,14 @@ from tests.e2e.fuse_site import value as _value
 __all__ = ["A_A", "B_A", "CHARGERS", "LOOP", "SITE_A", "TICK_S", "Site", "_seed", "_specs"]
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True, params=["mixed", "all-1.6"])
+def fleet_versions(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every scenario on the mixed 1.6 + 2.0.1 fleet, and on 1.6 chargers alone."""
+    versions = dict(fuse_site.MIXED) if request.param == "mixed" else {}
+    monkeypatch.setattr(fuse_site, "FLEET_VERSIONS", versions)
+    return str(request.param)
 
 
 async def test_cut_from_63_to_10_amps(csms: Csms) -> None:
@@ -198,7 +208,8 @@ async def test_server_killed_and_restarted_mid_session(csms: Csms, tmp_path: Pat
             what="the leases to run out",
         )
         assert site.scan() == []
-        central = type(csms.central)(csms.db.engine, csms.bus, heartbeat_interval=60)
+        store = SqlChargerStore(csms.db.engine)
+        central = type(csms.central)(store, csms.bus, heartbeat_interval=60)
         await central.start("127.0.0.1", port)
         csms.central = central
         loop = ControlLoop(csms.db.session, csms.bus, central.gateway, LOOP)

@@ -299,7 +299,10 @@ class ControlLoop:
     async def _on_connected(self, payload: dict[str, Any]) -> None:
         charger_id = str(payload.get("charger_id"))
         self.engine.charger_connected(charger_id)
-        await self._link_changed(charger_id, online=True)
+        version = payload.get("ocpp_version")
+        await self._link_changed(
+            charger_id, online=True, ocpp_version=version if isinstance(version, str) else None
+        )
 
     async def _on_ready(self, payload: dict[str, Any]) -> None:
         """The charger spoke first on its new connection (a BootNotification accepted):
@@ -328,13 +331,15 @@ class ControlLoop:
         self.engine.charger_disconnected(charger_id)
         await self._link_changed(charger_id, online=False)
 
-    async def _link_changed(self, charger_id: str, *, online: bool) -> None:
+    async def _link_changed(
+        self, charger_id: str, *, online: bool, ocpp_version: str | None = None
+    ) -> None:
         site_id = await self._site_of(charger_id)
         if site_id is None:
             return
         state = self._sites.setdefault(site_id, _SiteState())
         if state.snapshot is not None and state.snapshot.charger(charger_id) is not None:
-            state.snapshot = with_online(state.snapshot, charger_id, online)
+            state.snapshot = with_online(state.snapshot, charger_id, online, ocpp_version)
             self.trigger(site_id)
         else:
             self.trigger(site_id, reload=True)

@@ -213,13 +213,21 @@ async def reload_sessions(db: AsyncSession, snapshot: SiteSnapshot) -> SiteSnaps
     return replace(snapshot, sessions=tuple(_session(s) for s in await _active(db, ids)))
 
 
-def with_online(snapshot: SiteSnapshot, charger_id: str, online: bool) -> SiteSnapshot:
-    """The snapshot with one charger's link state changed, read from the event itself."""
+def with_online(
+    snapshot: SiteSnapshot, charger_id: str, online: bool, ocpp_version: str | None = None
+) -> SiteSnapshot:
+    """The snapshot with one charger's link state changed, read from the event itself,
+    and the OCPP version its new connection negotiated (its profiles are written in it:
+    the failsafe that follows at once must not go out in the last connection's)."""
+
+    def changed(c: ChargerSpec) -> ChargerSpec:
+        if ocpp_version is None or c.caps.ocpp_version == ocpp_version:
+            return replace(c, online=online)
+        return replace(c, online=online, caps=replace(c.caps, ocpp_version=ocpp_version))
+
     return replace(
         snapshot,
-        chargers=tuple(
-            replace(c, online=online) if c.id == charger_id else c for c in snapshot.chargers
-        ),
+        chargers=tuple(changed(c) if c.id == charger_id else c for c in snapshot.chargers),
     )
 
 
