@@ -58,6 +58,7 @@ class OcppCentralSystem:
             session_rules=session_rules,
         )
         self.gateway.observer = self._observe
+        self.gateway.items_limit = self._items_limit
         self.server = OcppServer(
             self.messages, self.gateway, check_password, limits_first, boot_settings
         )
@@ -96,6 +97,11 @@ class OcppCentralSystem:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
         await self.store.close()
+
+    async def _items_limit(self, ocpp_id: str, action: str) -> int | None:
+        """What the station reported as DeviceDataCtrlr.ItemsPerMessage[action]."""
+        value = await self.store.variable(ocpp_id, "DeviceDataCtrlr", "ItemsPerMessage", action)
+        return int(value) if value is not None and value.isdigit() and int(value) > 0 else None
 
     async def _observe(
         self, ocpp_id: str, action: str, request: Mapping[str, Any], answer: Payload

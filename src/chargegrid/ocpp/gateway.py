@@ -26,6 +26,14 @@ from chargegrid.services.charger_commands import Command
 Encoder = Callable[[Command], tuple[str, dict[str, Any]]]
 # Told of every command's answer (the OCPP server stores device-model results).
 Observer = Callable[[str, str, Mapping[str, Any], Payload], Awaitable[None]]
+# How many items a charger takes in one CALL of an action (2.0.1 DeviceDataCtrlr
+# ItemsPerMessage[GetVariables|SetVariables]); None: not known, one CALL.
+ItemsLimit = Callable[[str, str], Awaitable[int | None]]
+# Actions whose list a charger may cap per message: (request list, answer list).
+SPLITTABLE = {
+    "GetVariables": ("getVariableData", "getVariableResult"),
+    "SetVariables": ("setVariableData", "setVariableResult"),
+}
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,7 @@ class CommandGateway:
         self._ready: set[str] = set()
         self._encoders: dict[OcppConnection, Encoder] = {}
         self.observer: Observer | None = None
+        self.items_limit: ItemsLimit | None = None
 
     def attach(
         self,
@@ -129,10 +138,33 @@ class CommandGateway:
         if encoder is None:
             raise Conflict(f"charger {ocpp_id}: no OCPP version known for its connection")
         action, payload = encoder(command)
-        answer = await self.send(ocpp_id, action, payload, timeout)
+        answer = await self._send_in_parts(ocpp_id, action, payload, timeout)
         if self.observer is not None:
             await self.observer(ocpp_id, action, payload, answer)
         return answer
+
+    async def _send_in_parts(
+        self,
+        ocpp_id: str,
+        action: str,
+        payload: dict[str, Any],
+        timeout: float,  # noqa: ASYNC109
+    ) -> Payload:
+        """One CALL, or as many as the charger's ItemsPerMessage asks for (B06.FR.05),
+        their answers' lists joined in order."""
+        keys = SPLITTABLE.get(action)
+        limit = None
+        if keys is not None and self.items_limit is not None:
+            limit = await self.items_limit(ocpp_id, action)
+        items = payload.get(keys[0]) if keys is not None else None
+        if keys is None or not limit or not isinstance(items, list) or len(items) <= limit:
+            return await self.send(ocpp_id, action, payload, timeout)
+        joined: list[Any] = []
+        for start in range(0, len(items), limit):
+            part = {**payload, keys[0]: items[start : start + limit]}
+            answer = await self.send(ocpp_id, action, part, timeout)
+            joined += answer.get(keys[1]) or []
+        return {keys[1]: joined}
 
     async def start(
         self, ocpp_id: str, action: str, payload: Mapping[str, Any]

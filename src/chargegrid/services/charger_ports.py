@@ -393,6 +393,12 @@ class ServerStore(ChargerStore, Protocol):
         """``(ocpp_id, evse_number, enabled)`` of the EVSE row ``evse_id``."""
         ...
 
+    async def variable(
+        self, ocpp_id: str, component: str, variable: str, instance: str = ""
+    ) -> str | None:
+        """A 2.0.1 device-model value the charger reported (its Actual attribute)."""
+        ...
+
 
 class EventSink(Protocol):
     """The event bus as charger traffic sees it (``bus.memory.EventBus`` fits)."""

@@ -1,8 +1,9 @@
 """``chargegrid serve --demo``: the simulated chargers of the demo site, in-process.
 
-The ids, phases and rotations come from the demo seed, so the simulated cars load the
-grid phases the load manager believes they do. Time runs ten times faster so that a visitor
-sees cars arrive, charge and leave within minutes.
+The ids, phases, rotations and OCPP versions (a mixed 1.6 + 2.0.1 fleet) come from the
+demo seed, so the simulated cars load the grid phases the load manager believes they do.
+Time runs ten times faster so that a visitor sees cars arrive, charge and leave within
+minutes.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def demo_specs() -> list[ChargerSpec]:
             max_current=float(c.max_amperage),
             vendor="chargegrid",
             model="Simulated AC " + ("1p" if c.phases == 1 else "3p"),
+            ocpp_version="2.0.1" if c.ocpp_version == "2.0.1" else "1.6",
         )
         for c in DEMO_CHARGERS
     ]

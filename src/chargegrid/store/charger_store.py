@@ -76,7 +76,7 @@ from chargegrid.store.models import (
     IdTag,
     TransactionId,
 )
-from chargegrid.store.ocpp_tables import charger_notices
+from chargegrid.store.ocpp_tables import charger_notices, charger_variables
 from chargegrid.store.tx_events import TxEvents, apply_ev_needs, apply_variables
 from chargegrid.store.types import utcnow
 from chargegrid.store.wal_sync import WalSync
@@ -337,6 +337,27 @@ class SqlChargerStore:
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
         return (row.ocpp_id, row.evse_number, bool(row.enabled)) if row is not None else None
+
+    async def variable(
+        self, ocpp_id: str, component: str, variable: str, instance: str = ""
+    ) -> str | None:
+        v = charger_variables.c
+        query = (
+            select(v.value)
+            .join(chargers, chargers.c.id == v.charger_id)
+            .where(
+                chargers.c.ocpp_id == ocpp_id,
+                v.component == component,
+                v.component_instance == "",
+                v.evse_id == 0,
+                v.variable == variable,
+                v.variable_instance == instance,
+                v.attribute_type == "Actual",
+            )
+        )
+        async with self.engine.connect() as conn:
+            value: str | None = (await conn.execute(query)).scalar()
+        return value
 
     async def id_tag(self, id_tag: str) -> IdTagRecord | None:
         query = select(

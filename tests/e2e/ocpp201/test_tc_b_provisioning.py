@@ -169,11 +169,6 @@ async def test_tc_b_07_get_variables_multiple_values(csms: Csms) -> None:
         await wait_variable(csms, "AuthCtrlr", "AuthorizeRemoteStart", "true")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the CSMS sends all GetVariableData in one CALL, whatever the station's "
-    "DeviceDataCtrlr.ItemsPerMessage[GetVariables] (B06.FR.05)",
-)
 async def test_tc_b_08_get_variables_limited_to_items_per_message(csms: Csms) -> None:
     async with booted(csms) as station:
         await station.call(

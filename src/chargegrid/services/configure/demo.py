@@ -34,6 +34,7 @@ class DemoCharger:
     power_type: str
     rotation: str
     max_amperage: int
+    ocpp_version: str = "1.6"  # what its simulated charger speaks (a mixed fleet)
 
     @property
     def phases(self) -> int:
@@ -42,10 +43,10 @@ class DemoCharger:
 
 DEMO_CIRCUITS = (("Garage row A", 32.0, "RST"), ("Garage row B", 25.0, "STR"))
 DEMO_CHARGERS = (
-    DemoCharger("CG-DEMO-01", "Garage row A", "AC_3_PHASE", "RST", 32),
+    DemoCharger("CG-DEMO-01", "Garage row A", "AC_3_PHASE", "RST", 32, "2.0.1"),
     DemoCharger("CG-DEMO-02", "Garage row A", "AC_1_PHASE", "S", 32),
     DemoCharger("CG-DEMO-03", "Garage row B", "AC_3_PHASE", "RST", 16),
-    DemoCharger("CG-DEMO-04", "Garage row B", "AC_1_PHASE", "T", 32),
+    DemoCharger("CG-DEMO-04", "Garage row B", "AC_1_PHASE", "T", 32, "2.0.1"),
 )
 # Two tags per demo connector: the simulated cars take the least recently used free one,
 # so no tag ever charges twice at once (a CSMS answers that ConcurrentTx).
