@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from chargegrid.domain.errors import Conflict
@@ -156,6 +157,29 @@ class GetBaseReport:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthEntry:
+    """One id tag of a local authorization list, as our id tags say."""
+
+    id_tag: str
+    status: str  # Accepted | Blocked | Expired | Invalid
+    expires_at: datetime | None = None
+    parent_id_tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendLocalList:
+    """The charger's local list replaced by ours (updateType Full)."""
+
+    version: int
+    entries: tuple[AuthEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GetLocalListVersion:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class Native:
     """Any CALL of the charger's own version, as OCPP words (checked by its schema)."""
 
@@ -179,6 +203,8 @@ Command = (
     | GetVariables
     | SetVariables
     | GetBaseReport
+    | SendLocalList
+    | GetLocalListVersion
     | Native
 )
 

@@ -243,6 +243,11 @@ class IdTagRepository(Repository[IdTag]):
         query = select(IdTag).where(IdTag.id_tag == id_tag)
         return (await self.session.scalars(query)).one_or_none()
 
+    async def valid_at(self, site_id: uuid.UUID | None) -> list[IdTag]:
+        """Every tag a charger on ``site_id`` may see: the site's own and the global ones."""
+        query = select(IdTag).where(or_(IdTag.site_id.is_(None), IdTag.site_id == site_id))
+        return list((await self.session.scalars(query.order_by(IdTag.id_tag))).all())
+
 
 class ElectricityMeterRepository(Repository[ElectricityMeter]):
     model = ElectricityMeter

@@ -372,3 +372,21 @@ async def ocpp_call(
     SetVariableMonitoring, ...), checked against its schema; technicians and up."""
     command = cmd.Native(body.action, body.payload, body.ocpp_version)
     return await _send(request, ctx, charger_id, command, technical="raw OCPP calls")
+
+
+@router.post(f"{PATH}/send-local-list")
+async def send_local_list(charger_id: uuid.UUID, request: Request, ctx: Ctx) -> ChargerAnswer:
+    """Replace the charger's local authorization list with our id tags valid at its site
+    (updateType Full; the version is the current time in seconds, so it only grows)."""
+    charger = await get_charger(ctx, charger_id)
+    tags = await ctx.uow.id_tags.valid_at(charger.site_id)
+    entries = tuple(cmd.AuthEntry(t.id_tag, t.status, t.expires_at, t.parent_id_tag) for t in tags)
+    command = cmd.SendLocalList(int(time.time()), entries)
+    return await _send(request, ctx, charger_id, command, technical="local authorization list")
+
+
+@router.post(f"{PATH}/get-local-list-version")
+async def get_local_list_version(
+    charger_id: uuid.UUID, request: Request, ctx: Ctx
+) -> ChargerAnswer:
+    return await _send(request, ctx, charger_id, cmd.GetLocalListVersion())

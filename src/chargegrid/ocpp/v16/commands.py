@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from chargegrid.domain.errors import InvalidValue
@@ -9,6 +10,7 @@ from chargegrid.ocpp.schemas import central_system_actions
 from chargegrid.services import charger_commands as c
 
 VERSION = "1.6"
+ID_TAG_MAX = 20
 # 2.0.1's name for the charger-wide cap, accepted from callers who think in 2.0.1.
 _PURPOSES = {"ChargingStationMaxProfile": "ChargePointMaxProfile"}
 
@@ -56,6 +58,19 @@ def encode(command: c.Command) -> tuple[str, dict[str, Any]]:
             return "GetConfiguration", {"key": list(keys)} if keys else {}
         case c.ChangeConfiguration(key=key, value=value):
             return "ChangeConfiguration", {"key": key, "value": value}
+        case c.SendLocalList(version=version, entries=entries):
+            return "SendLocalList", {
+                "listVersion": version,
+                "updateType": "Full",
+                # 1.6 id tags have at most 20 characters: longer ones cannot be its.
+                "localAuthorizationList": [
+                    {"idTag": e.id_tag, "idTagInfo": _tag_info(e)}
+                    for e in entries
+                    if len(e.id_tag) <= ID_TAG_MAX
+                ],
+            }
+        case c.GetLocalListVersion():
+            return "GetLocalListVersion", {}
         case c.GetVariables() | c.SetVariables() | c.GetBaseReport():
             raise InvalidValue.of(
                 "action",
@@ -69,6 +84,18 @@ def encode(command: c.Command) -> tuple[str, dict[str, Any]]:
                 raise InvalidValue.of("action", f"{action} is not a CSMS call in OCPP {VERSION}")
             return action, dict(payload)
     raise InvalidValue.of("action", f"{type(command).__name__} has no OCPP 1.6 form")
+
+
+def _tag_info(entry: c.AuthEntry) -> dict[str, Any]:
+    return _with(
+        {"status": entry.status},
+        expiryDate=_time(entry.expires_at) if entry.expires_at else None,
+        parentIdTag=entry.parent_id_tag,
+    )
+
+
+def _time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _with(payload: dict[str, Any], **optional: Any) -> dict[str, Any]:

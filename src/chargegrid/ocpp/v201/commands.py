@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from chargegrid.domain.errors import InvalidValue
@@ -67,6 +68,17 @@ def encode(command: c.Command) -> tuple[str, dict[str, Any]]:
             return "SetVariables", {"setVariableData": [_ref(n).set(v) for n, v in values]}
         case c.GetBaseReport(report_base=base, request_id=rid):
             return "GetBaseReport", {"requestId": rid, "reportBase": base}
+        case c.SendLocalList(version=version, entries=entries):
+            return "SendLocalList", {
+                "versionNumber": version,
+                "updateType": "Full",
+                "localAuthorizationList": [
+                    {"idToken": {"idToken": e.id_tag, "type": "Central"}, "idTokenInfo": _info(e)}
+                    for e in entries
+                ],
+            }
+        case c.GetLocalListVersion():
+            return "GetLocalListVersion", {}
         case c.Native(action=action, payload=payload, version=version):
             if version not in (None, VERSION):
                 raise InvalidValue.of("version", f"this charger speaks OCPP {VERSION}")
@@ -105,6 +117,17 @@ def profile_201(profile: ChargingProfile) -> dict[str, Any]:
             out[key] = one[key]
     if profile.transaction_id is not None:
         out["transactionId"] = str(profile.transaction_id)
+    return out
+
+
+def _info(entry: c.AuthEntry) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": entry.status}
+    if entry.expires_at is not None:
+        out["cacheExpiryDateTime"] = (
+            entry.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        )
+    if entry.parent_id_tag is not None:
+        out["groupIdToken"] = {"idToken": entry.parent_id_tag, "type": "Central"}
     return out
 
 
