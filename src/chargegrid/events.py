@@ -178,6 +178,9 @@ class ConfigChanged(TypedDict, total=False):
     charger_id: str
     ocpp_id: str
     config_sync: str
+    # 2.0.1 NotifyChargingLimit / ClearedChargingLimit on the charger (None: cleared).
+    external_limit_a: float | None
+    evse_number: int | None
 
 
 class MeterReading(TypedDict):

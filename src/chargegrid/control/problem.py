@@ -301,7 +301,9 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                 tx = session.transaction_id if session is not None else None
                 idle.append(IdleEvse(charger, evse.number, tx))
                 continue
-            context, demand = _planned(session, charger, connector, rotation, key, inputs)
+            context, demand = _planned(
+                session, charger, connector, rotation, key, inputs, evse.external_limit_a
+            )
             contexts[session.id] = context
             demands.append(demand)
 
@@ -388,6 +390,7 @@ def _planned(
     rotation: PhaseRotation,
     key: EvseKey,
     inputs: Inputs,
+    external_limit: float | None = None,
 ) -> tuple[SessionContext, Demand]:
     """A session's context and demand; the last round's when built from equal values.
 
@@ -406,6 +409,7 @@ def _planned(
         learner.used_terminals(session.id),
         inputs.phase_switches.get(session.id, 0),
         inputs.phase_to_use.get(session.id),
+        external_limit,
     )
     memo = inputs.memo
     if memo is not None:
@@ -416,7 +420,7 @@ def _planned(
             memo[session.id] = (deps, known[1], known[2])
             return known[1], known[2]
     context = SessionContext(session, charger, connector, rotation, key)
-    demand = _demand(session, charger, connector, inputs)
+    demand = _demand(session, charger, connector, inputs, external_limit)
     if memo is not None:
         memo[session.id] = (deps, context, demand)
     return context, demand
@@ -427,13 +431,18 @@ def _demand(
     charger: ChargerSpec,
     connector: ConnectorSpec,
     inputs: Inputs,
+    external_limit: float | None = None,
 ) -> Demand:
     power_type = PowerType(connector.power_type)
     maxima = [connector.max_amperage]
     if power_type.is_dc and connector.max_electric_power:
         maxima = [dc_input_current(connector.max_electric_power)]
+    # A limit set on the station from outside (2.0.1 NotifyChargingLimit) binds the car
+    # whatever we send: current planned above it would be lost to everyone else.
     maxima += [
-        x for x in (charger.max_charge_current, session.ev_max_current) if x is not None and x >= 0
+        x
+        for x in (charger.max_charge_current, session.ev_max_current, external_limit)
+        if x is not None and x >= 0
     ]
     cap = inputs.learner.cap(session.id)
     if cap is not None:

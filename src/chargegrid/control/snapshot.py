@@ -51,6 +51,7 @@ class EvseSpec:
     number: int
     enabled: bool
     connectors: tuple[ConnectorSpec, ...]
+    external_limit_a: float | None = None  # 2.0.1 NotifyChargingLimit, per phase
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +332,7 @@ def _charger(
                     )
                     for k in sorted(connectors[e.id], key=lambda k: k.connector_id)
                 ),
+                e.external_limit_a,
             )
             for e in sorted(evses, key=lambda e: e.evse_number)
         ),

@@ -23,6 +23,7 @@ from chargegrid.services.charger_ports import (
     ConfigWrite,
     EventSink,
     EvNeedsWrite,
+    ExternalLimitWrite,
     IdTagInfo,
     Metered,
     MeterWrite,
@@ -447,6 +448,19 @@ class ChargerMessages:
             }
             self.events.publish(ev.SESSION_UPDATED, completed)
         return result
+
+    async def external_limit(self, write: ExternalLimitWrite, ocpp_id: str) -> None:
+        """A limit from outside the CSMS on one EVSE or the station (2.0.1
+        NotifyChargingLimit), or its end: stored on the EVSEs; the control loop re-reads
+        the charger and plans within it."""
+        await self.writer.submit(write)
+        changed: ev.ConfigChanged = {
+            "charger_id": str(write.charger_id),
+            "ocpp_id": ocpp_id,
+            "external_limit_a": write.amps,
+            "evse_number": write.evse_number,
+        }
+        self.events.publish(ev.CONFIG_CHANGED, changed)
 
     async def variables(self, write: VariablesWrite) -> None:
         """Device-model attributes a 2.0.1 charger reported, answered or set."""

@@ -327,6 +327,17 @@ class EvNeedsWrite:
 
 
 @dataclass(frozen=True, slots=True)
+class ExternalLimitWrite:
+    """2.0.1 NotifyChargingLimit / ClearedChargingLimit: a limit from outside on one EVSE
+    (``evse_number`` None: every EVSE of the station); ``amps`` None clears it."""
+
+    charger_id: uuid.UUID
+    evse_number: int | None
+    amps: float | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class NoticeWrite:
     """DataTransfer, firmware/diagnostics/log/security notices: kept as they came."""
 
@@ -349,6 +360,7 @@ Write = (
     | TxEventWrite
     | VariablesWrite
     | EvNeedsWrite
+    | ExternalLimitWrite
 )
 
 

@@ -47,6 +47,7 @@ from chargegrid.services.charger_ports import (
     Closed,
     ConfigWrite,
     EvNeedsWrite,
+    ExternalLimitWrite,
     IdTagInfo,
     IdTagRecord,
     Metered,
@@ -77,7 +78,12 @@ from chargegrid.store.models import (
     TransactionId,
 )
 from chargegrid.store.ocpp_tables import charger_notices, charger_variables
-from chargegrid.store.tx_events import TxEvents, apply_ev_needs, apply_variables
+from chargegrid.store.tx_events import (
+    TxEvents,
+    apply_ev_needs,
+    apply_external_limit,
+    apply_variables,
+)
 from chargegrid.store.types import utcnow
 from chargegrid.store.wal_sync import WalSync
 
@@ -436,6 +442,8 @@ class SqlChargerStore:
                 results[i] = apply_variables(conn, write)
             elif isinstance(write, EvNeedsWrite):
                 results[i] = apply_ev_needs(conn, write)
+            elif isinstance(write, ExternalLimitWrite):
+                results[i] = apply_external_limit(conn, write)
             elif isinstance(write, NoticeWrite):
                 batch.notices.append(
                     {

@@ -185,6 +185,11 @@ class Evse(Timestamped, Base):
     error_code: Mapped[str | None] = mapped_column(String(50))
     error_info: Mapped[str | None] = mapped_column(String(500))
     vendor_error_code: Mapped[str | None] = mapped_column(String(255))
+    # 2.0.1 NotifyChargingLimit: a limit set on the station from outside (an energy
+    # management system, the grid operator), per phase in A, and who set it; the load
+    # manager plans no more than that here until ClearedChargingLimit.
+    external_limit_a: Mapped[float | None] = mapped_column(Float)
+    external_limit_source: Mapped[str | None] = mapped_column(String(20))
 
     charger: Mapped[Charger] = relationship(back_populates="evses")
     connectors: Mapped[list[Connector]] = relationship(

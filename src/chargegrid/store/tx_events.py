@@ -30,6 +30,7 @@ from chargegrid.services.charger_ports import (
     SUPERSEDED,
     Closed,
     EvNeedsWrite,
+    ExternalLimitWrite,
     IdTagInfo,
     IdTagRecord,
     Sample,
@@ -38,7 +39,7 @@ from chargegrid.services.charger_ports import (
     VariablesWrite,
 )
 from chargegrid.services.id_tag_policy import id_tag_info
-from chargegrid.store.models import Base, ChargingSession
+from chargegrid.store.models import Base, ChargingSession, Evse
 from chargegrid.store.ocpp_tables import charger_variables, transaction_events
 from chargegrid.store.types import utcnow
 
@@ -379,3 +380,19 @@ def apply_variables(conn: Connection, w: VariablesWrite) -> int:
         else:
             conn.execute(update(charger_variables).where(c.id == found.id), said)
     return len(w.variables)
+
+
+def apply_external_limit(conn: Connection, w: ExternalLimitWrite) -> int:
+    """Set (or clear) the EVSEs' external limit; how many EVSE rows it reached. A clear
+    from one source leaves another source's limit alone."""
+    evses = _table(Evse)
+    query = update(evses).where(evses.c.charger_id == w.charger_id)
+    if w.evse_number:
+        query = query.where(evses.c.evse_number == w.evse_number)
+    if w.amps is None:
+        query = query.where(evses.c.external_limit_source == w.source).values(
+            external_limit_a=None, external_limit_source=None
+        )
+    else:
+        query = query.values(external_limit_a=w.amps, external_limit_source=w.source)
+    return int(conn.execute(query).rowcount or 0)

@@ -158,3 +158,63 @@ def test_failsafe_fits_every_fuse_and_ignores_the_override() -> None:
         snap, nodes=(replace(snap.nodes[0], override=Override((6.0, 6.0, 6.0))), *snap.nodes[1:])
     )
     assert signature(squeezed) == signature(snap)
+
+
+def test_an_external_limit_on_the_evse_caps_the_demand() -> None:
+    snap = snapshot()
+    three = snap.chargers[1]
+    (evse,) = three.evses
+    limited = replace(three, evses=(replace(evse, external_limit_a=10.0),))
+    built = build_problem(replace(snap, chargers=(snap.chargers[0], limited)), inputs())
+    demand = next(d for d in built.problem.demands if d.session_id == "s3")
+    assert demand.max_current == 10.0
+    plan = allocate(built.problem)
+    assert plan.session("s3").limit_a == 10.0
+
+
+def switching_snapshot() -> SiteSnapshot:
+    """Three 1-phase cars (chargers set to 1 phase) on 3-phase EVSEs of 2.0.1 stations
+    that can switch phases, on a site with 16 A per phase."""
+    caps = ChargerCaps(ocpp_version="2.0.1", phase_switching=True)
+    chargers = tuple(
+        replace(charger(f"p{i}", "site", "RST"), caps=caps, max_charge_phases=1) for i in range(3)
+    )
+    sessions = tuple(
+        replace(session(f"s{i}", f"p{i}"), started_at=NOW.replace(minute=i)) for i in range(3)
+    )
+    return replace(
+        snapshot(), nodes=(node("site", None, 16.0),), chargers=chargers, sessions=sessions
+    )
+
+
+def test_one_phase_cars_are_put_on_the_phases_with_room_before_they_draw() -> None:
+    built = build_problem(switching_snapshot(), inputs())
+    assert sorted(built.phase_to_use.values()) == [1, 2, 3]
+    plan = allocate(built.problem)
+    check_plan(built.problem, plan)
+    # Until a reading shows a car on its phase it counts on terminal 1 too.
+    moved = [d for d in built.problem.demands if built.phase_to_use[d.session_id] != 1]
+    assert all(1 in (d.used_terminals or ()) for d in moved)
+    # Seen there alone, it counts there alone, and the choice is kept.
+    learner = SessionLearner()
+    for sid, terminal in built.phase_to_use.items():
+        draw = tuple(10.0 if t == terminal else 0.0 for t in (1, 2, 3))
+        learner.observe(sid, 1.0, draw, 16.0)
+    again = build_problem(
+        switching_snapshot(), inputs(learner=learner, phase_to_use=built.phase_to_use)
+    )
+    assert again.phase_to_use == built.phase_to_use
+    assert all(
+        d.used_terminals == (built.phase_to_use[d.session_id],) for d in again.problem.demands
+    )
+    plan = allocate(again.problem)
+    check_plan(again.problem, plan)
+    assert [s.limit_a for s in plan.sessions] == [16.0, 16.0, 16.0]
+
+
+def test_no_choice_without_phase_switching_or_on_16() -> None:
+    snap = switching_snapshot()
+    plain = tuple(replace(c, caps=ChargerCaps(ocpp_version="2.0.1")) for c in snap.chargers)
+    assert build_problem(replace(snap, chargers=plain), inputs()).phase_to_use == {}
+    old = tuple(replace(c, caps=ChargerCaps(phase_switching=True)) for c in snap.chargers)
+    assert build_problem(replace(snap, chargers=old), inputs()).phase_to_use == {}

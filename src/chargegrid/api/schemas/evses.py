@@ -112,6 +112,10 @@ class EvseOut(ReadModel):
     error_code: str | None
     error_info: str | None
     vendor_error_code: str | None
+    external_limit_a: float | None = Field(
+        None, description="2.0.1 NotifyChargingLimit: A per phase set from outside, or null"
+    )
+    external_limit_source: str | None = None
     connectors: list[ConnectorOut]
     created_at: datetime
     updated_at: datetime
@@ -125,6 +129,8 @@ class EvseOut(ReadModel):
             evse_id=evse.evse_id,
             physical_reference=evse.physical_reference,
             enabled=evse.enabled,
+            external_limit_a=evse.external_limit_a,
+            external_limit_source=evse.external_limit_source,
             status=to_ocpi(evse.ocpp_status, online),
             ocpp_status=evse.ocpp_status,
             error_code=evse.error_code,

@@ -8,7 +8,7 @@ Payloads arrive checked against the 2.0.1 schemas.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from chargegrid.ocpp.connection import Handler, Payload, Reply
@@ -21,6 +21,7 @@ from chargegrid.services.charger_messages import ChargerMessages
 from chargegrid.services.charger_ports import (
     ChargerRecord,
     EvNeedsWrite,
+    ExternalLimitWrite,
     IdTagInfo,
     MeterWrite,
     StatusWrite,
@@ -40,8 +41,6 @@ NOTICES = (
     "PublishFirmwareStatusNotification",
     "ReservationStatusUpdate",
     "ReportChargingProfiles",
-    "ClearedChargingLimit",
-    "NotifyChargingLimit",
 )
 # A station not (yet) accepted may only boot again, and report its device model when
 # asked; anything else is a SecurityError (B02.FR.09, B03.FR.07: a StatusNotification or
@@ -58,6 +57,21 @@ CONNECTOR_STATUS = {
     "Faulted": "Faulted",
 }
 NO_AUTHORIZATION = "NoAuthorization"
+
+
+def external_amps(schedules: Iterable[Payload], voltage: float = 230.0) -> float | None:
+    """The lowest per-phase current an external limit allows at any point of its
+    schedules (its periods may rise later; planning within the lowest is safe). A limit
+    in W is per station or EVSE over its phases: turned into A per phase at 230 V."""
+    lowest: float | None = None
+    for schedule in schedules:
+        watts = schedule["chargingRateUnit"] == "W"
+        for period in schedule["chargingSchedulePeriod"]:
+            limit = float(period["limit"])
+            if watts:
+                limit /= voltage * period.get("numberPhases", 3)
+            lowest = limit if lowest is None else min(lowest, limit)
+    return lowest
 
 
 def id_token_info_json(info: IdTagInfo) -> dict[str, Any]:
@@ -94,6 +108,8 @@ class CentralSystem201:
             "NotifyReport": self.notify_report,
             "NotifyEVChargingNeeds": self.notify_ev_charging_needs,
             "NotifyEVChargingSchedule": self.notify_ev_charging_schedule,
+            "NotifyChargingLimit": self.notify_charging_limit,
+            "ClearedChargingLimit": self.cleared_charging_limit,
             "DataTransfer": self.data_transfer,
             "SignCertificate": self.sign_certificate,
             "Get15118EVCertificate": self.ev_certificate,
@@ -240,6 +256,23 @@ class CentralSystem201:
         await self.messages.ev_needs(write, self.charger.ocpp_id)
         # Accepted: a schedule follows (ours are the load manager's TxProfiles).
         return {"status": "Accepted"}
+
+    async def notify_charging_limit(self, p: Payload) -> Payload:
+        """A limit set on the station from outside (an EMS, the grid operator): an input
+        to the load manager, which plans no more than it on the EVSE (or the station)."""
+        await self.messages.notice(self.charger, "NotifyChargingLimit", p)
+        source = p["chargingLimit"]["chargingLimitSource"]
+        amps = external_amps(p.get("chargingSchedule") or ())
+        if amps is not None:
+            write = ExternalLimitWrite(self.charger.id, p.get("evseId"), amps, source)
+            await self.messages.external_limit(write, self.charger.ocpp_id)
+        return {}
+
+    async def cleared_charging_limit(self, p: Payload) -> Payload:
+        await self.messages.notice(self.charger, "ClearedChargingLimit", p)
+        write = ExternalLimitWrite(self.charger.id, p.get("evseId"), None, p["chargingLimitSource"])
+        await self.messages.external_limit(write, self.charger.ocpp_id)
+        return {}
 
     async def notify_ev_charging_schedule(self, p: Payload) -> Payload:
         await self.messages.notice(self.charger, "NotifyEVChargingSchedule", p)

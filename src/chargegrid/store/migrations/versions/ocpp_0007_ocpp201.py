@@ -1,6 +1,6 @@
 """OCPP 2.0.1: TransactionEvent identities (idempotent replays by seqNo), the device
 model per charger, a charger's pinned OCPP version and phase switching, a session's
-chargingState and remoteStartId.
+chargingState and remoteStartId, an EVSE's external limit (NotifyChargingLimit).
 
 Revision ID: ocpp_0007
 Revises: ocpp_0006
@@ -86,9 +86,13 @@ def upgrade() -> None:
     op.add_column("chargers", sa.Column("ocpp_version_pin", sa.String(16), nullable=True))
     op.add_column("sessions", sa.Column("charging_state", sa.String(20), nullable=True))
     op.add_column("sessions", sa.Column("remote_start_id", sa.Integer(), nullable=True))
+    op.add_column("evses", sa.Column("external_limit_a", sa.Float(), nullable=True))
+    op.add_column("evses", sa.Column("external_limit_source", sa.String(20), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("evses", "external_limit_source")
+    op.drop_column("evses", "external_limit_a")
     op.drop_column("sessions", "remote_start_id")
     op.drop_column("sessions", "charging_state")
     op.drop_column("chargers", "ocpp_version_pin")
