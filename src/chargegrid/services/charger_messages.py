@@ -178,12 +178,13 @@ class ChargerMessages:
         model: str,
         serial_number: str | None,
         firmware_version: str | None,
+        reason: str | None = None,
     ) -> tuple[ChargerRecord, datetime]:
         """Store the boot data; the answer's registration status is the current record's
         (an operator may have accepted a Pending charger since it connected)."""
         now = self.clock()
         closed = await self.writer.submit(
-            BootWrite(charger.id, now, vendor, model, serial_number, firmware_version)
+            BootWrite(charger.id, now, vendor, model, serial_number, firmware_version, reason)
         )
         self._closed(closed or (), charger.ocpp_id)
         return (await self.store.charger(charger.ocpp_id)) or charger, now

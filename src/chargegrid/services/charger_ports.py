@@ -119,6 +119,7 @@ class BootWrite:
     model: str
     serial_number: str | None
     firmware_version: str | None
+    reason: str | None = None  # 2.0.1 BootReason (PowerUp, RemoteReset, Watchdog, ...)
 
 
 @dataclass(frozen=True, slots=True)

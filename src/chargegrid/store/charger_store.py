@@ -656,6 +656,7 @@ class SqlChargerStore:
                 "model": w.model,
                 "serial_number": w.serial_number,
                 "firmware_version": w.firmware_version,
+                "last_boot_reason": w.reason,
                 "online": True,
                 "last_seen_at": w.at,
                 "updated_at": w.at,

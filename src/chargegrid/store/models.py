@@ -130,6 +130,8 @@ class Charger(Timestamped, Base):
     serial_number: Mapped[str | None] = mapped_column(String(50))
     firmware_version: Mapped[str | None] = mapped_column(String(50))
     ocpp_version: Mapped[str | None] = mapped_column(String(16))
+    # Why it last booted (2.0.1 BootReason: PowerUp, RemoteReset, Watchdog, ...).
+    last_boot_reason: Mapped[str | None] = mapped_column(String(32))
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_at: Mapped[datetime | None] = mapped_column()
     ocpp_status: Mapped[str | None] = mapped_column(String(20))

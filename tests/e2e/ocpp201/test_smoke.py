@@ -108,7 +108,7 @@ async def test_a_201_station_boots_charges_and_stops(csms: Csms) -> None:
 
         await eventually(variables_stored, what="device model rows")
         charger = await csms.charger_row("CS201")
-        assert charger.ocpp_version == "2.0.1"
+        assert charger.ocpp_version == "2.0.1" and charger.last_boot_reason == "PowerUp"
         assert charger.phase_switching is True and charger.max_stack_level == 8
     finally:
         await close(ws, task)

@@ -105,6 +105,7 @@ class ChargerOut(Timestamps):
     firmware_version: str | None
     ocpp_version: str | None
     ocpp_version_pin: str | None
+    last_boot_reason: str | None
     capabilities: Capabilities
     online: bool
     last_seen_at: datetime | None

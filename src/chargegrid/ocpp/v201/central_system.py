@@ -146,6 +146,7 @@ class CentralSystem201:
             model=station["model"],
             serial_number=station.get("serialNumber"),
             firmware_version=station.get("firmwareVersion"),
+            reason=p["reason"],
         )
         self.charger = record
         status = record.registration_status
