@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from chargegrid.ocpp.charging_profiles import current_limit
+from chargegrid.services.charger_commands import ClearChargingProfile, SetChargingProfile
 from chargegrid.sim.car import Car
 from chargegrid.sim.charger import ChargerSpec
 from chargegrid.sim.faults import Faults
@@ -105,15 +106,13 @@ async def test_charging_profile_limits_the_physical_draw(csms: Csms) -> None:
 
         await eventually(lambda: drawing(16.0), what="the car at its 16 A on grid L2")
         lease = datetime.now(UTC) + timedelta(minutes=5)
-        status = await csms.central.gateway.set_charging_profile(
-            "ROT-1", 1, current_limit(1, 10.0, valid_to=lease), timeout=5
+        answer = await csms.central.gateway.command(
+            "ROT-1", SetChargingProfile(1, current_limit(1, 10.0, valid_to=lease)), 5
         )
-        assert status == "Accepted"
+        assert answer["status"] == "Accepted"
         await eventually(lambda: drawing(10.0), what="the car down to 10 A")
-        cleared = await csms.central.gateway.clear_charging_profile(
-            "ROT-1", profile_id=1, timeout=5
-        )
-        assert cleared == "Accepted"
+        cleared = await csms.central.gateway.command("ROT-1", ClearChargingProfile(profile_id=1), 5)
+        assert cleared["status"] == "Accepted"
         await eventually(lambda: drawing(16.0), what="the car back at 16 A")
     finally:
         await fleet.stop()

@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from chargegrid.domain.errors import ChargerTimeout, Conflict, InvalidValue
-from chargegrid.ocpp.charging_profiles import ChargingProfile, Purpose
 from chargegrid.ocpp.connection import OcppConnection, Payload, TransportClosed
 from chargegrid.ocpp.errors import OcppCallError
 from chargegrid.services.charger_commands import Command
@@ -202,45 +201,6 @@ class CommandGateway:
         # Whoever gives up on the answer gives up on the call: its pending entry goes.
         outer.add_done_callback(lambda _: inner.cancel())
         return outer
-
-    async def set_charging_profile(
-        self,
-        ocpp_id: str,
-        connector_id: int,
-        profile: ChargingProfile,
-        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109
-    ) -> str:
-        """SetChargingProfile; the charger's status (Accepted/Rejected/NotSupported)."""
-        answer = await self.send(
-            ocpp_id,
-            "SetChargingProfile",
-            {"connectorId": connector_id, "csChargingProfiles": profile.to_ocpp()},
-            timeout,
-        )
-        return str(answer["status"])
-
-    async def clear_charging_profile(
-        self,
-        ocpp_id: str,
-        *,
-        profile_id: int | None = None,
-        connector_id: int | None = None,
-        purpose: Purpose | None = None,
-        stack_level: int | None = None,
-        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109
-    ) -> str:
-        """ClearChargingProfile by any of its criteria; the charger's status."""
-        payload: dict[str, Any] = {}
-        if profile_id is not None:
-            payload["id"] = profile_id
-        if connector_id is not None:
-            payload["connectorId"] = connector_id
-        if purpose is not None:
-            payload["chargingProfilePurpose"] = purpose
-        if stack_level is not None:
-            payload["stackLevel"] = stack_level
-        answer = await self.send(ocpp_id, "ClearChargingProfile", payload, timeout)
-        return str(answer["status"])
 
 
 def _invalid(exc: OcppCallError) -> InvalidValue:

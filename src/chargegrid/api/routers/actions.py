@@ -36,7 +36,8 @@ GATEWAY_HANDLE = "ocpp_gateway"
 
 EvseNumber = Annotated[int, Field(strict=True, ge=0, le=1000, description="0 = whole charger")]
 ConnectorNumber = Annotated[int, Field(strict=True, ge=1, le=1000)]
-IdTagText = Annotated[str, Field(min_length=1, max_length=20)]
+# 1.6 id tags have at most 20 characters, 2.0.1 idTokens 36 (the 1.6 schema checks).
+IdTagText = Annotated[str, Field(min_length=1, max_length=36)]
 
 
 class ChargerAnswer(BaseModel):
