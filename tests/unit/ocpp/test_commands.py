@@ -100,3 +100,29 @@ def test_what_a_version_has_no_message_for_is_refused_with_a_pointer() -> None:
         v201.encode(c.Native("BootNotification", {}))
     with pytest.raises(InvalidValue, match=r"speaks OCPP 2\.0\.1"):
         v201.encode(c.Native("GetLog", {}, version="1.6"))
+
+
+def test_a_201_report_of_phase_rotations_reads_as_connector_phase_rotation() -> None:
+    from chargegrid.domain.connectors import parse_connector_phase_rotation
+    from chargegrid.ocpp.v201.device_model import from_report, phase_rotation_report
+
+    def item(component: dict[str, object], value: str) -> dict[str, object]:
+        return {
+            "component": component,
+            "variable": {"name": "PhaseRotation"},
+            "variableAttribute": [{"value": value}],
+        }
+
+    report = [
+        item({"name": "ChargingStation"}, "RST"),
+        item({"name": "EVSE", "evse": {"id": 1}}, "STR"),
+        item({"name": "Connector", "evse": {"id": 2, "connectorId": 1}}, "TRS"),
+        item({"name": "EVSE", "evse": {"id": 3}}, "Unknown"),
+    ]
+    text = phase_rotation_report(from_report(report))
+    assert text == "0.RST,1.STR,2.TRS,3.Unknown"
+    said = parse_connector_phase_rotation(text)
+    assert str(said.of(1).rotation) == "STR"  # type: ignore[union-attr]
+    assert str(said.of(2).rotation) == "TRS"  # type: ignore[union-attr]
+    assert said.of(3) is None  # unknown says nothing about it
+    assert phase_rotation_report(from_report([])) is None

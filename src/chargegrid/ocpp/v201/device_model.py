@@ -136,3 +136,27 @@ class VariableRef:
 
     def set(self, value: str) -> dict[str, Any]:
         return {**self.ocpp(), "attributeValue": value}
+
+
+def phase_rotation_report(variables: Iterable[Variable]) -> str | None:
+    """The stations's wiring in 1.6's ``ConnectorPhaseRotation`` words (``"0.RST,1.STR"``)
+    from its reported ``PhaseRotation`` variables: ChargingStation's is entry 0, each
+    EVSE's (or else its first connector's) is the EVSE's entry. None: it said nothing."""
+    station: str | None = None
+    evse: dict[int, str] = {}
+    connector: dict[int, str] = {}
+    for v in variables:
+        if v.variable != "PhaseRotation" or v.attribute_type != "Actual" or not v.value:
+            continue
+        if v.component == "ChargingStation":
+            station = v.value
+        elif v.component == "EVSE" and v.evse_id:
+            evse[v.evse_id] = v.value
+        elif v.component == "Connector" and v.evse_id and v.connector_id <= 1:
+            connector[v.evse_id] = v.value
+    entries = {**connector, **evse}
+    if station is None and not entries:
+        return None
+    parts = [f"0.{station}"] if station is not None else []
+    parts += [f"{number}.{value}" for number, value in sorted(entries.items())]
+    return ",".join(parts)
