@@ -380,11 +380,14 @@ class ChargerMessages:
         """A 2.0.1 TransactionEvent: stored (once per seqNo), then what it changed is
         published as the 1.6 messages' events are (session.started/refused/stopped and
         a session.updated reading), so the load manager need not know the version."""
-        write = dataclasses.replace(
-            write,
-            unknown_tags_accepted=write.unknown_tags_accepted or self.unknown_tags_accepted,
-            suspect_after_s=self.session_rules.suspect_after_s,
-        )
+        if write.id_tag is not None:
+            # What authorizing its idToken depends on (the store reads these only then;
+            # a copy of every meter-value event cost ~10 µs).
+            write = dataclasses.replace(
+                write,
+                unknown_tags_accepted=write.unknown_tags_accepted or self.unknown_tags_accepted,
+                suspect_after_s=self.session_rules.suspect_after_s,
+            )
         result: TxEventResult = await self.writer.submit(write)
         if result.repeated:
             return result

@@ -79,7 +79,9 @@ from chargegrid.store.models import (
 )
 from chargegrid.store.ocpp_tables import charger_notices, charger_variables
 from chargegrid.store.tx_events import (
+    KnownTx,
     TxEvents,
+    TxKey,
     apply_ev_needs,
     apply_external_limit,
     apply_variables,
@@ -256,7 +258,8 @@ class SqlChargerStore:
         self._finish_checkpoint = False
         self._places: dict[tuple[uuid.UUID, int], tuple[uuid.UUID, uuid.UUID]] = {}
         self._txs: dict[tuple[uuid.UUID, int], _Tx] = {}
-        self._tx_events = TxEvents(self._place, self._tag, self._close)
+        self._txs_201: dict[TxKey, KnownTx] = {}
+        self._tx_events = TxEvents(self._place, self._tag, self._close, self._txs_201)
         self._bound: DriverStatements | None = None
 
     async def close(self) -> None:
@@ -415,6 +418,10 @@ class SqlChargerStore:
             if len(self._txs) + len(batch.txs) > _CACHE_LIMIT:
                 self._txs.clear()
             self._txs.update(batch.txs)
+        if batch.txs_201:
+            if len(self._txs_201) + len(batch.txs_201) > _CACHE_LIMIT:
+                self._txs_201.clear()
+            self._txs_201.update(batch.txs_201)
 
     def _apply(self, conn: Connection, writes: Sequence[Write]) -> tuple[list[Any], _Batch]:
         results: list[Any] = [None] * len(writes)
@@ -899,6 +906,7 @@ class _Batch:
         # Ids found or created in this batch; cached only once it has committed.
         self.places: dict[tuple[uuid.UUID, int], tuple[uuid.UUID, uuid.UUID]] = {}
         self.txs: dict[tuple[uuid.UUID, int], _Tx] = {}
+        self.txs_201: dict[TxKey, KnownTx] = {}
 
     def add_samples(
         self,

@@ -174,6 +174,23 @@ class DriverStatements:
             f"soc = COALESCE({mark(2)}, soc), updated_at = {mark(3)}, rebooted_at = NULL "
             f"WHERE id = {mark(4)} AND stopped_at IS NULL"
         )
+        # 2.0.1 TransactionEvent (store/tx_events.py). The event's identity: a replay
+        # hits the unique key and inserts nothing (rowcount 0); DO NOTHING rather than
+        # an IntegrityError, which would abort the whole transaction on PostgreSQL.
+        self.record_tx_event = (
+            "INSERT INTO transaction_events (charger_id, transaction_id, seq_no, event_type, "
+            f"trigger_reason, timestamp, offline, received_at) VALUES ({marks(8)}) "
+            "ON CONFLICT DO NOTHING"
+        )
+        # An Updated event's progress on a known session, open ones only (the same
+        # fields as the general path: energy when the register was sent, chargingState
+        # when given). What it returns is the database's word on whether it still runs.
+        self.tx_progress = (
+            f"UPDATE sessions SET energy_wh = COALESCE({mark(1)}, energy_wh), "
+            f"charging_state = COALESCE({mark(2)}, charging_state), updated_at = {mark(3)}, "
+            f"rebooted_at = NULL WHERE id = {mark(4)} AND stopped_at IS NULL "
+            "RETURNING authorization_status, energy_wh"
+        )
 
     def stamp(self, value: datetime) -> Any:
         """``value`` bound once for every row of a batch. On SQLite the naive UTC value
@@ -181,3 +198,10 @@ class DriverStatements:
         same text (sqlite3's datetime adapter: ``isoformat(" ")``)."""
         bound = self.time(value)
         return bound.isoformat(" ") if self.sqlite else bound
+
+    def at(self, value: datetime) -> Any:
+        """``value`` bound as SQLAlchemy's own statements bind it: on SQLite its text
+        always has six fractional digits (``isoformat`` drops them at .000000, and the
+        column's values are compared as text)."""
+        bound = self.time(value)
+        return bound.isoformat(" ", "microseconds") if self.sqlite else bound

@@ -11,17 +11,23 @@ A session is created by the first event of a transaction we see, whatever its ty
 lost Started must not lose the transaction's energy). It runs unless its idToken was
 refused: a transaction started on a plugged-in cable before any idToken is shown runs
 (the station holds the car until it is authorized; planning current for it is safe).
+
+The common event, an Updated with meter values and no idToken on a transaction already
+seen, takes a short path (``TxEvents._progress``) with the same outcome: what it needs
+of the session and never changes once known (its id, EVSE number and meterStart once
+set; ``KnownTx``) is cached per transaction, learnt only from committed batches; what
+can change (stopped, authorization) stays the database's alone, read back from a
+guarded UPDATE. Every other event takes the general path.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Table, bindparam, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from chargegrid.services.charger_ports import (
@@ -39,8 +45,9 @@ from chargegrid.services.charger_ports import (
     VariablesWrite,
 )
 from chargegrid.services.id_tag_policy import id_tag_info
+from chargegrid.store.meter_messages import DriverStatements
 from chargegrid.store.models import Base, ChargingSession, Evse
-from chargegrid.store.ocpp_tables import charger_variables, transaction_events
+from chargegrid.store.ocpp_tables import charger_variables
 from chargegrid.store.types import utcnow
 
 
@@ -55,8 +62,25 @@ sessions = _table(ChargingSession)
 ENERGY = "Energy.Active.Import.Register"
 
 
+class KnownTx(NamedTuple):
+    """What never changes for a 2.0.1 transaction once known: its session, EVSE, and
+    meterStart once set (None: not yet; only the general path sets it)."""
+
+    session_id: uuid.UUID
+    evse_number: int
+    meter_start: float | None
+
+
+# Keyed (charger id, the station's transactionId).
+TxKey = tuple[uuid.UUID, str]
+
+
 class Batch(Protocol):
     """The group commit's gathered row work (``charger_store._Batch``)."""
+
+    statements: DriverStatements
+    # Transactions seen in this batch; the store caches them once it has committed.
+    txs_201: dict[TxKey, KnownTx]
 
     def add_samples(
         self,
@@ -122,11 +146,9 @@ _TAG_BUSY = (
 
 # Built once: a statement made per event (``.values(...)`` with literals,
 # ``.where(id == value)``) cost ~150 µs in construction and cache-key generation per
-# TransactionEvent; a prebuilt one hits SQLAlchemy's compiled cache directly.
-_RECORD = {
-    name: dialect.insert(transaction_events).on_conflict_do_nothing()
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+# TransactionEvent; a prebuilt one hits SQLAlchemy's compiled cache directly. (The
+# event's identity and an Updated's progress go out as driver-level SQL,
+# ``DriverStatements.record_tx_event`` / ``tx_progress``.)
 # The SET clause is the keys of the parameters given (``b_id`` is the WHERE's).
 _UPDATE_SESSION = update(sessions).where(sessions.c.id == bindparam("b_id"))
 
@@ -143,15 +165,72 @@ def register_of(samples: Sequence[Sample]) -> float | None:
 class TxEvents:
     """Applies TxEventWrite, EvNeedsWrite and VariablesWrite on one connection."""
 
-    def __init__(self, place: Place, tag: Tag, close: Close) -> None:
+    def __init__(
+        self, place: Place, tag: Tag, close: Close, known: Mapping[TxKey, KnownTx]
+    ) -> None:
         self._place = place
         self._tag = tag
         self._close = close
+        # The store's cache of committed transactions (``SqlChargerStore._learn``).
+        self._known = known
 
     def apply(self, conn: Connection, w: TxEventWrite, batch: Batch) -> TxEventResult:
         now = utcnow()
-        if not self._first_time(conn, w, now):
+        if not self._first_time(conn, w, now, batch.statements):
             return self._replayed(conn, w)
+        if w.event_type == "Updated" and w.id_tag is None and w.remote_start_id is None:
+            key = (w.charger_id, w.transaction_id)
+            known = batch.txs_201.get(key) or self._known.get(key)
+            if known is not None:
+                result = self._progress(conn, w, known, now, batch)
+                if result is not None:
+                    return result
+        return self._general(conn, w, now, batch)
+
+    def _progress(
+        self, conn: Connection, w: TxEventWrite, known: KnownTx, now: datetime, batch: Batch
+    ) -> TxEventResult | None:
+        """An Updated event without idToken (nor remoteStartId) on a known transaction:
+        what ``_general`` does for it, in one guarded UPDATE. None when ``_general`` must
+        go on (meterStart still to be set, or the energy of a stopped session wanted);
+        nothing has changed then."""
+        register = register_of(w.samples)
+        meter_start = known.meter_start
+        energy = None
+        if register is not None:
+            if meter_start is None:
+                return None  # this event sets meterStart
+            energy = max(0.0, register - meter_start)
+        b = batch.statements
+        row = conn.exec_driver_sql(
+            b.tx_progress, (energy, w.charging_state, b.at(now), b.uuid(known.session_id))
+        ).first()
+        if row is None:
+            # Stopped (only open sessions are updated): nothing written, as in _general;
+            # it still takes the samples and answers with the energy it computes.
+            if energy is None:
+                return None
+            was_running = False
+        else:
+            was_running = row[0] == ACCEPTED
+            if energy is None:
+                energy = row[1]  # unchanged: no register in this event
+        batch.add_samples(w.charger_id, known.evse_number, known.session_id, w.samples)
+        return TxEventResult(
+            session_id=known.session_id,
+            evse_number=known.evse_number,
+            repeated=False,
+            id_tag_info=None,
+            began=False,
+            refused=False,
+            ended=False,
+            was_running=was_running,
+            energy_wh=energy,
+        )
+
+    def _general(
+        self, conn: Connection, w: TxEventWrite, now: datetime, batch: Batch
+    ) -> TxEventResult:
         row = conn.execute(_FIND, {"b_charger": w.charger_id, "b_tx": w.transaction_id}).first()
         superseded: tuple[Closed, ...] = ()
         if row is None:
@@ -199,9 +278,15 @@ class TxEvents:
             fields["stop_reason"] = (w.stopped_reason or "Local")[:32]
             if register is not None:
                 fields["meter_stop"] = register
+        stored_meter_start = row.meter_start
         if row.stopped_at is None or ended:
             fields["b_id"] = session_id
             conn.execute(_UPDATE_SESSION, fields)
+            stored_meter_start = meter_start
+        # Cached as stored (a stopped session's meterStart stays as it was).
+        batch.txs_201[(w.charger_id, w.transaction_id)] = KnownTx(
+            session_id, evse_number, stored_meter_start
+        )
         running_now = status == ACCEPTED and row.stopped_at is None and not ended
         return TxEventResult(
             session_id=session_id,
@@ -217,22 +302,24 @@ class TxEvents:
             superseded=superseded,
         )
 
-    def _first_time(self, conn: Connection, w: TxEventWrite, now: datetime) -> bool:
+    def _first_time(
+        self, conn: Connection, w: TxEventWrite, now: datetime, b: DriverStatements
+    ) -> bool:
         """Record the event's identity; False if it was recorded before (a replay)."""
         # ON CONFLICT DO NOTHING: a concurrent node that stored it first wins, and this
         # transaction goes on (an IntegrityError would abort it on PostgreSQL).
-        stored = conn.execute(
-            _RECORD["postgresql" if conn.dialect.name == "postgresql" else "sqlite"],
-            {
-                "charger_id": w.charger_id,
-                "transaction_id": w.transaction_id,
-                "seq_no": w.seq_no,
-                "event_type": w.event_type,
-                "trigger_reason": w.trigger_reason[:32],
-                "timestamp": w.timestamp,
-                "offline": w.offline,
-                "received_at": now,
-            },
+        stored = conn.exec_driver_sql(
+            b.record_tx_event,
+            (
+                b.uuid(w.charger_id),
+                w.transaction_id,
+                w.seq_no,
+                w.event_type,
+                w.trigger_reason[:32],
+                b.at(w.timestamp),
+                bool(w.offline),
+                b.at(now),
+            ),
         )
         return bool(stored.rowcount)
 
