@@ -203,5 +203,10 @@ class DriverStatements:
         """``value`` bound as SQLAlchemy's own statements bind it: on SQLite its text
         always has six fractional digits (``isoformat`` drops them at .000000, and the
         column's values are compared as text)."""
-        bound = self.time(value)
-        return bound.isoformat(" ", "microseconds") if self.sqlite else bound
+        if not self.sqlite:
+            return self.time(value)
+        if value.tzinfo is not UTC:  # as UtcDateTime binds it
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
