@@ -28,8 +28,13 @@ _DEFAULT_UNITS = {
 
 
 def parse_meter_values(meter_values: Iterable[dict[str, Any]]) -> list[Sample]:
+    # Runs for every TransactionEvent with meter values: local names, and each Sample
+    # made as the tuple it is (the NamedTuple's own __new__ is a Python-level call).
     samples: list[Sample] = []
     append = samples.append
+    make = tuple.__new__
+    defaults = _DEFAULT_UNITS
+    kilo = _KILO
     for meter_value in meter_values:
         at = parse_timestamp(meter_value["timestamp"], "meterValue.timestamp")
         for sv in meter_value["sampledValue"]:
@@ -37,16 +42,24 @@ def parse_meter_values(meter_values: Iterable[dict[str, Any]]) -> list[Sample]:
             measurand = get("measurand", DEFAULT_MEASURAND)
             value = float(sv["value"])
             unit_of_measure = get("unitOfMeasure")
-            unit = _DEFAULT_UNITS.get(measurand)
-            if unit_of_measure is not None:
-                unit = unit_of_measure.get("unit", unit)
-                multiplier = unit_of_measure.get("multiplier", 0)
+            if unit_of_measure is None:
+                unit = defaults.get(measurand)
+            else:
+                unit = (
+                    unit_of_measure["unit"]
+                    if "unit" in unit_of_measure
+                    else defaults.get(measurand)
+                )
+                multiplier = unit_of_measure.get("multiplier")
                 if multiplier:
                     value *= 10.0**multiplier
-            if unit in _KILO:
+            if unit in kilo:
                 value *= 1000.0
-                unit = _KILO[unit]
+                unit = kilo[unit]
             append(
-                Sample(at, measurand, value, get("phase"), unit, get("context"), get("location"))
+                make(
+                    Sample,
+                    (at, measurand, value, get("phase"), unit, get("context"), get("location")),
+                )
             )
     return samples
