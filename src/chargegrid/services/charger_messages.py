@@ -489,14 +489,15 @@ class ChargerMessages:
         return session_id
 
     async def configuration_learnt(self, write: ConfigWrite, ocpp_id: str) -> None:
+        """Store what the charger said of itself; announced when it changes what the
+        load manager plans with (the settings' state, the wiring)."""
         await self.writer.submit(write)
+        if write.config_sync is None and write.connector_phase_rotation is None:
+            return
+        learnt: ev.ConfigChanged = {"charger_id": str(write.charger_id), "ocpp_id": ocpp_id}
         if write.config_sync is not None:
-            learnt: ev.ConfigChanged = {
-                "charger_id": str(write.charger_id),
-                "ocpp_id": ocpp_id,
-                "config_sync": write.config_sync,
-            }
-            self.events.publish(ev.CONFIG_CHANGED, learnt)
+            learnt["config_sync"] = write.config_sync
+        self.events.publish(ev.CONFIG_CHANGED, learnt)
 
     async def notice(self, charger: ChargerRecord, action: str, payload: dict[str, Any]) -> None:
         """Store a notice (DataTransfer, firmware, diagnostics, ...) and publish it."""

@@ -188,7 +188,8 @@ class DriverStatements:
         self.tx_progress = (
             f"UPDATE sessions SET energy_wh = COALESCE({mark(1)}, energy_wh), "
             f"charging_state = COALESCE({mark(2)}, charging_state), updated_at = {mark(3)}, "
-            f"rebooted_at = NULL WHERE id = {mark(4)} AND stopped_at IS NULL "
+            f"soc = COALESCE({mark(4)}, soc), "
+            f"rebooted_at = NULL WHERE id = {mark(5)} AND stopped_at IS NULL "
             "RETURNING authorization_status, energy_wh"
         )
 

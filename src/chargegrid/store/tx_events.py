@@ -162,6 +162,15 @@ def register_of(samples: Sequence[Sample]) -> float | None:
     return value
 
 
+def soc_of(samples: Sequence[Sample]) -> float | None:
+    """The EV's state of charge (%) in ``samples``, the last one."""
+    value = None
+    for s in samples:
+        if s.measurand == "SoC":
+            value = s.value
+    return value
+
+
 class TxEvents:
     """Applies TxEventWrite, EvNeedsWrite and VariablesWrite on one connection."""
 
@@ -210,7 +219,10 @@ class TxEvents:
                 return None  # this event sets meterStart
             energy = max(0.0, register - meter_start)
         b = batch.statements
-        cursor.execute(b.tx_progress, (energy, w.charging_state, now, b.uuid(known.session_id)))
+        soc = soc_of(w.samples)
+        cursor.execute(
+            b.tx_progress, (energy, w.charging_state, now, soc, b.uuid(known.session_id))
+        )
         rows = cursor.fetchall()  # to the statement's end (SQLite: no statement left open)
         if not rows:
             # Stopped (only open sessions are updated): nothing written, as in _general;
@@ -271,6 +283,9 @@ class TxEvents:
             fields["charging_state"] = w.charging_state
         if w.remote_start_id is not None:
             fields["remote_start_id"] = w.remote_start_id
+        soc = soc_of(w.samples)
+        if soc is not None:
+            fields["soc"] = soc
         register = register_of(w.samples)
         meter_start = row.meter_start
         if meter_start is None and register is not None:

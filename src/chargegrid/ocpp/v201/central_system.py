@@ -15,11 +15,12 @@ from chargegrid.ocpp.connection import Handler, Payload, Reply
 from chargegrid.ocpp.errors import ErrorCode, OcppCallError
 from chargegrid.ocpp.v16.central_system import PENDING_RETRY_S, Registration, ocpp_time
 from chargegrid.ocpp.v16.meter_values import parse_timestamp
-from chargegrid.ocpp.v201.device_model import from_report
+from chargegrid.ocpp.v201.device_model import from_report, phase_rotation_report
 from chargegrid.ocpp.v201.meter_values import parse_meter_values
 from chargegrid.services.charger_messages import ChargerMessages
 from chargegrid.services.charger_ports import (
     ChargerRecord,
+    ConfigWrite,
     EvNeedsWrite,
     ExternalLimitWrite,
     IdTagInfo,
@@ -163,6 +164,12 @@ class CentralSystem201:
         await self.messages.variables(
             VariablesWrite(self.charger.id, "report", variables, self.messages.clock())
         )
+        # Its wiring, as 1.6's ConnectorPhaseRotation would say it: connectors nobody
+        # set are wired as the station reports (docs/ocpp.md "After each boot").
+        rotation = phase_rotation_report(variables)
+        if rotation is not None:
+            learnt = ConfigWrite(self.charger.id, connector_phase_rotation=rotation)
+            await self.messages.configuration_learnt(learnt, self.charger.ocpp_id)
         return {}
 
     # -- G availability ---------------------------------------------------------------
