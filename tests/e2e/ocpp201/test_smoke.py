@@ -75,13 +75,14 @@ async def test_a_201_station_boots_charges_and_stops(csms: Csms) -> None:
                         "sampled_value": [
                             {"value": 1.5, "unit_of_measure": {"unit": "kWh"}},
                             {"value": 16.0, "measurand": "Current.Import", "phase": "L1"},
+                            {"value": 42.0, "measurand": "SoC"},
                         ],
                     }
                 ],
             )
         )
         (row,) = await csms.rows(select(sessions).where(sessions.c.remote_transaction_id == tx))
-        assert row.energy_wh == pytest.approx(500.0)
+        assert row.energy_wh == pytest.approx(500.0) and row.soc == 42.0
         assert row.id_tag == "TAG201" and row.stopped_at is None
         await station.call(
             call.TransactionEvent(
