@@ -7,7 +7,8 @@ from typing import Any
 
 
 class ErrorCode(StrEnum):
-    """OCPP 1.6J §4.2.3 error codes (1.6 spells them as below, typos included)."""
+    """OCPP-J error codes: 1.6J §4.2.3 spells them as below, typos included; 2.0.1 fixed
+    the spellings and added the last two (``SchemaSet.spell`` writes each version's)."""
 
     NOT_IMPLEMENTED = "NotImplemented"  # action not known by the receiver
     NOT_SUPPORTED = "NotSupported"  # action known but not supported
@@ -19,6 +20,10 @@ class ErrorCode(StrEnum):
     OCCURENCE_CONSTRAINT_VIOLATION = "OccurenceConstraintViolation"
     TYPE_CONSTRAINT_VIOLATION = "TypeConstraintViolation"
     GENERIC_ERROR = "GenericError"
+    # 2.0.1: not a valid RPC frame (1.6 says ProtocolError) ...
+    RPC_FRAMEWORK_ERROR = "RpcFrameworkError"
+    # ... and a message type number it does not know (1.6: ProtocolError).
+    MESSAGE_TYPE_NOT_SUPPORTED = "MessageTypeNotSupported"
 
 
 class OcppCallError(Exception):

@@ -88,14 +88,14 @@ def parse_frame(raw: bytes | str) -> Frame:
             ErrorCode.FORMATION_VIOLATION, f"not JSON: {exc}", _leading_call_id(data)
         ) from None
     if not isinstance(msg, list) or len(msg) < 3:
-        raise FrameError(ErrorCode.PROTOCOL_ERROR, "a frame is a JSON array [type, id, ...]")
+        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "a frame is a JSON array [type, id, ...]")
     kind, unique_id = msg[0], msg[1]
     if not isinstance(unique_id, str) or not 0 < len(unique_id) <= MAX_UNIQUE_ID:
-        raise FrameError(ErrorCode.PROTOCOL_ERROR, "unique id must be a string of 1-36 chars")
+        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "unique id must be a string of 1-36 chars")
     if kind == CALL:
         if len(msg) != 4 or not isinstance(msg[2], str):
             raise FrameError(
-                ErrorCode.PROTOCOL_ERROR, "CALL is [2, id, action, payload]", unique_id
+                ErrorCode.RPC_FRAMEWORK_ERROR, "CALL is [2, id, action, payload]", unique_id
             )
         if not isinstance(msg[3], dict):
             raise FrameError(
@@ -117,7 +117,9 @@ def parse_frame(raw: bytes | str) -> Frame:
                 False,
             )
         return CallError(unique_id, msg[2], msg[3], msg[4])
-    raise FrameError(ErrorCode.PROTOCOL_ERROR, f"unknown message type {kind!r}", unique_id)
+    raise FrameError(
+        ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED, f"unknown message type {kind!r}", unique_id
+    )
 
 
 def encode_call(unique_id: str, action: str, payload: dict[str, Any]) -> bytes:

@@ -98,10 +98,17 @@ _RULE_CODES: dict[str, ErrorCode] = {
 }
 
 
-# 2.0.1 fixed 1.6's spellings (OCPP-J 2.0.1 §4.3); the meaning is the same.
-_SPELLINGS_201 = {
-    ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION: "OccurrenceConstraintViolation",
-    ErrorCode.FORMATION_VIOLATION: "FormatViolation",
+# 2.0.1 fixed 1.6's spellings (OCPP-J 2.0.1 §4.3); the meaning is the same. 1.6 has
+# no words of its own for a broken RPC frame or an unknown message type.
+_SPELLINGS = {
+    "v16": {
+        ErrorCode.RPC_FRAMEWORK_ERROR: "ProtocolError",
+        ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED: "ProtocolError",
+    },
+    "v201": {
+        ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION: "OccurrenceConstraintViolation",
+        ErrorCode.FORMATION_VIOLATION: "FormatViolation",
+    },
 }
 
 
@@ -121,8 +128,8 @@ class SchemaSet:
 
     def spell(self, code: ErrorCode | str) -> str:
         """A CallError code as this version writes it."""
-        if self.version == "v201" and isinstance(code, ErrorCode):
-            return _SPELLINGS_201.get(code, code.value)
+        if isinstance(code, ErrorCode):
+            return _SPELLINGS.get(self.version, {}).get(code, code.value)
         return str(code)
 
     def check_request(self, action: str, payload: Any) -> None:
