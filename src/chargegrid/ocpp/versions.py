@@ -13,11 +13,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chargegrid.ocpp.charger_handlers import Registration
 from chargegrid.ocpp.connection import Handler, OcppConnection
 from chargegrid.ocpp.schemas import CHARGER_ACTIONS_16, CHARGER_ACTIONS_201
 from chargegrid.ocpp.v16 import boot_sync as boot_sync_16
 from chargegrid.ocpp.v16 import commands as commands_16
-from chargegrid.ocpp.v16.central_system import CentralSystem16, Registration
+from chargegrid.ocpp.v16.central_system import CentralSystem16
 from chargegrid.ocpp.v201 import boot_sync as boot_sync_201
 from chargegrid.ocpp.v201 import commands as commands_201
 from chargegrid.ocpp.v201.central_system import CentralSystem201

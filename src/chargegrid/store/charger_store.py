@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlalchemy import (
     Dialect,
-    Table,
     bindparam,
     create_engine,
     event,
@@ -69,13 +68,13 @@ from chargegrid.services.id_tag_policy import id_tag_info
 from chargegrid.store.db import SQLITE_PRAGMAS
 from chargegrid.store.meter_messages import DriverStatements, encode_samples, row_chunks
 from chargegrid.store.models import (
-    Base,
     Charger,
     ChargingSession,
     Connector,
     Evse,
     IdTag,
     TransactionId,
+    table_of,
 )
 from chargegrid.store.ocpp_tables import charger_notices, charger_variables
 from chargegrid.store.tx_events import (
@@ -92,18 +91,12 @@ from chargegrid.store.wal_sync import WalSync
 log = logging.getLogger(__name__)
 
 
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-chargers = _table(Charger)
-evses = _table(Evse)
-connectors = _table(Connector)
-sessions = _table(ChargingSession)
-id_tags = _table(IdTag)
-transaction_ids = _table(TransactionId)
+chargers = table_of(Charger)
+evses = table_of(Evse)
+connectors = table_of(Connector)
+sessions = table_of(ChargingSession)
+id_tags = table_of(IdTag)
+transaction_ids = table_of(TransactionId)
 
 
 # Built once: SQLAlchemy then reuses their compiled form instead of rebuilding the

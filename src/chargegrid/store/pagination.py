@@ -30,3 +30,13 @@ def decode_cursor(cursor: str) -> str:
         return base64.urlsafe_b64decode(padded.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise InvalidValue.of("cursor", "not a cursor this server handed out") from exc
+
+
+def id_after(cursor: str | None) -> int | None:
+    """The numeric id a cursor of an id-ordered list holds (None: from the start)."""
+    if cursor is None:
+        return None
+    try:
+        return int(decode_cursor(cursor))
+    except ValueError as exc:
+        raise InvalidValue.of("cursor", "not a cursor this server handed out") from exc

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from chargegrid.services.charger_ports import (
@@ -46,18 +46,11 @@ from chargegrid.services.charger_ports import (
 )
 from chargegrid.services.id_tag_policy import id_tag_info
 from chargegrid.store.meter_messages import DriverStatements
-from chargegrid.store.models import Base, ChargingSession, Evse
+from chargegrid.store.models import ChargingSession, Evse, table_of
 from chargegrid.store.ocpp_tables import charger_variables
 from chargegrid.store.types import utcnow
 
-
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-sessions = _table(ChargingSession)
+sessions = table_of(ChargingSession)
 
 ENERGY = "Energy.Active.Import.Register"
 
@@ -494,7 +487,7 @@ def apply_variables(conn: Connection, w: VariablesWrite) -> int:
 def apply_external_limit(conn: Connection, w: ExternalLimitWrite) -> int:
     """Set (or clear) the EVSEs' external limit; how many EVSE rows it reached. A clear
     from one source leaves another source's limit alone."""
-    evses = _table(Evse)
+    evses = table_of(Evse)
     query = update(evses).where(evses.c.charger_id == w.charger_id)
     if w.evse_number:
         query = query.where(evses.c.evse_number == w.evse_number)

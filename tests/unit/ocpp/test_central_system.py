@@ -10,7 +10,8 @@ import pytest
 from ocpp_fakes import MemoryStore
 
 from chargegrid.ocpp.errors import ErrorCode, OcppCallError
-from chargegrid.ocpp.v16.central_system import CentralSystem16, ocpp_time
+from chargegrid.ocpp.times import ocpp_time
+from chargegrid.ocpp.v16.central_system import CentralSystem16
 from chargegrid.ocpp.v16.meter_values import parse_meter_values
 from chargegrid.services.charger_messages import ChargerMessages, summarise
 from chargegrid.services.charger_ports import EventLog, IdTagRecord, MeterWrite, StatusWrite

@@ -18,12 +18,11 @@ from chargegrid.api.schemas.sessions import (
     SessionOut,
 )
 from chargegrid.config import Settings
-from chargegrid.domain.errors import InvalidValue
 from chargegrid.services.charger_ports import ACCEPTED
 from chargegrid.services.configure.context import ConfigContext
 from chargegrid.services.sessions import end_session, is_running, is_suspect, session_in_scope
 from chargegrid.store.models import Charger, ChargingSession
-from chargegrid.store.pagination import decode_cursor, encode_cursor
+from chargegrid.store.pagination import encode_cursor, id_after
 from chargegrid.store.types import utcnow
 
 router = make_router("sessions")
@@ -114,12 +113,7 @@ async def list_meter_values(
     session_id: uuid.UUID, ctx: Ctx, limit: Limit = 500, cursor: Cursor = None
 ) -> ListOf[MeterValueOut]:
     session = await session_in_scope(ctx, session_id)
-    after = None
-    if cursor is not None:
-        try:
-            after = int(decode_cursor(cursor))
-        except ValueError as exc:
-            raise InvalidValue.of("cursor", "not a cursor this server handed out") from exc
+    after = id_after(cursor)
     values = await ctx.uow.meter_values.for_session(session.id, limit + 1, after)
     more = len(values) > limit
     values = values[:limit]

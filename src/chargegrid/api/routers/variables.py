@@ -18,9 +18,8 @@ from pydantic import BaseModel
 from chargegrid.api.deps import Ctx
 from chargegrid.api.routers.common import Cursor, Limit, make_router
 from chargegrid.api.schemas.common import ListOf
-from chargegrid.domain.errors import InvalidValue
 from chargegrid.services.configure.chargers import get_charger
-from chargegrid.store.pagination import decode_cursor, encode_cursor
+from chargegrid.store.pagination import encode_cursor, id_after
 
 router = make_router("chargers")
 
@@ -87,12 +86,7 @@ async def list_variables(
     cursor: Cursor = None,
 ) -> ListOf[VariableOut]:
     charger = await get_charger(ctx, charger_id)
-    after = None
-    if cursor is not None:
-        try:
-            after = int(decode_cursor(cursor))
-        except ValueError as exc:
-            raise InvalidValue.of("cursor", "not a cursor this server handed out") from exc
+    after = id_after(cursor)
     rows = await ctx.uow.variables.page(charger.id, limit + 1, after, component, variable, evse_id)
     more = len(rows) > limit
     rows = rows[:limit]

@@ -6,16 +6,13 @@ fields directly and only translate: OCPP JSON in, a service call, OCPP JSON out.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from chargegrid.ocpp.connection import Handler, Payload, Reply
-from chargegrid.ocpp.errors import ErrorCode, OcppCallError
-from chargegrid.ocpp.v16.meter_values import parse_meter_values, parse_timestamp
-from chargegrid.services.charger_messages import ChargerMessages
+from chargegrid.ocpp.charger_handlers import ChargerHandlers, HandlerFn
+from chargegrid.ocpp.connection import Payload, Reply
+from chargegrid.ocpp.times import ocpp_time, parse_timestamp
+from chargegrid.ocpp.v16.meter_values import parse_meter_values
 from chargegrid.services.charger_ports import (
-    ChargerRecord,
     IdTagInfo,
     MeterWrite,
     StartWrite,
@@ -31,27 +28,6 @@ NOTICES = (
     "SignedFirmwareStatusNotification",
 )
 
-# A charger not (yet) accepted may only say who it is and how it is (OCPP 1.6 §4.2).
-_BEFORE_ACCEPTANCE = frozenset({"BootNotification", "Heartbeat", "StatusNotification"})
-# A Pending charger boots again after this many seconds (the answer's ``interval``):
-# short, so one an operator accepts is steered soon after.
-PENDING_RETRY_S = 30
-
-
-class Registration(Protocol):
-    """Follows who spoke first on the connection (``ocpp.boot_sequence.BootSequence``)."""
-
-    def heard(self, action: str) -> None: ...
-
-    def answered(self, action: str, reply: Payload | Reply, accepted: bool) -> Payload | Reply: ...
-
-
-def ocpp_time(value: datetime) -> str:
-    """UTC with millisecond precision and a ``Z``: the form every charger parses."""
-    return (
-        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    )
-
 
 def id_tag_info_json(info: IdTagInfo) -> dict[str, Any]:
     out: dict[str, Any] = {"status": info.status}
@@ -62,22 +38,14 @@ def id_tag_info_json(info: IdTagInfo) -> dict[str, Any]:
     return out
 
 
-class CentralSystem16:
+class CentralSystem16(ChargerHandlers):
     """Handlers for one connected 1.6 charger."""
 
-    def __init__(
-        self,
-        charger: ChargerRecord,
-        messages: ChargerMessages,
-        registration: Registration | None = None,
-    ) -> None:
-        self.charger = charger
-        self.messages = messages
-        self.registration = registration
-        self.accepted = charger.registration_status == "Accepted"
+    # A charger not (yet) accepted may only say who it is and how it is (OCPP 1.6 §4.2).
+    before_acceptance = frozenset({"BootNotification", "Heartbeat", "StatusNotification"})
 
-    def handlers(self) -> dict[str, Handler]:
-        table: dict[str, Callable[[Payload], Awaitable[Payload | Reply]]] = {
+    def table(self) -> dict[str, HandlerFn]:
+        return {
             "BootNotification": self.boot_notification,
             "Heartbeat": self.heartbeat,
             "StatusNotification": self.status_notification,
@@ -86,27 +54,8 @@ class CentralSystem16:
             "StopTransaction": self.stop_transaction,
             "MeterValues": self.meter_values,
             "DataTransfer": self.data_transfer,
-            **{action: self._notice(action) for action in NOTICES},
+            **{action: self.notice(action) for action in NOTICES},
         }
-        return {action: self._gate(action, fn) for action, fn in table.items()}
-
-    def _gate(self, action: str, fn: Callable[[Payload], Awaitable[Payload | Reply]]) -> Handler:
-        open_before = action in _BEFORE_ACCEPTANCE
-
-        async def gated(payload: Payload) -> Payload | Reply:
-            if self.registration is not None:
-                self.registration.heard(action)
-            if not open_before and not self.accepted:
-                raise OcppCallError(
-                    ErrorCode.SECURITY_ERROR,
-                    f"{action} before the central system accepted this charger",
-                )
-            reply = await fn(payload)
-            if self.registration is None:
-                return reply
-            return self.registration.answered(action, reply, self.accepted)
-
-        return gated
 
     async def boot_notification(self, p: Payload) -> Payload | Reply:
         record, now = await self.messages.boot(
@@ -116,15 +65,7 @@ class CentralSystem16:
             serial_number=p.get("chargePointSerialNumber") or p.get("chargeBoxSerialNumber"),
             firmware_version=p.get("firmwareVersion"),
         )
-        self.charger = record
-        status = record.registration_status
-        self.accepted = status == "Accepted"
-        interval = self.messages.heartbeat_interval if self.accepted else PENDING_RETRY_S
-        return {"status": status, "currentTime": ocpp_time(now), "interval": interval}
-
-    async def heartbeat(self, p: Payload) -> Payload:
-        now = await self.messages.heartbeat(self.charger)
-        return {"currentTime": ocpp_time(now)}
+        return self.booted(record, now)
 
     async def status_notification(self, p: Payload) -> Payload:
         at = parse_timestamp(p["timestamp"]) if "timestamp" in p else self.messages.clock()
@@ -186,18 +127,3 @@ class CentralSystem16:
         )
         await self.messages.meter_values(write, self.charger.ocpp_id)
         return {}
-
-    async def data_transfer(self, p: Payload) -> Payload:
-        # Stored and published; no vendor extension is implemented, and the spec's
-        # answer for that is UnknownVendorId.
-        await self.messages.notice(self.charger, "DataTransfer", p)
-        return {"status": "UnknownVendorId"}
-
-    def _notice(self, action: str) -> Callable[[Payload], Awaitable[Payload]]:
-        """Diagnostics/firmware/log/security notices: stored and published."""
-
-        async def handle(p: Payload) -> Payload:
-            await self.messages.notice(self.charger, action, p)
-            return {}
-
-        return handle

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from chargegrid.ocpp.errors import ErrorCode, OcppCallError
+from chargegrid.ocpp.times import parse_timestamp
 from chargegrid.services.charger_ports import Sample
 
 DEFAULT_MEASURAND = "Energy.Active.Import.Register"
@@ -18,19 +18,6 @@ _SCALE = {
     "kvarh": (1000.0, "varh"),
     "kVA": (1000.0, "VA"),
 }
-
-
-def parse_timestamp(text: str, field: str = "timestamp") -> datetime:
-    """ISO 8601 with a zone (the schema already checked the shape); naive means UTC."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise OcppCallError(
-            ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{field}: not a date-time", {"field": field}
-        ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
 
 
 def parse_meter_values(meter_values: Iterable[dict[str, Any]]) -> list[Sample]:

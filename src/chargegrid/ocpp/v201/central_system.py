@@ -8,18 +8,15 @@ Payloads arrive checked against the 2.0.1 schemas.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from chargegrid.ocpp.connection import Handler, Payload, Reply
-from chargegrid.ocpp.errors import ErrorCode, OcppCallError
-from chargegrid.ocpp.v16.central_system import PENDING_RETRY_S, Registration, ocpp_time
-from chargegrid.ocpp.v16.meter_values import parse_timestamp
+from chargegrid.ocpp.charger_handlers import ChargerHandlers, HandlerFn
+from chargegrid.ocpp.connection import Payload, Reply
+from chargegrid.ocpp.times import ocpp_time, parse_timestamp
 from chargegrid.ocpp.v201.device_model import from_report, phase_rotation_report
 from chargegrid.ocpp.v201.meter_values import parse_meter_values
-from chargegrid.services.charger_messages import ChargerMessages
 from chargegrid.services.charger_ports import (
-    ChargerRecord,
     ConfigWrite,
     EvNeedsWrite,
     ExternalLimitWrite,
@@ -47,7 +44,6 @@ NOTICES = (
 # asked; anything else is a SecurityError (B02.FR.09, B03.FR.07: a StatusNotification or
 # Heartbeat is only allowed when the CSMS triggered it, and it sends nothing before
 # acceptance).
-_BEFORE_ACCEPTANCE = frozenset({"BootNotification", "NotifyReport"})
 # 2.0.1 connectorStatus -> the status our store reads (1.6 words where they mean the
 # same: Available ends open sessions there, as in 1.6).
 CONNECTOR_STATUS = {
@@ -84,22 +80,13 @@ def id_token_info_json(info: IdTagInfo) -> dict[str, Any]:
     return out
 
 
-class CentralSystem201:
+class CentralSystem201(ChargerHandlers):
     """Handlers for one connected 2.0.1 station."""
 
-    def __init__(
-        self,
-        charger: ChargerRecord,
-        messages: ChargerMessages,
-        registration: Registration | None = None,
-    ) -> None:
-        self.charger = charger
-        self.messages = messages
-        self.registration = registration
-        self.accepted = charger.registration_status == "Accepted"
+    before_acceptance = frozenset({"BootNotification", "NotifyReport"})
 
-    def handlers(self) -> dict[str, Handler]:
-        table: dict[str, Callable[[Payload], Awaitable[Payload | Reply]]] = {
+    def table(self) -> dict[str, HandlerFn]:
+        return {
             "BootNotification": self.boot_notification,
             "Heartbeat": self.heartbeat,
             "StatusNotification": self.status_notification,
@@ -115,27 +102,8 @@ class CentralSystem201:
             "SignCertificate": self.sign_certificate,
             "Get15118EVCertificate": self.ev_certificate,
             "GetCertificateStatus": self.certificate_status,
-            **{action: self._notice(action) for action in NOTICES},
+            **{action: self.notice(action) for action in NOTICES},
         }
-        return {action: self._gate(action, fn) for action, fn in table.items()}
-
-    def _gate(self, action: str, fn: Callable[[Payload], Awaitable[Payload | Reply]]) -> Handler:
-        open_before = action in _BEFORE_ACCEPTANCE
-
-        async def gated(payload: Payload) -> Payload | Reply:
-            if self.registration is not None:
-                self.registration.heard(action)
-            if not open_before and not self.accepted:
-                raise OcppCallError(
-                    ErrorCode.SECURITY_ERROR,
-                    f"{action} before the CSMS accepted this charging station",
-                )
-            reply = await fn(payload)
-            if self.registration is None:
-                return reply
-            return self.registration.answered(action, reply, self.accepted)
-
-        return gated
 
     # -- B provisioning ---------------------------------------------------------------
 
@@ -149,15 +117,7 @@ class CentralSystem201:
             firmware_version=station.get("firmwareVersion"),
             reason=p["reason"],
         )
-        self.charger = record
-        status = record.registration_status
-        self.accepted = status == "Accepted"
-        interval = self.messages.heartbeat_interval if self.accepted else PENDING_RETRY_S
-        return {"status": status, "currentTime": ocpp_time(now), "interval": interval}
-
-    async def heartbeat(self, p: Payload) -> Payload:
-        now = await self.messages.heartbeat(self.charger)
-        return {"currentTime": ocpp_time(now)}
+        return self.booted(record, now)
 
     async def notify_report(self, p: Payload) -> Payload:
         variables = from_report(p.get("reportData") or ())
@@ -288,10 +248,6 @@ class CentralSystem201:
 
     # -- P data transfer, A security (certificates are issue 13's) -------------------
 
-    async def data_transfer(self, p: Payload) -> Payload:
-        await self.messages.notice(self.charger, "DataTransfer", p)
-        return {"status": "UnknownVendorId"}
-
     async def sign_certificate(self, p: Payload) -> Payload:
         await self.messages.notice(self.charger, "SignCertificate", p)
         return {"status": "Rejected", "statusInfo": {"reasonCode": "NoCA"}}
@@ -301,10 +257,3 @@ class CentralSystem201:
 
     async def certificate_status(self, p: Payload) -> Payload:
         return {"status": "Failed"}
-
-    def _notice(self, action: str) -> Callable[[Payload], Awaitable[Payload]]:
-        async def handle(p: Payload) -> Payload:
-            await self.messages.notice(self.charger, action, p)
-            return {}
-
-        return handle

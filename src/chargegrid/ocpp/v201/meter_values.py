@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chargegrid.ocpp.v16.meter_values import parse_timestamp
+from chargegrid.ocpp.times import parse_timestamp
 from chargegrid.services.charger_ports import Sample
 
 DEFAULT_MEASURAND = "Energy.Active.Import.Register"
