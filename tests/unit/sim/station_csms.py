@@ -9,12 +9,12 @@ import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from tests.unit.ocpp.sim_csms import PipeEnd, Received, pipe
 
-from chargegrid.ocpp.connection import Handler, OcppConnection, Payload, TransportClosed
+from chargegrid.ocpp.connection import Handler, OcppConnection, Payload
 from chargegrid.ocpp.schemas import CHARGER_ACTIONS_201, schemas
 from chargegrid.sim.car import Car
 from chargegrid.sim.draw_log import DrawLog
@@ -23,44 +23,6 @@ from chargegrid.sim.state import ChargerSpec, SimClock
 from chargegrid.sim.v201.station import SimStation201
 
 NOW = "2026-03-01T12:00:00Z"
-
-
-@dataclass
-class _Wire:
-    closed: bool = False
-
-
-class PipeEnd:
-    def __init__(self, wire: _Wire, inbox: asyncio.Queue[bytes | None]) -> None:
-        self.wire = wire
-        self.inbox = inbox
-        self.peer: PipeEnd | None = None
-
-    async def recv(self) -> bytes | str:
-        data = await self.inbox.get()
-        if data is None:
-            raise TransportClosed
-        return data
-
-    async def send(self, data: bytes) -> None:
-        if self.wire.closed or self.peer is None:
-            raise TransportClosed
-        self.peer.inbox.put_nowait(data)
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        if not self.wire.closed:
-            self.wire.closed = True
-            self.inbox.put_nowait(None)
-            assert self.peer is not None
-            self.peer.inbox.put_nowait(None)
-
-
-@dataclass
-class Received:
-    connection: int  # 1 = the first connection
-    action: str
-    payload: Payload
-    at: float = field(default_factory=time.monotonic)
 
 
 class StationCsms:
@@ -79,9 +41,7 @@ class StationCsms:
     async def dial(self, url: str, headers: dict[str, str]) -> PipeEnd:
         if not self.reachable:
             raise OSError("unreachable")
-        wire = _Wire()
-        station_end = PipeEnd(wire, asyncio.Queue())
-        csms_end = PipeEnd(wire, asyncio.Queue())
+        station_end, csms_end = pipe()
         station_end.peer, csms_end.peer = csms_end, station_end
         number = len(self.connections) + 1
         connection = OcppConnection(
