@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from ocpp.v201 import call
 from sqlalchemy import select
 
@@ -184,3 +185,41 @@ async def test_a_pinned_version_refuses_the_other(api: Api) -> None:
         assert ws.subprotocol == "ocpp1.6"
     finally:
         await close(ws, task)
+
+
+async def test_a_basic_auth_password_set_through_variables_is_the_next_handshakes(
+    api: Api,
+) -> None:
+    cid, _station, ws, task = await booted_station(api, "PW201")
+    try:
+        answer = await api.ok(
+            "POST",
+            f"/chargers/{cid}/actions/set-variables",
+            {
+                "variables": [
+                    {
+                        "component": "SecurityCtrlr",
+                        "variable": "BasicAuthPassword",
+                        "value": "a-new-secret-of-24-chars",
+                    }
+                ]
+            },
+        )
+        assert answer["set_variable_result"][0]["attribute_status"] == "Accepted"
+        out = await api.ok("GET", f"/chargers/{cid}")
+        assert out["has_password"] is True
+        page = await api.ok("GET", f"/chargers/{cid}/variables?component=SecurityCtrlr")
+        assert [v["value"] for v in page["data"]] == [None]  # never stored in clear
+    finally:
+        await close(ws, task)
+    url = api.csms.url("PW201")
+    with pytest.raises(websockets.InvalidStatus):  # no credentials any more
+        await websockets.connect(url, subprotocols=["ocpp2.0.1"])
+    with pytest.raises(websockets.InvalidStatus):
+        await websockets.connect(
+            url.replace("ws://", "ws://PW201:wrong@"), subprotocols=["ocpp2.0.1"]
+        )
+    good = await websockets.connect(
+        url.replace("ws://", "ws://PW201:a-new-secret-of-24-chars@"), subprotocols=["ocpp2.0.1"]
+    )
+    await good.close()

@@ -15,9 +15,13 @@ from chargegrid.ocpp.connection import Payload
 from chargegrid.ocpp.gateway import CommandGateway
 from chargegrid.ocpp.schemas import schemas
 from chargegrid.ocpp.server import OcppServer, PasswordCheck
-from chargegrid.ocpp.v201.device_model import from_get_results, from_set_results
+from chargegrid.ocpp.v201.device_model import (
+    from_get_results,
+    from_set_results,
+    new_password,
+)
 from chargegrid.ocpp.versions import VERSIONS
-from chargegrid.services.auth import verify_password
+from chargegrid.services.auth import hash_password, verify_password
 from chargegrid.services.charger_messages import ChargerMessages
 from chargegrid.services.charger_ports import (
     EventSink,
@@ -112,8 +116,14 @@ class OcppCentralSystem:
             source = "get"
         elif action == "SetVariables":
             data = request.get("setVariableData") or ()
-            learnt = from_set_results(data, answer.get("setVariableResult") or ())
+            results = answer.get("setVariableResult") or ()
+            learnt = from_set_results(data, results)
             source = "set"
+            password = new_password(data, results)
+            if password is not None:
+                # Security profile 1: the station answers its next handshake with it.
+                hashed = await asyncio.to_thread(hash_password, password)
+                await self.store.set_password_hash(ocpp_id, hashed)
         else:
             return
         record = await self.store.charger(ocpp_id)

@@ -412,6 +412,10 @@ class ServerStore(ChargerStore, Protocol):
         """A 2.0.1 device-model value the charger reported (its Actual attribute)."""
         ...
 
+    async def set_password_hash(self, ocpp_id: str, password_hash: str) -> None:
+        """The charger's Basic-auth password changed (it took a new one)."""
+        ...
+
 
 class EventSink(Protocol):
     """The event bus as charger traffic sees it (``bus.memory.EventBus`` fits)."""

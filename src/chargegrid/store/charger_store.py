@@ -361,6 +361,14 @@ class SqlChargerStore:
             value: str | None = (await conn.execute(query)).scalar()
         return value
 
+    async def set_password_hash(self, ocpp_id: str, password_hash: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(chargers)
+                .where(chargers.c.ocpp_id == ocpp_id)
+                .values(password_hash=password_hash, updated_at=utcnow())
+            )
+
     async def id_tag(self, id_tag: str) -> IdTagRecord | None:
         query = select(
             id_tags.c.id_tag, id_tags.c.status, id_tags.c.expires_at, id_tags.c.parent_id_tag

@@ -75,12 +75,16 @@ def from_get_results(results: Iterable[Mapping[str, Any]]) -> list[Variable]:
     return out
 
 
+# Values never kept in the device model we store (the charger's secrets).
+SECRETS = frozenset({("SecurityCtrlr", "BasicAuthPassword")})
+
+
 def from_set_results(
     requested: Iterable[Mapping[str, Any]], results: Iterable[Mapping[str, Any]]
 ) -> list[Variable]:
     """SetVariables: the value asked for where the station accepted it (or needs a
     reboot for it), the refusal's status where not."""
-    asked = {_identity(r): r.get("attributeValue") for r in requested}
+    asked = {_identity(r): None if _secret(r) else r.get("attributeValue") for r in requested}
     out = []
     for r in results:
         status = r["attributeStatus"]
@@ -95,6 +99,27 @@ def from_set_results(
             )
         )
     return out
+
+
+def _secret(r: Mapping[str, Any]) -> bool:
+    return (r["component"]["name"], r["variable"]["name"]) in SECRETS
+
+
+def new_password(
+    requested: Iterable[Mapping[str, Any]], results: Iterable[Mapping[str, Any]]
+) -> str | None:
+    """The BasicAuthPassword a SetVariables gave the station, if it took it (it uses it
+    from its next connection on)."""
+    taken = {
+        _identity(r)
+        for r in results
+        if r["attributeStatus"] in ("Accepted", "RebootRequired") and _secret(r)
+    }
+    for r in requested:
+        if _secret(r) and _identity(r) in taken:
+            value = r.get("attributeValue")
+            return str(value) if value is not None else None
+    return None
 
 
 def _identity(r: Mapping[str, Any]) -> tuple[Any, ...]:
