@@ -23,7 +23,7 @@ from chargegrid.store.charger_store import SqlChargerStore, sessions
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
 from chargegrid.store.uow import UnitOfWork
-from tests.e2e.conftest import Csms
+from tests.e2e.conftest import Csms, eventually
 from tests.e2e.ocpp201.station import Station, close, connect, now_iso
 
 pytestmark = pytest.mark.e2e
@@ -223,3 +223,24 @@ async def test_a_basic_auth_password_set_through_variables_is_the_next_handshake
         url.replace("ws://", "ws://PW201:a-new-secret-of-24-chars@"), subprotocols=["ocpp2.0.1"]
     )
     await good.close()
+
+
+async def test_a_changed_meter_interval_is_set_as_tx_updated_interval(api: Api) -> None:
+    cid, station, ws, task = await booted_station(api, "MV201")
+    try:
+        reports = len(station.received.of("GetBaseReport"))
+        await api.ok("PATCH", f"/chargers/{cid}", {"meter_value_interval": 30})
+        sets = await station.wait_for("SetVariables", count=2)
+        data = sets[-1]["set_variable_data"]
+        assert {(d["variable"]["name"], d["attribute_value"]) for d in data} == {
+            ("TxUpdatedInterval", "30")
+        }
+
+        async def applied() -> bool:
+            return (await api.ok("GET", f"/chargers/{cid}"))["config_sync"] == "applied"
+
+        await eventually(applied, what="config_sync applied")
+        # A setting changed is no reason to ask for the whole device model again.
+        assert len(station.received.of("GetBaseReport")) == reports
+    finally:
+        await close(ws, task)

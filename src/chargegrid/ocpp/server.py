@@ -215,7 +215,7 @@ class OcppServer:
         if record is None:
             raise NotFound(f"charger {ocpp_id} no longer exists")
         version = self._versions.get(ocpp_id, V16)
-        return await version.sync_after_boot(connection, record, self.messages)
+        return await version.push_settings(connection, record, self.messages)
 
 
 def _peer(ws: ServerConnection) -> str:

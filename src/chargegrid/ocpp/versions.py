@@ -47,6 +47,8 @@ class ProtocolVersion:
     charger_actions: frozenset[str]
     central_system: Callable[[ChargerRecord, ChargerMessages], CentralSystem]
     sync_after_boot: SyncAfterBoot
+    # After an operator changed a setting (``meter_value_interval``): what to push.
+    push_settings: SyncAfterBoot
     encode: Callable[[Command], tuple[str, dict[str, Any]]]
 
 
@@ -57,6 +59,7 @@ V16 = ProtocolVersion(
     CHARGER_ACTIONS_16,
     CentralSystem16,
     boot_sync_16.sync_after_boot,
+    boot_sync_16.sync_after_boot,
     commands_16.encode,
 )
 V201 = ProtocolVersion(
@@ -66,6 +69,7 @@ V201 = ProtocolVersion(
     CHARGER_ACTIONS_201,
     CentralSystem201,
     boot_sync_201.sync_after_boot,
+    boot_sync_201.push_settings,
     commands_201.encode,
 )
 # Best first: a charger offering both gets 2.0.1.

@@ -58,8 +58,19 @@ def learnt_from(
     )
 
 
-async def sync_after_boot(
+async def push_settings(
     connection: OcppConnection, charger: ChargerRecord, messages: ChargerMessages
+) -> str:
+    """After an operator changed a setting: the exchange without the full report."""
+    return await sync_after_boot(connection, charger, messages, report=False)
+
+
+async def sync_after_boot(
+    connection: OcppConnection,
+    charger: ChargerRecord,
+    messages: ChargerMessages,
+    *,
+    report: bool = True,
 ) -> str:
     """Run the exchange; returns the resulting ``config_sync`` value."""
     current = await messages.store.charger(charger.ocpp_id) or charger
@@ -103,6 +114,8 @@ async def sync_after_boot(
     await messages.variables(VariablesWrite(current.id, "get", learnt, messages.clock()))
     await messages.variables(VariablesWrite(current.id, "set", set_results, messages.clock()))
     await messages.configuration_learnt(learnt_from(current.id, values, outcome), charger.ocpp_id)
+    if not report:
+        return outcome
     try:
         await connection.call(
             "GetBaseReport",
