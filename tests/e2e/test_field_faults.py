@@ -344,6 +344,13 @@ async def test_charger_ignoring_its_tx_default_profile(field: Field) -> None:
         site.plug("B2", max_current=16.0)
         await site.charging(["B1", "B2"])
         charger = site.fleet.charger("B2")
+
+        async def follows_a_tx_profile() -> bool:
+            # The premise: its TxProfile was acknowledged (a car that starts before its
+            # first TxProfile draws its max on the ignored default until then).
+            return any(p.purpose == "TxProfile" for p in charger.profiles.profiles)
+
+        await eventually(follows_a_tx_profile, what="B2 holding an acknowledged TxProfile")
         charger.faults = replace(b2, refuse_profiles=1.0)  # from now on it refuses them
         refusing_at = time.monotonic()
         converged_at = await converged_around(site, "B2", refusing_at)

@@ -81,6 +81,13 @@ async def test_power_only_meters_are_measured_and_a_car_ignoring_its_limit_is_pl
     events = csms.bus.subscribe("charger.limit_violation")
     site = await _start(csms, faults)
     try:
+        # Cars come once every charger took its meter interval: a 2.0.1 station reports
+        # at its own TxUpdatedInterval until the post-boot exchange set ours.
+        async def configured() -> bool:
+            rows = [await csms.charger_row(o) for o in CHARGERS]
+            return all(r.config_sync == "applied" for r in rows)
+
+        await eventually(configured, timeout=20, what="every charger's meter interval set")
         site.plug_all(max_current=32.0)
         await site.charging()
 
