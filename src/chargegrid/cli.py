@@ -32,6 +32,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="HTTP port, default 8180")
     serve.add_argument("--ocpp-port", type=int, default=None, help="OCPP port, default 9000")
     serve.add_argument("--database-url", default=None, help="default: SQLite ./chargegrid.db")
+    serve.add_argument(
+        "--ocpp-tls-port", type=int, default=None, help="also serve wss on this port"
+    )
+    serve.add_argument("--tls-cert", default=None, help="PEM certificate chain for wss")
+    serve.add_argument("--tls-key", default=None, help="PEM private key for wss")
+    serve.add_argument(
+        "--tls-client-ca", default=None, help="PEM CA that profile-3 client certificates chain to"
+    )
     serve.add_argument("--demo", action="store_true", help="seed and simulate a demo site")
     serve.add_argument(
         "--auto-register", action="store_true", default=None, help="accept unknown chargers"
@@ -135,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 host=args.host,
                 port=args.port,
                 ocpp_port=args.ocpp_port,
+                ocpp_tls_port=args.ocpp_tls_port,
+                tls_cert=args.tls_cert,
+                tls_key=args.tls_key,
+                tls_client_ca=args.tls_client_ca,
                 demo=args.demo or None,
                 auto_register=args.auto_register,
             )

@@ -18,6 +18,12 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8180
     ocpp_port: int = 9000
+    # wss beside ws (security profiles 2 and 3): the port, the server's certificate chain
+    # and key, and the CA a profile-3 charger's client certificate must chain to.
+    ocpp_tls_port: int | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
     demo: bool = False
     # Chargers not configured yet may connect and boot Pending until an operator accepts them.
     auto_register: bool = False
@@ -46,6 +52,12 @@ class Settings:
             host=env.get("CHARGEGRID_HOST", "127.0.0.1"),
             port=int(env.get("CHARGEGRID_PORT", "8180")),
             ocpp_port=int(env.get("CHARGEGRID_OCPP_PORT", "9000")),
+            ocpp_tls_port=int(env["CHARGEGRID_OCPP_TLS_PORT"])
+            if env.get("CHARGEGRID_OCPP_TLS_PORT")
+            else None,
+            tls_cert=env.get("CHARGEGRID_TLS_CERT") or None,
+            tls_key=env.get("CHARGEGRID_TLS_KEY") or None,
+            tls_client_ca=env.get("CHARGEGRID_TLS_CLIENT_CA") or None,
             auto_register=env.get("CHARGEGRID_AUTO_REGISTER", "").lower() in {"1", "true", "yes"},
             rate_limit=_non_negative(env, "CHARGEGRID_RATE_LIMIT", "20", float),
             rate_burst=_non_negative(env, "CHARGEGRID_RATE_BURST", "100", int),

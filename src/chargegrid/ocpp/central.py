@@ -15,6 +15,7 @@ from chargegrid.ocpp.connection import Payload
 from chargegrid.ocpp.gateway import CommandGateway
 from chargegrid.ocpp.schemas import schemas
 from chargegrid.ocpp.server import OcppServer, PasswordCheck
+from chargegrid.ocpp.tls import TlsFiles, server_context
 from chargegrid.ocpp.v201.device_model import (
     from_get_results,
     from_set_results,
@@ -70,8 +71,11 @@ class OcppCentralSystem:
         self._checkpointer: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
-    async def start(self, host: str, port: int) -> int:
-        """Listen on ``host:port`` (0 picks a free port); returns the port."""
+    async def start(
+        self, host: str, port: int, *, tls: TlsFiles | None = None, tls_port: int | None = None
+    ) -> int:
+        """Listen on ``host:port`` (0 picks a free port), and with ``tls`` on ``tls_port``
+        too (wss); returns the plain port (``tls_port`` property: the other)."""
         for version in VERSIONS:  # compiled before the first charger waits for them
             schemas(version.schema_key)
         # One node owns every socket (no cluster yet): nobody is connected before we
@@ -87,7 +91,13 @@ class OcppCentralSystem:
             self._sweep_forever(), name="session-sweeper"
         )
         await self.server.start(host, port)
+        if tls is not None:
+            await self.server.start(host, tls_port or 0, ssl=server_context(tls))
         return self.server.port
+
+    @property
+    def tls_port(self) -> int:
+        return self.server.port_of(1)
 
     async def stop(self) -> None:
         await self.server.stop()

@@ -29,6 +29,7 @@ from chargegrid.ocpp.boot_sequence import BootSequence, BootSettings, LimitsFirs
 from chargegrid.ocpp.connection import OcppConnection
 from chargegrid.ocpp.gateway import CommandGateway
 from chargegrid.ocpp.schemas import schemas
+from chargegrid.ocpp.tls import is_tls, peer_common_name
 from chargegrid.ocpp.transport import WebSocketTransport
 from chargegrid.ocpp.versions import SUBPROTOCOLS, V16, ProtocolVersion, negotiate
 from chargegrid.services.charger_messages import ChargerMessages
@@ -71,11 +72,13 @@ class OcppServer:
         self.limits_first = limits_first
         self.boot_settings = boot_settings or BootSettings()
         self._admitted: dict[ServerConnection, tuple[ChargerRecord, ProtocolVersion]] = {}
-        self._server: Server | None = None
+        self._servers: list[Server] = []
         self._versions: dict[str, ProtocolVersion] = {}  # per charger, its last connection
 
     async def start(self, host: str, port: int, **options: Any) -> Server:
-        self._server = await serve(
+        """Listen on ``host:port``; with ``ssl=`` a TLS context, that listener is wss
+        (security profiles 2 and 3). Call once per listener."""
+        server = await serve(
             self._session,
             host,
             port,
@@ -86,17 +89,23 @@ class OcppServer:
             max_size=MAX_SOCKET_FRAME,
             **options,
         )
-        return self._server
+        self._servers.append(server)
+        return server
 
     @property
     def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
+        """The first listener's port (plain ws, as ``OcppCentralSystem.start`` opens it)."""
+        return self.port_of(0)
+
+    def port_of(self, index: int) -> int:
+        return int(self._servers[index].sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
 
     async def _handshake(self, ws: ServerConnection, request: Request) -> Response | None:
         # Every refusal is logged with the charger id and the reason: a charger that
@@ -145,7 +154,12 @@ class OcppServer:
         if record.registration_status == "Rejected":
             log.warning("refused charger %s from %s: registration Rejected", ocpp_id, peer)
             return ws.respond(HTTPStatus.FORBIDDEN, "charge point rejected\n")
-        if record.password_hash:
+        refusal = self._security_refusal(ws, record)
+        if refusal is not None:
+            status, why = refusal
+            log.warning("refused charger %s from %s: %s", ocpp_id, peer, why)
+            return ws.respond(status, f"{why}\n")
+        if record.password_hash and record.security_profile < 3:
             creds = basic_credentials(request.headers)
             # scrypt is slow on purpose: off the event loop.
             ok = creds is not None and creds[0] == ocpp_id
@@ -158,6 +172,29 @@ class OcppServer:
                 response.headers["WWW-Authenticate"] = 'Basic realm="ocpp"'
                 return response
         self._admitted[ws] = (record, version)
+        return None
+
+    @staticmethod
+    def _security_refusal(
+        ws: ServerConnection, record: ChargerRecord
+    ) -> tuple[HTTPStatus, str] | None:
+        """Why the charger's security profile refuses this connection, if it does:
+        profile 2 and 3 only over TLS (no downgrade to ws), 2 with a password, 3 with a
+        client certificate (verified by the TLS layer against our CA) naming it."""
+        profile = record.security_profile
+        if profile < 2:
+            return None
+        if not is_tls(ws.transport):
+            return HTTPStatus.FORBIDDEN, f"security profile {profile} requires wss (TLS)"
+        if profile == 2:
+            if not record.password_hash:
+                return HTTPStatus.FORBIDDEN, "security profile 2 needs a password set"
+            return None
+        name = peer_common_name(ws.transport)
+        if name is None:
+            return HTTPStatus.UNAUTHORIZED, "security profile 3 needs a client certificate"
+        if name != record.ocpp_id:
+            return HTTPStatus.FORBIDDEN, f"client certificate names {name!r}, not this charger"
         return None
 
     def _select_subprotocol(self, ws: ServerConnection, offered: Any) -> Any:

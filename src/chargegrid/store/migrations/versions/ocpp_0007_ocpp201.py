@@ -85,6 +85,10 @@ def upgrade() -> None:
     op.add_column("chargers", sa.Column("phase_switching", sa.Boolean(), nullable=True))
     op.add_column("chargers", sa.Column("ocpp_version_pin", sa.String(16), nullable=True))
     op.add_column("chargers", sa.Column("last_boot_reason", sa.String(32), nullable=True))
+    op.add_column(
+        "chargers",
+        sa.Column("security_profile", sa.Integer(), nullable=False, server_default="1"),
+    )
     op.add_column("sessions", sa.Column("charging_state", sa.String(20), nullable=True))
     op.add_column("sessions", sa.Column("remote_start_id", sa.Integer(), nullable=True))
     op.add_column("evses", sa.Column("external_limit_a", sa.Float(), nullable=True))
@@ -96,6 +100,7 @@ def downgrade() -> None:
     op.drop_column("evses", "external_limit_a")
     op.drop_column("sessions", "remote_start_id")
     op.drop_column("sessions", "charging_state")
+    op.drop_column("chargers", "security_profile")
     op.drop_column("chargers", "last_boot_reason")
     op.drop_column("chargers", "ocpp_version_pin")
     op.drop_column("chargers", "phase_switching")
