@@ -5,11 +5,39 @@ Each test names the finding it pins; all run on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.integration.conftest import Api, assert_problem
 
 NO_REFILL = 0.001
+
+
+# -- 1. PATCH with a reference to nothing: 422 naming the field, like POST ---------------
+
+
+async def test_patch_circuit_with_unknown_parent_is_422_naming_parent_id(api: Api) -> None:
+    site = await api.site()
+    circuit = await api.circuit(site["id"])
+    body = {"parent_id": str(uuid.uuid4())}
+    new = {"name": "Sub", "max_current": 16} | body
+    assert_problem(await api.call("POST", f"/sites/{site['id']}/circuits", new), 422, "parent_id")
+    response = await api.call("PATCH", f"/circuits/{circuit['id']}", body)
+    assert_problem(response, 422, "parent_id")
+    assert (await api.ok("GET", f"/circuits/{circuit['id']}"))["parent_id"] is None
+
+
+async def test_patch_charger_with_unknown_circuit_or_site_is_422_naming_it(api: Api) -> None:
+    site = await api.site()
+    charger = await api.charger(site["id"])
+    path = f"/chargers/{charger['id']}"
+    for name in ("circuit_id", "site_id"):
+        body = {name: str(uuid.uuid4())}
+        assert_problem(await api.call("POST", "/chargers", {"ocpp_id": "CP-X"} | body), 422, name)
+        assert_problem(await api.call("PATCH", path, body), 422, name)
+    after = await api.ok("GET", path)
+    assert after["site_id"] == site["id"] and after["circuit_id"] is None
 
 
 # -- 3. ocpp_id is a URL path segment ------------------------------------------------------

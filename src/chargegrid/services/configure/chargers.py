@@ -34,6 +34,8 @@ TECHNICAL = {
     "registration_status": "Accepted",
     # The OCPP version the charger must speak; None: the best it offers (docs/ocpp.md).
     "ocpp_version_pin": None,
+    # 1 Basic auth, 2 TLS + Basic auth, 3 client certificate (docs/security.md).
+    "security_profile": 1,
 }
 # Settings the charger itself must apply: a change makes config_sync pending again.
 PUSHED = frozenset({"meter_value_interval", "offline_charge_current", "offline_charge_phase"})
@@ -83,7 +85,10 @@ async def update_charger(
         ctx.who.require_technical(", ".join(technical))
     old_site = charger.site_id
     changed = assign(charger, data, OPERATIONAL | TECHNICAL)
-    await _check(ctx, charger, data)
+    # No autoflush while checking: the unchecked charger (a site_id or circuit_id to
+    # nothing) would be written first and fail on its foreign key (409, no field).
+    with ctx.uow.session.no_autoflush:
+        await _check(ctx, charger, data)
     if _set_password(charger, data):
         changed.add("password")
     if changed & PUSHED:
@@ -97,8 +102,12 @@ async def update_charger(
 async def delete_charger(ctx: ConfigContext, charger_id: uuid.UUID) -> None:
     charger = await get_charger(ctx, charger_id)
     ctx.who.require_technical("deleting a charger")
+    ocpp_id = charger.ocpp_id
     await ctx.uow.chargers.delete(charger)
     ctx.changed("charger", charger_id, charger.site_id, "deleted")
+    # Only a deletion names the ocpp_id: the OCPP server closes that charger's socket
+    # (a charger moved to another site is "deleted" from the old one without it).
+    ctx._pending[-1]["ocpp_id"] = ocpp_id
     await ctx.commit()
 
 

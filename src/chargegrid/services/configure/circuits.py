@@ -72,7 +72,11 @@ async def update_circuit(
         # A straight-through rotation follows a change of phase count.
         data = {**data, "phase_rotation": None}
     changed = assign(circuit, data, OPERATIONAL | TECHNICAL)
-    await _check_tree(ctx, site, circuit, data)
+    # The checks query the database; an autoflush there would write the unchecked
+    # circuit first, and a parent_id to nothing would surface as an FK error (409)
+    # instead of the 422 naming the field that POST gives.
+    with ctx.uow.session.no_autoflush:
+        await _check_tree(ctx, site, circuit, data)
     changed |= apply_override(circuit, data, ctx.now, circuit.max_current)
     await ctx.commit_update("circuit", circuit.id, site.id, changed)
     return circuit
