@@ -40,6 +40,19 @@ async def test_patch_charger_with_unknown_circuit_or_site_is_422_naming_it(api: 
     assert after["site_id"] == site["id"] and after["circuit_id"] is None
 
 
+async def test_patch_id_tag_with_unknown_site_is_422_and_taken_evse_number_is_a_clear_409(
+    api: Api,
+) -> None:
+    tag = await api.ok("POST", "/id-tags", {"id_tag": "TAG-1"})
+    response = await api.call("PATCH", f"/id-tags/{tag['id']}", {"site_id": str(uuid.uuid4())})
+    assert_problem(response, 422, "site_id")
+    site = await api.site()
+    charger = await api.charger(site["id"], evses=[{"evse_number": 1}, {"evse_number": 2}])
+    response = await api.call("PATCH", f"/evses/{charger['evses'][0]['id']}", {"evse_number": 2})
+    assert_problem(response, 409)
+    assert "EVSE 2 exists" in response.json()["detail"]
+
+
 # -- 3. ocpp_id is a URL path segment ------------------------------------------------------
 
 

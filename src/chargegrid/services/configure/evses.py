@@ -95,7 +95,10 @@ async def update_evse(ctx: ConfigContext, evse_id: uuid.UUID, data: dict[str, An
     if technical:
         ctx.who.require_technical(", ".join(technical))
     changed = assign(evse, data, EVSE_OPERATIONAL | EVSE_TECHNICAL)
-    await _check_evse(ctx, evse, data)
+    # Checked before anything is flushed: a taken evse_number is the 409 that says so,
+    # not a unique-key error from an autoflush.
+    with ctx.uow.session.no_autoflush:
+        await _check_evse(ctx, evse, data)
     await ctx.commit_update("evse", evse.id, evse.charger.site_id, changed)
     return evse
 

@@ -48,7 +48,10 @@ async def update_id_tag(ctx: ConfigContext, tag_id: uuid.UUID, data: dict[str, A
     tag = await get_id_tag(ctx, tag_id)
     ctx.who.require_write()
     changed = assign(tag, data, FIELDS)
-    await _check(ctx, tag)
+    # Checked before anything is flushed: a site_id to nothing is the 422 naming it
+    # (as on POST), not a foreign-key error from an autoflush.
+    with ctx.uow.session.no_autoflush:
+        await _check(ctx, tag)
     await ctx.commit_update("id_tag", tag.id, tag.site_id, changed)
     return tag
 
