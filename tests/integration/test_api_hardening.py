@@ -70,3 +70,22 @@ async def test_ocpp_ids_with_dots_inside_are_fine(api: Api) -> None:
     site = await api.site()
     for ocpp_id in ("DK.12343*1", "...", ".hidden", "a..b"):
         assert (await api.charger(site["id"], ocpp_id=ocpp_id))["ocpp_id"] == ocpp_id
+
+
+# -- 5. 405 names every method the path has ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "allowed"),
+    [
+        ("PUT", "/circuits/{id}", {"GET", "PATCH", "DELETE"}),
+        ("DELETE", "/sites", {"GET", "POST"}),
+        ("POST", "/sites/{id}", {"GET", "PATCH", "DELETE"}),
+    ],
+)
+async def test_405_allow_lists_every_method_of_the_path(
+    api: Api, method: str, template: str, allowed: set[str]
+) -> None:
+    response = await api.call(method, template.replace("{id}", str(uuid.uuid4())), {})
+    assert_problem(response, 405)
+    assert {m.strip() for m in response.headers["allow"].split(",")} == allowed

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from chargegrid.domain.errors import (
     ChargerTimeout,
@@ -162,14 +163,39 @@ async def _on_validation_error(_request: Request, exc: Exception) -> ProblemResp
     return problem(422, detail, errors)
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> ProblemResponse:
+async def _on_http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
     if exc.status_code == 400:
         # FastAPI's "error parsing the body" (e.g. bytes that are not UTF-8): the same
         # 422 that malformed JSON gets, so clients handle one shape.
         return problem(422, detail, [FieldError("body", "the body is not valid JSON")])
-    return problem(exc.status_code, detail, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route whose path matched; FastAPI has
+        # one route per method, so that was one method of several.
+        allowed = allowed_methods(request)
+        if allowed:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return problem(exc.status_code, detail, headers=headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some API route takes at the request's path (RFC 9110 15.5.6), found by
+    asking the app's routes whether each method would fully match there. (Routes of
+    included routers are not flat on the app in every FastAPI version, so no walking.)
+    Mounts are left out: they take a path prefix in every method and answer for themselves.
+    """
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
 
 
 async def _on_integrity_error(_request: Request, exc: Exception) -> ProblemResponse:
