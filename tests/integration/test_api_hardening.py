@@ -6,6 +6,7 @@ Each test names the finding it pins; all run on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,41 @@ async def test_405_allow_lists_every_method_of_the_path(
     response = await api.call(method, template.replace("{id}", str(uuid.uuid4())), {})
     assert_problem(response, 405)
     assert {m.strip() for m in response.headers["allow"].split(",")} == allowed
+
+
+# -- 7. timestamps at the edges --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-12:00",
+        0,
+        1_700_000_000,
+        "1999-12-31T23:59:59Z",
+        "2100-01-01T00:00:01+00:00",
+    ],
+)
+async def test_meter_reading_timestamps_outside_the_window_are_422(
+    api: Api, timestamp: Any
+) -> None:
+    site = await api.site()
+    meter = await api.ok("POST", "/electricity-meters", {"name": "M", "site_id": site["id"]})
+    body = {"timestamp": timestamp, "current_l1": 1.0}
+    response = await api.call("POST", f"/electricity-meters/{meter['id']}/readings", body)
+    assert_problem(response, 422, "timestamp")
+
+
+async def test_meter_reading_timestamps_inside_the_window_are_stored(api: Api) -> None:
+    site = await api.site()
+    meter = await api.ok("POST", "/electricity-meters", {"name": "M", "site_id": site["id"]})
+    for timestamp in ("2000-01-01T00:00:00Z", "2099-12-31T23:00:00-01:00"):
+        body = {"timestamp": timestamp, "current_l1": 1.0}
+        await api.ok("POST", f"/electricity-meters/{meter['id']}/readings", body)
+
+
+@pytest.mark.parametrize("expires_at", ["0001-01-01T00:00:00+14:00", 0, "9999-12-31T23:59:59Z"])
+async def test_id_tag_expiry_outside_the_window_is_422(api: Api, expires_at: Any) -> None:
+    response = await api.call("POST", "/id-tags", {"id_tag": "T-1", "expires_at": expires_at})
+    assert_problem(response, 422, "expires_at")

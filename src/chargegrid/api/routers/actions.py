@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import HTTPException, Request
@@ -22,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chargegrid.api.deps import Ctx
 from chargegrid.api.routers.common import make_router
-from chargegrid.api.schemas.common import WriteModel
+from chargegrid.api.schemas.common import LenientTimestamp, WriteModel
 from chargegrid.domain.errors import Conflict, NotFound
 from chargegrid.ocpp.charging_profiles import ChargingProfile, SchedulePeriod
 from chargegrid.ocpp.errors import AnswerError
@@ -116,9 +115,9 @@ class SetChargingProfile(WriteModel):
     rate_unit: Literal["A", "W"] = "A"
     periods: Annotated[list[Period], Field(min_length=1, max_length=48)]
     transaction_id: int | Annotated[str, Field(min_length=1, max_length=36)] | None = None
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
-    start_schedule: datetime | None = None
+    valid_from: LenientTimestamp | None = None
+    valid_to: LenientTimestamp | None = None
+    start_schedule: LenientTimestamp | None = None
     duration: Annotated[int, Field(strict=True, ge=1)] | None = None
     recurrency: Literal["Daily", "Weekly"] | None = None
 

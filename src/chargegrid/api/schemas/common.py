@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+)
 
 T = TypeVar("T")
 
@@ -28,6 +37,47 @@ def _check_timezone(value: str) -> str:
 
 _TIMEZONES = frozenset(available_timezones()) | {"UTC"}
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_check_timezone)]
+
+
+# Timestamps clients send: ISO 8601 text, from 2000-01-01T00:00:00Z to 2100-01-01T00:00:00Z
+# inclusive. Outside that window no reading, expiry or schedule is meant (a clock that
+# was never set says 1970, a fuzzer says year 1 or 9999), and at the edges of what
+# datetime holds (0001-01-01T00:00:00+14:00) the conversion to UTC overflows. Numbers
+# are refused rather than read as Unix seconds: `0` is a mistake, not 1970.
+TIMESTAMP_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+TIMESTAMP_MAX = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _timestamp_text(value: Any) -> Any:
+    if not isinstance(value, str | datetime):
+        raise ValueError("an ISO 8601 date-time string, e.g. 2024-05-01T12:00:00Z")
+    return value
+
+
+def _in_window(value: datetime) -> datetime:
+    # Compared as an aware time (naive means UTC); comparing never converts, so no
+    # overflow. Past the check, the value converts to UTC safely.
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not TIMESTAMP_MIN <= aware <= TIMESTAMP_MAX:
+        raise ValueError("must be from 2000-01-01T00:00:00Z to 2100-01-01T00:00:00Z")
+    return value
+
+
+_WINDOW_DOC = "ISO 8601, from 2000-01-01T00:00:00Z to 2100-01-01T00:00:00Z"
+# With a UTC offset (Z or +hh:mm), as API.md asks.
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_timestamp_text),
+    AfterValidator(_in_window),
+    Field(description=_WINDOW_DOC),
+]
+# Where a missing offset has always been taken as UTC (charging schedules).
+LenientTimestamp = Annotated[
+    datetime,
+    BeforeValidator(_timestamp_text),
+    AfterValidator(_in_window),
+    Field(description=_WINDOW_DOC + "; without an offset, UTC"),
+]
 
 
 class WriteModel(BaseModel):

@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from chargegrid.api.schemas.common import Timestamps, WriteModel
+from chargegrid.api.schemas.common import Timestamp, Timestamps, WriteModel
 
 TagText = Annotated[str, Field(min_length=1, max_length=36, pattern=r"^[\x21-\x7e]+$")]
 TagStatus = Literal["Accepted", "Blocked", "Expired", "Invalid"]
@@ -15,7 +15,7 @@ TagStatus = Literal["Accepted", "Blocked", "Expired", "Invalid"]
 class IdTagUpdate(WriteModel):
     id_tag: TagText | None = None
     status: TagStatus | None = None
-    expires_at: AwareDatetime | None = None
+    expires_at: Timestamp | None = None
     parent_id_tag: TagText | None = None
     site_id: uuid.UUID | None = None
 

@@ -4,9 +4,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from chargegrid.api.schemas.common import Integer, Name, Number, ReadModel, Timestamps, WriteModel
+from chargegrid.api.schemas.common import (
+    Integer,
+    Name,
+    Number,
+    ReadModel,
+    Timestamp,
+    Timestamps,
+    WriteModel,
+)
 
 SignedAmps = Annotated[Number, Field(ge=-10000, le=10000)]
 
@@ -22,7 +30,7 @@ class MeterCreate(MeterUpdate):
 
 
 class ReadingIn(WriteModel):
-    timestamp: AwareDatetime
+    timestamp: Timestamp
     current_l1: SignedAmps | None = None
     current_l2: SignedAmps | None = None
     current_l3: SignedAmps | None = None
