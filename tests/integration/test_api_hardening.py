@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Api, assert_problem
+from chargegrid.services.rate_limit import RateLimiter
+from tests.integration.conftest import API, Api, assert_problem
 
 NO_REFILL = 0.001
 
@@ -90,6 +91,25 @@ async def test_405_allow_lists_every_method_of_the_path(
     response = await api.call(method, template.replace("{id}", str(uuid.uuid4())), {})
     assert_problem(response, 405)
     assert {m.strip() for m in response.headers["allow"].split(",")} == allowed
+
+
+# -- 6. failed authentication does not spend a valid token's budget ------------------------
+
+
+async def test_a_flood_without_a_valid_token_does_not_429_a_valid_token(api: Api) -> None:
+    api.app.state.rate_limiter = RateLimiter(NO_REFILL, 3)
+    valid = {"Authorization": f"Bearer {await api.token()}"}
+    # Not yet seen (so not cached): its first request goes through the lookup.
+    other = {"Authorization": f"Bearer {await api.token('viewer')}"}
+    codes = []
+    for headers in ({}, {"Authorization": "Bearer cg_guessed"}) * 3:
+        codes.append((await api.client.get(f"{API}/sites", headers=headers)).status_code)
+    assert codes == [401, 401, 401, 429, 429, 429]
+    flooded = await api.client.get(f"{API}/sites", headers={"Authorization": "Bearer x"})
+    assert_problem(flooded, 429)
+    assert int(flooded.headers["retry-after"]) >= 1
+    for headers in (valid, other, valid):
+        assert (await api.client.get(f"{API}/sites", headers=headers)).status_code == 200
 
 
 # -- 7. timestamps at the edges --------------------------------------------------------------

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from chargegrid.api.problems import Unauthorized
-from chargegrid.api.rate_limit import limit_address, limit_principal
+from chargegrid.api.rate_limit import limit_failed_auth, limit_principal
 from chargegrid.bus.memory import EventBus
 from chargegrid.services.auth import Principal, PrincipalCache
 from chargegrid.services.configure.context import ConfigContext
@@ -41,17 +41,17 @@ async def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
-        limit_address(request)
+        limit_failed_auth(request)
         raise Unauthorized("send Authorization: Bearer <token>")
     token = credentials.credentials
     cache: PrincipalCache = request.app.state.principals
     principal = cache.get(token)
     if principal is None:
-        # Not known yet: the address pays before the token lookup, so guessing tokens
-        # is throttled too. A real token lands here once per cache period.
-        limit_address(request)
+        # Looked up first, charged only on failure: the failures of others at this
+        # address must not lock a valid token out (api/rate_limit.py).
         principal = await cache.authenticate(uow, token)
         if principal is None:
+            limit_failed_auth(request)
             raise Unauthorized("unknown or revoked token")
     limit_principal(request, principal, token)
     return principal

@@ -1,6 +1,11 @@
-"""The API's per-client rate limit: a token bucket per API token, or per client address
-for requests that are not (yet) authenticated. Answered as problem+json 429 with
-``Retry-After`` (mapped in ``api/problems.py``).
+"""The API's per-client rate limit: a token bucket per API token, and one per client
+address for failed authentications (no token, or one that is unknown or revoked).
+Answered as problem+json 429 with ``Retry-After`` (mapped in ``api/problems.py``).
+
+The two never share a bucket: a flood without a valid token from one address brings
+that address's failures to 429, and nobody else's requests; a valid token from the same
+address (a NAT, a proxy, the attacker's neighbour) still gets in on its own budget. A
+token is looked up before its address is charged, so only failures pay.
 
 It is applied where the caller is authenticated (``api.deps.get_principal``), so it
 covers exactly the /api/v1 operations: the dashboard's static files, ``/healthz`` and
@@ -33,12 +38,12 @@ def _take(request: Request, key: str) -> None:
         raise RateLimited(retry_after_seconds(wait_s))
 
 
-def limit_address(request: Request) -> None:
-    """One request by a caller not known yet: counted against its address."""
+def limit_failed_auth(request: Request) -> None:
+    """One failed authentication from the caller's address; 429 once they are too many."""
     # request.client is the peer uvicorn saw (after its trusted --proxy-headers
     # handling); a raw X-Forwarded-For would let anyone pick their own bucket.
     host = request.client.host if request.client is not None else "unknown"
-    _take(request, "addr:" + host)
+    _take(request, "auth-failed:" + host)
 
 
 def limit_principal(request: Request, principal: Principal, token: str) -> None:

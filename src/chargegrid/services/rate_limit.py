@@ -1,6 +1,6 @@
 """Token-bucket rate limiting per client: pure, no framework, with an injectable clock.
 
-Each key (an API token, or a client address before authentication) owns a bucket of
+Each key (an API token, or a client address's failed authentications) owns a bucket of
 ``burst`` tokens that refills at ``rate`` tokens a second. A request takes one token; an
 empty bucket says how long until the next one, which the API turns into ``429`` with
 ``Retry-After``. A refused request takes nothing, so a client that waits as told gets in.
