@@ -107,6 +107,10 @@ class OcppConnection:
             if exc.answer:
                 code = self.schemas.spell(exc.code)
                 await self._send(encode_error(exc.unique_id, code, exc.description))
+            else:
+                # A broken answer (OCPP-J never answers one): the call it names, if it
+                # is ours and still waiting, fails now instead of at its deadline.
+                self._settle_invalid(exc.unique_id, exc.description)
             return
         if isinstance(frame, Call):
             await self._answer(frame)
@@ -166,6 +170,14 @@ class OcppConnection:
             return
         assert payload is not None
         future.set_result(payload)
+
+    def _settle_invalid(self, unique_id: str, description: str) -> None:
+        entry = self._pending.pop(unique_id, None)
+        if entry is None:
+            return
+        action, future = entry
+        if not future.done():
+            future.set_exception(InvalidAnswer(action, description))
 
     # The deadline belongs to the pending-call entry, hence an argument (not asyncio.timeout).
     async def call(

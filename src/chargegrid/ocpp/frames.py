@@ -27,6 +27,8 @@ MAX_UNIQUE_ID = 36
 UNKNOWN_ID = "-1"
 
 _LEADING_ID = re.compile(rb'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
+# A frame too big or not JSON that starts as a CALLRESULT or CALLERROR: never answered.
+_LEADING_REPLY = re.compile(rb"^\s*\[\s*[34]\s*[,\]]")
 
 
 # NamedTuples: one is built for every frame, at a third of a frozen dataclass's cost.
@@ -73,26 +75,51 @@ def _leading_call_id(raw: bytes) -> str:
 
 
 def parse_frame(raw: bytes | str) -> Frame:
-    """Decode one text frame or raise :class:`FrameError`."""
+    """Decode one text frame or raise :class:`FrameError`.
+
+    The message type must be the JSON integer 2, 3 or 4 (``2.0`` or ``true`` is no
+    CALL). A broken CALLRESULT or CALLERROR is never answered (``answer`` False): the
+    connection logs it and settles the pending call it names, if any, as invalid.
+    """
     data = raw.encode() if isinstance(raw, str) else raw
     if len(data) > MAX_FRAME_BYTES:
         raise FrameError(
             ErrorCode.FORMATION_VIOLATION,
             f"frame of {len(data)} bytes exceeds {MAX_FRAME_BYTES}",
             _leading_call_id(data),
+            not _LEADING_REPLY.match(data[:16]),
         )
     try:
         msg = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise FrameError(
-            ErrorCode.FORMATION_VIOLATION, f"not JSON: {exc}", _leading_call_id(data)
+            ErrorCode.FORMATION_VIOLATION,
+            f"not JSON: {exc}",
+            _leading_call_id(data),
+            not _LEADING_REPLY.match(data[:16]),
         ) from None
-    if not isinstance(msg, list) or len(msg) < 3:
+    if not isinstance(msg, list) or not msg:
         raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "a frame is a JSON array [type, id, ...]")
-    kind, unique_id = msg[0], msg[1]
-    if not isinstance(unique_id, str) or not 0 < len(unique_id) <= MAX_UNIQUE_ID:
-        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "unique id must be a string of 1-36 chars")
+    kind = msg[0]
+    given = msg[1] if len(msg) > 1 else None
+    if isinstance(given, str) and 0 < len(given) <= MAX_UNIQUE_ID:
+        unique_id, valid_id = given, True
+    else:
+        unique_id, valid_id = UNKNOWN_ID, False
+    if type(kind) is not int:  # bool and float are no message types
+        # 3.0 or 4.0 meant to be a reply, which is never answered.
+        reply = isinstance(kind, float) and kind in (CALLRESULT, CALLERROR)
+        raise FrameError(
+            ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED,
+            f"message type {kind!r} is not an integer",
+            unique_id,
+            not reply,
+        )
     if kind == CALL:
+        if not valid_id:
+            raise FrameError(
+                ErrorCode.RPC_FRAMEWORK_ERROR, "unique id must be a string of 1-36 chars"
+            )
         if len(msg) != 4 or not isinstance(msg[2], str):
             raise FrameError(
                 ErrorCode.RPC_FRAMEWORK_ERROR, "CALL is [2, id, action, payload]", unique_id
@@ -103,13 +130,18 @@ def parse_frame(raw: bytes | str) -> Frame:
             )
         return Call(unique_id, msg[2], msg[3])
     if kind == CALLRESULT:
-        if len(msg) != 3 or not isinstance(msg[2], dict):
+        if not valid_id or len(msg) != 3 or not isinstance(msg[2], dict):
             raise FrameError(
                 ErrorCode.PROTOCOL_ERROR, "CALLRESULT is [3, id, {payload}]", unique_id, False
             )
         return CallResult(unique_id, msg[2])
     if kind == CALLERROR:
-        if len(msg) != 5 or not isinstance(msg[2], str) or not isinstance(msg[3], str):
+        if (
+            not valid_id
+            or len(msg) != 5
+            or not isinstance(msg[2], str)
+            or not isinstance(msg[3], str)
+        ):
             raise FrameError(
                 ErrorCode.PROTOCOL_ERROR,
                 "CALLERROR is [4, id, code, description, details]",
@@ -118,7 +150,7 @@ def parse_frame(raw: bytes | str) -> Frame:
             )
         return CallError(unique_id, msg[2], msg[3], msg[4])
     raise FrameError(
-        ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED, f"unknown message type {kind!r}", unique_id
+        ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED, f"unknown message type {kind}", unique_id
     )
 
 
