@@ -1,8 +1,9 @@
 """The OCPP server as an app component (``app.components_for``).
 
 Besides starting the listener it follows ``config.changed``: settings an operator
-changes on a connected charger are pushed at once (``meter_value_interval``), and an
-EVSE switched off or on becomes a ChangeAvailability.
+changes on a connected charger are pushed at once (``meter_value_interval``), an
+EVSE switched off or on becomes a ChangeAvailability, and a deleted charger's
+connection is closed (what it would send could no longer be stored).
 """
 
 from __future__ import annotations
@@ -95,6 +96,15 @@ async def _on_change(
 ) -> None:
     kind, action = payload.get("kind"), payload.get("action")
     fields = set(payload.get("fields") or ())
+    if kind == "charger" and action == "deleted" and payload.get("ocpp_id"):
+        await _charger_deleted(payload, store, central)
+        return
+    if kind == "site" and action == "deleted":
+        # Its chargers went with it (ON DELETE CASCADE): close whichever was connected.
+        for connected in central.gateway.connected():
+            if await store.charger(connected) is None:
+                await central.gateway.disconnect(connected, "charger deleted with its site")
+        return
     if action != "updated" or "id" not in payload:
         return
     row_id = uuid.UUID(payload["id"])
@@ -111,6 +121,19 @@ async def _on_change(
                 central.gateway.command(ocpp_id, command, AVAILABILITY_TIMEOUT),
                 f"ChangeAvailability on {ocpp_id}",
             )
+
+
+async def _charger_deleted(
+    payload: Mapping[str, Any], store: ServerStore, central: OcppCentralSystem
+) -> None:
+    """Close the socket of a charger deleted through the API (only a real deletion
+    names the ``ocpp_id``; a charger moved to another site is "deleted" from the old
+    one without it). Its writes are refused meanwhile (``ChargerGone``)."""
+    ocpp_id = str(payload["ocpp_id"])
+    current = await store.ocpp_id_of(uuid.UUID(payload["id"]))
+    if current is not None:
+        return  # the row is still there: not a deletion
+    await central.gateway.disconnect(ocpp_id, "charger deleted")
 
 
 _tasks: set[asyncio.Task[Any]] = set()

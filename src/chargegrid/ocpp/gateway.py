@@ -86,6 +86,17 @@ class CommandGateway:
             return True
         return False
 
+    async def disconnect(self, ocpp_id: str, reason: str) -> bool:
+        """Close the charger's connection, ready or not (its charger was deleted:
+        nothing it sends may be stored any more, and a charger created again with the
+        same id must start on a new connection). False if it was not connected."""
+        connection = self._live.get(ocpp_id)
+        if connection is None:
+            return False
+        log.info("%s: closing its connection: %s", ocpp_id, reason)
+        await connection.close(1000, reason[:120])
+        return True
+
     def connection(self, ocpp_id: str) -> OcppConnection:
         """The live connection of ``ocpp_id``; Conflict if it is offline or not ready."""
         connection = self._live.get(ocpp_id)
@@ -104,6 +115,10 @@ class CommandGateway:
 
     def online(self) -> list[str]:
         return [ocpp_id for ocpp_id in self._live if ocpp_id in self._ready]
+
+    def connected(self) -> list[str]:
+        """Every charger with a connection, ready or not."""
+        return list(self._live)
 
     async def send(
         self,

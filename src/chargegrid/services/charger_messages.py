@@ -7,6 +7,8 @@ load manager, the event stream and webhooks.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import logging
 import uuid
@@ -15,8 +17,10 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from chargegrid import events as ev
+from chargegrid.ocpp.errors import ErrorCode, OcppCallError
 from chargegrid.services.charger_ports import (
     BootWrite,
+    ChargerGone,
     ChargerRecord,
     ChargerStore,
     Closed,
@@ -25,6 +29,7 @@ from chargegrid.services.charger_ports import (
     EvNeedsWrite,
     ExternalLimitWrite,
     IdTagInfo,
+    IdTagRecord,
     Metered,
     MeterWrite,
     NoticeWrite,
@@ -45,6 +50,13 @@ from chargegrid.services.group_commit import GroupCommitWriter
 from chargegrid.services.id_tag_policy import id_tag_info
 
 log = logging.getLogger(__name__)
+
+# The charger whose connection the current task serves (set by ``connected``, which
+# the OCPP server awaits on the connection's task before it reads any frame); for
+# Authorize, whose handler does not say.
+_SPEAKING: contextvars.ContextVar[ChargerRecord | None] = contextvars.ContextVar(
+    "charger_speaking", default=None
+)
 
 PHASE_KEYS = {"L1": "l1", "L2": "l2", "L3": "l3", "L1-N": "l1", "L2-N": "l2", "L3-N": "l3"}
 # A line-to-line voltage is reported on the pair; read as line-to-neutral of its first phase.
@@ -139,6 +151,15 @@ class ChargerMessages:
         self.clock = clock
         self.session_rules = session_rules or SessionRules()
 
+    async def _submit(self, write: Any) -> Any:
+        """Store ``write`` through the group commit; its result once durable. A write
+        for a charger deleted while connected is refused with a CallError (the OCPP
+        component closes such a charger's socket too): never acknowledged and dropped."""
+        try:
+            return await self.writer.submit(write)
+        except ChargerGone as exc:
+            raise OcppCallError(ErrorCode.SECURITY_ERROR, str(exc)) from None
+
     async def identify(self, ocpp_id: str) -> ChargerRecord | None:
         """The charger behind ``ocpp_id``; registered Pending if unknown and allowed."""
         record = await self.store.charger(ocpp_id)
@@ -147,7 +168,9 @@ class ChargerMessages:
         return record
 
     async def connected(self, charger: ChargerRecord, ocpp_version: str) -> None:
-        await self.writer.submit(PresenceWrite(charger.id, True, self.clock(), ocpp_version))
+        # Called on the connection's own task: what this task handles is this charger's.
+        _SPEAKING.set(charger)
+        await self._submit(PresenceWrite(charger.id, True, self.clock(), ocpp_version))
         link: ev.ChargerLink = {
             "charger_id": str(charger.id),
             "ocpp_id": charger.ocpp_id,
@@ -167,7 +190,9 @@ class ChargerMessages:
         self.events.publish(ev.CHARGER_READY, ready)
 
     async def disconnected(self, charger: ChargerRecord) -> None:
-        await self.writer.submit(PresenceWrite(charger.id, False, self.clock()))
+        # Deleted while connected: no row is left to mark offline.
+        with contextlib.suppress(ChargerGone):
+            await self.writer.submit(PresenceWrite(charger.id, False, self.clock()))
         link: ev.ChargerLink = {"charger_id": str(charger.id), "ocpp_id": charger.ocpp_id}
         self.events.publish(ev.CHARGER_DISCONNECTED, link)
 
@@ -183,7 +208,7 @@ class ChargerMessages:
         """Store the boot data; the answer's registration status is the current record's
         (an operator may have accepted a Pending charger since it connected)."""
         now = self.clock()
-        closed = await self.writer.submit(
+        closed = await self._submit(
             BootWrite(charger.id, now, vendor, model, serial_number, firmware_version, reason)
         )
         self._closed(closed or (), charger.ocpp_id)
@@ -191,11 +216,11 @@ class ChargerMessages:
 
     async def heartbeat(self, charger: ChargerRecord) -> datetime:
         now = self.clock()
-        await self.writer.submit(PresenceWrite(charger.id, True, now))
+        await self._submit(PresenceWrite(charger.id, True, now))
         return now
 
     async def status(self, write: StatusWrite, ocpp_id: str) -> None:
-        closed = await self.writer.submit(write)
+        closed = await self._submit(write)
         status: ev.ChargerStatusChanged = {
             "charger_id": str(write.charger_id),
             "ocpp_id": ocpp_id,
@@ -207,8 +232,15 @@ class ChargerMessages:
         self.events.publish(ev.CHARGER_STATUS_CHANGED, status)
         self._closed(closed or (), ocpp_id)
 
-    async def authorize(self, id_tag: str) -> IdTagInfo:
+    async def authorize(self, id_tag: str, charger: ChargerRecord | None = None) -> IdTagInfo:
+        """Whether ``id_tag`` may charge at ``charger`` (by default the charger whose
+        connection this runs on): a tag of a site is Invalid at other sites' chargers."""
         tag = await self.store.id_tag(id_tag)
+        if tag is not None and tag.site_id is not None:
+            charger = charger or _SPEAKING.get()
+            site = await self.store.site_of(charger.id) if charger is not None else None
+            if site != tag.site_id:
+                tag = IdTagRecord(tag.id_tag, "Invalid", None, None, tag.site_id)
         return id_tag_info(tag, self.clock(), unknown_accepted=self.unknown_tags_accepted)
 
     async def start_transaction(self, write: StartWrite, ocpp_id: str) -> Started:
@@ -217,7 +249,7 @@ class ChargerMessages:
             unknown_tags_accepted=write.unknown_tags_accepted or self.unknown_tags_accepted,
             suspect_after_s=self.session_rules.suspect_after_s,
         )
-        started: Started = await self.writer.submit(write)
+        started: Started = await self._submit(write)
         self._closed(started.superseded, ocpp_id)
         if started.refused and not started.repeated:
             # Recorded with its transaction id, but nothing started: no session.started,
@@ -247,7 +279,7 @@ class ChargerMessages:
         return started
 
     async def stop_transaction(self, write: StopWrite, ocpp_id: str) -> Stopped:
-        stopped: Stopped = await self.writer.submit(write)
+        stopped: Stopped = await self._submit(write)
         if stopped.repeated or stopped.session_id is None:
             return stopped
         if stopped.late:
@@ -282,7 +314,7 @@ class ChargerMessages:
     async def sweep(self) -> list[Closed]:
         """Close refused starts and unresumed transactions whose time is up."""
         rules = self.session_rules
-        closed: tuple[Closed, ...] = await self.writer.submit(
+        closed: tuple[Closed, ...] = await self._submit(
             SweepWrite(self.clock(), rules.refused_timeout_s, rules.resume_timeout_s)
         )
         self._closed(closed, None)
@@ -332,7 +364,7 @@ class ChargerMessages:
         self.events.publish(ev.SESSION_STOPPED, ended)
 
     async def meter_values(self, write: MeterWrite, ocpp_id: str) -> Metered:
-        metered: Metered = await self.writer.submit(write)
+        metered: Metered = await self._submit(write)
         self._reading(
             write.samples,
             metered.session_id,
@@ -388,7 +420,7 @@ class ChargerMessages:
                 unknown_tags_accepted=write.unknown_tags_accepted or self.unknown_tags_accepted,
                 suspect_after_s=self.session_rules.suspect_after_s,
             )
-        result: TxEventResult = await self.writer.submit(write)
+        result: TxEventResult = await self._submit(write)
         if result.repeated:
             return result
         self._closed(result.superseded, ocpp_id)
@@ -457,7 +489,7 @@ class ChargerMessages:
         """A limit from outside the CSMS on one EVSE or the station (2.0.1
         NotifyChargingLimit), or its end: stored on the EVSEs; the control loop re-reads
         the charger and plans within it."""
-        await self.writer.submit(write)
+        await self._submit(write)
         changed: ev.ConfigChanged = {
             "charger_id": str(write.charger_id),
             "ocpp_id": ocpp_id,
@@ -469,12 +501,12 @@ class ChargerMessages:
     async def variables(self, write: VariablesWrite) -> None:
         """Device-model attributes a 2.0.1 charger reported, answered or set."""
         if write.variables:
-            await self.writer.submit(write)
+            await self._submit(write)
 
     async def ev_needs(self, write: EvNeedsWrite, ocpp_id: str) -> uuid.UUID | None:
         """An EV's departure time and energy (ISO 15118 via NotifyEVChargingNeeds): they
         become its session's deadline; the control loop re-plans on session.updated."""
-        session_id: uuid.UUID | None = await self.writer.submit(write)
+        session_id: uuid.UUID | None = await self._submit(write)
         if session_id is not None:
             needs: ev.SessionNeeds = {
                 "session_id": str(session_id),
@@ -491,7 +523,7 @@ class ChargerMessages:
     async def configuration_learnt(self, write: ConfigWrite, ocpp_id: str) -> None:
         """Store what the charger said of itself; announced when it changes what the
         load manager plans with (the settings' state, the wiring)."""
-        await self.writer.submit(write)
+        await self._submit(write)
         if write.config_sync is None and write.connector_phase_rotation is None:
             return
         learnt: ev.ConfigChanged = {"charger_id": str(write.charger_id), "ocpp_id": ocpp_id}
@@ -501,7 +533,7 @@ class ChargerMessages:
 
     async def notice(self, charger: ChargerRecord, action: str, payload: dict[str, Any]) -> None:
         """Store a notice (DataTransfer, firmware, diagnostics, ...) and publish it."""
-        await self.writer.submit(NoticeWrite(charger.id, action, payload, self.clock()))
+        await self._submit(NoticeWrite(charger.id, action, payload, self.clock()))
         topic = ev.CHARGER_DATA_TRANSFER if action == "DataTransfer" else ev.CHARGER_NOTICE
         notice: ev.ChargerNotice = {
             "charger_id": str(charger.id),

@@ -69,6 +69,7 @@ class ChargerRecord:
     config_sync: str
     # The OCPP version an operator pinned ("1.6" | "2.0.1"); None: the best offered.
     ocpp_version_pin: str | None = None
+    security_profile: int = 1  # 1 Basic auth, 2 TLS + Basic auth, 3 client certificate
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,8 @@ class IdTagRecord:
     status: str  # Accepted | Blocked | Expired | Invalid
     expires_at: datetime | None
     parent_id_tag: str | None
+    # The site the tag is valid at (id_tags.site_id); None: every site.
+    site_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,8 +368,23 @@ Write = (
 )
 
 
+class ChargerGone(Exception):
+    """A write for a charger whose row no longer exists (deleted while it was
+    connected): refused, never acknowledged and dropped. A store gives it as the
+    write's result; the group-commit writer raises it to the write's submitter."""
+
+    def __init__(self, charger_id: uuid.UUID) -> None:
+        super().__init__(f"charger {charger_id} no longer exists (deleted); nothing was stored")
+        self.charger_id = charger_id
+
+
 class ChargerStore(Protocol):
     async def charger(self, ocpp_id: str) -> ChargerRecord | None: ...
+
+    async def site_of(self, charger_id: uuid.UUID) -> uuid.UUID | None:
+        """The charger's site (None: unplaced, or no such charger). Asked only for an
+        id tag that belongs to a site."""
+        ...
 
     async def register(self, ocpp_id: str) -> ChargerRecord:
         """Create a charger that connected on its own (auto-registration): Pending."""
@@ -377,7 +395,9 @@ class ChargerStore(Protocol):
     async def apply(self, writes: Sequence[Write]) -> list[Any]:
         """Apply ``writes`` in one transaction and commit it; one result per write, in
         order (:class:`Started`, :class:`Stopped`, :class:`Metered`, a tuple of
-        :class:`Closed` for a status, boot or sweep, or None)."""
+        :class:`Closed` for a status, boot or sweep, or None). A write for a charger
+        whose row no longer exists is not applied: its result is a
+        :class:`ChargerGone`."""
         ...
 
     async def durable(self) -> None:

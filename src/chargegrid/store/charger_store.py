@@ -42,6 +42,7 @@ from chargegrid.services.charger_ports import (
     SUPERSEDED,
     TIMED_OUT,
     BootWrite,
+    ChargerGone,
     ChargerRecord,
     Closed,
     ConfigWrite,
@@ -183,9 +184,36 @@ _STOP_SESSION = (
         updated_at=bindparam("b_now"),
     )
 )
+# A tag with a site is valid at that site's chargers only: found with the site of the
+# charger it is shown at (one statement; ``scoped``).
 _FIND_TAG = select(
-    id_tags.c.id_tag, id_tags.c.status, id_tags.c.expires_at, id_tags.c.parent_id_tag
+    id_tags.c.id_tag,
+    id_tags.c.status,
+    id_tags.c.expires_at,
+    id_tags.c.parent_id_tag,
+    id_tags.c.site_id,
+    select(chargers.c.site_id)
+    .where(chargers.c.id == bindparam("b_charger"))
+    .scalar_subquery()
+    .label("charger_site"),
 ).where(id_tags.c.id_tag == bindparam("b_tag"))
+
+
+def scoped(tag: IdTagRecord | None, charger_site: uuid.UUID | None) -> IdTagRecord | None:
+    """``tag`` as a charger of ``charger_site`` sees it: a tag of another site (or
+    shown at an unplaced charger) is Invalid there; a global tag (no site) is itself."""
+    if tag is None or tag.site_id is None or tag.site_id == charger_site:
+        return tag
+    return IdTagRecord(tag.id_tag, "Invalid", None, None, tag.site_id)
+
+
+# The chargers of a batch that still exist. On PostgreSQL their rows are locked
+# against deletion (FOR KEY SHARE) until the batch commits: a charger deleted through
+# the API meanwhile is deleted after it, with what it wrote, never in between.
+_EXISTING = select(chargers.c.id).where(chargers.c.id.in_(bindparam("b_ids", expanding=True)))
+_EXISTING_LOCKED = _EXISTING.with_for_update(read=True, key_share=True)
+# Bound parameters in one IN list (SQLite before 3.32 allowed 999 in a statement).
+_IDS_PER_QUERY = 500
 
 _CACHE_LIMIT = 100_000
 
@@ -296,6 +324,7 @@ class SqlChargerStore:
             chargers.c.meter_value_interval,
             chargers.c.config_sync,
             chargers.c.ocpp_version_pin,
+            chargers.c.security_profile,
         ).where(chargers.c.ocpp_id == ocpp_id)
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
@@ -369,9 +398,20 @@ class SqlChargerStore:
                 .values(password_hash=password_hash, updated_at=utcnow())
             )
 
+    async def site_of(self, charger_id: uuid.UUID) -> uuid.UUID | None:
+        async with self.engine.connect() as conn:
+            query = select(chargers.c.site_id).where(chargers.c.id == charger_id)
+            site_id: uuid.UUID | None = (await conn.execute(query)).scalar()
+        return site_id
+
     async def id_tag(self, id_tag: str) -> IdTagRecord | None:
+        """The tag's record, with its site (``scoped`` decides where it is valid)."""
         query = select(
-            id_tags.c.id_tag, id_tags.c.status, id_tags.c.expires_at, id_tags.c.parent_id_tag
+            id_tags.c.id_tag,
+            id_tags.c.status,
+            id_tags.c.expires_at,
+            id_tags.c.parent_id_tag,
+            id_tags.c.site_id,
         ).where(id_tags.c.id_tag == id_tag)
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
@@ -386,8 +426,12 @@ class SqlChargerStore:
             if self._wal_sync is not None:
                 self._wal_sync.commit_done()
             return results
-        async with self.engine.begin() as conn:
-            results, batch = await conn.run_sync(self._apply, writes)
+        try:
+            async with self.engine.begin() as conn:
+                results, batch = await conn.run_sync(self._apply, writes)
+        except BaseException:
+            self._forget(writes)
+            raise
         self._learn(batch)
         return results
 
@@ -397,13 +441,17 @@ class SqlChargerStore:
 
     def _apply_in_thread(self, writes: Sequence[Write]) -> list[Any]:
         assert self._sync_engine is not None
-        with self._sync_engine.connect() as conn:
-            if self._finish_checkpoint:
-                self._finish_checkpoint = False
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-                conn.commit()
-            with conn.begin():
-                results, batch = self._apply(conn, writes)
+        try:
+            with self._sync_engine.connect() as conn:
+                if self._finish_checkpoint:
+                    self._finish_checkpoint = False
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                    conn.commit()
+                with conn.begin():
+                    results, batch = self._apply(conn, writes)
+        except BaseException:
+            self._forget(writes)
+            raise
         self._learn(batch)
         return results
 
@@ -424,10 +472,42 @@ class SqlChargerStore:
                 self._txs_201.clear()
             self._txs_201.update(batch.txs_201)
 
+    def _forget(self, writes: Sequence[Write]) -> None:
+        """After a batch failed: drop every cached id of its chargers. The batch cached
+        nothing itself (``_learn`` runs after a commit only), but it may have failed on
+        an id cached earlier whose row another transaction deleted since (an EVSE or a
+        charger deleted through the API): the next attempt reads the database."""
+        gone = {w.charger_id for w in writes if not isinstance(w, SweepWrite)}
+        if not gone:
+            return
+        for place in [k for k in self._places if k[0] in gone]:
+            del self._places[place]
+        for tx in [k for k in self._txs if k[0] in gone]:
+            del self._txs[tx]
+        for tx_201 in [k for k in self._txs_201 if k[0] in gone]:
+            del self._txs_201[tx_201]
+
+    def _existing(self, conn: Connection, writes: Sequence[Write]) -> set[uuid.UUID]:
+        """The batch's chargers whose row exists (and, on PostgreSQL, stays until the
+        batch commits)."""
+        ids = list({w.charger_id for w in writes if not isinstance(w, SweepWrite)})
+        query = _EXISTING_LOCKED if conn.dialect.name == "postgresql" else _EXISTING
+        found: set[uuid.UUID] = set()
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            found.update(conn.execute(query, {"b_ids": chunk}).scalars())
+        return found
+
     def _apply(self, conn: Connection, writes: Sequence[Write]) -> tuple[list[Any], _Batch]:
         results: list[Any] = [None] * len(writes)
         batch = _Batch(self._statements(conn.dialect))
+        existing = self._existing(conn, writes)
         for i, write in enumerate(writes):
+            if not isinstance(write, SweepWrite) and write.charger_id not in existing:
+                # Deleted while connected: refused (the caller answers a CallError),
+                # not applied, so that its rows cannot fail the others' batch.
+                results[i] = ChargerGone(write.charger_id)
+                continue
             if isinstance(write, MeterWrite):
                 results[i] = self._meter(conn, write, batch)
             elif isinstance(write, PresenceWrite):
@@ -514,12 +594,18 @@ class SqlChargerStore:
         if w.connector_id == 0:
             conn.execute(update(chargers).where(chargers.c.id == w.charger_id), fields)
             return ()
-        evse_pk, connector_pk = self._place(conn, w.charger_id, w.connector_id, batch)
-        conn.execute(update(evses).where(evses.c.id == evse_pk), fields)
-        conn.execute(
-            update(connectors).where(connectors.c.id == connector_pk),
-            {**fields, "vendor_id": w.vendor_id},
-        )
+        for _attempt in range(2):
+            evse_pk, connector_pk = self._place(conn, w.charger_id, w.connector_id, batch)
+            conn.execute(update(evses).where(evses.c.id == evse_pk), fields)
+            done = conn.execute(
+                update(connectors).where(connectors.c.id == connector_pk),
+                {**fields, "vendor_id": w.vendor_id},
+            )
+            if done.rowcount == 1:
+                break
+            # A cached place whose rows were deleted since (an operator deleted the
+            # EVSE): forgotten, and found or created again.
+            self._unplace(w.charger_id, w.connector_id, batch)
         if w.status not in _SAYS_NO_TRANSACTION and w.status not in _SAYS_TRANSACTION:
             return ()
         return self._connector_says(conn, w)
@@ -622,6 +708,10 @@ class SqlChargerStore:
             )
         batch.places[key] = (evse_pk, connector_pk)
         return evse_pk, connector_pk
+
+    def _unplace(self, charger_id: uuid.UUID, number: int, batch: _Batch) -> None:
+        self._places.pop((charger_id, number), None)
+        batch.places.pop((charger_id, number), None)
 
     def _first_wiring(self, conn: Connection, charger_id: uuid.UUID, number: int) -> dict[str, Any]:
         """A new connector's wiring: what the charger reported last boot, if it said."""
@@ -777,7 +867,7 @@ class SqlChargerStore:
             "b_at": w.timestamp,
         }
         same = conn.execute(_SAME_START, key).first()
-        tag = self._tag(conn, w.id_tag)
+        tag = self._tag(conn, w.id_tag, w.charger_id)
         if same is not None:
             # The same answer as the first time (a refusal stays a refusal); a charger
             # that re-sends its start after a reboot has resumed the transaction.
@@ -840,7 +930,7 @@ class SqlChargerStore:
         ).first()
         info = None
         if w.id_tag is not None:
-            info = id_tag_info(self._tag(conn, w.id_tag), w.timestamp)
+            info = id_tag_info(self._tag(conn, w.id_tag, w.charger_id), w.timestamp)
         if row is None:
             # Unknown transaction (e.g. started while we were down and never reported):
             # acknowledge it so the charger can clear its queue; keep its samples.
@@ -871,9 +961,13 @@ class SqlChargerStore:
             row.id, row.connector_id, energy, info, repeated=False, running=running, late=late
         )
 
-    def _tag(self, conn: Connection, id_tag: str) -> IdTagRecord | None:
-        row = conn.execute(_FIND_TAG, {"b_tag": id_tag}).first()
-        return IdTagRecord(*row) if row is not None else None
+    def _tag(self, conn: Connection, id_tag: str, charger_id: uuid.UUID) -> IdTagRecord | None:
+        """The tag as the charger ``charger_id`` sees it (``scoped``)."""
+        row = conn.execute(_FIND_TAG, {"b_tag": id_tag, "b_charger": charger_id}).first()
+        if row is None:
+            return None
+        tag = IdTagRecord(row.id_tag, row.status, row.expires_at, row.parent_id_tag, row.site_id)
+        return scoped(tag, row.charger_site)
 
 
 def _session_progress(tx: _Tx, samples: Sequence[Sample], batch: _Batch) -> float | None:

@@ -85,7 +85,8 @@ class Batch(Protocol):
 
 
 Place = Callable[[Connection, uuid.UUID, int, Any], tuple[uuid.UUID, uuid.UUID]]
-Tag = Callable[[Connection, str], IdTagRecord | None]
+# The tag as the charger shows it (a tag of another site is Invalid there).
+Tag = Callable[[Connection, str, uuid.UUID], IdTagRecord | None]
 Close = Callable[[Connection, Iterable[Any], uuid.UUID, str, datetime], list[Closed]]
 
 _FIND = select(
@@ -370,7 +371,7 @@ class TxEvents:
             is not None
         )
         return id_tag_info(
-            self._tag(conn, w.id_tag),
+            self._tag(conn, w.id_tag, w.charger_id),
             now,
             busy_elsewhere=busy,
             unknown_accepted=w.unknown_tags_accepted,
