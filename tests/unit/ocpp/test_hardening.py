@@ -5,15 +5,26 @@ Each case on both OCPP versions."""
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
-from ocpp_fakes import FakeTransport
+from ocpp_fakes import FakeTransport, MemoryStore
 
 from chargegrid.ocpp.connection import OcppConnection, Payload
-from chargegrid.ocpp.errors import InvalidAnswer
+from chargegrid.ocpp.errors import ErrorCode, InvalidAnswer, OcppCallError
 from chargegrid.ocpp.schemas import CHARGER_ACTIONS_16, CHARGER_ACTIONS_201, schemas
+from chargegrid.ocpp.v16.central_system import CentralSystem16
+from chargegrid.ocpp.v16.meter_values import parse_meter_values as parse_meter_values_16
+from chargegrid.ocpp.v201.central_system import CentralSystem201
+from chargegrid.ocpp.v201.meter_values import parse_meter_values as parse_meter_values_201
+from chargegrid.services.charger_messages import ChargerMessages
+from chargegrid.services.charger_ports import EventLog, MeterWrite
+from chargegrid.services.group_commit import GroupCommitWriter
 
 VERSIONS = ("v16", "v201")
 ACTIONS = {"v16": CHARGER_ACTIONS_16, "v201": CHARGER_ACTIONS_201}
@@ -102,3 +113,195 @@ async def test_a_message_type_that_is_not_the_integer_2_is_no_call(
     )
     assert error[:3] == [4, "m1", expected]
     assert await nothing_sent(transport)
+
+
+# -- a charger's connection to the handlers, schemas included ----------------------------
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+STAMP = "2026-03-01T11:00:00Z"
+
+
+@dataclass
+class Station:
+    transport: FakeTransport
+    store: MemoryStore
+    version: str
+
+    async def send(self, action: str, payload: Payload, unique_id: str = "c1") -> Any:
+        self.transport.push([2, unique_id, action, payload])
+        return await self.transport.next_sent()
+
+    def writes(self) -> list[Any]:
+        return [w for batch in self.store.batches for w in batch]
+
+
+@pytest.fixture(params=VERSIONS)
+async def station(request: pytest.FixtureRequest) -> AsyncIterator[Station]:
+    version: str = request.param
+    store = MemoryStore()
+    writer = GroupCommitWriter(store)
+    writer.start()
+    messages = ChargerMessages(store, writer, EventLog(), clock=lambda: NOW)
+    record = await messages.identify("CP1")
+    assert record is not None
+    kind = CentralSystem16 if version == "v16" else CentralSystem201
+    handlers = kind(record, messages).handlers()
+    transport = FakeTransport()
+    connection = OcppConnection(transport, handlers, schemas(version), ACTIONS[version], "CP1")
+    task = asyncio.create_task(connection.serve())
+    yield Station(transport, store, version)
+    await transport.close()
+    await task
+    await writer.stop()
+
+
+def refused(answer: Any, field: str) -> bool:
+    """A PropertyConstraintViolation naming ``field`` (in its details and its words)."""
+    return bool(
+        answer[0] == 4
+        and answer[2] == "PropertyConstraintViolation"
+        and answer[4] == {"field": field}
+        and field in answer[3]
+    )
+
+
+def meter_value_16(value: str, unit: str | None = None, at: str = STAMP) -> dict[str, Any]:
+    sampled: dict[str, Any] = {"value": value}
+    if unit is not None:
+        sampled["unit"] = unit
+    return {"timestamp": at, "sampledValue": [sampled]}
+
+
+def meter_value_201(value: float, unit: dict[str, Any] | None = None, at: str = STAMP) -> Payload:
+    sampled: dict[str, Any] = {"value": value}
+    if unit is not None:
+        sampled["unitOfMeasure"] = unit
+    return {"timestamp": at, "sampledValue": [sampled]}
+
+
+def meter_message(version: str, meter_value: Payload) -> tuple[str, Payload]:
+    if version == "v16":
+        return "MeterValues", {"connectorId": 1, "meterValue": [meter_value]}
+    return "MeterValues", {"evseId": 1, "meterValue": [meter_value]}
+
+
+async def still_stores_a_good_reading(station: Station) -> None:
+    """After a refused message: nothing of it was kept, and the next one is."""
+    assert station.writes() == []
+    good = meter_value_16("1500", "Wh") if station.version == "v16" else meter_value_201(1500.0)
+    action, payload = meter_message(station.version, good)
+    assert await station.send(action, payload, "good") == [3, "good", {}]
+    (write,) = station.writes()
+    assert isinstance(write, MeterWrite) and write.samples[0].value == 1500.0
+
+
+# -- 1. NaN and Infinity -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "unit"),
+    [
+        ("NaN", None),
+        ("nan", None),
+        ("Infinity", None),
+        ("-Infinity", None),
+        ("inf", None),
+        ("1e309", None),
+        ("-1e309", None),
+        ("1e308", "kWh"),  # finite as sent, not once in Wh
+    ],
+)
+def test_v16_sampled_values_must_be_finite(value: str, unit: str | None) -> None:
+    with pytest.raises(OcppCallError) as err:
+        parse_meter_values_16([meter_value_16(value, unit)])
+    assert err.value.code is ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
+    assert err.value.details == {"field": "sampledValue.value"}
+
+
+@pytest.mark.parametrize(
+    ("value", "unit"),
+    [
+        (math.nan, None),  # what another JSON parser would hand over
+        (math.inf, None),
+        (-math.inf, None),
+        (1e308, {"unit": "kWh"}),
+        (1e308, {"unit": "Wh", "multiplier": 3}),
+        (1.0, {"unit": "Wh", "multiplier": 400}),  # 10.0 ** 400 overflows
+        (1.0, {"unit": "Wh", "multiplier": 1e30}),  # an "integer" to the schema
+    ],
+)
+def test_v201_sampled_values_must_be_finite_once_scaled(
+    value: float, unit: dict[str, Any] | None
+) -> None:
+    with pytest.raises(OcppCallError) as err:
+        parse_meter_values_201([meter_value_201(value, unit)])
+    assert err.value.code is ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
+    assert err.value.details == {"field": "sampledValue.value"}
+
+
+def test_orjson_refuses_what_is_infinite_as_a_double() -> None:
+    """2.0.1 values are JSON numbers: 1e309 and NaN never reach the parser (the frame
+    is not JSON to orjson: a FormationViolation)."""
+    for text in (b"[1e309]", b"[-1e309]", b"[NaN]", b"[Infinity]"):
+        with pytest.raises(orjson.JSONDecodeError):
+            orjson.loads(text)
+
+
+def test_finite_values_still_scale() -> None:
+    (sample,) = parse_meter_values_201([meter_value_201(2.0, {"unit": "Wh", "multiplier": -400})])
+    assert sample.value == 0.0
+    (sample,) = parse_meter_values_16([meter_value_16("1e300", "kWh")])
+    assert sample.value == 1e303
+
+
+# 2.0.1: what survives orjson but not scaling (see the test above).
+NOT_FINITE_201: dict[str, tuple[float, dict[str, Any]]] = {
+    "NaN": (1.0, {"multiplier": 400}),
+    "Infinity": (1e308, {"unit": "kWh"}),
+    "1e309": (1e305, {"unit": "Wh", "multiplier": 4}),
+}
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "1e309"])
+async def test_non_finite_meter_values_are_refused_on_the_wire(
+    station: Station, value: str
+) -> None:
+    bad = (
+        meter_value_16(value)
+        if station.version == "v16"
+        else meter_value_201(*NOT_FINITE_201[value])
+    )
+    action, payload = meter_message(station.version, bad)
+    assert refused(await station.send(action, payload), "sampledValue.value")
+    await still_stores_a_good_reading(station)
+
+
+async def test_non_finite_transaction_data_is_refused(station: Station) -> None:
+    if station.version == "v16":
+        action = "StopTransaction"
+        payload: Payload = {
+            "transactionId": 1,
+            "meterStop": 10,
+            "timestamp": STAMP,
+            "transactionData": [meter_value_16("NaN")],
+        }
+    else:
+        action, payload = (
+            "TransactionEvent",
+            transaction_event(meterValue=[meter_value_201(1e308, {"unit": "kWh"})]),
+        )
+    assert refused(await station.send(action, payload), "sampledValue.value")
+    await still_stores_a_good_reading(station)
+
+
+def transaction_event(**fields: Any) -> Payload:
+    payload: Payload = {
+        "eventType": "Updated",
+        "timestamp": STAMP,
+        "triggerReason": "MeterValuePeriodic",
+        "seqNo": 1,
+        "transactionInfo": {"transactionId": "tx-1"},
+        "evse": {"id": 1, "connectorId": 1},
+    }
+    payload.update(fields)
+    return payload

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from math import isfinite
 from typing import Any
 
 from chargegrid.ocpp.errors import ErrorCode, OcppCallError
@@ -21,6 +22,9 @@ _SCALE = {
 
 
 def parse_meter_values(meter_values: Iterable[dict[str, Any]]) -> list[Sample]:
+    """Every sampled value in base units; one that is not a finite number, or a
+    timestamp outside what ``parse_timestamp`` takes, is a PropertyConstraintViolation
+    naming the field (nothing of the message is stored)."""
     # Runs for every MeterValues message: local names and positional arguments on purpose.
     samples: list[Sample] = []
     append = samples.append
@@ -44,6 +48,12 @@ def parse_meter_values(meter_values: Iterable[dict[str, Any]]) -> list[Sample]:
             if scale is not None:
                 value *= scale[0]
                 unit = scale[1]
+            if not isfinite(value):  # "NaN", "Infinity", "1e309", or 1e308 kWh in Wh
+                raise OcppCallError(
+                    ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                    f"sampledValue.value {sv['value']!r} is not a finite number",
+                    {"field": "sampledValue.value"},
+                )
             append(
                 Sample(
                     at,

@@ -7,8 +7,10 @@ default measurand is the energy register and the default unit Wh.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from math import isfinite
 from typing import Any
 
+from chargegrid.ocpp.errors import ErrorCode, OcppCallError
 from chargegrid.ocpp.times import parse_timestamp
 from chargegrid.services.charger_ports import Sample
 
@@ -27,7 +29,19 @@ _DEFAULT_UNITS = {
 }
 
 
+def _not_finite(sv: dict[str, Any]) -> OcppCallError:
+    return OcppCallError(
+        ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+        f"sampledValue.value {sv['value']!r} with unitOfMeasure {sv.get('unitOfMeasure')!r}"
+        " is not a finite number",
+        {"field": "sampledValue.value"},
+    )
+
+
 def parse_meter_values(meter_values: Iterable[dict[str, Any]]) -> list[Sample]:
+    """Every sampled value in base units; one that is not a finite number once scaled,
+    or a timestamp outside what ``parse_timestamp`` takes, is a
+    PropertyConstraintViolation naming the field (nothing of the message is stored)."""
     # Runs for every TransactionEvent with meter values: local names, and each Sample
     # made as the tuple it is (the NamedTuple's own __new__ is a Python-level call).
     samples: list[Sample] = []
@@ -52,10 +66,15 @@ def parse_meter_values(meter_values: Iterable[dict[str, Any]]) -> list[Sample]:
                 )
                 multiplier = unit_of_measure.get("multiplier")
                 if multiplier:
-                    value *= 10.0**multiplier
+                    try:
+                        value *= 10.0**multiplier
+                    except OverflowError:  # 10.0 ** 400
+                        raise _not_finite(sv) from None
             if unit in kilo:
                 value *= 1000.0
                 unit = kilo[unit]
+            if not isfinite(value):  # 1e308 kWh (orjson itself refuses 1e309)
+                raise _not_finite(sv)
             append(
                 make(
                     Sample,
