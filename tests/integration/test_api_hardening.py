@@ -74,6 +74,59 @@ async def test_ocpp_ids_with_dots_inside_are_fine(api: Api) -> None:
         assert (await api.charger(site["id"], ocpp_id=ocpp_id))["ocpp_id"] == ocpp_id
 
 
+# -- 4. the OpenAPI says nullable exactly where the server takes null ---------------------
+
+
+def _nullable(prop: dict[str, Any]) -> bool:
+    return prop.get("type") == "null" or any(_nullable(p) for p in prop.get("anyOf", ()))
+
+
+async def test_openapi_nullable_fields_are_the_ones_the_server_takes_as_null(api: Api) -> None:
+    """Every PATCH body field: null accepted (it resets the field, API.md) iff the
+    document marks it nullable; where it is not nullable, null is a 422 naming it."""
+    site = await api.site()
+    meter = await api.ok("POST", "/electricity-meters", {"name": "M", "site_id": site["id"]})
+    circuit = await api.circuit(site["id"])
+    charger = await api.charger(site["id"])
+    evse = await api.evse(charger["id"])
+    tag = await api.ok("POST", "/id-tags", {"id_tag": "TAG-1"})
+    hook = {"url": "http://example.com/h", "events": ["session.*"], "secret": "s" * 16}
+    webhook = await api.ok("POST", "/webhooks", hook)
+    ids = {
+        "site_id": site["id"],
+        "circuit_id": circuit["id"],
+        "charger_id": charger["id"],
+        "evse_id": evse["id"],
+        "connector_id": "1",
+        "tag_id": tag["id"],
+        "meter_id": meter["id"],
+        "webhook_id": webhook["id"],
+    }
+    document = (await api.client.get(f"{API}/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    checked: list[tuple[str, str, bool]] = []
+    for template, item in document["paths"].items():
+        operation = item.get("patch")
+        if operation is None or "requestBody" not in operation:
+            continue
+        path = template.removeprefix(API)
+        for name, value in ids.items():
+            path = path.replace("{" + name + "}", value)
+        assert "{" not in path, template
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        for field, prop in schemas[ref.rsplit("/", 1)[1]]["properties"].items():
+            response = await api.call("PATCH", path, {field: None})
+            nullable = _nullable(prop)
+            checked.append((template, field, nullable))
+            if nullable:
+                assert response.status_code == 200, (template, field, response.text)
+            else:
+                assert_problem(response, 422, field)
+    assert ("/api/v1/sites/{site_id}", "max_current", False) in checked
+    assert ("/api/v1/id-tags/{tag_id}", "id_tag", False) in checked
+    assert ("/api/v1/chargers/{charger_id}", "max_charge_current", True) in checked
+
+
 # -- 5. 405 names every method the path has ------------------------------------------------
 
 

@@ -6,7 +6,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from chargegrid.api.schemas.common import Integer, Number, Timestamps, WriteModel, columns_of
+from chargegrid.api.schemas.common import (
+    Integer,
+    NotNull,
+    Number,
+    Timestamps,
+    WriteModel,
+    columns_of,
+)
 from chargegrid.api.schemas.evses import ConnectorCreate, EvseCreate, EvseOut
 from chargegrid.domain.status import OcpiStatus, to_ocpi
 from chargegrid.store.models import Charger
@@ -15,13 +22,18 @@ ChargeCurrent = Annotated[Number, Field(ge=0, le=32)]
 
 
 class ChargerUpdate(WriteModel):
-    ocpp_id: str | None = Field(None, min_length=1, max_length=48)
+    ocpp_id: str = NotNull(min_length=1, max_length=48)
     password: str | None = Field(
         None, max_length=64, description="Write-only; Basic auth for the charger"
     )
-    site_id: uuid.UUID | None = None
+    site_id: uuid.UUID = NotNull(description="Moves the charger to another site")
     circuit_id: uuid.UUID | None = None
     registration_status: Literal["Accepted", "Pending", "Rejected"] | None = None
+    security_profile: Literal[1, 2, 3] | None = Field(
+        None,
+        description="1 Basic auth (ws or wss), 2 TLS + Basic auth (wss only), "
+        "3 TLS client certificate with CN = ocpp_id (wss only)",
+    )
     ocpp_version_pin: Literal["1.6", "2.0.1"] | None = Field(
         None,
         description="Refuse any other OCPP version at the handshake; null: the best the "
@@ -59,6 +71,9 @@ class ChargerCreate(ChargerUpdate):
     """``site_id`` may be left out by an unscoped token: the charger waits unplaced."""
 
     ocpp_id: str = Field(min_length=1, max_length=48)
+    site_id: uuid.UUID | None = Field(  # type: ignore[assignment]
+        None, description="null or left out: unplaced (unscoped tokens only)"
+    )
     evses: list[EvseCreate] | None = Field(None, max_length=64, description="Created with it")
     connectors: list[ConnectorCreate] | None = Field(
         None, max_length=64, description="OCPP 1.6 shape: one EVSE per connector"
@@ -105,6 +120,7 @@ class ChargerOut(Timestamps):
     firmware_version: str | None
     ocpp_version: str | None
     ocpp_version_pin: str | None
+    security_profile: int
     last_boot_reason: str | None
     capabilities: Capabilities
     online: bool

@@ -8,6 +8,7 @@ from pydantic import Field
 from chargegrid.api.schemas.common import (
     Amps,
     Name,
+    NotNull,
     Number,
     Rotation,
     Timestamps,
@@ -19,9 +20,9 @@ from chargegrid.store.models import Circuit
 
 
 class CircuitUpdate(OverrideWrite, WriteModel):
-    name: Name | None = None
+    name: Name = NotNull()
     parent_id: uuid.UUID | None = Field(None, description="null: under the site's main fuse")
-    max_current: Amps | None = Field(None, description="A per phase (service/admin)")
+    max_current: Amps = NotNull(description="A per phase (service/admin)")
     phases: Literal[1, 3] | None = None
     phase_rotation: Rotation | None = Field(None, description="How L1..L3 land on the parent")
     electricity_meter_id: uuid.UUID | None = None

@@ -80,6 +80,21 @@ LenientTimestamp = Annotated[
 ]
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def NotNull(**kwargs: Any) -> Any:
+    """A PATCH field that may be left out (unchanged) but not sent as null.
+
+    API.md: null resets a *nullable* field to its default. A field with no default to
+    reset to (a name, a fuse rating, a reference that must exist) refuses null, and the
+    OpenAPI document must say so: it shows the field as its plain type, without the
+    ``default: null`` that would invite the null the server answers with 422.
+    """
+    return Field(None, json_schema_extra=_no_default, **kwargs)
+
+
 class WriteModel(BaseModel):
     """A request body: unknown fields, non-finite numbers and NUL characters are errors."""
 

@@ -6,7 +6,14 @@ from typing import Annotated
 
 from pydantic import Field
 
-from chargegrid.api.schemas.common import Integer, Number, ReadModel, Rotation, WriteModel
+from chargegrid.api.schemas.common import (
+    Integer,
+    NotNull,
+    Number,
+    ReadModel,
+    Rotation,
+    WriteModel,
+)
 from chargegrid.domain.connectors import (
     ConnectorFormat,
     ConnectorStandard,
@@ -89,7 +96,7 @@ class ConnectorOut(ReadModel):
 
 
 class EvseUpdate(WriteModel):
-    evse_number: EvseNumber | None = None
+    evse_number: EvseNumber = NotNull()
     evse_id: str | None = Field(None, max_length=48, description="eMI3, e.g. DK*123*E1")
     physical_reference: str | None = Field(None, max_length=100)
     enabled: bool | None = Field(None, strict=True)

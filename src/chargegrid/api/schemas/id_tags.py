@@ -6,14 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from chargegrid.api.schemas.common import Timestamp, Timestamps, WriteModel
+from chargegrid.api.schemas.common import NotNull, Timestamp, Timestamps, WriteModel
 
 TagText = Annotated[str, Field(min_length=1, max_length=36, pattern=r"^[\x21-\x7e]+$")]
 TagStatus = Literal["Accepted", "Blocked", "Expired", "Invalid"]
 
 
 class IdTagUpdate(WriteModel):
-    id_tag: TagText | None = None
+    id_tag: TagText = NotNull()
     status: TagStatus | None = None
     expires_at: Timestamp | None = None
     parent_id_tag: TagText | None = None

@@ -9,6 +9,7 @@ from pydantic import Field
 from chargegrid.api.schemas.common import (
     Integer,
     Name,
+    NotNull,
     Number,
     ReadModel,
     Timestamp,
@@ -20,7 +21,7 @@ SignedAmps = Annotated[Number, Field(ge=-10000, le=10000)]
 
 
 class MeterUpdate(WriteModel):
-    name: Name | None = None
+    name: Name = NotNull()
     max_age_s: Integer | None = Field(None, ge=1, le=86400, description="Older readings are stale")
 
 

@@ -8,6 +8,7 @@ from pydantic import Field
 from chargegrid.api.schemas.common import (
     Amps,
     Name,
+    NotNull,
     Number,
     Timestamps,
     TimeZone,
@@ -23,11 +24,11 @@ SwitchCurrent = Annotated[Number, Field(ge=6, le=32)]
 
 
 class SiteUpdate(OverrideWrite, WriteModel):
-    name: Name | None = None
+    name: Name = NotNull()
     timezone: TimeZone | None = None
     network_type: NetworkType | None = None
     nominal_voltage: Voltage | None = Field(None, description="V line-to-neutral")
-    max_current: Amps | None = Field(None, description="Main fuse, A per phase (service/admin)")
+    max_current: Amps = NotNull(description="Main fuse, A per phase (service/admin)")
     offline_limit_to_min_current: bool | None = Field(None, strict=True)
     three_to_one_phase_switch_current: SwitchCurrent | None = None
     electricity_meter_id: uuid.UUID | None = None

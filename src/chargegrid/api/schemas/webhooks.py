@@ -5,17 +5,15 @@ from typing import Annotated
 
 from pydantic import AnyHttpUrl, Field, field_validator
 
-from chargegrid.api.schemas.common import Timestamps, WriteModel
+from chargegrid.api.schemas.common import NotNull, Timestamps, WriteModel
 
 Topic = Annotated[str, Field(min_length=1, max_length=64, examples=["session.*"])]
 
 
 class WebhookUpdate(WriteModel):
-    url: AnyHttpUrl | None = Field(None, description="http(s) URL the events are POSTed to")
-    events: list[Topic] | None = Field(None, min_length=1, max_length=20)
-    secret: str | None = Field(
-        None, min_length=16, max_length=200, description="Write-only; HMAC-SHA256 key"
-    )
+    url: AnyHttpUrl = NotNull(description="http(s) URL the events are POSTed to")
+    events: list[Topic] = NotNull(min_length=1, max_length=20)
+    secret: str = NotNull(min_length=16, max_length=200, description="Write-only; HMAC-SHA256 key")
     enabled: bool | None = Field(None, strict=True)
 
     @field_validator("url")
