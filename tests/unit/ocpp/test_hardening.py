@@ -18,6 +18,7 @@ from ocpp_fakes import FakeTransport, MemoryStore
 from chargegrid.ocpp.connection import OcppConnection, Payload
 from chargegrid.ocpp.errors import ErrorCode, InvalidAnswer, OcppCallError
 from chargegrid.ocpp.schemas import CHARGER_ACTIONS_16, CHARGER_ACTIONS_201, schemas
+from chargegrid.ocpp.times import parse_timestamp
 from chargegrid.ocpp.v16.central_system import CentralSystem16
 from chargegrid.ocpp.v16.meter_values import parse_meter_values as parse_meter_values_16
 from chargegrid.ocpp.v201.central_system import CentralSystem201
@@ -305,3 +306,110 @@ def transaction_event(**fields: Any) -> Payload:
     }
     payload.update(fields)
     return payload
+
+
+# -- 2. timestamps -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0001-01-01T00:00:00+14:00",  # before year 1 in UTC
+        "9999-12-31T23:59:59-12:00",  # after 9999 in UTC
+        "0001-01-01T00:00:00Z",
+        "1999-12-31T23:59:59Z",
+        "2100-01-01T00:00:00Z",
+        "1970-01-01T00:00:00Z",
+    ],
+)
+def test_timestamps_outside_the_window_are_refused(text: str) -> None:
+    with pytest.raises(OcppCallError) as err:
+        parse_timestamp(text, "meterValue.timestamp")
+    assert err.value.code is ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
+    assert err.value.details == {"field": "meterValue.timestamp"}
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("2000-01-01T00:00:00Z", datetime(2000, 1, 1, tzinfo=UTC)),
+        ("2099-12-31T23:59:59-12:00", datetime(2100, 1, 1, 11, 59, 59, tzinfo=UTC)),
+        ("2026-03-01T11:00:00", datetime(2026, 3, 1, 11, tzinfo=UTC)),  # naive: UTC
+    ],
+)
+def test_timestamps_inside_the_window_are_taken(text: str, utc: datetime) -> None:
+    assert parse_timestamp(text) == utc
+
+
+EDGE = "0001-01-01T00:00:00+14:00"
+LATE = "9999-12-31T23:59:59-12:00"
+
+
+def timestamp_cases(version: str) -> list[tuple[str, Payload, str]]:
+    """Every timestamp a charger sends that is stored: (action, payload, field)."""
+    if version == "v16":
+        return [
+            (
+                "StatusNotification",
+                {
+                    "connectorId": 1,
+                    "errorCode": "NoError",
+                    "status": "Available",
+                    "timestamp": EDGE,
+                },
+                "timestamp",
+            ),
+            (
+                "StartTransaction",
+                {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": LATE},
+                "timestamp",
+            ),
+            (
+                "StopTransaction",
+                {"transactionId": 1, "meterStop": 5, "timestamp": EDGE},
+                "timestamp",
+            ),
+            (
+                "StopTransaction",
+                {
+                    "transactionId": 1,
+                    "meterStop": 5,
+                    "timestamp": STAMP,
+                    "transactionData": [meter_value_16("5", at=LATE)],
+                },
+                "meterValue.timestamp",
+            ),
+            (*meter_message("v16", meter_value_16("5", at=EDGE)), "meterValue.timestamp"),
+        ]
+    return [
+        (
+            "StatusNotification",
+            {"timestamp": LATE, "connectorStatus": "Available", "evseId": 1, "connectorId": 1},
+            "timestamp",
+        ),
+        ("TransactionEvent", transaction_event(timestamp=EDGE), "timestamp"),
+        (
+            "TransactionEvent",
+            transaction_event(meterValue=[meter_value_201(5.0, at=LATE)]),
+            "meterValue.timestamp",
+        ),
+        (*meter_message("v201", meter_value_201(5.0, at=EDGE)), "meterValue.timestamp"),
+        (
+            "NotifyEVChargingNeeds",
+            {
+                "evseId": 1,
+                "chargingNeeds": {
+                    "requestedEnergyTransfer": "AC_three_phase",
+                    "departureTime": LATE,
+                },
+            },
+            "departureTime",
+        ),
+    ]
+
+
+async def test_every_stored_timestamp_is_checked(station: Station) -> None:
+    for n, (action, payload, field) in enumerate(timestamp_cases(station.version)):
+        answer = await station.send(action, payload, f"t{n}")
+        assert refused(answer, field), (action, answer)
+    await still_stores_a_good_reading(station)
