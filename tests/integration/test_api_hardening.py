@@ -55,6 +55,25 @@ async def test_patch_id_tag_with_unknown_site_is_422_and_taken_evse_number_is_a_
     assert "EVSE 2 exists" in response.json()["detail"]
 
 
+# -- 2. min_charge_current against max_charge_current ------------------------------------
+
+
+async def test_max_charge_current_below_min_is_the_documented_pause_not_an_error(
+    api: Api,
+) -> None:
+    """API.md and the Zaptec seed: max 0-32 A; "if charge current is below the charger
+    minimum charge current, no charge current will be allocated" (the allocator's
+    "max below min"). So min above max is a setting with a meaning, in either order."""
+    site = await api.site()
+    charger = await api.charger(site["id"], max_charge_current=0)
+    assert charger["max_charge_current"] == 0 and charger["min_charge_current"] == 6
+    path = f"/chargers/{charger['id']}"
+    out = await api.ok("PATCH", path, {"min_charge_current": 10, "max_charge_current": 8})
+    assert (out["min_charge_current"], out["max_charge_current"]) == (10, 8)
+    out = await api.ok("PATCH", path, {"max_charge_current": None})
+    assert out["max_charge_current"] is None  # null: no limit
+
+
 # -- 3. ocpp_id is a URL path segment ------------------------------------------------------
 
 

@@ -39,8 +39,14 @@ class ChargerUpdate(WriteModel):
         description="Refuse any other OCPP version at the handshake; null: the best the "
         "charger offers (2.0.1 before 1.6)",
     )
-    max_charge_current: ChargeCurrent | None = Field(None, description="0-32 A")
-    min_charge_current: ChargeCurrent | None = Field(None, description="default 6 A")
+    max_charge_current: ChargeCurrent | None = Field(
+        None,
+        description="0-32 A; null: no limit. Below min_charge_current no current is "
+        "allocated (so 0 pauses the charger): a setting, not an error (API.md, Zaptec)",
+    )
+    min_charge_current: ChargeCurrent | None = Field(
+        None, description="default 6 A; a session gets 0 or at least this"
+    )
     max_charge_phases: Literal[1, 3] | None = None
     offline_charge_current: Number | None = Field(None, description="-1 automatic, or 0-32 A")
     offline_charge_phase: Literal[0, 1, 2, 4, 7] | None = Field(
