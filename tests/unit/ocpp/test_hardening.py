@@ -17,6 +17,7 @@ from ocpp_fakes import FakeTransport, MemoryStore
 
 from chargegrid.ocpp.connection import OcppConnection, Payload
 from chargegrid.ocpp.errors import ErrorCode, InvalidAnswer, OcppCallError
+from chargegrid.ocpp.limits import bounded
 from chargegrid.ocpp.schemas import CHARGER_ACTIONS_16, CHARGER_ACTIONS_201, schemas
 from chargegrid.ocpp.times import parse_timestamp
 from chargegrid.ocpp.v16.central_system import CentralSystem16
@@ -413,3 +414,139 @@ async def test_every_stored_timestamp_is_checked(station: Station) -> None:
         answer = await station.send(action, payload, f"t{n}")
         assert refused(answer, field), (action, answer)
     await still_stores_a_good_reading(station)
+
+
+# -- 3. integer ranges -------------------------------------------------------------------
+
+BIG = 2**31
+HUGE = 2**63
+
+
+def integer_cases(version: str) -> list[tuple[str, Payload, str]]:
+    """Every integer a charger sends that is stored or looked up: (action, payload, field)."""
+    if version == "v16":
+        status = {"errorCode": "NoError", "status": "Available"}
+        start = {"idTag": "T", "meterStart": 0, "timestamp": STAMP}
+        stop = {"meterStop": 5, "timestamp": STAMP}
+        return [
+            ("StatusNotification", {**status, "connectorId": BIG}, "connectorId"),
+            ("StatusNotification", {**status, "connectorId": -1}, "connectorId"),
+            ("StartTransaction", {**start, "connectorId": BIG}, "connectorId"),
+            ("StartTransaction", {**start, "connectorId": 0}, "connectorId"),
+            (
+                "StartTransaction",
+                {**start, "connectorId": 1, "reservationId": BIG},
+                "reservationId",
+            ),
+            ("StopTransaction", {**stop, "transactionId": HUGE}, "transactionId"),
+            (
+                "MeterValues",
+                {"connectorId": BIG, "meterValue": [meter_value_16("1")]},
+                "connectorId",
+            ),
+            (
+                "MeterValues",
+                {"connectorId": 1, "transactionId": HUGE, "meterValue": [meter_value_16("1")]},
+                "transactionId",
+            ),
+        ]
+    status = {"timestamp": STAMP, "connectorStatus": "Available"}
+    limit_schedule = {
+        "id": 1,
+        "chargingRateUnit": "W",
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 11000.0}],
+    }
+    return [
+        ("StatusNotification", {**status, "evseId": BIG, "connectorId": 1}, "evseId"),
+        ("StatusNotification", {**status, "evseId": -(10**18), "connectorId": 1}, "evseId"),
+        ("StatusNotification", {**status, "evseId": 1, "connectorId": BIG}, "connectorId"),
+        ("TransactionEvent", transaction_event(seqNo=BIG), "seqNo"),
+        ("TransactionEvent", transaction_event(seqNo=-1), "seqNo"),
+        ("TransactionEvent", transaction_event(evse={"id": BIG}), "evse.id"),
+        (
+            "TransactionEvent",
+            transaction_event(evse={"id": 1, "connectorId": -5}),
+            "evse.connectorId",
+        ),
+        (
+            "TransactionEvent",
+            transaction_event(transactionInfo={"transactionId": "t", "remoteStartId": BIG}),
+            "transactionInfo.remoteStartId",
+        ),
+        ("MeterValues", {"evseId": BIG, "meterValue": [meter_value_201(1.0)]}, "evseId"),
+        (
+            "NotifyEVChargingNeeds",
+            {"evseId": BIG, "chargingNeeds": {"requestedEnergyTransfer": "DC"}},
+            "evseId",
+        ),
+        (
+            "NotifyChargingLimit",
+            {"evseId": BIG, "chargingLimit": {"chargingLimitSource": "EMS"}},
+            "evseId",
+        ),
+        (
+            "NotifyChargingLimit",
+            {
+                "evseId": 1,
+                "chargingLimit": {"chargingLimitSource": "EMS"},
+                "chargingSchedule": [
+                    {
+                        **limit_schedule,
+                        "chargingSchedulePeriod": [
+                            {"startPeriod": 0, "limit": 11000.0, "numberPhases": 0}
+                        ],
+                    }
+                ],
+            },
+            "chargingSchedulePeriod.numberPhases",
+        ),
+        ("ClearedChargingLimit", {"evseId": -1, "chargingLimitSource": "EMS"}, "evseId"),
+        (
+            "NotifyReport",
+            {
+                "requestId": 1,
+                "generatedAt": STAMP,
+                "seqNo": 0,
+                "reportData": [
+                    {
+                        "component": {"name": "EVSE", "evse": {"id": BIG}},
+                        "variable": {"name": "Available"},
+                        "variableAttribute": [{"value": "true"}],
+                    }
+                ],
+            },
+            "component.evse.id",
+        ),
+    ]
+
+
+async def test_integers_out_of_the_stores_range_are_refused(station: Station) -> None:
+    for n, (action, payload, field) in enumerate(integer_cases(station.version)):
+        answer = await station.send(action, payload, f"i{n}")
+        assert refused(answer, field), (action, payload, answer)
+    await still_stores_a_good_reading(station)
+
+
+@pytest.mark.parametrize(
+    ("value", "start", "end", "expected"),
+    [
+        (0, 0, BIG, 0),
+        (BIG - 1, 0, BIG, BIG - 1),
+        (2.0, 0, BIG, 2),  # JSON Schema's integer
+        (-(2**31), -(2**31), BIG, -(2**31)),
+        (HUGE - 1, -HUGE, HUGE, HUGE - 1),
+    ],
+)
+def test_bounded_takes_what_the_store_holds(
+    value: Any, start: int, end: int, expected: int
+) -> None:
+    got = bounded(value, "x", start, end)
+    assert got == expected and type(got) is int
+
+
+@pytest.mark.parametrize("value", [BIG, -1, 2.5, True, None, "1", math.inf, math.nan, 1e23])
+def test_bounded_refuses_the_rest(value: Any) -> None:
+    with pytest.raises(OcppCallError) as err:
+        bounded(value, "connectorId")
+    assert err.value.code is ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
+    assert err.value.details == {"field": "connectorId"}

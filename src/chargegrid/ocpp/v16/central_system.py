@@ -10,6 +10,7 @@ from typing import Any
 
 from chargegrid.ocpp.charger_handlers import ChargerHandlers, HandlerFn
 from chargegrid.ocpp.connection import Payload, Reply
+from chargegrid.ocpp.limits import BIGINT_END, BIGINT_START, INT_START, bounded, bounded_or_none
 from chargegrid.ocpp.times import ocpp_time, parse_timestamp
 from chargegrid.ocpp.v16.meter_values import parse_meter_values
 from chargegrid.services.charger_ports import (
@@ -72,7 +73,7 @@ class CentralSystem16(ChargerHandlers):
         error_code = p["errorCode"]
         write = StatusWrite(
             charger_id=self.charger.id,
-            connector_id=p["connectorId"],
+            connector_id=bounded(p["connectorId"], "connectorId"),
             status=p["status"],
             error_code=None if error_code == "NoError" else error_code,
             info=p.get("info"),
@@ -90,11 +91,11 @@ class CentralSystem16(ChargerHandlers):
     async def start_transaction(self, p: Payload) -> Payload:
         write = StartWrite(
             charger_id=self.charger.id,
-            connector_id=p["connectorId"],
+            connector_id=bounded(p["connectorId"], "connectorId", 1),
             id_tag=p["idTag"],
             meter_start=p["meterStart"],
             timestamp=parse_timestamp(p["timestamp"]),
-            reservation_id=p.get("reservationId"),
+            reservation_id=bounded_or_none(p.get("reservationId"), "reservationId", INT_START),
         )
         started = await self.messages.start_transaction(write, self.charger.ocpp_id)
         return {
@@ -106,7 +107,7 @@ class CentralSystem16(ChargerHandlers):
         samples = parse_meter_values(p.get("transactionData") or ())
         write = StopWrite(
             charger_id=self.charger.id,
-            transaction_id=p["transactionId"],
+            transaction_id=bounded(p["transactionId"], "transactionId", BIGINT_START, BIGINT_END),
             meter_stop=p["meterStop"],
             timestamp=parse_timestamp(p["timestamp"]),
             reason=p.get("reason"),
@@ -121,8 +122,10 @@ class CentralSystem16(ChargerHandlers):
     async def meter_values(self, p: Payload) -> Payload:
         write = MeterWrite(
             charger_id=self.charger.id,
-            connector_id=p["connectorId"],
-            transaction_id=p.get("transactionId"),
+            connector_id=bounded(p["connectorId"], "connectorId"),
+            transaction_id=bounded_or_none(
+                p.get("transactionId"), "transactionId", BIGINT_START, BIGINT_END
+            ),
             samples=parse_meter_values(p["meterValue"]),
         )
         await self.messages.meter_values(write, self.charger.ocpp_id)

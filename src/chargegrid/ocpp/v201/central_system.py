@@ -13,6 +13,7 @@ from typing import Any
 
 from chargegrid.ocpp.charger_handlers import ChargerHandlers, HandlerFn
 from chargegrid.ocpp.connection import Payload, Reply
+from chargegrid.ocpp.limits import INT_START, bounded, bounded_or_none
 from chargegrid.ocpp.times import ocpp_time, parse_timestamp
 from chargegrid.ocpp.v201.device_model import from_report, phase_rotation_report
 from chargegrid.ocpp.v201.meter_values import parse_meter_values
@@ -56,6 +57,9 @@ CONNECTOR_STATUS = {
 NO_AUTHORIZATION = "NoAuthorization"
 
 
+_PHASES_FIELD = "chargingSchedulePeriod.numberPhases"
+
+
 def external_amps(schedules: Iterable[Payload], voltage: float = 230.0) -> float | None:
     """The lowest per-phase current an external limit allows at any point of its
     schedules (its periods may rise later; planning within the lowest is safe). A limit
@@ -66,7 +70,8 @@ def external_amps(schedules: Iterable[Payload], voltage: float = 230.0) -> float
         for period in schedule["chargingSchedulePeriod"]:
             limit = float(period["limit"])
             if watts:
-                limit /= voltage * period.get("numberPhases", 3)
+                phases = bounded(period.get("numberPhases", 3), _PHASES_FIELD, 1, 4)
+                limit /= voltage * phases
             lowest = limit if lowest is None else min(lowest, limit)
     return lowest
 
@@ -120,7 +125,13 @@ class CentralSystem201(ChargerHandlers):
         return self.booted(record, now)
 
     async def notify_report(self, p: Payload) -> Payload:
-        variables = from_report(p.get("reportData") or ())
+        report = p.get("reportData") or ()
+        for item in report:  # the EVSE and connector ids go to INTEGER columns
+            evse = item["component"].get("evse")
+            if evse is not None:
+                bounded(evse["id"], "component.evse.id")
+                bounded_or_none(evse.get("connectorId"), "component.evse.connectorId")
+        variables = from_report(report)
         await self.messages.variables(
             VariablesWrite(self.charger.id, "report", variables, self.messages.clock())
         )
@@ -136,9 +147,10 @@ class CentralSystem201(ChargerHandlers):
 
     async def status_notification(self, p: Payload) -> Payload:
         status: str = p["connectorStatus"]
+        bounded(p["connectorId"], "connectorId")
         write = StatusWrite(
             charger_id=self.charger.id,
-            connector_id=p["evseId"],
+            connector_id=bounded(p["evseId"], "evseId"),
             status=CONNECTOR_STATUS.get(status, status),
             error_code=None,
             info=None,
@@ -175,15 +187,17 @@ class CentralSystem201(ChargerHandlers):
             charger_id=self.charger.id,
             event_type=p["eventType"],
             transaction_id=info["transactionId"],
-            seq_no=p["seqNo"],
+            seq_no=bounded(p["seqNo"], "seqNo"),
             trigger_reason=p["triggerReason"],
             timestamp=parse_timestamp(p["timestamp"]),
-            evse_number=evse.get("id"),
-            connector_id=evse.get("connectorId"),
+            evse_number=bounded_or_none(evse.get("id"), "evse.id"),
+            connector_id=bounded_or_none(evse.get("connectorId"), "evse.connectorId"),
             id_tag=id_tag,
             charging_state=info.get("chargingState"),
             stopped_reason=info.get("stoppedReason"),
-            remote_start_id=info.get("remoteStartId"),
+            remote_start_id=bounded_or_none(
+                info.get("remoteStartId"), "transactionInfo.remoteStartId", INT_START
+            ),
             offline=bool(p.get("offline", False)),
             samples=parse_meter_values(p.get("meterValue") or ()),
         )
@@ -198,7 +212,7 @@ class CentralSystem201(ChargerHandlers):
     async def meter_values(self, p: Payload) -> Payload:
         write = MeterWrite(
             charger_id=self.charger.id,
-            connector_id=p["evseId"],
+            connector_id=bounded(p["evseId"], "evseId"),
             transaction_id=None,
             samples=parse_meter_values(p["meterValue"]),
         )
@@ -215,7 +229,7 @@ class CentralSystem201(ChargerHandlers):
         energy = ac.get("energyAmount", dc.get("energyAmount"))
         write = EvNeedsWrite(
             charger_id=self.charger.id,
-            evse_number=p["evseId"],
+            evse_number=bounded(p["evseId"], "evseId"),
             departure_time=parse_timestamp(departure, "departureTime") if departure else None,
             energy_wanted_wh=float(energy) if energy is not None else None,
             ev_max_current=float(ac["evMaxCurrent"]) if "evMaxCurrent" in ac else None,
@@ -228,17 +242,20 @@ class CentralSystem201(ChargerHandlers):
     async def notify_charging_limit(self, p: Payload) -> Payload:
         """A limit set on the station from outside (an EMS, the grid operator): an input
         to the load manager, which plans no more than it on the EVSE (or the station)."""
-        await self.messages.notice(self.charger, "NotifyChargingLimit", p)
-        source = p["chargingLimit"]["chargingLimitSource"]
+        # Checked before anything is kept: a refused message leaves nothing behind.
+        evse = bounded_or_none(p.get("evseId"), "evseId")
         amps = external_amps(p.get("chargingSchedule") or ())
+        await self.messages.notice(self.charger, "NotifyChargingLimit", p)
         if amps is not None:
-            write = ExternalLimitWrite(self.charger.id, p.get("evseId"), amps, source)
+            source = p["chargingLimit"]["chargingLimitSource"]
+            write = ExternalLimitWrite(self.charger.id, evse, amps, source)
             await self.messages.external_limit(write, self.charger.ocpp_id)
         return {}
 
     async def cleared_charging_limit(self, p: Payload) -> Payload:
+        evse = bounded_or_none(p.get("evseId"), "evseId")
         await self.messages.notice(self.charger, "ClearedChargingLimit", p)
-        write = ExternalLimitWrite(self.charger.id, p.get("evseId"), None, p["chargingLimitSource"])
+        write = ExternalLimitWrite(self.charger.id, evse, None, p["chargingLimitSource"])
         await self.messages.external_limit(write, self.charger.ocpp_id)
         return {}
 
