@@ -159,7 +159,7 @@ class Charger(Timestamped, Base):
     ocpp_version_pin: Mapped[str | None] = mapped_column(String(16))
     # OCPP security profile: 1 Basic auth (ws or wss), 2 TLS + Basic auth (wss only),
     # 3 TLS with a client certificate whose CN is the ocpp_id (docs/security.md).
-    security_profile: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    security_profile: Mapped[int] = mapped_column(Integer, server_default="1")
 
     # Settings (Zaptec charger update).
     max_charge_current: Mapped[float | None] = mapped_column(Float)
