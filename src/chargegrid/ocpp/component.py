@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 from chargegrid import events
@@ -22,6 +23,7 @@ from chargegrid.config import Settings
 from chargegrid.domain.errors import DomainError
 from chargegrid.ocpp.central import OcppCentralSystem
 from chargegrid.ocpp.errors import AnswerError
+from chargegrid.ocpp.tls import TlsFiles
 from chargegrid.services.charger_commands import ChangeAvailability
 from chargegrid.services.charger_ports import ServerStore, SessionRules
 
@@ -64,8 +66,13 @@ async def ocpp_server(runtime: RuntimeLike, store: ServerStore) -> AsyncIterator
             suspect_after_s=settings.session_suspect_after_s,
         ),
     )
-    port = await central.start(settings.host, settings.ocpp_port)
+    tls = tls_files(settings)
+    port = await central.start(
+        settings.host, settings.ocpp_port, tls=tls, tls_port=settings.ocpp_tls_port
+    )
     log.info("OCPP 2.0.1 and 1.6J on ws://%s:%d/ocpp/{charge point id}", settings.host, port)
+    if tls is not None:
+        log.info("... and on wss://%s:%d/ocpp/{id}", settings.host, central.tls_port)
     runtime.handles[GATEWAY_HANDLE] = central.gateway
     runtime.handles[CENTRAL_HANDLE] = central
     follower = asyncio.create_task(follow_config_changes(runtime.bus, store, central))
@@ -78,6 +85,16 @@ async def ocpp_server(runtime: RuntimeLike, store: ServerStore) -> AsyncIterator
         runtime.handles.pop(GATEWAY_HANDLE, None)
         runtime.handles.pop(CENTRAL_HANDLE, None)
         await central.stop()
+
+
+def tls_files(settings: Settings) -> TlsFiles | None:
+    """The wss listener's files, if ``--ocpp-tls-port`` asks for one."""
+    if settings.ocpp_tls_port is None:
+        return None
+    if not settings.tls_cert or not settings.tls_key:
+        raise SystemExit("--ocpp-tls-port needs --tls-cert and --tls-key (PEM files)")
+    client_ca = Path(settings.tls_client_ca) if settings.tls_client_ca else None
+    return TlsFiles(Path(settings.tls_cert), Path(settings.tls_key), client_ca)
 
 
 async def follow_config_changes(
