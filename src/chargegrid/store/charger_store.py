@@ -67,7 +67,12 @@ from chargegrid.services.charger_ports import (
 )
 from chargegrid.services.id_tag_policy import id_tag_info
 from chargegrid.store.db import SQLITE_PRAGMAS
-from chargegrid.store.meter_messages import DriverStatements, encode_samples, row_chunks
+from chargegrid.store.meter_messages import (
+    DriverStatements,
+    encode_samples,
+    message_digest,
+    row_chunks,
+)
 from chargegrid.store.models import (
     Charger,
     ChargingSession,
@@ -551,7 +556,9 @@ class SqlChargerStore:
         if write.transaction_id is not None:
             tx = self._transaction(conn, write.charger_id, write.transaction_id, batch)
         session_id = tx.session_id if tx else None
-        batch.add_samples(write.charger_id, write.connector_id, session_id, write.samples)
+        batch.add_samples(
+            write.charger_id, write.connector_id, session_id, write.samples, write.transaction_id
+        )
         energy = _session_progress(tx, write.samples, batch) if tx is not None else None
         return Metered(session_id, energy)
 
@@ -1009,13 +1016,20 @@ class _Batch:
         evse_number: int,
         session_id: uuid.UUID | None,
         samples: Sequence[Sample],
+        transaction_id: int | None = None,
     ) -> None:
+        """Rows for ``samples``; with the 1.6 ``transaction_id`` of a MeterValues
+        message, each has a digest, so that a repeat of it inserts nothing."""
         b = self.statements
         charger_key = b.uuid(charger_id)
         session_key = b.uuid(session_id) if session_id is not None else None
         for chunk in row_chunks(samples):
+            encoded = encode_samples(chunk)
+            digest = None
+            if transaction_id is not None:
+                digest = message_digest(evse_number, transaction_id, encoded)
             self.messages.append(
-                (charger_key, session_key, evse_number, encode_samples(chunk), self.received_at)
+                (charger_key, session_key, evse_number, encoded, self.received_at, digest)
             )
 
     def flush(self, conn: Connection) -> None:

@@ -16,6 +16,7 @@ across both tables.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -70,6 +71,14 @@ def encode_samples(samples: Sequence[Sample]) -> str:
             for s in samples
         ]
     ).decode()
+
+
+def message_digest(connector_id: int, transaction_id: int, encoded: str) -> int:
+    """What makes a 1.6 MeterValues row a repeat of another of its charger: the same
+    connector, transactionId and samples (``encoded``, timestamps and values included),
+    as a signed 64-bit integer (a BIGINT on every database)."""
+    key = f"{connector_id}|{transaction_id}|{encoded}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big", signed=True)
 
 
 def _utc(text: str) -> datetime:
@@ -163,9 +172,11 @@ class DriverStatements:
         def marks(n: int) -> str:
             return ", ".join(mark(i) for i in range(1, n + 1))
 
+        # A repeat of a 1.6 message within a transaction (same digest) inserts nothing;
+        # rows without a digest (NULL) never conflict.
         self.insert_message = (
             "INSERT INTO meter_value_messages (charger_id, session_id, evse_number, samples, "
-            f"received_at) VALUES ({marks(5)})"
+            f"received_at, digest) VALUES ({marks(6)}) ON CONFLICT DO NOTHING"
         )
         # Open sessions only: after StopTransaction the energy is meter_stop's. A meter
         # value with its transaction id also shows the transaction survived a reboot.

@@ -4,7 +4,9 @@ model the API maps; ``store.schema.target_metadata()`` lists this ``metadata`` t
 ``meter_value_messages``: every MeterValues message (and StopTransaction's
 ``transactionData``) as ONE row holding its samples compactly, indexed by session and by
 charger in arrival order; expanded into sample rows only when read
-(``meter_messages.py``).
+(``meter_messages.py``). A 1.6 MeterValues message within a transaction has a
+``digest`` (ocpp_0008: its connector, transactionId and samples), unique per charger:
+a repeat (re-sent after a restart, or after its answer was lost) is stored once.
 ``charger_notices``: what a charger reports beyond the core model (DataTransfer,
 firmware, diagnostics, log and security notices), kept as it came.
 ``transaction_events`` (ocpp_0007): every 2.0.1 TransactionEvent's identity (charger,
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -28,6 +31,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 
 from chargegrid.store.models import BigId, Charger, ChargingSession
@@ -56,8 +60,19 @@ meter_messages = Table(
     # JSON array of [timestamp, measurand, phase, unit, value, context, location].
     Column("samples", Text, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
+    # 64 bits of a hash of the message (``meter_messages.message_digest``); NULL
+    # outside a 1.6 transaction (2.0.1 events are recognised by their seqNo).
+    Column("digest", BigInteger, nullable=True),
     Index("ix_meter_value_messages_session", "session_id", "id"),
     Index("ix_meter_value_messages_charger", "charger_id", "id"),
+    Index(
+        "uq_meter_value_messages_digest",
+        "charger_id",
+        "digest",
+        unique=True,
+        sqlite_where=text("digest IS NOT NULL"),
+        postgresql_where=text("digest IS NOT NULL"),
+    ),
 )
 
 charger_notices = Table(

@@ -256,3 +256,38 @@ async def test_a_tag_of_one_site_is_invalid_at_another_sites_charger(db: Databas
         await writer.stop()
         await store.close()
 
+
+# -- 4. repeated MeterValues -----------------------------------------------------------------
+
+
+async def test_a_repeated_meter_values_message_of_a_transaction_is_stored_once(
+    db: Database,
+) -> None:
+    store, (a, b) = await new_store(db, "CP-A", "CP-B")
+    writer = GroupCommitWriter(store)
+    writer.start()
+    try:
+        (started,) = await store.apply([StartWrite(a.id, 1, "TAG", 0, T0, None)])
+        tx = started.transaction_id
+        first = MeterWrite(a.id, 1, tx, (energy_sample(T0, 100), energy_sample(T0, 7)))
+        later = MeterWrite(a.id, 1, tx, (energy_sample(T0 + timedelta(seconds=10), 200),))
+        # Re-sent after a restart (another batch) and twice in one batch: each answered.
+        await writer.submit(first)
+        results = await submit_together(writer, [first, later, later, first])
+        assert all(r.session_id == started.session_id for r in results), results
+        assert await count(db, meter_messages, meter_messages.c.charger_id == a.id) == 2
+        # Not the same message: another value, another connector or transaction, another
+        # charger; and messages outside a transaction stay as they were (each stored).
+        others = [
+            MeterWrite(a.id, 1, tx, (energy_sample(T0, 101), energy_sample(T0, 7))),
+            MeterWrite(a.id, 2, tx, first.samples),
+            MeterWrite(a.id, 1, tx + 1000, first.samples),
+            MeterWrite(b.id, 1, tx, first.samples),
+            MeterWrite(a.id, 1, None, first.samples),
+            MeterWrite(a.id, 1, None, first.samples),
+        ]
+        await submit_together(writer, others)
+        assert await count(db, meter_messages) == 2 + len(others)
+    finally:
+        await writer.stop()
+        await store.close()
