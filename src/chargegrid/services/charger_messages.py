@@ -8,7 +8,6 @@ load manager, the event stream and webhooks.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import dataclasses
 import logging
 import uuid
@@ -50,13 +49,6 @@ from chargegrid.services.group_commit import GroupCommitWriter
 from chargegrid.services.id_tag_policy import id_tag_info
 
 log = logging.getLogger(__name__)
-
-# The charger whose connection the current task serves (set by ``connected``, which
-# the OCPP server awaits on the connection's task before it reads any frame); for
-# Authorize, whose handler does not say.
-_SPEAKING: contextvars.ContextVar[ChargerRecord | None] = contextvars.ContextVar(
-    "charger_speaking", default=None
-)
 
 PHASE_KEYS = {"L1": "l1", "L2": "l2", "L3": "l3", "L1-N": "l1", "L2-N": "l2", "L3-N": "l3"}
 # A line-to-line voltage is reported on the pair; read as line-to-neutral of its first phase.
@@ -168,8 +160,6 @@ class ChargerMessages:
         return record
 
     async def connected(self, charger: ChargerRecord, ocpp_version: str) -> None:
-        # Called on the connection's own task: what this task handles is this charger's.
-        _SPEAKING.set(charger)
         await self._submit(PresenceWrite(charger.id, True, self.clock(), ocpp_version))
         link: ev.ChargerLink = {
             "charger_id": str(charger.id),
@@ -232,12 +222,11 @@ class ChargerMessages:
         self.events.publish(ev.CHARGER_STATUS_CHANGED, status)
         self._closed(closed or (), ocpp_id)
 
-    async def authorize(self, id_tag: str, charger: ChargerRecord | None = None) -> IdTagInfo:
-        """Whether ``id_tag`` may charge at ``charger`` (by default the charger whose
-        connection this runs on): a tag of a site is Invalid at other sites' chargers."""
+    async def authorize(self, id_tag: str, charger: ChargerRecord | None) -> IdTagInfo:
+        """Whether ``id_tag`` may charge at ``charger``: a tag of a site is Invalid at
+        other sites' chargers (and where no charger is named)."""
         tag = await self.store.id_tag(id_tag)
         if tag is not None and tag.site_id is not None:
-            charger = charger or _SPEAKING.get()
             site = await self.store.site_of(charger.id) if charger is not None else None
             if site != tag.site_id:
                 tag = IdTagRecord(tag.id_tag, "Invalid", None, None, tag.site_id)

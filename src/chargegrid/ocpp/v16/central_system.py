@@ -85,7 +85,7 @@ class CentralSystem16(ChargerHandlers):
         return {}
 
     async def authorize(self, p: Payload) -> Payload:
-        info = await self.messages.authorize(p["idTag"])
+        info = await self.messages.authorize(p["idTag"], self.charger)
         return {"idTagInfo": id_tag_info_json(info)}
 
     async def start_transaction(self, p: Payload) -> Payload:

@@ -169,7 +169,7 @@ class CentralSystem201(ChargerHandlers):
     async def _id_token(self, token: Payload) -> IdTagInfo:
         if token["type"] == NO_AUTHORIZATION:
             return IdTagInfo("Accepted")
-        info = await self.messages.authorize(token["idToken"])
+        info = await self.messages.authorize(token["idToken"], self.charger)
         if info.status not in ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"):
             return IdTagInfo("Unknown")
         return info
