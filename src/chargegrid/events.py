@@ -52,6 +52,9 @@ class ChargerReady(TypedDict):
     charger_id: str
     ocpp_id: str
     rebooted: bool
+    # The OCPP version negotiated on this connection: what its first calls are written
+    # in (the control loop must not greet it from an older snapshot's version).
+    ocpp_version: NotRequired[str]
 
 
 class ChargerStatusChanged(TypedDict):

@@ -179,6 +179,8 @@ class ControlLoop:
         self._debouncer = Debouncer(self.settings.debounce_s, self._round)
         self._sites: dict[str, _SiteState] = {}
         self._charger_site: dict[str, str] = {}
+        # The OCPP version each charger negotiated on its latest connection (its events).
+        self._link_versions: dict[str, str] = {}
         self._session_key: dict[str, tuple[str, EvseKey]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.round_listeners: list[Callable[[RoundStats], None]] = []
@@ -300,6 +302,8 @@ class ControlLoop:
         charger_id = str(payload.get("charger_id"))
         self.engine.charger_connected(charger_id)
         version = payload.get("ocpp_version")
+        if isinstance(version, str):
+            self._link_versions[charger_id] = version
         await self._link_changed(
             charger_id, online=True, ocpp_version=version if isinstance(version, str) else None
         )
@@ -316,7 +320,15 @@ class ControlLoop:
         state = self._sites.setdefault(site_id, _SiteState())
         charger = state.snapshot.charger(charger_id) if state.snapshot is not None else None
         if charger is not None and state.snapshot is not None:
-            state.snapshot = with_online(state.snapshot, charger_id, True)
+            # Its first calls are written in the version of this connection, whatever
+            # the snapshot (perhaps loaded before it connected) says.
+            version = payload.get("ocpp_version")
+            if isinstance(version, str):
+                self._link_versions[charger_id] = version
+            state.snapshot = with_online(
+                state.snapshot, charger_id, True, version if isinstance(version, str) else None
+            )
+            charger = state.snapshot.charger(charger_id) or charger
             self.greeter.greet(site_id, charger, state.failsafe)
         self.trigger(site_id, reload=charger is None, at_once=True)
 
@@ -560,6 +572,13 @@ class ControlLoop:
             if state.snapshot is not None:
                 for charger in state.snapshot.chargers:
                     self._charger_site[charger.id] = site_id
+                    # A read that began before its connection was stored must not undo
+                    # the version the connection negotiated (its calls are written in it).
+                    version = self._link_versions.get(charger.id)
+                    if version is not None and charger.caps.ocpp_version != version:
+                        state.snapshot = with_online(
+                            state.snapshot, charger.id, charger.online, version
+                        )
             return state.snapshot
         if state.tree_stale:
             state.tree_stale = False

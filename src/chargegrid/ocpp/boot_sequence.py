@@ -56,8 +56,10 @@ class BootSequence:
         sync: Callable[[], Awaitable[object]],
         limits_first: LimitsFirst | None = None,
         settings: BootSettings | None = None,
+        ocpp_version: str | None = None,
     ) -> None:
         self.connection = connection
+        self.ocpp_version = ocpp_version
         self.gateway = gateway
         self.messages = messages
         self._charger = charger
@@ -97,7 +99,7 @@ class BootSequence:
             if not self.gateway.mark_ready(charger.ocpp_id, self.connection):
                 return  # a newer connection replaced this one
             self.ready = True
-            self.messages.ready(charger, rebooted=rebooted)
+            self.messages.ready(charger, rebooted=rebooted, ocpp_version=self.ocpp_version)
             await self._wait_for_limits(charger)
         if self._synced or not (rebooted or charger.config_sync == "pending"):
             return

@@ -230,6 +230,7 @@ class OcppServer:
             sync,
             self.limits_first,
             self.boot_settings,
+            version.name,
         )
         # Reachable only once it has spoken (BootSequence marks it ready).
         previous = self.gateway.attach(ocpp_id, connection, ready=False, encoder=version.encode)

@@ -168,7 +168,9 @@ class ChargerMessages:
         }
         self.events.publish(ev.CHARGER_CONNECTED, link)
 
-    def ready(self, charger: ChargerRecord, *, rebooted: bool) -> None:
+    def ready(
+        self, charger: ChargerRecord, *, rebooted: bool, ocpp_version: str | None = None
+    ) -> None:
         """The charger registered on its connection (spoke first; a BootNotification
         accepted): calls may go to it now. Published at once, without a write, so a
         waiter for its first limits is in place before the control loop reacts."""
@@ -177,6 +179,8 @@ class ChargerMessages:
             "ocpp_id": charger.ocpp_id,
             "rebooted": rebooted,
         }
+        if ocpp_version is not None:
+            ready["ocpp_version"] = ocpp_version
         self.events.publish(ev.CHARGER_READY, ready)
 
     async def disconnected(self, charger: ChargerRecord) -> None:
