@@ -143,11 +143,13 @@ async def test_stale_meter_reserves_its_offline_current(csms: Csms) -> None:
         circuit.electricity_meter_id = meter_id
         circuit.offline_reserved_current = 10.0
     csms.bus.publish("config.changed", {"kind": "circuit", "site_id": str(site.site_id)})
-    # A heat pump on circuit B, invisible to OCPP. 5 A leaves B1 and B2 7.5 A each on
-    # grid L3. With 8 A both sat exactly at their 6 A minimum, and the meter-minus-cars
-    # estimate (peak-held, and over-stated while a car ramps faster than its own
-    # readings) kept the second car out for seconds at a time: CI timed out waiting.
-    site.building_b = (5.0, 5.0, 5.0)
+    # A heat pump on circuit B, invisible to OCPP. 3 A leaves B1 and B2 8.5 A each on
+    # grid L3. Near their 6 A minimum (8 A of building load: both exactly at it; 5 A:
+    # 7.5 A each, once in a few CI runs on the mixed fleet) the meter-minus-cars estimate
+    # (peak-held, and over-stated while a car ramps faster than its own readings) kept
+    # the second car out for seconds at a time: a known weakness of admission on metered
+    # circuits (see the issue notes), not what this test is about.
+    site.building_b = (3.0, 3.0, 3.0)
     feeding = True
 
     async def meter() -> None:
@@ -178,7 +180,7 @@ async def test_stale_meter_reserves_its_offline_current(csms: Csms) -> None:
             node = next(n for n in view["nodes"] if n["id"] == str(site.circuits["B"]))
             return all(low <= p["unmanaged"] <= high for p in node["phases"].values())
 
-        await eventually(lambda: unmanaged_b(4.9, 6.9), what="B's unmanaged load from the meter")
+        await eventually(lambda: unmanaged_b(2.9, 4.9), what="B's unmanaged load from the meter")
         feeding = False
         await feeder
         await eventually(lambda: unmanaged_b(10.0, 10.0), what="the stale meter's 10 A reserve")
