@@ -25,7 +25,6 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
-    or_,
     select,
     update,
 )
@@ -83,6 +82,7 @@ from chargegrid.store.models import (
     table_of,
 )
 from chargegrid.store.ocpp_tables import charger_notices, charger_variables
+from chargegrid.store.session_queries import OPEN_SESSIONS, TAG_BUSY
 from chargegrid.store.tx_events import (
     KnownTx,
     TxEvents,
@@ -121,18 +121,8 @@ _RESUMED = (
     .where(sessions.c.id == bindparam("b_id"), sessions.c.rebooted_at.is_not(None))
     .values(rebooted_at=None)
 )
-_OPEN = select(
-    sessions.c.id,
-    sessions.c.charger_id,
-    sessions.c.connector_id,
-    sessions.c.transaction_id,
-    sessions.c.authorization_status,
-    sessions.c.rebooted_at,
-    sessions.c.started_at,
-    sessions.c.energy_wh,
-).where(sessions.c.stopped_at.is_(None))
 # The open sessions of one connector: what a new start supersedes, what a status closes.
-_OPEN_ON_CONNECTOR = _OPEN.where(
+_OPEN_ON_CONNECTOR = OPEN_SESSIONS.where(
     sessions.c.charger_id == bindparam("b_charger"),
     sessions.c.connector_id == bindparam("b_connector"),
 )
@@ -149,20 +139,6 @@ _CLOSE = (
         stop_reason=bindparam("b_reason"),
         updated_at=bindparam("b_now"),
     )
-)
-# A tag is busy (ConcurrentTx) only for a session that is really running: accepted,
-# open, not waiting to be resumed after a reboot, on a charger not offline for long.
-_TAG_BUSY = (
-    select(sessions.c.id)
-    .select_from(sessions.join(chargers, chargers.c.id == sessions.c.charger_id))
-    .where(
-        sessions.c.id_tag == bindparam("b_tag"),
-        sessions.c.stopped_at.is_(None),
-        sessions.c.authorization_status == ACCEPTED,
-        sessions.c.rebooted_at.is_(None),
-        or_(chargers.c.online.is_(True), chargers.c.last_seen_at >= bindparam("b_seen_since")),
-    )
-    .limit(1)
 )
 _NEW_TRANSACTION_ID = insert(transaction_ids)
 _NEW_SESSION = insert(sessions)
@@ -748,7 +724,7 @@ class SqlChargerStore:
             .values(rebooted_at=w.at)
         )
         refused = conn.execute(
-            _OPEN.where(
+            OPEN_SESSIONS.where(
                 sessions.c.charger_id == w.charger_id,
                 sessions.c.authorization_status != ACCEPTED,
             )
@@ -776,7 +752,7 @@ class SqlChargerStore:
         closed: list[Closed] = []
         refused_before = w.at - timedelta(seconds=w.refused_timeout_s)
         for row in conn.execute(
-            _OPEN.where(
+            OPEN_SESSIONS.where(
                 sessions.c.authorization_status != ACCEPTED,
                 sessions.c.created_at < refused_before,
             )
@@ -784,7 +760,7 @@ class SqlChargerStore:
             closed += self._close(conn, [row], row.charger_id, TIMED_OUT, w.at)
         resume_before = w.at - timedelta(seconds=w.resume_timeout_s)
         query = (
-            _OPEN.add_columns(chargers.c.meter_value_interval)
+            OPEN_SESSIONS.add_columns(chargers.c.meter_value_interval)
             .join(chargers, chargers.c.id == sessions.c.charger_id)
             .where(
                 sessions.c.authorization_status == ACCEPTED,
@@ -890,7 +866,8 @@ class SqlChargerStore:
         superseded = self._close(
             conn,
             conn.execute(
-                _OPEN_ON_CONNECTOR, {"b_charger": w.charger_id, "b_connector": w.connector_id}
+                _OPEN_ON_CONNECTOR,
+                {"b_charger": w.charger_id, "b_connector": w.connector_id},
             ).all(),
             w.charger_id,
             SUPERSEDED,
@@ -898,7 +875,7 @@ class SqlChargerStore:
         )
         seen_since = now - timedelta(seconds=w.suspect_after_s)
         busy = (
-            conn.execute(_TAG_BUSY, {"b_tag": w.id_tag, "b_seen_since": seen_since}).first()
+            conn.execute(TAG_BUSY, {"b_tag": w.id_tag, "b_seen_since": seen_since}).first()
             is not None
         )
         info = id_tag_info(tag, now, busy_elsewhere=busy, unknown_accepted=w.unknown_tags_accepted)

@@ -48,6 +48,7 @@ from chargegrid.services.id_tag_policy import id_tag_info
 from chargegrid.store.meter_messages import DriverStatements
 from chargegrid.store.models import ChargingSession, Evse, table_of
 from chargegrid.store.ocpp_tables import charger_variables
+from chargegrid.store.session_queries import OPEN_SESSIONS, TAG_BUSY_ELSEWHERE
 from chargegrid.store.types import utcnow
 
 sessions = table_of(ChargingSession)
@@ -103,38 +104,13 @@ _FIND = select(
     sessions.c.charger_id == bindparam("b_charger"),
     sessions.c.remote_transaction_id == bindparam("b_tx"),
 )
-_OPEN_ON_EVSE = select(
-    sessions.c.id,
-    sessions.c.charger_id,
-    sessions.c.connector_id,
-    sessions.c.transaction_id,
-    sessions.c.authorization_status,
-    sessions.c.rebooted_at,
-    sessions.c.started_at,
-    sessions.c.energy_wh,
-).where(
+_OPEN_ON_EVSE = OPEN_SESSIONS.where(
     sessions.c.charger_id == bindparam("b_charger"),
     sessions.c.evse_number == bindparam("b_evse"),
-    sessions.c.stopped_at.is_(None),
     or_(
         sessions.c.remote_transaction_id.is_(None),
         sessions.c.remote_transaction_id != bindparam("b_tx"),
     ),
-)
-_TAG_BUSY = (
-    select(sessions.c.id)
-    .where(
-        sessions.c.id_tag == bindparam("b_tag"),
-        sessions.c.stopped_at.is_(None),
-        sessions.c.authorization_status == ACCEPTED,
-        sessions.c.rebooted_at.is_(None),
-        or_(
-            sessions.c.remote_transaction_id.is_(None),
-            sessions.c.remote_transaction_id != bindparam("b_tx"),
-        ),
-        sessions.c.updated_at >= bindparam("b_seen_since"),
-    )
-    .limit(1)
 )
 
 
@@ -361,7 +337,7 @@ class TxEvents:
         assert w.id_tag is not None
         busy = (
             conn.execute(
-                _TAG_BUSY,
+                TAG_BUSY_ELSEWHERE,
                 {
                     "b_tag": w.id_tag,
                     "b_tx": w.transaction_id,
