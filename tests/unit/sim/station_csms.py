@@ -7,12 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import pytest
-from tests.unit.ocpp.sim_csms import PipeEnd, Received, pipe
+from tests.unit.ocpp.sim_csms import PipeEnd, Received, pipe, until
 
 from chargegrid.ocpp.connection import Handler, OcppConnection, Payload
 from chargegrid.ocpp.schemas import CHARGER_ACTIONS_201, schemas
@@ -132,24 +130,6 @@ def near(s: SimStation201, amps: float, evse: int = 1) -> bool:
     return abs(max(draw(s, evse)) - amps) < 0.01
 
 
-async def until(
-    check: Callable[[], bool | Awaitable[bool]],
-    what: str,
-    timeout: float = 5.0,  # noqa: ASYNC109 (a polling deadline, not a cancel scope)
-) -> None:
-    """Poll ``check`` until it holds or ``timeout`` passes (then fail naming ``what``)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if not isinstance(value, bool):
-            value = await value
-        if value:
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 def profile(pid: int, purpose: str, amps: float, **extra: Any) -> Payload:
     """A 2.0.1 chargingProfile: one period of ``amps`` from the start."""
     period: Payload = {"startPeriod": 0, "limit": amps}
@@ -195,3 +175,6 @@ async def charging(csms: StationCsms, s: SimStation201, amps: float = 16.0) -> s
     tx_id = s.connectors[1].tx_id
     assert isinstance(tx_id, str)
     return tx_id
+
+
+__all__ = ["PipeEnd", "Received", "StationCsms", "until"]
