@@ -130,6 +130,9 @@ class Charger(Timestamped, Base):
     )
     ocpp_id: Mapped[str] = mapped_column(String(48), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    # A rotated password the charger accepted but has not connected with yet; both
+    # are accepted until it does (services/password_rotation.py, ocpp_0009).
+    pending_password_hash: Mapped[str | None] = mapped_column(String(200))
     registration_status: Mapped[str] = mapped_column(String(16), default="Accepted")
 
     # Reported by the charger (BootNotification, StatusNotification, GetConfiguration).

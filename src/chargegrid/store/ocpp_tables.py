@@ -9,6 +9,7 @@ charger in arrival order; expanded into sample rows only when read
 a repeat (re-sent after a restart, or after its answer was lost) is stored once.
 ``charger_notices``: what a charger reports beyond the core model (DataTransfer,
 firmware, diagnostics, log and security notices), kept as it came.
+``security_events`` (ocpp_0009): the security event log, the charger's and the CSMS's.
 ``transaction_events`` (ocpp_0007): every 2.0.1 TransactionEvent's identity (charger,
 transaction, seqNo), so a replay after a reconnect is recognised and changes nothing.
 ``charger_variables`` (ocpp_0007): the 2.0.1 device model as the charger reported it
@@ -89,6 +90,27 @@ charger_notices = Table(
     Column("payload", JSON, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
     Index("ix_charger_notices_charger_received", "charger_id", "received_at"),
+)
+
+# ocpp_0009: the charger's SecurityEventNotifications (source "charger") and the
+# CSMS's own (source "csms": refused handshakes, rotations, profile changes).
+security_events = Table(
+    "security_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "charger_id",
+        Uuid,
+        ForeignKey(Charger.__table__.c.id, ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("source", String(8), nullable=False),
+    Column("type", String(50), nullable=False),
+    Column("tech_info", String(255), nullable=True),
+    Column("severity", String(8), nullable=False),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index("ix_security_events_charger", "charger_id", "id"),
 )
 
 transaction_events = Table(
