@@ -1,5 +1,5 @@
 """Every table the migrations create: the model the API maps (``models``) and the OCPP
-server's own tables (``ocpp_tables``). Apart from both, so neither imports the other."""
+server's own tables (``ocpp_tables``) and the CA's (``pki_tables``). Apart from both, so neither imports the other."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from sqlalchemy import MetaData
 
 from chargegrid.store.models import Base
 from chargegrid.store.ocpp_tables import metadata as ocpp_metadata
+from chargegrid.store.pki_tables import metadata as pki_metadata
 
 
 def target_metadata() -> list[MetaData]:
-    return [Base.metadata, ocpp_metadata]
+    return [Base.metadata, ocpp_metadata, pki_metadata]
