@@ -22,7 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from chargegrid.api import problems, rate_limit
+from chargegrid.api import openapi_links, problems, rate_limit
 from chargegrid.api.routers import all_routers, load
 from chargegrid.bus.memory import EventBus
 from chargegrid.config import Settings
@@ -133,6 +133,7 @@ def build_app(
     for router in all_routers():
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(load.metrics_router)  # /metrics for Prometheus, outside /api/v1
+    openapi_links.install(app, API_PREFIX)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
