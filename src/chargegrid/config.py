@@ -24,6 +24,14 @@ class Settings:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
+    # A TLS-terminating proxy in front of the OCPP port (docs/security.md "Behind a
+    # proxy"): only peers in these CIDRs may say the charger used TLS and which client
+    # certificate it showed (X-Forwarded-Proto, X-SSL-Client-Cert); others are ignored.
+    trusted_proxies: tuple[str, ...] = ()
+    # The wss URL chargers reach us at (through any proxy), without the charger id,
+    # e.g. wss://csms.example.com/ocpp/: what a security-profile change tells a 2.0.1
+    # station (SetNetworkProfile ocppCsmsUrl).
+    ocpp_public_url: str | None = None
     demo: bool = False
     # Chargers not configured yet may connect and boot Pending until an operator accepts them.
     auto_register: bool = False
@@ -58,6 +66,8 @@ class Settings:
             tls_cert=env.get("CHARGEGRID_TLS_CERT") or None,
             tls_key=env.get("CHARGEGRID_TLS_KEY") or None,
             tls_client_ca=env.get("CHARGEGRID_TLS_CLIENT_CA") or None,
+            trusted_proxies=_list(env.get("CHARGEGRID_TRUSTED_PROXIES", "")),
+            ocpp_public_url=env.get("CHARGEGRID_OCPP_PUBLIC_URL") or None,
             auto_register=env.get("CHARGEGRID_AUTO_REGISTER", "").lower() in {"1", "true", "yes"},
             rate_limit=_non_negative(env, "CHARGEGRID_RATE_LIMIT", "20", float),
             rate_burst=_non_negative(env, "CHARGEGRID_RATE_BURST", "100", int),
@@ -76,6 +86,11 @@ class Settings:
 
 
 N = TypeVar("N", int, float)
+
+
+def _list(text: str) -> tuple[str, ...]:
+    """A comma-separated environment value (``10.0.0.0/8,192.0.2.7``)."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 def _non_negative(env: Mapping[str, str], name: str, default: str, kind: Callable[[str], N]) -> N:
