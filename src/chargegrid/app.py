@@ -35,6 +35,7 @@ from chargegrid.sim.demo import demo_fleet
 from chargegrid.store.charger_store import SqlChargerStore
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
+from chargegrid.store.pki_store import SqlPkiStore
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,9 @@ async def webhook_delivery(runtime: Runtime) -> AsyncIterator[WebhookDispatcher]
 
 def ocpp_listener(runtime: Runtime) -> AbstractAsyncContextManager[Any]:
     """The OCPP server on the SQL charger store of the runtime's database."""
-    return ocpp_server(runtime, SqlChargerStore(runtime.db.engine))
+    return ocpp_server(
+        runtime, SqlChargerStore(runtime.db.engine), SqlPkiStore(runtime.db.engine)
+    )
 
 
 def components_for(settings: Settings) -> list[Component]:

@@ -1,4 +1,4 @@
-"""The ``chargegrid`` command: serve, simulate, db upgrade, token create."""
+"""The ``chargegrid`` command: serve, simulate, db upgrade, token create, ca init."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import uvloop
 from chargegrid.config import Settings
 from chargegrid.domain.errors import DomainError, InvalidValue
 from chargegrid.ocpp.gc_tuning import calm_gc
+from chargegrid.pki.cli import add_parser as add_ca_parser
+from chargegrid.pki.cli import run as run_ca
 from chargegrid.services.auth import Role, create_token, parse_role, revoke_token
 from chargegrid.sim.cli import add_arguments as add_simulate_arguments
 from chargegrid.sim.cli import run as run_simulation
@@ -35,10 +37,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--ocpp-tls-port", type=int, default=None, help="also serve wss on this port"
     )
-    serve.add_argument("--tls-cert", default=None, help="PEM certificate chain for wss")
+    serve.add_argument(
+        "--tls-cert", default=None, help="PEM certificate chain for wss (default: the CA's)"
+    )
     serve.add_argument("--tls-key", default=None, help="PEM private key for wss")
     serve.add_argument(
         "--tls-client-ca", default=None, help="PEM CA that profile-3 client certificates chain to"
+    )
+    serve.add_argument(
+        "--tls-reload-s",
+        type=float,
+        default=None,
+        help="how often to look for new certificates and keys (default 30)",
     )
     serve.add_argument("--demo", action="store_true", help="seed and simulate a demo site")
     serve.add_argument(
@@ -68,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("token_id", metavar="TOKEN_ID")
     revoke.add_argument("--database-url", default=None)
+    add_ca_parser(commands)
     return parser
 
 
@@ -147,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tls_cert=args.tls_cert,
                 tls_key=args.tls_key,
                 tls_client_ca=args.tls_client_ca,
+                tls_reload_s=args.tls_reload_s,
                 demo=args.demo or None,
                 auto_register=args.auto_register,
             )
@@ -156,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             uvloop.run(serve(settings))
         elif args.command == "simulate":
             return run_simulation(args)
+        elif args.command == "ca":
+            return run_ca(args, settings)
         elif args.command == "db":
             asyncio.run(_db_command(settings, args.db_command))
         elif args.command == "token" and args.token_command == "list":

@@ -32,6 +32,9 @@ class Settings:
     # e.g. wss://csms.example.com/ocpp/: what a security-profile change tells a 2.0.1
     # station (SetNetworkProfile ocppCsmsUrl).
     ocpp_public_url: str | None = None
+    # How often the wss listener checks its certificate source (files or the built-in CA)
+    # for a new certificate, key or client CA; a change applies to the next handshake.
+    tls_reload_s: float = 30.0
     demo: bool = False
     # Chargers not configured yet may connect and boot Pending until an operator accepts them.
     auto_register: bool = False
@@ -68,6 +71,7 @@ class Settings:
             tls_client_ca=env.get("CHARGEGRID_TLS_CLIENT_CA") or None,
             trusted_proxies=_list(env.get("CHARGEGRID_TRUSTED_PROXIES", "")),
             ocpp_public_url=env.get("CHARGEGRID_OCPP_PUBLIC_URL") or None,
+            tls_reload_s=_non_negative(env, "CHARGEGRID_TLS_RELOAD_S", "30", float),
             auto_register=env.get("CHARGEGRID_AUTO_REGISTER", "").lower() in {"1", "true", "yes"},
             rate_limit=_non_negative(env, "CHARGEGRID_RATE_LIMIT", "20", float),
             rate_burst=_non_negative(env, "CHARGEGRID_RATE_BURST", "100", int),

@@ -15,7 +15,7 @@ from chargegrid.ocpp.connection import Payload
 from chargegrid.ocpp.gateway import CommandGateway
 from chargegrid.ocpp.schemas import schemas
 from chargegrid.ocpp.server import OcppServer, PasswordCheck
-from chargegrid.ocpp.tls import TlsFiles, server_context
+from chargegrid.ocpp.tls import ReloadingTls, TlsSource
 from chargegrid.ocpp.v201.device_model import (
     from_get_results,
     from_set_results,
@@ -23,6 +23,7 @@ from chargegrid.ocpp.v201.device_model import (
 )
 from chargegrid.ocpp.versions import VERSIONS
 from chargegrid.services.auth import hash_password, verify_password
+from chargegrid.services.certificates import ChargerCertificates
 from chargegrid.services.charger_messages import ChargerMessages
 from chargegrid.services.charger_ports import (
     EventSink,
@@ -31,6 +32,7 @@ from chargegrid.services.charger_ports import (
     VariablesWrite,
 )
 from chargegrid.services.group_commit import GroupCommitWriter
+from chargegrid.services.pki_ports import PkiStore
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class OcppCentralSystem:
         limits_first: LimitsFirst | None = None,
         boot_settings: BootSettings | None = None,
         session_rules: SessionRules | None = None,
+        pki: PkiStore | None = None,
     ) -> None:
         self.store = store
         self.writer = GroupCommitWriter(self.store)
@@ -62,6 +65,11 @@ class OcppCentralSystem:
             heartbeat_interval=heartbeat_interval,
             session_rules=session_rules,
         )
+        # The built-in CA signs chargers' CSRs (SignCertificate), when there is a store
+        # for it; without one a CSR is answered Rejected (NoCA).
+        self.certificates = None if pki is None else ChargerCertificates(pki, self.gateway)
+        self.messages.certificates = self.certificates
+        self.tls: ReloadingTls | None = None
         self.gateway.observer = self._observe
         self.gateway.items_limit = self._items_limit
         self.server = OcppServer(
@@ -72,10 +80,17 @@ class OcppCentralSystem:
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(
-        self, host: str, port: int, *, tls: TlsFiles | None = None, tls_port: int | None = None
+        self,
+        host: str,
+        port: int,
+        *,
+        tls: TlsSource | None = None,
+        tls_port: int | None = None,
+        tls_reload_s: float = 30.0,
     ) -> int:
         """Listen on ``host:port`` (0 picks a free port), and with ``tls`` on ``tls_port``
-        too (wss); returns the plain port (``tls_port`` property: the other)."""
+        too (wss, its certificates reloaded when ``tls`` changes, checked every
+        ``tls_reload_s``); returns the plain port (``tls_port`` property: the other)."""
         for version in VERSIONS:  # compiled before the first charger waits for them
             schemas(version.schema_key)
         # One node owns every socket (no cluster yet): nobody is connected before we
@@ -92,7 +107,8 @@ class OcppCentralSystem:
         )
         await self.server.start(host, port)
         if tls is not None:
-            await self.server.start(host, tls_port or 0, ssl=server_context(tls))
+            self.tls = ReloadingTls(tls, tls_reload_s)
+            await self.server.start(host, tls_port or 0, ssl=await self.tls.start())
         return self.server.port
 
     @property
@@ -101,6 +117,8 @@ class OcppCentralSystem:
 
     async def stop(self) -> None:
         await self.server.stop()
+        if self.tls is not None:
+            await self.tls.stop()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

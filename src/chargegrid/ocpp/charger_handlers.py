@@ -16,6 +16,7 @@ from typing import ClassVar, Protocol
 from chargegrid.ocpp.connection import Handler, Payload, Reply
 from chargegrid.ocpp.errors import ErrorCode, OcppCallError
 from chargegrid.ocpp.times import ocpp_time
+from chargegrid.services.certificates import STATION_CERTIFICATE, CsrVerdict
 from chargegrid.services.charger_messages import ChargerMessages
 from chargegrid.services.charger_ports import ChargerRecord
 
@@ -102,3 +103,22 @@ class ChargerHandlers:
             return {}
 
         return handle
+
+    async def sign_certificate(self, p: Payload) -> Payload | Reply:
+        """A CSR for the charger's own certificate (security profile 3): checked and
+        signed by the built-in CA before we answer Accepted; the chain follows in
+        CertificateSigned once the answer has left (docs/security.md)."""
+        await self.messages.notice(self.charger, "SignCertificate", p)
+        certificates = self.messages.certificates
+        kind = p.get("certificateType", STATION_CERTIFICATE)
+        if certificates is None:
+            return self.csr_refused(CsrVerdict(False, kind, "NoCA", "no built-in CA"))
+        verdict = await certificates.review(self.charger, p["csr"], kind)
+        if not verdict.accepted:
+            return self.csr_refused(verdict)
+        ocpp_id = self.charger.ocpp_id
+        return Reply({"status": "Accepted"}, then=lambda: certificates.deliver(ocpp_id, verdict))
+
+    def csr_refused(self, verdict: CsrVerdict) -> Payload:
+        # 1.6's SignCertificate.conf has no room for a reason (2.0.1 overrides this).
+        return {"status": "Rejected"}

@@ -24,8 +24,11 @@ from chargegrid.domain.errors import DomainError
 from chargegrid.ocpp.central import OcppCentralSystem
 from chargegrid.ocpp.errors import AnswerError
 from chargegrid.ocpp.tls import TlsFiles
+from chargegrid.ocpp.tls_sources import CaAndFiles, NoTlsMaterial
+from chargegrid.services.certificates import renew_server_certificate
 from chargegrid.services.charger_commands import ChangeAvailability
 from chargegrid.services.charger_ports import ServerStore, SessionRules
+from chargegrid.services.pki_ports import PkiStore
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ CENTRAL_HANDLE = "ocpp"
 CONTROL_HANDLE = "control_loop"  # control.component.HANDLE, found at call time
 PUSHED_SETTINGS = frozenset({"meter_value_interval"})
 AVAILABILITY_TIMEOUT = 30.0
+CERTIFICATE_CHECK_S = 3600.0  # renewals: chargers' certificates and the server's own
 
 
 class RuntimeLike(Protocol):
@@ -43,9 +47,11 @@ class RuntimeLike(Protocol):
 
 
 @asynccontextmanager
-async def ocpp_server(runtime: RuntimeLike, store: ServerStore) -> AsyncIterator[OcppCentralSystem]:
-    """The OCPP listener on ``store`` (app.py wires the SQL store of the runtime's
-    database in)."""
+async def ocpp_server(
+    runtime: RuntimeLike, store: ServerStore, pki: PkiStore | None = None
+) -> AsyncIterator[OcppCentralSystem]:
+    """The OCPP listener on ``store`` and the built-in CA's ``pki`` (app.py wires the SQL
+    stores of the runtime's database in)."""
     settings = runtime.settings
 
     async def limits_first(charger_id: str) -> None:
@@ -65,36 +71,68 @@ async def ocpp_server(runtime: RuntimeLike, store: ServerStore) -> AsyncIterator
             resume_timeout_s=settings.session_resume_timeout_s,
             suspect_after_s=settings.session_suspect_after_s,
         ),
+        pki=pki,
     )
-    tls = tls_files(settings)
-    port = await central.start(
-        settings.host, settings.ocpp_port, tls=tls, tls_port=settings.ocpp_tls_port
-    )
+    tls = tls_source(settings, pki)
+    try:
+        port = await central.start(
+            settings.host,
+            settings.ocpp_port,
+            tls=tls,
+            tls_port=settings.ocpp_tls_port,
+            tls_reload_s=settings.tls_reload_s,
+        )
+    except NoTlsMaterial as exc:
+        await central.stop()
+        raise SystemExit(str(exc)) from None
     log.info("OCPP 2.0.1 and 1.6J on ws://%s:%d/ocpp/{charge point id}", settings.host, port)
     if tls is not None:
         log.info("... and on wss://%s:%d/ocpp/{id}", settings.host, central.tls_port)
     runtime.handles[GATEWAY_HANDLE] = central.gateway
     runtime.handles[CENTRAL_HANDLE] = central
     follower = asyncio.create_task(follow_config_changes(runtime.bus, store, central))
+    renewals = asyncio.create_task(renew_certificates_forever(central, pki))
     try:
         yield central
     finally:
-        follower.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await follower
+        for task in (follower, renewals):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         runtime.handles.pop(GATEWAY_HANDLE, None)
         runtime.handles.pop(CENTRAL_HANDLE, None)
         await central.stop()
 
 
-def tls_files(settings: Settings) -> TlsFiles | None:
-    """The wss listener's files, if ``--ocpp-tls-port`` asks for one."""
+def tls_source(settings: Settings, pki: PkiStore | None) -> CaAndFiles | None:
+    """Where the wss listener's certificates come from, if ``--ocpp-tls-port`` asks for
+    one: ``--tls-cert/--tls-key`` where given, else the built-in CA's server certificate;
+    profile-3 chargers may hold certificates of ``--tls-client-ca`` or of the CA."""
     if settings.ocpp_tls_port is None:
         return None
-    if not settings.tls_cert or not settings.tls_key:
-        raise SystemExit("--ocpp-tls-port needs --tls-cert and --tls-key (PEM files)")
-    client_ca = Path(settings.tls_client_ca) if settings.tls_client_ca else None
-    return TlsFiles(Path(settings.tls_cert), Path(settings.tls_key), client_ca)
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise SystemExit("--tls-cert and --tls-key go together (PEM files)")
+    files = None
+    if settings.tls_cert and settings.tls_key:
+        client_ca = Path(settings.tls_client_ca) if settings.tls_client_ca else None
+        files = TlsFiles(Path(settings.tls_cert), Path(settings.tls_key), client_ca)
+    return CaAndFiles(pki, files)
+
+
+async def renew_certificates_forever(central: OcppCentralSystem, pki: PkiStore | None) -> None:
+    """Every hour: ask chargers whose certificate expires within 30 days for a new CSR,
+    and renew the server's own certificate from the CA before it expires."""
+    if pki is None:
+        return
+    while True:
+        try:
+            if central.certificates is not None:
+                await central.certificates.ask_renewals()
+            if await renew_server_certificate(pki):
+                log.info("renewed the server certificate (it expired within 30 days)")
+        except Exception:  # a database hiccup: next hour
+            log.exception("certificate renewal check failed")
+        await asyncio.sleep(CERTIFICATE_CHECK_S)
 
 
 async def follow_config_changes(

@@ -214,9 +214,7 @@ def make_sub_ca(
     builder = _builder(
         _name(common_name, organization), root.cert.subject, key.public_key(), SUB_CA_DAYS, now
     )
-    builder = _ca_extensions(builder, 0).add_extension(
-        _authority_key_id(root.cert), critical=False
-    )
+    builder = _ca_extensions(builder, 0).add_extension(_authority_key_id(root.cert), critical=False)
     return Issued(_sign(builder, root.key), key)
 
 

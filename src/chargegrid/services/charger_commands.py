@@ -179,6 +179,41 @@ class GetLocalListVersion:
     pass
 
 
+# Certificates (security profile 3, docs/security.md): 2.0.1 names the certificate
+# types; the 1.6 adapter translates the ones its security extension knows.
+CSMS_ROOT = "CSMSRootCertificate"
+MANUFACTURER_ROOT = "ManufacturerRootCertificate"
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateSigned:
+    """The chain the CA signed for the charger's CSR (leaf first)."""
+
+    chain: str
+    certificate_type: str = "ChargingStationCertificate"
+
+
+@dataclass(frozen=True, slots=True)
+class InstallCertificate:
+    certificate_type: str  # CSMSRootCertificate | ManufacturerRootCertificate | V2G.. | MO..
+    certificate: str  # PEM
+
+
+@dataclass(frozen=True, slots=True)
+class GetInstalledCertificateIds:
+    certificate_types: tuple[str, ...] = ()  # none: every type (2.0.1 only)
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteCertificate:
+    hash_data: Mapping[str, str]  # OCPP CertificateHashDataType, as OCPP words
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerCertificateRenewal:
+    """Ask the charger for a new CSR (1.6 ExtendedTriggerMessage, 2.0.1 TriggerMessage)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Native:
     """Any CALL of the charger's own version, as OCPP words (checked by its schema)."""
@@ -205,6 +240,11 @@ Command = (
     | GetBaseReport
     | SendLocalList
     | GetLocalListVersion
+    | CertificateSigned
+    | InstallCertificate
+    | GetInstalledCertificateIds
+    | DeleteCertificate
+    | TriggerCertificateRenewal
     | Native
 )
 

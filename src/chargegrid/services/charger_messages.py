@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from chargegrid import events as ev
 from chargegrid.ocpp.errors import ErrorCode, OcppCallError
+from chargegrid.services.certificates import ChargerCertificates
 from chargegrid.services.charger_ports import (
     BootWrite,
     ChargerGone,
@@ -142,6 +143,9 @@ class ChargerMessages:
         self.heartbeat_interval = heartbeat_interval
         self.clock = clock
         self.session_rules = session_rules or SessionRules()
+        # Signs chargers' CSRs (``services.certificates``); the OCPP component sets it
+        # when the built-in CA's store is wired in.
+        self.certificates: ChargerCertificates | None = None
 
     async def _submit(self, write: Any) -> Any:
         """Store ``write`` through the group commit; its result once durable. A write

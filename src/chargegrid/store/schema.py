@@ -1,5 +1,6 @@
-"""Every table the migrations create: the model the API maps (``models``) and the OCPP
-server's own tables (``ocpp_tables``) and the CA's (``pki_tables``). Apart from both, so neither imports the other."""
+"""Every table the migrations create: the model the API maps (``models``), the OCPP
+server's own tables (``ocpp_tables``) and the CA's (``pki_tables``). Apart from all,
+so none imports another."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from chargegrid.api.schemas.chargers import ChargerCreate, ChargerOut, ChargerUp
 from chargegrid.api.schemas.common import ListOf
 from chargegrid.services.configure import chargers, evses
 from chargegrid.store.models import Charger
+from chargegrid.store.pki_store import latest_signed
 
 router = make_router("chargers")
 
@@ -20,6 +21,11 @@ async def create_charger(body: ChargerCreate, ctx: Ctx) -> ChargerOut:
     return ChargerOut.of(await evses.create_charger_with_evses(ctx, data))
 
 
+async def _out(ctx: Ctx, charger: Charger) -> ChargerOut:
+    certificates = await latest_signed(ctx.uow.session, [charger.id])
+    return ChargerOut.of(charger, certificates.get(charger.id))
+
+
 @router.get("/chargers")
 async def list_chargers(
     ctx: Ctx, site_id: SiteFilter = None, limit: Limit = 50, cursor: Cursor = None
@@ -27,18 +33,20 @@ async def list_chargers(
     repo = ctx.uow.chargers
     query = repo.select().where(in_scope(ctx.who, Charger.site_id, site_id))
     page = await repo.page(query, limit, cursor)
-    return ListOf(data=[ChargerOut.of(c) for c in page.items], next_cursor=page.next_cursor)
+    certificates = await latest_signed(ctx.uow.session, [c.id for c in page.items])
+    data = [ChargerOut.of(c, certificates.get(c.id)) for c in page.items]
+    return ListOf(data=data, next_cursor=page.next_cursor)
 
 
 @router.get("/chargers/{charger_id}")
 async def get_charger(charger_id: uuid.UUID, ctx: Ctx) -> ChargerOut:
-    return ChargerOut.of(await chargers.get_charger(ctx, charger_id))
+    return await _out(ctx, await chargers.get_charger(ctx, charger_id))
 
 
 @router.patch("/chargers/{charger_id}")
 async def update_charger(charger_id: uuid.UUID, body: ChargerUpdate, ctx: Ctx) -> ChargerOut:
     data = body.model_dump(exclude_unset=True)
-    return ChargerOut.of(await chargers.update_charger(ctx, charger_id, data))
+    return await _out(ctx, await chargers.update_charger(ctx, charger_id, data))
 
 
 @router.delete("/chargers/{charger_id}", status_code=204)

@@ -16,6 +16,7 @@ from chargegrid.api.schemas.common import (
 )
 from chargegrid.api.schemas.evses import ConnectorCreate, EvseCreate, EvseOut
 from chargegrid.domain.status import OcpiStatus, to_ocpi
+from chargegrid.services.pki_ports import SignedCertificate
 from chargegrid.store.models import Charger
 
 ChargeCurrent = Annotated[Number, Field(ge=0, le=32)]
@@ -113,6 +114,30 @@ class Capabilities(BaseModel):
         )
 
 
+class CertificateOut(BaseModel):
+    """The last certificate the built-in CA signed for the charger (security profile 3)."""
+
+    subject: str
+    serial: str = Field(description="hex, as OCPP's CertificateHashData writes it")
+    not_before: datetime
+    expires_at: datetime
+    signed_at: datetime
+    renewal_requested_at: datetime | None = Field(
+        description="when we last asked the charger for a new CSR (30 days before expiry)"
+    )
+
+    @classmethod
+    def of(cls, signed: SignedCertificate) -> CertificateOut:
+        return cls(
+            subject=signed.subject,
+            serial=signed.serial,
+            not_before=signed.not_before,
+            expires_at=signed.not_after,
+            signed_at=signed.created_at,
+            renewal_requested_at=signed.renewal_requested_at,
+        )
+
+
 class ChargerOut(Timestamps):
     id: uuid.UUID
     ocpp_id: str
@@ -129,6 +154,9 @@ class ChargerOut(Timestamps):
     security_profile: int
     last_boot_reason: str | None
     capabilities: Capabilities
+    certificate: CertificateOut | None = Field(
+        description="the last certificate our CA signed for it; null: none"
+    )
     online: bool
     last_seen_at: datetime | None
     status: OcpiStatus
@@ -150,7 +178,7 @@ class ChargerOut(Timestamps):
     evses: list[EvseOut]
 
     @classmethod
-    def of(cls, charger: Charger) -> ChargerOut:
+    def of(cls, charger: Charger, certificate: SignedCertificate | None = None) -> ChargerOut:
         fields = columns_of(charger)
         fields.pop("password_hash")
         fields.pop("reported_configuration")
@@ -160,6 +188,7 @@ class ChargerOut(Timestamps):
                 **fields,
                 "has_password": charger.password_hash is not None,
                 "capabilities": Capabilities.of(charger),
+                "certificate": CertificateOut.of(certificate) if certificate else None,
                 "status": to_ocpi(charger.ocpp_status, charger.online),
                 "evses": [EvseOut.of(e, charger.online) for e in charger.evses],
             }

@@ -55,6 +55,7 @@ class CentralSystem16(ChargerHandlers):
             "StopTransaction": self.stop_transaction,
             "MeterValues": self.meter_values,
             "DataTransfer": self.data_transfer,
+            "SignCertificate": self.sign_certificate,
             **{action: self.notice(action) for action in NOTICES},
         }
 

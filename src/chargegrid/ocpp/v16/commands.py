@@ -77,6 +77,23 @@ def encode(command: c.Command) -> tuple[str, dict[str, Any]]:
                 "this charger speaks OCPP 1.6, which has no device model: use "
                 "get-configuration / change-configuration",
             )
+        case c.CertificateSigned(chain=chain):
+            return "CertificateSigned", {"certificateChain": chain}
+        case c.InstallCertificate(certificate_type=kind, certificate=pem):
+            return "InstallCertificate", {
+                "certificateType": _certificate_use(kind),
+                "certificate": pem,
+            }
+        case c.GetInstalledCertificateIds(certificate_types=kinds):
+            if len(kinds) != 1:
+                raise InvalidValue.of(
+                    "certificate_types", "OCPP 1.6 lists one certificate type per request"
+                )
+            return "GetInstalledCertificateIds", {"certificateType": _certificate_use(kinds[0])}
+        case c.DeleteCertificate(hash_data=data):
+            return "DeleteCertificate", {"certificateHashData": dict(data)}
+        case c.TriggerCertificateRenewal():
+            return "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}
         case c.Native(action=action, payload=payload, version=version):
             if version not in (None, VERSION):
                 raise InvalidValue.of("version", f"this charger speaks OCPP {VERSION}")
@@ -84,6 +101,24 @@ def encode(command: c.Command) -> tuple[str, dict[str, Any]]:
                 raise InvalidValue.of("action", f"{action} is not a CSMS call in OCPP {VERSION}")
             return action, dict(payload)
     raise InvalidValue.of("action", f"{type(command).__name__} has no OCPP 1.6 form")
+
+
+# The 1.6 security extension's CertificateUseEnumType, by 2.0.1's names.
+_CERTIFICATE_USES = {
+    c.CSMS_ROOT: "CentralSystemRootCertificate",
+    "CentralSystemRootCertificate": "CentralSystemRootCertificate",
+    c.MANUFACTURER_ROOT: c.MANUFACTURER_ROOT,
+}
+
+
+def _certificate_use(kind: str) -> str:
+    use = _CERTIFICATE_USES.get(kind)
+    if use is None:
+        raise InvalidValue.of(
+            "certificate_type",
+            f"OCPP 1.6 chargers hold {c.CSMS_ROOT} and {c.MANUFACTURER_ROOT} only",
+        )
+    return use
 
 
 def _tag_info(entry: c.AuthEntry) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from chargegrid.ocpp.limits import INT_START, bounded, bounded_or_none
 from chargegrid.ocpp.times import ocpp_time, parse_timestamp
 from chargegrid.ocpp.v201.device_model import from_report, phase_rotation_report
 from chargegrid.ocpp.v201.meter_values import parse_meter_values
+from chargegrid.services.certificates import CsrVerdict
 from chargegrid.services.charger_ports import (
     ConfigWrite,
     EvNeedsWrite,
@@ -265,9 +266,11 @@ class CentralSystem201(ChargerHandlers):
 
     # -- P data transfer, A security (certificates are issue 13's) -------------------
 
-    async def sign_certificate(self, p: Payload) -> Payload:
-        await self.messages.notice(self.charger, "SignCertificate", p)
-        return {"status": "Rejected", "statusInfo": {"reasonCode": "NoCA"}}
+    def csr_refused(self, verdict: CsrVerdict) -> Payload:
+        info: dict[str, str] = {"reasonCode": (verdict.reason or "Rejected")[:20]}
+        if verdict.detail:
+            info["additionalInfo"] = verdict.detail[:512]
+        return {"status": "Rejected", "statusInfo": info}
 
     async def ev_certificate(self, p: Payload) -> Payload:
         return {"status": "Failed", "exiResponse": ""}

@@ -79,6 +79,16 @@ def encode(command: c.Command) -> tuple[str, dict[str, Any]]:
             }
         case c.GetLocalListVersion():
             return "GetLocalListVersion", {}
+        case c.CertificateSigned(chain=chain, certificate_type=kind):
+            return "CertificateSigned", {"certificateChain": chain, "certificateType": kind}
+        case c.InstallCertificate(certificate_type=kind, certificate=pem):
+            return "InstallCertificate", {"certificateType": kind, "certificate": pem}
+        case c.GetInstalledCertificateIds(certificate_types=kinds):
+            return "GetInstalledCertificateIds", {"certificateType": list(kinds)} if kinds else {}
+        case c.DeleteCertificate(hash_data=data):
+            return "DeleteCertificate", {"certificateHashData": dict(data)}
+        case c.TriggerCertificateRenewal():
+            return "TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"}
         case c.Native(action=action, payload=payload, version=version):
             if version not in (None, VERSION):
                 raise InvalidValue.of("version", f"this charger speaks OCPP {VERSION}")

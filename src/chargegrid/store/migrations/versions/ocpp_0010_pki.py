@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "ocpp_0010"
 down_revision = "ocpp_0009"
 branch_labels = None
