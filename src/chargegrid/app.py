@@ -28,6 +28,7 @@ from chargegrid.bus.memory import EventBus
 from chargegrid.config import Settings
 from chargegrid.control.component import control_loop
 from chargegrid.ocpp.component import ocpp_server
+from chargegrid.ocpp.security_setup import secure
 from chargegrid.services.auth import PrincipalCache
 from chargegrid.services.configure.expiry import expire_overrides_forever
 from chargegrid.services.webhooks import WebhookDispatcher
@@ -83,11 +84,15 @@ async def webhook_delivery(runtime: Runtime) -> AsyncIterator[WebhookDispatcher]
             await dispatcher.close()
 
 
-def ocpp_listener(runtime: Runtime) -> AbstractAsyncContextManager[Any]:
-    """The OCPP server on the SQL charger store of the runtime's database."""
-    return ocpp_server(
+@asynccontextmanager
+async def ocpp_listener(runtime: Runtime) -> AsyncIterator[Any]:
+    """The OCPP server on the SQL charger store of the runtime's database, with its
+    security wired in (ocpp/security_setup.py: security events, rotations, proxies)."""
+    async with ocpp_server(
         runtime, SqlChargerStore(runtime.db.engine), SqlPkiStore(runtime.db.engine)
-    )
+    ) as central:
+        secure(central, runtime.settings, runtime.db.engine)
+        yield central
 
 
 def components_for(settings: Settings) -> list[Component]:

@@ -20,6 +20,7 @@ CHARGER_STATUS_CHANGED: Final = "charger.status_changed"
 CHARGER_LIMIT_VIOLATION: Final = "charger.limit_violation"
 CHARGER_DATA_TRANSFER: Final = "charger.data_transfer"
 CHARGER_NOTICE: Final = "charger.notice"
+CHARGER_SECURITY_EVENT: Final = "charger.security_event"
 
 # --- sessions -------------------------------------------------------------------------
 
@@ -73,6 +74,24 @@ class ChargerNotice(TypedDict):
     ocpp_id: str
     action: str
     payload: dict[str, Any]
+
+
+class ChargerSecurityEvent(TypedDict):
+    """charger.security_event: a charger's SecurityEventNotification (``source``
+    "charger", its own type such as TamperDetectionActivated) or the CSMS's own
+    (``source`` "csms": a refused handshake, a rotated password, a changed security
+    profile; docs/security.md "Security events"). Also in
+    ``GET /chargers/{id}/security-events`` under the same ``id``."""
+
+    id: int
+    charger_id: str
+    ocpp_id: str
+    site_id: str | None
+    source: Literal["charger", "csms"]
+    type: str
+    tech_info: str | None
+    timestamp: str  # when it happened (the charger's clock for its own events)
+    severity: Literal["critical", "warning", "info"]
 
 
 class LimitViolation(TypedDict):

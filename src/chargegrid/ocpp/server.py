@@ -14,7 +14,6 @@ import asyncio
 import base64
 import binascii
 import logging
-from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
@@ -28,12 +27,14 @@ from chargegrid.domain.identifiers import check_ocpp_id
 from chargegrid.ocpp.boot_sequence import BootSequence, BootSettings, LimitsFirst
 from chargegrid.ocpp.connection import OcppConnection
 from chargegrid.ocpp.gateway import CommandGateway
+from chargegrid.ocpp.handshake_security import HandshakeGuard, profile_refusal
+from chargegrid.ocpp.handshake_security import PasswordCheck as PasswordCheck  # central.py
 from chargegrid.ocpp.schemas import schemas
-from chargegrid.ocpp.tls import is_tls, peer_common_name
 from chargegrid.ocpp.transport import WebSocketTransport
 from chargegrid.ocpp.versions import SUBPROTOCOLS, V16, ProtocolVersion, negotiate
 from chargegrid.services.charger_messages import ChargerMessages
 from chargegrid.services.charger_ports import ChargerRecord
+from chargegrid.services.security_events import FAILED_AUTHENTICATION
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ PATH_PREFIX = "/ocpp/"
 # The socket's hard limit; frames above frames.MAX_FRAME_BYTES but below this get an
 # OCPP CallError instead of a dropped connection.
 MAX_SOCKET_FRAME = 1024 * 1024
-
-PasswordCheck = Callable[[str, str], bool]
 
 
 def basic_credentials(headers: Headers) -> tuple[str, str] | None:
@@ -69,6 +68,8 @@ class OcppServer:
         self.messages = messages
         self.gateway = gateway
         self.check_password = check_password
+        # Forwarded TLS, pending passwords and security events: ocpp.security_setup.
+        self.guard = HandshakeGuard(check_password)
         self.limits_first = limits_first
         self.boot_settings = boot_settings or BootSettings()
         self._admitted: dict[ServerConnection, tuple[ChargerRecord, ProtocolVersion]] = {}
@@ -154,47 +155,23 @@ class OcppServer:
         if record.registration_status == "Rejected":
             log.warning("refused charger %s from %s: registration Rejected", ocpp_id, peer)
             return ws.respond(HTTPStatus.FORBIDDEN, "charge point rejected\n")
-        refusal = self._security_refusal(ws, record)
+        # Security profile, channel (TLS direct or via a trusted proxy), password:
+        # ocpp/handshake_security.py. Each refusal is a CSMS security event too.
+        channel = self.guard.channel(ws, request.headers, record)
+        refusal = profile_refusal(channel, record)
         if refusal is not None:
-            status, why = refusal
-            log.warning("refused charger %s from %s: %s", ocpp_id, peer, why)
-            return ws.respond(status, f"{why}\n")
-        if record.password_hash and record.security_profile < 3:
-            creds = basic_credentials(request.headers)
-            # scrypt is slow on purpose: off the event loop.
-            ok = creds is not None and creds[0] == ocpp_id
-            if ok and creds is not None:
-                ok = await asyncio.to_thread(self.check_password, creds[1], record.password_hash)
-            if not ok:
-                why = "no Basic credentials" if creds is None else "wrong user or password"
+            log.warning("refused charger %s from %s: %s", ocpp_id, peer, refusal.why)
+            self.guard.note(record, refusal.event, refusal.why)
+            return ws.respond(refusal.status, f"{refusal.why}\n")
+        if record.security_profile < 3:
+            why = await self.guard.authenticate(record, basic_credentials(request.headers))
+            if why is not None:
                 log.warning("refused charger %s from %s: %s", ocpp_id, peer, why)
+                self.guard.note(record, FAILED_AUTHENTICATION, why)
                 response = ws.respond(HTTPStatus.UNAUTHORIZED, "credentials required\n")
                 response.headers["WWW-Authenticate"] = 'Basic realm="ocpp"'
                 return response
         self._admitted[ws] = (record, version)
-        return None
-
-    @staticmethod
-    def _security_refusal(
-        ws: ServerConnection, record: ChargerRecord
-    ) -> tuple[HTTPStatus, str] | None:
-        """Why the charger's security profile refuses this connection, if it does:
-        profile 2 and 3 only over TLS (no downgrade to ws), 2 with a password, 3 with a
-        client certificate (verified by the TLS layer against our CA) naming it."""
-        profile = record.security_profile
-        if profile < 2:
-            return None
-        if not is_tls(ws.transport):
-            return HTTPStatus.FORBIDDEN, f"security profile {profile} requires wss (TLS)"
-        if profile == 2:
-            if not record.password_hash:
-                return HTTPStatus.FORBIDDEN, "security profile 2 needs a password set"
-            return None
-        name = peer_common_name(ws.transport)
-        if name is None:
-            return HTTPStatus.UNAUTHORIZED, "security profile 3 needs a client certificate"
-        if name != record.ocpp_id:
-            return HTTPStatus.FORBIDDEN, f"client certificate names {name!r}, not this charger"
         return None
 
     def _select_subprotocol(self, ws: ServerConnection, offered: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from chargegrid import events as ev
 from chargegrid.ocpp.errors import ErrorCode, OcppCallError
+from chargegrid.ocpp.times import parse_timestamp
 from chargegrid.services.certificates import ChargerCertificates
 from chargegrid.services.charger_ports import (
     BootWrite,
@@ -48,6 +49,7 @@ from chargegrid.services.charger_ports import (
 )
 from chargegrid.services.group_commit import GroupCommitWriter
 from chargegrid.services.id_tag_policy import id_tag_info
+from chargegrid.services.security_events import SecurityEvent, SecurityEvents
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +148,8 @@ class ChargerMessages:
         # Signs chargers' CSRs (``services.certificates``); the OCPP component sets it
         # when the built-in CA's store is wired in.
         self.certificates: ChargerCertificates | None = None
+        # Where SecurityEventNotifications also go (``ocpp.security_setup`` sets it).
+        self.security_events: SecurityEvents | None = None
 
     async def _submit(self, write: Any) -> Any:
         """Store ``write`` through the group commit; its result once durable. A write
@@ -529,7 +533,10 @@ class ChargerMessages:
         self.events.publish(ev.CONFIG_CHANGED, learnt)
 
     async def notice(self, charger: ChargerRecord, action: str, payload: dict[str, Any]) -> None:
-        """Store a notice (DataTransfer, firmware, diagnostics, ...) and publish it."""
+        """Store a notice (DataTransfer, firmware, diagnostics, ...) and publish it. A
+        SecurityEventNotification also goes to the security event log (its timestamp
+        checked before anything is stored)."""
+        security = _security_event(charger, action, payload)
         await self._submit(NoticeWrite(charger.id, action, payload, self.clock()))
         topic = ev.CHARGER_DATA_TRANSFER if action == "DataTransfer" else ev.CHARGER_NOTICE
         notice: ev.ChargerNotice = {
@@ -539,3 +546,14 @@ class ChargerMessages:
             "payload": payload,
         }
         self.events.publish(topic, notice)
+        if security is not None and self.security_events is not None:
+            await self.security_events.record(security, charger.ocpp_id)
+
+
+def _security_event(
+    charger: ChargerRecord, action: str, payload: dict[str, Any]
+) -> SecurityEvent | None:
+    if action != "SecurityEventNotification":
+        return None
+    at = parse_timestamp(payload["timestamp"])
+    return SecurityEvent(charger.id, "charger", payload["type"], payload.get("techInfo"), at)

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from chargegrid.api.routers import (
     actions,
+    charger_security,
     chargers,
     circuits,
     events,
@@ -29,6 +30,7 @@ def all_routers() -> list[APIRouter]:
         chargers.router,
         variables.router,
         actions.router,
+        charger_security.router,
         pki.router,
         evses.router,
         sessions.router,
