@@ -51,6 +51,14 @@ class Source:
     status: str
     params: Mapping[str, str]
     bodies: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
+    # A list's first item is whichever sorts first: a client follows it to read or change
+    # it, not to delete it (a fuzzer would delete the same item on every walk).
+    to_delete: bool = True
+
+
+def _listed(path: str, params: Mapping[str, str]) -> Source:
+    """A list operation (``{"data": [...]}``), handing on its first item."""
+    return Source("get", path, "200", params, to_delete=False)
 
 
 # Only fields that are never null in a 2xx answer: a link must not hand "None" to a path.
@@ -68,7 +76,7 @@ SOURCES: tuple[Source, ...] = (
             ("post", "/webhooks"): {"site_id": _body("/id")},
         },
     ),
-    Source("get", "/sites", "200", {"site_id": _first("id")}),
+    _listed("/sites", {"site_id": _first("id")}),
     Source(
         "post",
         "/sites/{site_id}/circuits",
@@ -80,10 +88,8 @@ SOURCES: tuple[Source, ...] = (
             ("post", "/sites/{site_id}/circuits"): {"parent_id": _body("/id")},
         },
     ),
-    Source(
-        "get",
+    _listed(
         "/sites/{site_id}/circuits",
-        "200",
         {"circuit_id": _first("id"), "site_id": "$request.path.site_id"},
     ),
     Source(
@@ -97,7 +103,7 @@ SOURCES: tuple[Source, ...] = (
             "connector_id": _body("/evses/0/connectors/0/connector_id"),
         },
     ),
-    Source("get", "/chargers", "200", {"charger_id": _first("id")}),
+    _listed("/chargers", {"charger_id": _first("id")}),
     Source(
         "post",
         "/chargers/{charger_id}/evses",
@@ -116,10 +122,8 @@ SOURCES: tuple[Source, ...] = (
             },
         },
     ),
-    Source(
-        "get",
+    _listed(
         "/chargers/{charger_id}/evses",
-        "200",
         {"evse_id": _first("id"), "charger_id": "$request.path.charger_id"},
     ),
     Source(
@@ -138,7 +142,7 @@ SOURCES: tuple[Source, ...] = (
         "201",
         {"tag_id": _body("/id")},
     ),
-    Source("get", "/id-tags", "200", {"tag_id": _first("id")}),
+    _listed("/id-tags", {"tag_id": _first("id")}),
     Source(
         "post",
         "/electricity-meters",
@@ -149,15 +153,10 @@ SOURCES: tuple[Source, ...] = (
             ("patch", "/sites/{site_id}"): {"electricity_meter_id": _body("/id")},
         },
     ),
-    Source("get", "/electricity-meters", "200", {"meter_id": _first("id")}),
+    _listed("/electricity-meters", {"meter_id": _first("id")}),
     Source("post", "/webhooks", "201", {"webhook_id": _body("/id")}),
-    Source("get", "/webhooks", "200", {"webhook_id": _first("id")}),
-    Source(
-        "get",
-        "/sessions",
-        "200",
-        {"session_id": _first("id"), "charger_id": _first("charger_id")},
-    ),
+    _listed("/webhooks", {"webhook_id": _first("id")}),
+    _listed("/sessions", {"session_id": _first("id"), "charger_id": _first("charger_id")}),
     Source(
         "get",
         "/sessions/{session_id}",
@@ -186,6 +185,8 @@ def add_links(document: dict[str, Any], prefix: str, sources: tuple[Source, ...]
                     continue
                 if (method, path) == (source.method, prefix + source.path) and not body:
                     continue  # the same request again teaches nothing
+                if method == "delete" and not source.to_delete:
+                    continue
                 link: dict[str, Any] = {"operationId": operation["operationId"]}
                 if needed:
                     link["parameters"] = {name: source.params[name] for name in needed}
