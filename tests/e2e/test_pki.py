@@ -50,6 +50,7 @@ from chargegrid.store.migrate import upgrade
 from chargegrid.store.pki_store import SqlPkiStore
 from chargegrid.store.uow import UnitOfWork
 from tests.e2e.conftest import eventually
+from tests.e2e.tls_certs import TestCa
 
 pytestmark = pytest.mark.e2e
 API = "/api/v1"
@@ -89,12 +90,20 @@ class Stack:
         return charger
 
 
-async def _stack(tmp_path: Path, with_ca: bool = True) -> AsyncIterator[Stack]:
+async def _stack(
+    tmp_path: Path, with_ca: bool = True, files: TestCa | None = None
+) -> AsyncIterator[Stack]:
+    own: dict[str, Any] = {}
+    if files is not None:  # the operator's server certificate and client CA
+        server = files.issue("127.0.0.1", server=True)
+        own = {"tls_cert": str(server.cert), "tls_key": str(server.key)}
+        own["tls_client_ca"] = str(files.files.cert)
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'pki.db'}",
         ocpp_port=0,
         ocpp_tls_port=0,
         tls_reload_s=3600,  # the tests call refresh() themselves
+        **own,
     )
     db = Database(settings.database_url)
     await upgrade(db.engine)
@@ -499,6 +508,38 @@ async def test_without_a_ca(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="ca init"):
         async for _ in _stack(tmp_path, with_ca=False):
             pass
+
+
+async def test_operators_files_beside_the_ca(tmp_path: Path) -> None:
+    """With --tls-cert/--tls-key the server shows the operator's certificate, and a
+    profile-3 charger may hold a certificate of the operator's client CA or of ours."""
+    operator = TestCa(tmp_path, "Operator Root")
+    async for stack in _stack(tmp_path, files=operator):
+        charger = await stack.add_charger("PKI-OURS", security_profile=3)
+        await stack.add_charger("PKI-THEIRS", security_profile=3)
+        record = await stack.central.messages.identify("PKI-OURS")
+        assert record is not None and stack.central.certificates is not None
+        request, key = csr_for("PKI-OURS")
+        verdict = await stack.central.certificates.review(
+            record, request, "ChargingStationCertificate"
+        )
+        assert verdict.accepted and verdict.chain is not None
+        context = ssl.create_default_context(cafile=operator.files.cert)
+        with_client_cert(context, stack.folder, verdict.chain, key)
+        cp, ws, task = await connect(stack, "PKI-OURS", "1.6", context, None)
+        try:
+            await boot(cp, "1.6")
+        finally:
+            await closed(ws, task)
+        theirs = operator.issue("PKI-THEIRS")
+        context = ssl.create_default_context(cafile=operator.files.cert)
+        context.load_cert_chain(theirs.cert, theirs.key)
+        cp, ws, task = await connect(stack, "PKI-THEIRS", "1.6", context, None)
+        try:
+            await boot(cp, "1.6")
+        finally:
+            await closed(ws, task)
+        assert (await stack.ok("GET", f"/chargers/{charger['id']}"))["certificate"] is not None
 
 
 async def _has(inbox: Inbox, action: str) -> bool:
