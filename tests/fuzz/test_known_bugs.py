@@ -28,12 +28,6 @@ async def call(ws: Any, unique_id: str, action: str, payload: dict[str, Any]) ->
             return frame
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a re-sent MeterValues outside a transaction (1.6 without transactionId, 2.0.1 "
-    "MeterValues) is stored twice: store/charger_store.py _Batch.add_samples gives only "
-    "1.6 messages with a transactionId a digest",
-)
 @pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
 async def test_a_resent_reading_outside_a_transaction_is_stored_once(
     database_url: str, version: str

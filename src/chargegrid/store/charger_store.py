@@ -533,7 +533,11 @@ class SqlChargerStore:
             tx = self._transaction(conn, write.charger_id, write.transaction_id, batch)
         session_id = tx.session_id if tx else None
         batch.add_samples(
-            write.charger_id, write.connector_id, session_id, write.samples, write.transaction_id
+            write.charger_id,
+            write.connector_id,
+            session_id,
+            write.samples,
+            repeat_of=(write.transaction_id,),
         )
         energy = _session_progress(tx, write.samples, batch) if tx is not None else None
         return Metered(session_id, energy)
@@ -993,18 +997,19 @@ class _Batch:
         evse_number: int,
         session_id: uuid.UUID | None,
         samples: Sequence[Sample],
-        transaction_id: int | None = None,
+        repeat_of: tuple[int | None] | None = None,
     ) -> None:
-        """Rows for ``samples``; with the 1.6 ``transaction_id`` of a MeterValues
-        message, each has a digest, so that a repeat of it inserts nothing."""
+        """Rows for ``samples``. Those of a MeterValues message (``repeat_of``: its
+        transactionId, or None outside a transaction) have a digest, so that a repeat
+        of the message, re-sent after a lost answer or a restart, inserts nothing."""
         b = self.statements
         charger_key = b.uuid(charger_id)
         session_key = b.uuid(session_id) if session_id is not None else None
         for chunk in row_chunks(samples):
             encoded = encode_samples(chunk)
             digest = None
-            if transaction_id is not None:
-                digest = message_digest(evse_number, transaction_id, encoded)
+            if repeat_of is not None:
+                digest = message_digest(evse_number, repeat_of[0], encoded)
             self.messages.append(
                 (charger_key, session_key, evse_number, encoded, self.received_at, digest)
             )

@@ -73,11 +73,12 @@ def encode_samples(samples: Sequence[Sample]) -> str:
     ).decode()
 
 
-def message_digest(connector_id: int, transaction_id: int, encoded: str) -> int:
-    """What makes a 1.6 MeterValues row a repeat of another of its charger: the same
-    connector, transactionId and samples (``encoded``, timestamps and values included),
-    as a signed 64-bit integer (a BIGINT on every database)."""
-    key = f"{connector_id}|{transaction_id}|{encoded}".encode()
+def message_digest(connector_id: int, transaction_id: int | None, encoded: str) -> int:
+    """What makes a MeterValues row a repeat of another of its charger: the same
+    connector (EVSE), transactionId (or none) and samples (``encoded``, timestamps and
+    values included), as a signed 64-bit integer (a BIGINT on every database)."""
+    tx = "-" if transaction_id is None else transaction_id
+    key = f"{connector_id}|{tx}|{encoded}".encode()
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big", signed=True)
 
 
@@ -172,7 +173,7 @@ class DriverStatements:
         def marks(n: int) -> str:
             return ", ".join(mark(i) for i in range(1, n + 1))
 
-        # A repeat of a 1.6 message within a transaction (same digest) inserts nothing;
+        # A repeat of a MeterValues message (same digest) inserts nothing;
         # rows without a digest (NULL) never conflict.
         self.insert_message = (
             "INSERT INTO meter_value_messages (charger_id, session_id, evse_number, samples, "
