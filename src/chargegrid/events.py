@@ -215,13 +215,14 @@ class MeterReading(TypedDict):
 
 
 # What webhooks may subscribe to (patterns like "session.*" also work): API.md's events,
-# the raw meter feed and the compliance reports.
+# the raw meter feed, the compliance reports and the security events.
 WEBHOOK_TOPICS: Final = frozenset(
     {
         CHARGER_CONNECTED,
         CHARGER_DISCONNECTED,
         CHARGER_STATUS_CHANGED,
         CHARGER_LIMIT_VIOLATION,
+        CHARGER_SECURITY_EVENT,
         SESSION_STARTED,
         SESSION_UPDATED,
         SESSION_STOPPED,

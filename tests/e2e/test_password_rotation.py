@@ -60,13 +60,15 @@ async def handshake(stack: Stack, ocpp_id: str, password: str, version: str = "o
 
 
 @contextlib.asynccontextmanager
-async def online_16(stack: Stack, ocpp_id: str, password: str) -> AsyncIterator[Charger16]:
+async def online_16(
+    stack: Stack, ocpp_id: str, password: str, kind: type[Charger16] = Charger16
+) -> AsyncIterator[Charger16]:
     ws = await websockets.connect(
         stack.csms.url(ocpp_id),
         subprotocols=["ocpp1.6"],
         additional_headers=basic(ocpp_id, password),
     )
-    cp = Charger16(ocpp_id, ws)
+    cp = kind(ocpp_id, ws)
     cp.config = {"MeterValueSampleInterval": "10"}
     task = asyncio.create_task(cp.start())
     try:
