@@ -50,6 +50,19 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="how often to look for new certificates and keys (default 30)",
     )
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=None,
+        metavar="CIDR",
+        help="a TLS-terminating proxy whose X-Forwarded-Proto/X-SSL-Client-Cert are "
+        "believed (repeatable; docs/security.md)",
+    )
+    serve.add_argument(
+        "--ocpp-public-url",
+        default=None,
+        help="the wss URL chargers reach us at, e.g. wss://csms.example.com/ocpp/",
+    )
     serve.add_argument("--demo", action="store_true", help="seed and simulate a demo site")
     serve.add_argument(
         "--auto-register", action="store_true", default=None, help="accept unknown chargers"
@@ -159,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tls_key=args.tls_key,
                 tls_client_ca=args.tls_client_ca,
                 tls_reload_s=args.tls_reload_s,
+                trusted_proxies=tuple(args.trusted_proxy) if args.trusted_proxy else None,
+                ocpp_public_url=args.ocpp_public_url,
                 demo=args.demo or None,
                 auto_register=args.auto_register,
             )
