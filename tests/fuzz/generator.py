@@ -121,14 +121,6 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
-def known_bug(frame: Frame) -> bool:
-    """A resend the server still stores twice: a MeterValues outside a transaction (1.6
-    without ``transactionId``, every 2.0.1 MeterValues). Left out of the random run;
-    pinned by tests/fuzz/test_known_bugs.py (xfail strict) until it is fixed."""
-    payload = frame.payload or {}
-    return frame.action == "MeterValues" and "transactionId" not in payload
-
-
 @dataclass
 class Tx:
     key: str | int | None  # 1.6: transactionId once answered; 2.0.1: its own id
@@ -173,7 +165,7 @@ class Script:
             return self.call("valid", "BootNotification", self.boot(), MUST_ACK)
         kinds, weights = zip(*KINDS.items(), strict=True)
         kind = self.rng.choices(kinds, weights)[0]
-        if kind == "resend" and self.last_valid is not None and not known_bug(self.last_valid):
+        if kind == "resend" and self.last_valid is not None:
             return self.resend(self.last_valid)
         if kind == "broken":
             return self.broken()

@@ -39,6 +39,8 @@ class Result:
     stations: int
     commits: int
     writes: int
+    failed_batches: int
+    refused_in_shared: int
     errors_logged: list[str] = field(default_factory=list)
     readback: list[str] = field(default_factory=list)
 
@@ -50,7 +52,9 @@ class Result:
         t = self.tally
         lines = [
             f"seed {t.seed}: {t.frames} frames from {self.stations} stations, "
-            f"{self.writes} writes in {self.commits} group commits, "
+            f"{self.writes} writes in {self.commits} group commits ({self.failed_batches} "
+            f"failed and retried one by one; {self.refused_in_shared} writes of deleted "
+            "chargers refused inside batches shared with others), "
             f"server CALLs {dict(t.server_calls)}, {len(self.failures)} failures",
             "frames per class:",
         ]
@@ -171,7 +175,15 @@ async def _run(
         await conn.execute(update(chargers).values(config_sync="applied"))
     await asyncio.gather(*(station.run() for station in fleet))
     central = stack.runtime.handles["ocpp"]
-    result = Result(tally, stations, central.writer.commits, central.writer.writes)
+    writer = central.writer
+    result = Result(
+        tally,
+        stations,
+        writer.commits,
+        writer.writes,
+        writer.failed_batches,
+        writer.refused_in_shared,
+    )
     for station in fleet:
         if station.doom_after is None:
             for problem in await station.ledger.verify(stack):

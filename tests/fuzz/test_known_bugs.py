@@ -1,6 +1,7 @@
-"""What the fuzzer found in files other engineers own, as the smallest frame sequence
-that shows it; each is ``xfail(strict=True)``, so it fails the suite the day it is fixed
-(then drop the mark and let the generator send it again: ``generator.known_bug``)."""
+"""What the fuzzer found, as the smallest frame sequence that shows it. A bug still open
+in a file another engineer owns is ``xfail(strict=True)`` (so it fails the suite the day
+it is fixed) and left out of the random run; once fixed, the mark goes, the test stays
+as a regression test and the generator sends that case again."""
 
 from __future__ import annotations
 

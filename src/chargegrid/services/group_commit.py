@@ -42,6 +42,11 @@ class GroupCommitWriter:
         self._settling: set[asyncio.Task[None]] = set()
         self.commits = 0
         self.writes = 0
+        # Batches that failed and were retried one by one, and writes refused as
+        # ChargerGone inside a batch that also held other writes: the fuzzer reports
+        # both to show poison shared batches with good writes (bench/results/fuzz.md).
+        self.failed_batches = 0
+        self.refused_in_shared = 0
 
     def start(self) -> None:
         if self._task is None:
@@ -84,6 +89,7 @@ class GroupCommitWriter:
         except Exception:
             # One bad write must not fail its neighbours: retry each on its own.
             log.exception("group commit of %d writes failed; retrying one by one", len(batch))
+            self.failed_batches += 1
             await self._one_by_one(batch)
             return
         self.commits += 1
@@ -116,6 +122,8 @@ class GroupCommitWriter:
                 if future.done():
                     continue
                 if isinstance(result, ChargerGone):
+                    if len(batch) > 1:
+                        self.refused_in_shared += 1
                     future.set_exception(result)
                 else:
                     future.set_result(result)

@@ -1,0 +1,1 @@
+"""The long OCPP fuzz run (issue 13): ``python -m bench.fuzz``."""
