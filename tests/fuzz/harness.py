@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class Result:
     refused_in_shared: int
     errors_logged: list[str] = field(default_factory=list)
     readback: list[str] = field(default_factory=list)
+    read_back: Counter[str] = field(default_factory=Counter)
 
     @property
     def failures(self) -> list[str]:
@@ -63,6 +65,7 @@ class Result:
                 f"{label} {n}" for (k, label), n in sorted(t.by_kind_answer.items()) if k == kind
             )
             lines.append(f"  {kind:<12} {count:>7}  ({answers})")
+        lines.append(f"read back and compared: {dict(self.read_back)}")
         lines.append("answers:")
         lines += [f"  {label:<30} {n:>7}" for label, n in sorted(t.by_answer.items())]
         if self.failures:
@@ -188,5 +191,6 @@ async def _run(
         if station.doom_after is None:
             for problem in await station.ledger.verify(stack):
                 result.readback.append(f"[{station.name}, seed {seed}] {problem}")
+            result.read_back.update(station.ledger.checked)
     result.errors_logged = list(errors.records)
     return result

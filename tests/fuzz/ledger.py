@@ -61,6 +61,8 @@ class Ledger:
     # Acknowledged for a transaction we never started: stored or not, both are fine.
     uncertain: Counter[SampleKey] = field(default_factory=Counter)
     applied: set[bytes] = field(default_factory=set)
+    # What verify() read back and compared: (sessions, samples, statuses).
+    checked: Counter[str] = field(default_factory=Counter)
 
     def acknowledged(self, action: str, payload: dict[str, Any], answer: dict[str, Any]) -> None:
         identity = orjson.dumps([action, payload], option=orjson.OPT_SORT_KEYS)
@@ -129,6 +131,7 @@ class Ledger:
                 shown[evse["evse_number"]] = connector["ocpp_status"]
         if charger is not None and 0 in self.statuses:
             shown[0] = charger["ocpp_status"]
+        self.checked["statuses"] += len(self.statuses)
         for number, status in self.statuses.items():
             if shown.get(number) != status:
                 problems.append(
@@ -153,11 +156,13 @@ class Ledger:
                 problems.append(f"acknowledged transaction {key} has no session")
                 continue
             problems += _compare_session(key, expected, got)
+            self.checked["sessions"] += 1
             values = await _pages(stack, f"/sessions/{got['id']}/meter-values", problems)
             stored = Counter(
                 (v["measurand"], v["phase"], float(v["value"]), _utc(v["timestamp"]))
                 for v in values
             )
+            self.checked["samples"] += sum(stored.values())
             if stored != expected.samples:
                 problems.append(
                     f"transaction {key}: meter values missing {dict(expected.samples - stored)}, "
@@ -177,6 +182,7 @@ class Ledger:
             for row in rows
             for s in decode_samples(row)
         )
+        self.checked["session-less samples"] += sum(stored.values())
         missing = self.loose - stored
         extra = stored - self.loose - self.uncertain
         if missing or extra:

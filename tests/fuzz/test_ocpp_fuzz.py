@@ -20,6 +20,8 @@ async def test_fuzzed_frames_break_nothing(database_url: str) -> None:
     result = await fuzz(database_url, FRAMES, SEED)
     print(result.summary())
     assert result.tally.frames >= FRAMES
+    # The read-back compared something: sessions, their samples and statuses.
+    assert min(result.read_back[k] for k in ("sessions", "samples", "statuses")) > 0
     failures = "\n".join(result.failures[:20])
     assert not result.failures, (
         f"{len(result.failures)} failures; reproduce with CHARGEGRID_FUZZ_SEED={SEED} "
