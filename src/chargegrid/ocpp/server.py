@@ -42,6 +42,12 @@ PATH_PREFIX = "/ocpp/"
 # The socket's hard limit; frames above frames.MAX_FRAME_BYTES but below this get an
 # OCPP CallError instead of a dropped connection.
 MAX_SOCKET_FRAME = 1024 * 1024
+# A reconnect storm (issue 13: 10,000 chargers at once). asyncio's default listen
+# backlog of 100 overflowed: the kernel dropped the rest of the SYNs and the chargers
+# retried after 1, 3, 7 s... (the kernel caps it at net.core.somaxconn). And a
+# handshake waits its turn for the database lookup that admits it: the 10 s default
+# timed out thousands that were nearly done, and each came back to start over.
+HANDSHAKE_OPTIONS: dict[str, Any] = {"backlog": 16384, "open_timeout": 60}
 
 
 def basic_credentials(headers: Headers) -> tuple[str, str] | None:
@@ -75,6 +81,7 @@ class OcppServer:
         self._admitted: dict[ServerConnection, tuple[ChargerRecord, ProtocolVersion]] = {}
         self._servers: list[Server] = []
         self._versions: dict[str, ProtocolVersion] = {}  # per charger, its last connection
+        self._replaced: set[asyncio.Task[None]] = set()  # old connections being closed
 
     async def start(self, host: str, port: int, **options: Any) -> Server:
         """Listen on ``host:port``; with ``ssl=`` a TLS context, that listener is wss
@@ -88,7 +95,7 @@ class OcppServer:
             process_request=self._handshake,
             compression=None,  # permessage-deflate costs ~40 KB per idle connection
             max_size=MAX_SOCKET_FRAME,
-            **options,
+            **(HANDSHAKE_OPTIONS | options),
         )
         self._servers.append(server)
         return server
@@ -213,7 +220,9 @@ class OcppServer:
         previous = self.gateway.attach(ocpp_id, connection, ready=False, encoder=version.encode)
         if previous is not None:
             log.info("%s: new connection replaces the old one", ocpp_id)
-            await previous.close(1000, "replaced by a new connection")
+            # Not awaited: a dead link answers no close frame, and the new connection
+            # would wait the whole close timeout before reading its charger's boot.
+            self._closing_replaced(previous)
         await self.messages.connected(record, version.name)
         handlers.registration.start()
         try:
@@ -221,6 +230,13 @@ class OcppServer:
         finally:
             if self.gateway.detach(ocpp_id, connection):
                 await asyncio.shield(self.messages.disconnected(record))
+
+    def _closing_replaced(self, previous: OcppConnection) -> None:
+        task = asyncio.get_running_loop().create_task(
+            previous.close(1000, "replaced by a new connection")
+        )
+        self._replaced.add(task)
+        task.add_done_callback(self._replaced.discard)
 
     async def push_settings(self, ocpp_id: str) -> str:
         """Push the charger's settings now (after an operator changed them); its

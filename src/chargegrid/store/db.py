@@ -30,6 +30,13 @@ SQLITE_PRAGMAS = (
 )
 
 
+# How long a caller waits for a pooled connection before it fails. SQLAlchemy's 30 s
+# failed boots in a reconnect storm (issue 13: "QueuePool limit of size 5 overflow 10
+# reached", an InternalError to the charger): thousands of handshakes, boots and
+# control-loop reads queue for a few connections, and each gets one in its turn (the
+# queue is FIFO); waiting longer is what a charger wants, failing costs it a reboot.
+POOL_TIMEOUT_S = 300.0
+
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
@@ -55,8 +62,15 @@ def create_engine(url: str, *, echo: bool = False, pooled: bool = True) -> Async
     kwargs: dict[str, Any] = {"echo": echo}
     if not pooled:
         kwargs["poolclass"] = NullPool
-    elif not is_sqlite(url):
-        kwargs |= {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    elif is_sqlite(url):
+        kwargs |= {"pool_timeout": POOL_TIMEOUT_S}
+    else:
+        kwargs |= {
+            "pool_pre_ping": True,
+            "pool_size": 10,
+            "max_overflow": 20,
+            "pool_timeout": POOL_TIMEOUT_S,
+        }
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
