@@ -101,9 +101,12 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=500, help="scenarios")
     parser.add_argument("--steps", type=int, default=20, help="max requests per scenario")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--offline", action="store_true", help="no charger answers (actions are 409)"
+    )
     args = parser.parse_args()
     with fresh_database(args.database) as url:
-        app = fuzz_app(url)
+        app = fuzz_app(url, chargers_online=not args.offline)
         try:
             token = asyncio.run(seed(app))
             started = time.perf_counter()

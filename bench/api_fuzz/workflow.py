@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import httpx
 import hypothesis
 import schemathesis
+from bench.api_fuzz.answering_gateway import AnsweringGateway
 from fastapi import FastAPI
 from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis.checks import not_a_server_error
@@ -36,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 from chargegrid.app import API_PREFIX, build_app
 from chargegrid.bus.memory import EventBus
 from chargegrid.config import Settings
+from chargegrid.ocpp.component import GATEWAY_HANDLE
 from chargegrid.services.auth import Role, create_token
 from chargegrid.store.db import Database
 from chargegrid.store.models import ChargingSession, MeterValue
@@ -52,13 +54,17 @@ SKIPPED_PATHS = r"/stream$"
 SEEDED_AT = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
 
-def fuzz_app(url: str) -> FastAPI:
+def fuzz_app(url: str, *, chargers_online: bool = True) -> FastAPI:
     """The app on ``url`` without pooled connections: the test client runs each request
-    on a fresh event loop, and a pooled connection would outlive its loop."""
+    on a fresh event loop, and a pooled connection would outlive its loop. With
+    ``chargers_online`` every charger answers its actions (``AnsweringGateway``)."""
     db = Database(url, pooled=False)
     # Rate limit off: the fuzzer sends hundreds of requests a second with one token and
     # should reach every operation rather than 429s (tests/integration/test_rate_limit.py).
-    return build_app(Settings(database_url=url, rate_limit=0), db=db, bus=EventBus())
+    app = build_app(Settings(database_url=url, rate_limit=0), db=db, bus=EventBus())
+    if chargers_online:
+        app.state.runtime.handles[GATEWAY_HANDLE] = AnsweringGateway()
+    return app
 
 
 async def seed(app: FastAPI) -> str:
