@@ -143,6 +143,10 @@ class Script:
     booted: bool = False
     tx: dict[int, Tx] = field(default_factory=dict)
     last_valid: Frame | None = None
+    # Transactions already open or ended: a re-sent start must not reopen one or reset
+    # its seqNo (the next event would repeat a seqNo, which the server rightly takes as
+    # a replay and stores nothing of).
+    known_tx: set[Any] = field(default_factory=set)
     _ids: int = 0
     _tx_names: int = 0
 
@@ -356,7 +360,9 @@ class Script:
         elif frame.action == "StartTransaction":
             connector = p.get("connectorId")
             tx_id = answer.get("transactionId")
-            if isinstance(connector, int) and connector in range(1, self.connectors + 1):
+            fits = isinstance(connector, int) and connector in range(1, self.connectors + 1)
+            if fits and tx_id not in self.known_tx:
+                self.known_tx.add(tx_id)
                 self.tx[connector] = Tx(tx_id, tag=p.get("idTag", ""))
         elif frame.action == "StopTransaction":
             for connector, tx in list(self.tx.items()):
@@ -367,7 +373,9 @@ class Script:
             kind = p.get("eventType")
             if kind == "Started":
                 evse = (p.get("evse") or {}).get("id")
-                if isinstance(evse, int) and evse in range(1, self.connectors + 1):
+                fits = isinstance(evse, int) and evse in range(1, self.connectors + 1)
+                if fits and name not in self.known_tx:
+                    self.known_tx.add(name)
                     self.tx[evse] = Tx(name, seq=int(p.get("seqNo", 0)))
                 return
             for connector, tx in list(self.tx.items()):
