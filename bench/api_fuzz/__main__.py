@@ -26,20 +26,11 @@ import asyncpg
 from bench.api_fuzz.workflow import Tally, fuzz_app, seed, walk
 from sqlalchemy.engine import make_url
 
-from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
 
 PG_URL = os.environ.get(
     "CHARGEGRID_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
-
-
-async def _migrate(url: str) -> None:
-    db = Database(url)
-    try:
-        await upgrade(db.engine)
-    finally:
-        await db.dispose()
 
 
 async def _pg_admin(statement: str) -> None:
@@ -53,19 +44,15 @@ async def _pg_admin(statement: str) -> None:
 
 @contextmanager
 def fresh_database(kind: str) -> Iterator[str]:
-    """The URL of a migrated, empty database of ``kind``, removed afterwards."""
+    """The URL of an empty database of ``kind``, removed afterwards."""
     if kind == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'fuzz.db'}"
-            asyncio.run(_migrate(url))
-            yield url
+            yield f"sqlite+aiosqlite:///{Path(tmp) / 'fuzz.db'}"
         return
     name = f"cg_api_fuzz_{secrets.token_hex(6)}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     try:
-        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-        asyncio.run(_migrate(url))
-        yield url
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -108,6 +95,7 @@ def main() -> None:
     with fresh_database(args.database) as url:
         app = fuzz_app(url, chargers_online=not args.offline)
         try:
+            asyncio.run(upgrade(app.state.db.engine))
             token = asyncio.run(seed(app))
             started = time.perf_counter()
             tally = walk(app, token, scenarios=args.examples, max_steps=args.steps, seed=args.seed)
