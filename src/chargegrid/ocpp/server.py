@@ -14,6 +14,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import weakref
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
@@ -78,7 +79,11 @@ class OcppServer:
         self.guard = HandshakeGuard(check_password)
         self.limits_first = limits_first
         self.boot_settings = boot_settings or BootSettings()
-        self._admitted: dict[ServerConnection, tuple[ChargerRecord, ProtocolVersion]] = {}
+        # Weak: a handshake admitted here may still end before its session starts (a
+        # charger that gave up during its lookup, in a storm); nothing else pops it.
+        self._admitted: weakref.WeakKeyDictionary[
+            ServerConnection, tuple[ChargerRecord, ProtocolVersion]
+        ] = weakref.WeakKeyDictionary()
         self._servers: list[Server] = []
         self._versions: dict[str, ProtocolVersion] = {}  # per charger, its last connection
         self._replaced: set[asyncio.Task[None]] = set()  # old connections being closed
