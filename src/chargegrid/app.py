@@ -28,7 +28,6 @@ from chargegrid.bus.memory import EventBus
 from chargegrid.config import Settings
 from chargegrid.control.component import control_loop
 from chargegrid.ocpp.component import ocpp_server
-from chargegrid.ocpp.security_setup import secure
 from chargegrid.services.auth import PrincipalCache
 from chargegrid.services.configure.expiry import expire_overrides_forever
 from chargegrid.services.webhooks import WebhookDispatcher
@@ -37,6 +36,7 @@ from chargegrid.store.charger_store import SqlChargerStore
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
 from chargegrid.store.pki_store import SqlPkiStore
+from chargegrid.store.security_store import SqlSecurityStore
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +84,13 @@ async def webhook_delivery(runtime: Runtime) -> AsyncIterator[WebhookDispatcher]
             await dispatcher.close()
 
 
-@asynccontextmanager
-async def ocpp_listener(runtime: Runtime) -> AsyncIterator[Any]:
-    """The OCPP server on the SQL charger store of the runtime's database, with its
-    security wired in (ocpp/security_setup.py: security events, rotations, proxies)."""
-    async with ocpp_server(
-        runtime, SqlChargerStore(runtime.db.engine), SqlPkiStore(runtime.db.engine)
-    ) as central:
-        secure(central, runtime.settings, runtime.db.engine)
-        yield central
+def ocpp_listener(runtime: Runtime) -> AbstractAsyncContextManager[Any]:
+    """The OCPP server on the SQL stores of the runtime's database: chargers, the
+    built-in CA, and security (events, rotations' pending passwords)."""
+    engine = runtime.db.engine
+    return ocpp_server(
+        runtime, SqlChargerStore(engine), SqlPkiStore(engine), SqlSecurityStore(engine)
+    )
 
 
 def components_for(settings: Settings) -> list[Component]:

@@ -11,9 +11,13 @@ from urllib.parse import quote
 import pytest
 import websockets
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from chargegrid.ocpp.forwarded_tls import parse_forwarded_certificate
+from chargegrid.services.certificates import make_ca, store_ca
+from chargegrid.store.pki_store import SqlPkiStore
 from tests.e2e.conftest import eventually
 from tests.e2e.security_stack import Stack, basic, security_stack
 from tests.e2e.tls_certs import Issued, TestCa
@@ -130,3 +134,33 @@ def test_the_forms_proxies_send_parse_to_the_same_certificate(ca: TestCa) -> Non
         assert parse_forwarded_certificate(form) == expected
     with pytest.raises(ValueError, match="not PEM or base64 DER"):
         parse_forwarded_certificate("%2D%2D%2D")
+
+
+async def test_a_certificate_our_ca_signed_passes_a_proxy_too(tmp_path: Path) -> None:
+    """No --tls-client-ca: a forwarded certificate is checked against the built-in CA,
+    including one created while the server runs (followed like a reload)."""
+    proxied = {"trusted_proxies": ("127.0.0.1/32",), "tls_reload_s": 0.05}
+    async with security_stack(tmp_path, **proxied) as stack:
+        await stack.add_charger("FWD-CA", security_profile=3)
+        pki = SqlPkiStore(stack.runtime.db.engine)
+        await store_ca(pki, make_ca(["127.0.0.1"]))
+        record = await stack.central.messages.identify("FWD-CA")
+        assert record is not None and stack.central.certificates is not None
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "FWD-CA")])
+        request = (
+            x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
+        )
+        csr = request.public_bytes(serialization.Encoding.PEM).decode()
+        verdict = await stack.central.certificates.review(record, csr, "ChargingStationCertificate")
+        assert verdict.accepted and verdict.chain is not None
+        leaf = quote(
+            verdict.chain.split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n",
+            safe="",
+        )
+        headers = {**HTTPS, "X-SSL-Client-Cert": leaf}
+
+        async def accepted() -> bool:
+            return await status(stack, "FWD-CA", headers) == 101
+
+        await eventually(accepted, what="the proxy's client CAs follow the new CA")

@@ -149,9 +149,10 @@ class OcppCentralSystem:
             source = "set"
             password = new_password(data, results)
             if password is not None:
-                # Security profile 1: the station answers its next handshake with it.
+                # The station answers its next handshake with it; until then (it may not
+                # reconnect for a while) the old one must keep working: pending.
                 hashed = await asyncio.to_thread(hash_password, password)
-                await self.store.set_password_hash(ocpp_id, hashed)
+                await self.store.stage_password_hash(ocpp_id, hashed)
         else:
             return
         record = await self.store.charger(ocpp_id)

@@ -17,14 +17,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from cryptography import x509
+
 from chargegrid import events
 from chargegrid.bus.memory import EventBus
 from chargegrid.config import Settings
 from chargegrid.domain.errors import DomainError
 from chargegrid.ocpp.central import OcppCentralSystem
 from chargegrid.ocpp.errors import AnswerError
+from chargegrid.ocpp.forwarded_tls import ForwardedTls
+from chargegrid.ocpp.security_setup import SecurityStore, secure
 from chargegrid.ocpp.tls import TlsFiles
-from chargegrid.ocpp.tls_sources import CaAndFiles, NoTlsMaterial
+from chargegrid.ocpp.tls_sources import CaAndFiles, NoTlsMaterial, client_ca_pem
 from chargegrid.services.certificates import renew_server_certificate
 from chargegrid.services.charger_commands import ChangeAvailability
 from chargegrid.services.charger_ports import ServerStore, SessionRules
@@ -48,10 +52,13 @@ class RuntimeLike(Protocol):
 
 @asynccontextmanager
 async def ocpp_server(
-    runtime: RuntimeLike, store: ServerStore, pki: PkiStore | None = None
+    runtime: RuntimeLike,
+    store: ServerStore,
+    pki: PkiStore | None = None,
+    security: SecurityStore | None = None,
 ) -> AsyncIterator[OcppCentralSystem]:
-    """The OCPP listener on ``store`` and the built-in CA's ``pki`` (app.py wires the SQL
-    stores of the runtime's database in)."""
+    """The OCPP listener on ``store``, the built-in CA's ``pki`` and ``security`` (the
+    security event log, pending passwords); app.py wires the SQL stores in."""
     settings = runtime.settings
 
     async def limits_first(charger_id: str) -> None:
@@ -73,6 +80,8 @@ async def ocpp_server(
         ),
         pki=pki,
     )
+    if security is not None:  # before the first handshake
+        secure(central, settings, security)
     tls = tls_source(settings, pki)
     try:
         port = await central.start(
@@ -92,10 +101,11 @@ async def ocpp_server(
     runtime.handles[CENTRAL_HANDLE] = central
     follower = asyncio.create_task(follow_config_changes(runtime.bus, store, central))
     renewals = asyncio.create_task(renew_certificates_forever(central, pki))
+    proxies = asyncio.create_task(follow_client_cas(central.server.guard.forwarded, pki, settings))
     try:
         yield central
     finally:
-        for task in (follower, renewals):
+        for task in (follower, renewals, proxies):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -133,6 +143,28 @@ async def renew_certificates_forever(central: OcppCentralSystem, pki: PkiStore |
         except Exception:  # a database hiccup: next hour
             log.exception("certificate renewal check failed")
         await asyncio.sleep(CERTIFICATE_CHECK_S)
+
+
+async def follow_client_cas(
+    forwarded: ForwardedTls | None, pki: PkiStore | None, settings: Settings
+) -> None:
+    """A trusted proxy's forwarded certificates are checked against the same CAs as
+    direct ones, as they change: ``--tls-client-ca`` and the built-in CA."""
+    if forwarded is None:
+        return
+    client_ca = Path(settings.tls_client_ca) if settings.tls_client_ca else None
+    seen: str | None = None
+    while True:
+        try:
+            pem = await client_ca_pem(pki, client_ca)
+            if pem != seen:
+                forwarded.client_cas = tuple(x509.load_pem_x509_certificates(pem.encode()))
+                seen = pem
+        except (OSError, ValueError) as exc:
+            log.error("client CAs for proxied certificates unchanged: %s", exc)
+        except Exception:  # a database hiccup: next time
+            log.exception("client CA check failed")
+        await asyncio.sleep(settings.tls_reload_s)
 
 
 async def follow_config_changes(

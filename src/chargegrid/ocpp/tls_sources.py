@@ -5,7 +5,9 @@ chargers whose certificates either CA signed)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Hashable
+from pathlib import Path
 
 from chargegrid.ocpp.tls import TlsFiles, TlsMaterial
 from chargegrid.services.pki_ports import CSMS_CA, ROOT, SERVER, PkiStore
@@ -44,3 +46,12 @@ class CaAndFiles:
         # The chain a charger must see: our certificate, then the sub-CA that signed it
         # (chargers trust the root, installed as CSMSRootCertificate / on the bench).
         return TlsMaterial(server.cert_pem + materials[CSMS_CA].cert_pem, server.key_pem, ca_chain)
+
+
+async def client_ca_pem(pki: PkiStore | None, client_ca: Path | None) -> str:
+    """Every CA a charger's certificate may chain to: ``--tls-client-ca`` and the built-in
+    CA's sub-CA and root (what a TLS-terminating proxy's forwarded certificate is checked
+    against, like a direct one)."""
+    own = await asyncio.to_thread(client_ca.read_text) if client_ca else ""
+    materials = await pki.materials() if pki else {}
+    return own + "".join(materials[r].cert_pem for r in (CSMS_CA, ROOT) if r in materials)

@@ -432,8 +432,9 @@ class ServerStore(ChargerStore, Protocol):
         """A 2.0.1 device-model value the charger reported (its Actual attribute)."""
         ...
 
-    async def set_password_hash(self, ocpp_id: str, password_hash: str) -> None:
-        """The charger's Basic-auth password changed (it took a new one)."""
+    async def stage_password_hash(self, ocpp_id: str, password_hash: str) -> None:
+        """The charger took a new Basic-auth password: pending, beside the current one,
+        until it connects with it (``ocpp.handshake_security``)."""
         ...
 
 

@@ -114,8 +114,9 @@ async def rotate_password(
     if status not in ACCEPTED:
         await store.drop(charger.id, new_hash)
         raise Conflict(f"the charger answered {status}: its password is unchanged")
-    # 2.0.1: the SetVariables observer (ocpp/central.py) made the new password the
-    # current one already; the old one must keep working until the charger uses it.
+    # The old one must keep working until the charger uses the new one, whatever
+    # replaced the current hash meanwhile (2.0.1: the SetVariables observer in
+    # ocpp/central.py stages the same password as pending too).
     await store.keep_current(charger.id, charger.password_hash, new_hash)
     await events.csms(
         charger.id,

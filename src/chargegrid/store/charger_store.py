@@ -371,12 +371,12 @@ class SqlChargerStore:
             value: str | None = (await conn.execute(query)).scalar()
         return value
 
-    async def set_password_hash(self, ocpp_id: str, password_hash: str) -> None:
+    async def stage_password_hash(self, ocpp_id: str, password_hash: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(chargers)
                 .where(chargers.c.ocpp_id == ocpp_id)
-                .values(password_hash=password_hash, updated_at=utcnow())
+                .values(pending_password_hash=password_hash, updated_at=utcnow())
             )
 
     async def site_of(self, charger_id: uuid.UUID) -> uuid.UUID | None:

@@ -145,6 +145,10 @@ class ChargerOut(Timestamps):
     circuit_id: uuid.UUID | None
     registration_status: str
     has_password: bool
+    password_pending: bool = Field(
+        description="a new password the charger took (rotate-password, set-variables) that "
+        "it has not connected with yet: until it does, the old one works too"
+    )
     vendor: str | None
     model: str | None
     serial_number: str | None
@@ -181,12 +185,14 @@ class ChargerOut(Timestamps):
     def of(cls, charger: Charger, certificate: SignedCertificate | None = None) -> ChargerOut:
         fields = columns_of(charger)
         fields.pop("password_hash")
+        fields.pop("pending_password_hash", None)
         fields.pop("reported_configuration")
         fields.pop("phase_switching", None)
         return cls.model_validate(
             {
                 **fields,
                 "has_password": charger.password_hash is not None,
+                "password_pending": charger.pending_password_hash is not None,
                 "capabilities": Capabilities.of(charger),
                 "certificate": CertificateOut.of(certificate) if certificate else None,
                 "status": to_ocpi(charger.ocpp_status, charger.online),
