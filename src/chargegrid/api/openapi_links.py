@@ -172,29 +172,37 @@ def add_links(document: dict[str, Any], prefix: str, sources: tuple[Source, ...]
     A source or target the document does not have is skipped: links follow the routes."""
     paths: dict[str, dict[str, Any]] = document.get("paths", {})
     for source in sources:
-        response = paths.get(prefix + source.path, {}).get(source.method, {})
-        response = response.get("responses", {}).get(source.status)
+        operation = paths.get(prefix + source.path, {}).get(source.method, {})
+        response = operation.get("responses", {}).get(source.status)
         if response is None:
             continue
-        links: dict[str, Any] = {}
-        for path, operations in paths.items():
-            needed = _PATH_PARAMETER.findall(path)
-            for method, operation in operations.items():
-                body = source.bodies.get((method, path.removeprefix(prefix)))
-                if not set(needed) <= source.params.keys() or not (needed or body):
-                    continue
-                if (method, path) == (source.method, prefix + source.path) and not body:
-                    continue  # the same request again teaches nothing
-                if method == "delete" and not source.to_delete:
-                    continue
-                link: dict[str, Any] = {"operationId": operation["operationId"]}
-                if needed:
-                    link["parameters"] = {name: source.params[name] for name in needed}
-                if body:
-                    link["requestBody"] = dict(body)
-                links[operation["operationId"]] = link
+        links = {
+            target["operationId"]: link
+            for path, targets in paths.items()
+            if path.startswith(prefix + "/")  # not the vendor surfaces: their own ids
+            for method, target in targets.items()
+            if (link := _link(source, method, path.removeprefix(prefix), target)) is not None
+        }
         if links:
             response["links"] = links
+
+
+def _link(source: Source, method: str, path: str, target: dict[str, Any]) -> dict[str, Any] | None:
+    """The link from ``source`` to the operation ``method path``, if it makes one."""
+    needed = _PATH_PARAMETER.findall(path)
+    body = source.bodies.get((method, path))
+    if not set(needed) <= source.params.keys() or not (needed or body):
+        return None
+    if (method, path) == (source.method, source.path) and not body:
+        return None  # the same request again teaches nothing
+    if method == "delete" and not source.to_delete:
+        return None
+    link: dict[str, Any] = {"operationId": target["operationId"]}
+    if needed:
+        link["parameters"] = {name: source.params[name] for name in needed}
+    if body:
+        link["requestBody"] = dict(body)
+    return link
 
 
 def install(app: FastAPI, prefix: str) -> None:
