@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal, TypeVarTuple
 
-from fastapi import Query, Request
-from sqlalchemy import or_, select
+from fastapi import Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
+from sqlalchemy import Select, func, or_, select
 
 from chargegrid.api.deps import Ctx
 from chargegrid.api.routers.common import Cursor, Limit, SiteFilter, in_scope, make_router
@@ -16,14 +19,24 @@ from chargegrid.api.schemas.sessions import (
     MeterValueOut,
     SessionDetail,
     SessionOut,
+    SessionStatus,
+    SessionSummary,
 )
+from chargegrid.api.schemas.sessions_csv import COLUMNS, CSV_MEDIA_TYPE, encode, row_of, wants_csv
 from chargegrid.config import Settings
+from chargegrid.domain.errors import InvalidValue
+from chargegrid.services.auth import Principal
 from chargegrid.services.charger_ports import ACCEPTED
 from chargegrid.services.configure.context import ConfigContext
+from chargegrid.services.consumption import session_duration_s, session_status
 from chargegrid.services.sessions import end_session, is_running, is_suspect, session_in_scope
-from chargegrid.store.models import Charger, ChargingSession
-from chargegrid.store.pagination import encode_cursor, id_after
+from chargegrid.store.db import Database
+from chargegrid.store.models import Charger, ChargingSession, Site
+from chargegrid.store.pagination import MAX_LIMIT, encode_cursor, id_after
 from chargegrid.store.types import utcnow
+from chargegrid.store.uow import UnitOfWork
+
+Ts = TypeVarTuple("Ts")
 
 router = make_router("sessions")
 DETAIL_SAMPLES = 1000
@@ -56,32 +69,106 @@ def _out(
     )
 
 
-@router.get("/sessions")
+class SessionFilters:
+    """The filters ``GET /sessions``, its CSV and ``/sessions/summary`` share, as one
+    WHERE clause: all three must answer for exactly the same rows."""
+
+    def __init__(
+        self,
+        site_id: SiteFilter = None,
+        charger_id: Annotated[uuid.UUID | None, Query()] = None,
+        active: Annotated[bool | None, Query()] = None,
+        started_from: Annotated[
+            AwareDatetime | None,
+            Query(alias="from", description="Started at or after (ISO 8601 with offset)"),
+        ] = None,
+        started_to: Annotated[
+            AwareDatetime | None, Query(alias="to", description="Started before")
+        ] = None,
+        id_tag: Annotated[str | None, Query(max_length=36)] = None,
+        status: Annotated[
+            SessionStatus | None,
+            Query(description="active (running), completed (stopped), refused (start refused)"),
+        ] = None,
+    ) -> None:
+        if started_from and started_to and started_to <= started_from:
+            raise InvalidValue.of("to", "must be after from")
+        self.site_id = site_id
+        self.charger_id = charger_id
+        self.active = active
+        self.started_from = started_from
+        self.started_to = started_to
+        self.id_tag = id_tag
+        self.status = status
+
+    def apply(self, who: Principal, query: Select[*Ts]) -> Select[*Ts]:
+        s = ChargingSession
+        if self.site_id is not None or not who.unscoped:
+            scoped = select(Charger.id).where(in_scope(who, Charger.site_id, self.site_id))
+            query = query.where(s.charger_id.in_(scoped))
+        if self.charger_id is not None:
+            query = query.where(s.charger_id == self.charger_id)
+        accepted = s.authorization_status == ACCEPTED
+        if self.active is not None:
+            # A refused start is never active, open or not.
+            query = query.where(
+                (s.stopped_at.is_(None) & accepted)
+                if self.active
+                else or_(s.stopped_at.is_not(None), ~accepted)
+            )
+        if self.status == "active":
+            query = query.where(s.stopped_at.is_(None) & accepted)
+        elif self.status == "completed":
+            query = query.where(s.stopped_at.is_not(None) & accepted)
+        elif self.status == "refused":
+            query = query.where(~accepted)
+        if self.started_from is not None:
+            query = query.where(s.started_at >= self.started_from)
+        if self.started_to is not None:
+            query = query.where(s.started_at < self.started_to)
+        if self.id_tag is not None:
+            query = query.where(s.id_tag == self.id_tag)
+        return query
+
+
+Filters = Annotated[SessionFilters, Depends()]
+CSV_QUERY = Annotated[
+    Literal["json", "csv"] | None,
+    Query(alias="format", description="csv: every matching session (also Accept: text/csv)"),
+]
+
+
+@router.get(
+    "/sessions",
+    response_model=ListOf[SessionOut],
+    responses={200: {"content": {CSV_MEDIA_TYPE: {}}, "description": "A page, or all as CSV"}},
+)
 async def list_sessions(
     ctx: Ctx,
     request: Request,
-    site_id: SiteFilter = None,
-    charger_id: Annotated[uuid.UUID | None, Query()] = None,
-    active: Annotated[bool | None, Query()] = None,
+    filters: Filters,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> ListOf[SessionOut]:
-    repo = ctx.uow.sessions
-    query = repo.select()
-    if site_id is not None or not ctx.who.unscoped:
-        scoped = select(Charger.id).where(in_scope(ctx.who, Charger.site_id, site_id))
-        query = query.where(ChargingSession.charger_id.in_(scoped))
-    if charger_id is not None:
-        query = query.where(ChargingSession.charger_id == charger_id)
-    if active is not None:
-        stopped = ChargingSession.stopped_at
-        accepted = ChargingSession.authorization_status == ACCEPTED
-        # A refused start is never active, open or not.
-        query = query.where(
-            (stopped.is_(None) & accepted) if active else or_(stopped.is_not(None), ~accepted)
+    output: CSV_QUERY = None,
+) -> Any:
+    """Newest first, a page at a time. As CSV (``?format=csv`` or ``Accept: text/csv``)
+    every matching session, streamed, with ``limit`` and ``cursor`` ignored."""
+    if output == "csv" or (output is None and wants_csv(request.headers.get("accept"))):
+        db: Database = request.app.state.db
+        return StreamingResponse(
+            csv_rows(db, ctx.who, filters),
+            media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="sessions.csv"'},
         )
-    page = await repo.page(query, limit, cursor)
+    repo = ctx.uow.sessions
+    page = await repo.page(filters.apply(ctx.who, repo.select()), limit, cursor)
     return ListOf(data=await _outs(ctx, request, page.items), next_cursor=page.next_cursor)
+
+
+@router.get("/sessions/summary")
+async def sessions_summary(ctx: Ctx, filters: Filters) -> SessionSummary:
+    """Totals over every session the same filters as ``GET /sessions`` select."""
+    return await summarise(ctx.uow, ctx.who, filters)
 
 
 @router.get("/sessions/{session_id}")
@@ -120,4 +207,82 @@ async def list_meter_values(
     return ListOf(
         data=[MeterValueOut.model_validate(v) for v in values],
         next_cursor=encode_cursor(str(values[-1].id)) if more else None,
+    )
+
+
+async def csv_rows(db: Database, who: Principal, filters: SessionFilters) -> AsyncIterator[str]:
+    """The header, then every matching session, newest first, a keyset page at a time:
+    each page is its own short read, so a large export holds no transaction open and
+    its memory stays one page (sessions added meanwhile may or may not appear)."""
+    yield encode([COLUMNS])
+    chargers: dict[uuid.UUID, tuple[str, uuid.UUID | None]] = {}
+    sites: dict[uuid.UUID, tuple[str, str]] = {}
+    cursor: str | None = None
+    while True:
+        async with UnitOfWork(db) as uow:
+            repo = uow.sessions
+            page = await repo.page(filters.apply(who, repo.select()), MAX_LIMIT, cursor)
+            await _learn_places(uow, page.items, chargers, sites)
+            # Rendered inside: leaving the unit of work expires the rows.
+            now = utcnow()
+            rows = []
+            for session in page.items:
+                ocpp_id, site_id = chargers.get(session.charger_id, (None, None))
+                site = sites.get(site_id) if site_id else None
+                rows.append(row_of(session, ocpp_id, site, now))
+        yield encode(rows)
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+async def _learn_places(
+    uow: UnitOfWork,
+    sessions: Iterable[ChargingSession],
+    chargers: dict[uuid.UUID, tuple[str, uuid.UUID | None]],
+    sites: dict[uuid.UUID, tuple[str, str]],
+) -> None:
+    """Fill the caches with the chargers and sites of ``sessions`` not seen yet."""
+    missing = {s.charger_id for s in sessions} - chargers.keys()
+    if missing:
+        rows = await uow.session.execute(
+            select(Charger.id, Charger.ocpp_id, Charger.site_id).where(Charger.id.in_(missing))
+        )
+        chargers.update({r.id: (r.ocpp_id, r.site_id) for r in rows})
+    wanted = {site for _, site in chargers.values() if site is not None} - sites.keys()
+    if wanted:
+        rows = await uow.session.execute(select(Site.id, Site.name).where(Site.id.in_(wanted)))
+        sites.update({r.id: (str(r.id), r.name) for r in rows})
+
+
+async def summarise(uow: UnitOfWork, who: Principal, filters: SessionFilters) -> SessionSummary:
+    s = ChargingSession
+    query = filters.apply(who, select(func.count(), func.coalesce(func.sum(s.energy_wh), 0.0)))
+    count, energy = (await uow.session.execute(query)).one()
+    # Durations depend on now and on status: summed here over three narrow columns
+    # (a date difference is spelt differently on each database).
+    spans = filters.apply(who, select(s.started_at, s.stopped_at, s.authorization_status))
+    now = utcnow()
+    duration = 0.0
+    statuses: Counter[str] = Counter()
+    first: datetime | None = None
+    last: datetime | None = None
+    async for row in await uow.session.stream(spans):
+        probe = ChargingSession(
+            started_at=row.started_at,
+            stopped_at=row.stopped_at,
+            authorization_status=row.authorization_status,
+        )
+        duration += session_duration_s(probe, now)
+        statuses[session_status(probe)] += 1
+        first = row.started_at if first is None else min(first, row.started_at)
+        last = row.started_at if last is None else max(last, row.started_at)
+    return SessionSummary(
+        count=int(count),
+        by_status=dict(statuses),
+        energy_wh=float(energy),
+        energy_kwh=round(float(energy) / 1000, 3),
+        duration_s=round(duration, 3),
+        first_started_at=first,
+        last_started_at=last,
     )

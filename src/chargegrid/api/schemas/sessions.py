@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from chargegrid.api.schemas.common import ReadModel, WriteModel
 
@@ -58,3 +59,20 @@ class SessionDetail(SessionOut):
 
 class EndSession(WriteModel):
     reason: str = Field(min_length=1, max_length=500, description="Why it is ended (audited)")
+
+
+SessionStatus = Literal["active", "completed", "refused"]
+
+
+class SessionSummary(BaseModel):
+    """Totals over every session a ``GET /sessions`` filter selects (not one page)."""
+
+    count: int
+    # Sessions by status (active, completed, refused); absent: none.
+    by_status: dict[str, int]
+    energy_wh: float
+    energy_kwh: float
+    # Plugged-in time: to the stop, to now while active, 0 for an open refused start.
+    duration_s: float
+    first_started_at: datetime | None
+    last_started_at: datetime | None
