@@ -30,6 +30,7 @@ from chargegrid.control.component import control_loop
 from chargegrid.ocpp.component import ocpp_server
 from chargegrid.services.auth import PrincipalCache
 from chargegrid.services.configure.expiry import expire_overrides_forever
+from chargegrid.services.history_component import load_history
 from chargegrid.services.webhooks import WebhookDispatcher
 from chargegrid.sim.demo import demo_fleet
 from chargegrid.store.charger_store import SqlChargerStore
@@ -96,6 +97,8 @@ def ocpp_listener(runtime: Runtime) -> AbstractAsyncContextManager[Any]:
 def components_for(settings: Settings) -> list[Component]:
     """The components ``chargegrid serve`` starts, in order (stopped in reverse)."""
     components: list[Component] = [override_expiry, webhook_delivery, ocpp_listener, control_loop]
+    if settings.history.enabled:
+        components.append(load_history)  # after the loop: its last flush sees the views
     if settings.demo:
         components.append(demo_fleet)  # after the OCPP server: it connects to it
     return components

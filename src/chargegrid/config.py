@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
+from chargegrid.services.history_settings import HistorySettings
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///" + str(Path("chargegrid.db"))
 
 
@@ -53,6 +55,8 @@ class Settings:
     refused_start_timeout_s: float = 120.0
     session_resume_timeout_s: float = 300.0
     session_suspect_after_s: float = 600.0
+    # The load history (services/history_settings.py; CHARGEGRID_HISTORY_*).
+    history: HistorySettings = HistorySettings()
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -84,6 +88,7 @@ class Settings:
             session_suspect_after_s=_non_negative(
                 env, "CHARGEGRID_SESSION_SUSPECT_AFTER_S", "600", float
             ),
+            history=HistorySettings.from_env(env),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given)  # type: ignore[arg-type]

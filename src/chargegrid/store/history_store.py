@@ -1,0 +1,221 @@
+"""The load history's storage on SQLite or PostgreSQL (tables: ``store.history_tables``).
+
+Everything is by series, resolution and time, so each read is one walk of the primary
+key; the recorder writes a second's rows in one INSERT.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chargegrid.store.history_tables import history_marks, history_samples, history_series
+from chargegrid.store.types import utcnow
+
+SeriesKey = tuple[str, uuid.UUID]  # (kind, ref_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    id: int
+    kind: str
+    ref_id: uuid.UUID
+    site_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    series_id: int
+    t: int
+    n: int
+    v: bytes
+
+
+class SqlHistoryStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def ensure_series(
+        self, wanted: Iterable[tuple[str, uuid.UUID, uuid.UUID]], now: datetime | None = None
+    ) -> dict[SeriesKey, int]:
+        """The ids of the series ``(kind, ref_id, site_id)``, created where missing. Only
+        the recorder creates series, one flush at a time, so no insert races another."""
+        wanted = list(wanted)
+        if not wanted:
+            return {}
+        found = await self._series_ids({(kind, ref) for kind, ref, _ in wanted})
+        missing = [w for w in wanted if (w[0], w[1]) not in found]
+        if missing:
+            now = now or utcnow()
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    insert(history_series),
+                    [
+                        {"kind": kind, "ref_id": ref, "site_id": site, "created_at": now}
+                        for kind, ref, site in dict.fromkeys(missing)
+                    ],
+                )
+            found.update(await self._series_ids({(kind, ref) for kind, ref, _ in missing}))
+        return found
+
+    async def _series_ids(self, keys: set[SeriesKey]) -> dict[SeriesKey, int]:
+        c = history_series.c
+        refs = [ref for _, ref in keys]
+        found: dict[SeriesKey, int] = {}
+        async with self.engine.connect() as conn:
+            for start in range(0, len(refs), 500):  # bound the IN list
+                rows = await conn.execute(
+                    select(c.id, c.kind, c.ref_id).where(c.ref_id.in_(refs[start : start + 500]))
+                )
+                for series_id, kind, ref in rows:
+                    if (kind, ref) in keys:
+                        found[(kind, ref)] = series_id
+        return found
+
+    async def series(self, kind: str, ref_id: uuid.UUID) -> Series | None:
+        c = history_series.c
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(c.id, c.kind, c.ref_id, c.site_id).where(
+                        c.kind == kind, c.ref_id == ref_id
+                    )
+                )
+            ).first()
+        return None if row is None else Series(row[0], row[1], row[2], row[3])
+
+    async def kinds_of(self, series_ids: Iterable[int]) -> dict[int, str]:
+        c = history_series.c
+        ids = list(series_ids)
+        out: dict[int, str] = {}
+        async with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                rows = await conn.execute(
+                    select(c.id, c.kind).where(c.id.in_(ids[start : start + 500]))
+                )
+                out.update({series_id: kind for series_id, kind in rows})
+        return out
+
+    async def insert_samples(self, resolution: int, samples: Sequence[Sample]) -> None:
+        if not samples:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(history_samples),
+                [
+                    {
+                        "series_id": s.series_id,
+                        "resolution": resolution,
+                        "t": s.t,
+                        "n": s.n,
+                        "v": s.v,
+                    }
+                    for s in samples
+                ],
+            )
+
+    async def read(self, series_id: int, resolution: int, start: int, end: int) -> list[Sample]:
+        """One series' rows of one resolution with ``start <= t < end``, oldest first."""
+        c = history_samples.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(c.t, c.n, c.v)
+                .where(
+                    c.series_id == series_id,
+                    c.resolution == resolution,
+                    c.t >= start,
+                    c.t < end,
+                )
+                .order_by(c.t)
+            )
+            return [Sample(series_id, t, n, bytes(v)) for t, n, v in rows]
+
+    async def read_all(self, resolution: int, start: int, end: int) -> list[Sample]:
+        """Every series' rows of one resolution in ``[start, end)``, by series then time
+        (the downsampling job reads a window at a time)."""
+        c = history_samples.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(c.series_id, c.t, c.n, c.v)
+                .where(c.resolution == resolution, c.t >= start, c.t < end)
+                .order_by(c.series_id, c.t)
+            )
+            return [Sample(series_id, t, n, bytes(v)) for series_id, t, n, v in rows]
+
+    async def first_time(self, resolution: int) -> int | None:
+        c = history_samples.c
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(select(func.min(c.t)).where(c.resolution == resolution))
+        return None if value is None else int(value)
+
+    async def marks(self) -> dict[int, int]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(history_marks.c.resolution, history_marks.c.done_until)
+            )
+            return {resolution: int(done) for resolution, done in rows}
+
+    async def write_downsampled(
+        self, resolution: int, samples: Sequence[Sample], done_until: int, had_mark: bool
+    ) -> None:
+        """A window's buckets and the mark past it, in one transaction: a crash leaves
+        either both or neither, so no bucket is written twice."""
+        async with self.engine.begin() as conn:
+            if samples:
+                await conn.execute(
+                    insert(history_samples),
+                    [
+                        {
+                            "series_id": s.series_id,
+                            "resolution": resolution,
+                            "t": s.t,
+                            "n": s.n,
+                            "v": s.v,
+                        }
+                        for s in samples
+                    ],
+                )
+            m = history_marks.c
+            if had_mark:
+                await conn.execute(
+                    update(history_marks)
+                    .where(m.resolution == resolution)
+                    .values(done_until=done_until)
+                )
+            else:
+                await conn.execute(
+                    insert(history_marks).values(resolution=resolution, done_until=done_until)
+                )
+
+    async def delete_before(self, resolution: int, before: int) -> int:
+        c = history_samples.c
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                delete(history_samples).where(c.resolution == resolution, c.t < before)
+            )
+        return int(result.rowcount or 0)
+
+    async def delete_empty_series(self, created_before: datetime) -> int:
+        """Series with no row left, made before ``created_before`` (one the recorder has
+        just made may not have its first row yet)."""
+        s, c = history_series.c, history_samples.c
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                delete(history_series).where(
+                    s.created_at < created_before,
+                    ~exists().where(c.series_id == s.id),
+                )
+            )
+        return int(result.rowcount or 0)
+
+    async def count(self) -> dict[int, int]:
+        """Rows per resolution (the bound the retention job keeps)."""
+        c = history_samples.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(c.resolution, func.count()).group_by(c.resolution))
+            return {resolution: int(n) for resolution, n in rows}
