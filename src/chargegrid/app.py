@@ -20,13 +20,16 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
+from chargegrid import metrics
 from chargegrid.api import openapi_links, problems, rate_limit
-from chargegrid.api.routers import all_routers, load
+from chargegrid.api.access_log import AccessLog
+from chargegrid.api.routers import all_routers, health, load
 from chargegrid.bus.memory import EventBus
+from chargegrid.bus_log import bus_log
 from chargegrid.config import Settings
 from chargegrid.control.component import control_loop
+from chargegrid.events import SITE_LOAD_CHANGED
 from chargegrid.ocpp.component import ocpp_server
 from chargegrid.services.auth import PrincipalCache
 from chargegrid.services.configure.expiry import expire_overrides_forever
@@ -76,13 +79,37 @@ async def webhook_delivery(runtime: Runtime) -> AsyncIterator[WebhookDispatcher]
     async with httpx.AsyncClient(follow_redirects=False) as client:
         dispatcher = WebhookDispatcher(runtime.db, runtime.bus, client)
         task = asyncio.create_task(dispatcher.run())
+        metrics.RUNTIME.webhooks = dispatcher  # its counts, read at each scrape
         try:
             yield dispatcher
         finally:
+            metrics.RUNTIME.webhooks = None
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await dispatcher.close()
+
+
+@asynccontextmanager
+async def load_metrics(runtime: Runtime) -> AsyncIterator[None]:
+    """Keeps each site's latest live-load view for ``/metrics`` (limit, allocated,
+    measured, unmanaged per node and phase)."""
+
+    async def follow() -> None:
+        with runtime.bus.subscribe(SITE_LOAD_CHANGED, maxsize=100) as subscription:
+            async for event in subscription:
+                site_id = event.payload.get("site_id")
+                if isinstance(site_id, str):
+                    metrics.RUNTIME.views[site_id] = event.payload
+
+    task = asyncio.create_task(follow(), name="load-metrics")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        metrics.RUNTIME.views.clear()
 
 
 def ocpp_listener(runtime: Runtime) -> AbstractAsyncContextManager[Any]:
@@ -96,7 +123,14 @@ def ocpp_listener(runtime: Runtime) -> AbstractAsyncContextManager[Any]:
 
 def components_for(settings: Settings) -> list[Component]:
     """The components ``chargegrid serve`` starts, in order (stopped in reverse)."""
-    components: list[Component] = [override_expiry, webhook_delivery, ocpp_listener, control_loop]
+    components: list[Component] = [
+        bus_log,
+        load_metrics,
+        override_expiry,
+        webhook_delivery,
+        ocpp_listener,
+        control_loop,
+    ]
     if settings.history.enabled:
         components.append(load_history)  # after the loop: its last flush sees the views
     if settings.demo:
@@ -139,14 +173,13 @@ def build_app(
     app.state.principals = PrincipalCache()
     problems.install(app)
     rate_limit.install(app, settings)
+    # Outermost of ours: it sees every answer, 429s and problem+json errors included.
+    app.add_middleware(AccessLog, state=app.state)
     for router in all_routers():
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(load.metrics_router)  # /metrics for Prometheus, outside /api/v1
+    app.include_router(health.router)  # /healthz, /readyz
     openapi_links.install(app, API_PREFIX)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok"})
 
     _mount_dashboard(app)
     return app
@@ -178,8 +211,16 @@ async def serve(settings: Settings) -> None:
                 flush=True,
             )
         app = build_app(settings, runtime=runtime)
+        # Logging is chargegrid.logging_setup's (one format for every line); the access
+        # log is api/access_log.py's, with the route and the caller's role.
         config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_level="info", lifespan="on"
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            log_level=None,
+            access_log=False,
+            lifespan="on",
         )
         server = uvicorn.Server(config)
         async with AsyncExitStack() as stack:

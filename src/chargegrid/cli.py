@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import uuid
 from collections.abc import Sequence
 
 import uvloop
 
+from chargegrid import logging_setup
 from chargegrid.config import Settings
 from chargegrid.domain.errors import DomainError, InvalidValue
 from chargegrid.ocpp.gc_tuning import calm_gc
@@ -25,8 +25,33 @@ from chargegrid.store.pagination import MAX_LIMIT
 from chargegrid.store.uow import UnitOfWork
 
 
+def _log_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-format",
+        choices=logging_setup.LOG_FORMATS,
+        default=None,
+        help="text (default) or json: one object per line (env CHARGEGRID_LOG_FORMAT)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=logging_setup.LOG_LEVELS,
+        default=None,
+        help="default info (env CHARGEGRID_LOG_LEVEL)",
+    )
+
+
+def _split_log_options(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """``--log-format``/``--log-level`` wherever they are (``chargegrid --log-level debug
+    serve`` and ``chargegrid serve --log-level debug`` alike), and the rest of ``argv``:
+    every command takes them without each sub-parser (simulate's, ca's) declaring them."""
+    options = argparse.ArgumentParser(prog="chargegrid", add_help=False)
+    _log_options(options)
+    return options.parse_known_args(argv)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chargegrid", description=__doc__)
+    _log_options(parser)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve the REST API, dashboard and OCPP")
@@ -155,14 +180,25 @@ async def _revoke_token(settings: Settings, token_id: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings.from_env(database_url=getattr(args, "database_url", None))
+    log_options, rest = _split_log_options(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(rest)
+    try:
+        settings = Settings.from_env(
+            database_url=getattr(args, "database_url", None),
+            log_format=log_options.log_format,
+            log_level=log_options.log_level,
+        )
+    except ValueError as exc:  # a bad CHARGEGRID_* variable
+        print(f"chargegrid: {exc}", file=sys.stderr)
+        return 2
+    logging_setup.configure(settings.log_format, settings.log_level)
     try:
         if args.command == "serve":
             from chargegrid.app import serve
 
             settings = Settings.from_env(
+                log_format=settings.log_format,
+                log_level=settings.log_level,
                 database_url=args.database_url,
                 host=args.host,
                 port=args.port,

@@ -11,6 +11,13 @@ It is applied where the caller is authenticated (``api.deps.get_principal``), so
 covers exactly the /api/v1 operations: the dashboard's static files, ``/healthz`` and
 ``/metrics`` are not counted. A server-sent-event stream costs the one request that
 opened it, however long it stays open.
+
+Every limited request's answer (429 included) carries the IETF draft's fields
+(draft-ietf-httpapi-ratelimit-headers-10): ``RateLimit-Policy: "default";q=BURST;w=W``
+(a burst of q requests, refilled over w seconds) and ``RateLimit: "default";r=R;t=T``
+(R requests left now, T seconds until the bucket is full again), so a script can pace
+itself before it meets a 429. ``api/access_log.py`` writes them when the answer starts,
+from the bucket this request was charged to (``request.state.rate_limit_key``).
 """
 
 from __future__ import annotations
@@ -19,8 +26,11 @@ from fastapi import FastAPI, Request
 
 from chargegrid.api.problems import RateLimited
 from chargegrid.config import Settings
+from chargegrid.metrics import RATE_LIMITED
 from chargegrid.services.auth import Principal, hash_token
 from chargegrid.services.rate_limit import RateLimiter, retry_after_seconds
+
+POLICY = "default"
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -32,10 +42,22 @@ def _limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-def _take(request: Request, key: str) -> None:
+def _take(request: Request, key: str, kind: str) -> None:
+    request.state.rate_limit_key = key
     wait_s = _limiter(request).take(key)
     if wait_s > 0:
+        RATE_LIMITED.labels(kind).inc()
         raise RateLimited(retry_after_seconds(wait_s))
+
+
+def quota_headers(limiter: RateLimiter, key: str) -> list[tuple[bytes, bytes]]:
+    """``RateLimit-Policy`` and ``RateLimit`` for ``key``'s bucket now; none when off."""
+    quota = limiter.quota(key)
+    if quota is None:
+        return []
+    policy = f'"{POLICY}";q={int(limiter.burst)};w={limiter.window_s}'
+    now = f'"{POLICY}";r={quota.remaining};t={quota.reset_s}'
+    return [(b"ratelimit-policy", policy.encode()), (b"ratelimit", now.encode())]
 
 
 def limit_failed_auth(request: Request) -> None:
@@ -43,11 +65,12 @@ def limit_failed_auth(request: Request) -> None:
     # request.client is the peer uvicorn saw (after its trusted --proxy-headers
     # handling); a raw X-Forwarded-For would let anyone pick their own bucket.
     host = request.client.host if request.client is not None else "unknown"
-    _take(request, "auth-failed:" + host)
+    _take(request, "auth-failed:" + host, "auth_failed")
 
 
 def limit_principal(request: Request, principal: Principal, token: str) -> None:
     """One request by an authenticated token."""
     # The token's row id when there is one; otherwise its digest, never the secret itself.
     key = str(principal.token_id) if principal.token_id is not None else hash_token(token)
-    _take(request, "token:" + key)
+    request.state.principal = principal
+    _take(request, "token:" + key, "token")

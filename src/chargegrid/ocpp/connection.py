@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chargegrid.metrics import OCPP_BAD_FRAMES, count_ocpp
 from chargegrid.ocpp.errors import CallErrorReceived, ErrorCode, InvalidAnswer, OcppCallError
 from chargegrid.ocpp.frames import (
     Call,
@@ -103,6 +104,7 @@ class OcppConnection:
         try:
             frame = parse_frame(raw)
         except FrameError as exc:
+            OCPP_BAD_FRAMES.inc()
             log.info("%s: bad frame: %s", self.name, exc)
             if exc.answer:
                 code = self.schemas.spell(exc.code)
@@ -125,10 +127,12 @@ class OcppConnection:
             self.schemas.check_request(call.action, call.payload)
             reply = await handler(call.payload)
         except OcppCallError as exc:
+            count_ocpp("received", call.action, "call_error", call.action in self.schemas.requests)
             code = self.schemas.spell(exc.code)
             await self._send(encode_error(call.unique_id, code, exc.description, exc.details))
             return
         except Exception:
+            count_ocpp("received", call.action, "internal_error")
             log.exception("%s: %s handler failed", self.name, call.action)
             await self._send(
                 encode_error(call.unique_id, ErrorCode.INTERNAL_ERROR, f"{call.action} failed")
@@ -138,6 +142,7 @@ class OcppConnection:
             payload, then = reply.payload, reply.then
         else:
             payload, then = reply, None
+        count_ocpp("received", call.action, "result")
         await self._send(encode_result(call.unique_id, payload))
         if then is not None:
             self.spawn(then)
@@ -159,6 +164,7 @@ class OcppConnection:
         if future.done():
             return
         if error is not None:
+            count_ocpp("sent", action, "call_error")
             future.set_exception(
                 CallErrorReceived(action, error.code, error.description, error.details)
             )
@@ -166,9 +172,11 @@ class OcppConnection:
         try:
             self.schemas.check_response(action, payload)
         except OcppCallError as exc:
+            count_ocpp("sent", action, "invalid_answer")
             future.set_exception(InvalidAnswer(action, exc.description))
             return
         assert payload is not None
+        count_ocpp("sent", action, "result")
         future.set_result(payload)
 
     def _settle_invalid(self, unique_id: str, description: str) -> None:
@@ -176,6 +184,7 @@ class OcppConnection:
         if entry is None:
             return
         action, future = entry
+        count_ocpp("sent", action, "invalid_answer")
         if not future.done():
             future.set_exception(InvalidAnswer(action, description))
 

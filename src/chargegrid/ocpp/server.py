@@ -25,6 +25,8 @@ from websockets.http11 import Request, Response
 
 from chargegrid.domain.errors import InvalidValue, NotFound
 from chargegrid.domain.identifiers import check_ocpp_id
+from chargegrid.logging_setup import current_charger
+from chargegrid.metrics import CHARGERS_CONNECTED
 from chargegrid.ocpp.boot_sequence import BootSequence, BootSettings, LimitsFirst
 from chargegrid.ocpp.connection import OcppConnection
 from chargegrid.ocpp.gateway import CommandGateway
@@ -129,6 +131,9 @@ class OcppServer:
             log.warning("refused a handshake from %s: path %r is not /ocpp/{id}", peer, path)
             return ws.respond(HTTPStatus.NOT_FOUND, "OCPP lives at /ocpp/{charge point id}\n")
         ocpp_id = unquote(path[len(PATH_PREFIX) :])
+        # Every line logged for this handshake and, in the same task, its connection
+        # names the charger (logging_setup.py); an invalid id is quoted, never trusted.
+        current_charger.set(ocpp_id[:64])
         try:
             check_ocpp_id(ocpp_id)
         except InvalidValue as exc:
@@ -230,9 +235,12 @@ class OcppServer:
             self._closing_replaced(previous)
         await self.messages.connected(record, version.name)
         handlers.registration.start()
+        connected = CHARGERS_CONNECTED.labels(version.name)
+        connected.inc()
         try:
             await connection.serve()
         finally:
+            connected.dec()
             if self.gateway.detach(ocpp_id, connection):
                 await asyncio.shield(self.messages.disconnected(record))
 

@@ -35,6 +35,15 @@ class TokenBucket:
         return (1.0 - self.tokens) / rate
 
 
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """What a key has left, for the ``RateLimit`` header: whole requests it may send now,
+    and whole seconds until its bucket is full again."""
+
+    remaining: int
+    reset_s: int
+
+
 def retry_after_seconds(wait_s: float) -> int:
     """``Retry-After`` is whole seconds (RFC 9110); never 0, which invites a busy retry."""
     return max(1, math.ceil(wait_s))
@@ -83,6 +92,23 @@ class RateLimiter:
         else:
             self._buckets.move_to_end(key)
         return bucket.take(now, self.rate, self.burst)
+
+    def quota(self, key: str) -> Quota | None:
+        """``key``'s bucket as of now, without taking from it; None when limiting is off.
+        A key never seen has a full burst."""
+        if not self.enabled:
+            return None
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return Quota(int(self.burst), 0)
+        now = self.clock()
+        tokens = min(self.burst, bucket.tokens + max(0.0, now - bucket.stamp) * self.rate)
+        return Quota(int(tokens), math.ceil((self.burst - tokens) / self.rate))
+
+    @property
+    def window_s(self) -> int:
+        """Seconds an empty bucket takes to fill: the policy's window (``w``)."""
+        return max(1, math.ceil(self.burst / self.rate)) if self.enabled else 0
 
     def __len__(self) -> int:
         return len(self._buckets)
