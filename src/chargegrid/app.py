@@ -36,11 +36,11 @@ from chargegrid.services.configure.expiry import expire_overrides_forever
 from chargegrid.services.history_component import load_history
 from chargegrid.services.webhooks import WebhookDispatcher
 from chargegrid.sim.demo import demo_fleet
-from chargegrid.store.charger_store import SqlChargerStore
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
 from chargegrid.store.pki_store import SqlPkiStore
 from chargegrid.store.security_store import SqlSecurityStore
+from chargegrid.store.timed_charger_store import TimedSqlChargerStore
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +113,11 @@ async def load_metrics(runtime: Runtime) -> AsyncIterator[None]:
 
 
 def ocpp_listener(runtime: Runtime) -> AbstractAsyncContextManager[Any]:
-    """The OCPP server on the SQL stores of the runtime's database: chargers, the
-    built-in CA, and security (events, rotations' pending passwords)."""
+    """The OCPP server on the SQL stores of the runtime's database: chargers (timed for
+    /metrics), the built-in CA, and security (events, rotations' pending passwords)."""
     engine = runtime.db.engine
     return ocpp_server(
-        runtime, SqlChargerStore(engine), SqlPkiStore(engine), SqlSecurityStore(engine)
+        runtime, TimedSqlChargerStore(engine), SqlPkiStore(engine), SqlSecurityStore(engine)
     )
 
 

@@ -270,3 +270,19 @@ async def test_readyz_503_when_the_database_is_gone() -> None:
         await gone.dispose()
     assert response.status_code == 503
     assert "database" in response.json()["detail"]
+
+
+@sqlite_only
+async def test_group_commit_batches_are_timed(db: Database) -> None:
+    from chargegrid.store.timed_charger_store import TimedSqlChargerStore
+
+    def counts() -> tuple[float, float]:
+        write = REGISTRY.get_sample_value("chargegrid_db_write_seconds_count") or 0.0
+        durable = REGISTRY.get_sample_value("chargegrid_db_durable_seconds_count") or 0.0
+        return write, durable
+
+    before = counts()
+    store = TimedSqlChargerStore(db.engine)
+    assert await store.apply([]) == []
+    await store.durable()
+    assert counts() == (before[0] + 1, before[1] + 1)
