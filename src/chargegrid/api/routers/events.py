@@ -1,19 +1,27 @@
-"""``GET /events/stream``: the event bus as server-sent events, filtered to the caller's sites."""
+"""``GET /events``: the durable event and audit log; ``GET /events/stream``: the event
+bus live as server-sent events. Both filtered to the caller's sites."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
 
-from chargegrid.api.deps import Who, get_bus
-from chargegrid.api.routers.common import make_router
+from chargegrid.api.deps import Ctx, Who, get_bus
+from chargegrid.api.routers.common import Cursor, Limit, SiteFilter, make_router
+from chargegrid.api.schemas.common import ListOf
+from chargegrid.api.schemas.event_log import EventLogEntry
 from chargegrid.bus.memory import Event, EventBus
+from chargegrid.domain.errors import InvalidValue
 from chargegrid.services.auth import Principal
+from chargegrid.store import event_log
+from chargegrid.store.pagination import encode_cursor, id_after
 
 router = make_router("events")
 KEEPALIVE_S = 15.0
@@ -61,4 +69,46 @@ async def event_stream(
         _stream(bus, who, topic or []),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/events")
+async def list_events(
+    ctx: Ctx,
+    site_id: SiteFilter = None,
+    charger_id: Annotated[uuid.UUID | None, Query(description="Only this charger")] = None,
+    at_from: Annotated[
+        AwareDatetime | None, Query(alias="from", description="At or after (ISO 8601)")
+    ] = None,
+    at_to: Annotated[AwareDatetime | None, Query(alias="to", description="Before")] = None,
+    event_type: Annotated[
+        list[str] | None,
+        Query(
+            alias="type",
+            max_length=50,
+            description="Types or prefixes like charger.* or config.changed; all by default",
+        ),
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> ListOf[EventLogEntry]:
+    """The event and audit log, newest first: what chargers did (connected, booted,
+    disconnected, status and errors with vendor codes, security events, sessions) and
+    every configuration change with who made it (token name and role) and each field's
+    old and new value. A site-scoped token sees its sites' entries only."""
+    if at_from and at_to and at_to <= at_from:
+        raise InvalidValue.of("to", "must be after from")
+    where = event_log.scope_clause(ctx.who.site_ids) & event_log.filters(
+        site_id=site_id,
+        charger_id=charger_id,
+        at_from=at_from,
+        at_to=at_to,
+        types=event_type or (),
+    )
+    rows = await event_log.page(ctx.uow.session, where, limit + 1, id_after(cursor))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ListOf(
+        data=[EventLogEntry.model_validate(row._mapping) for row in rows],
+        next_cursor=encode_cursor(str(rows[-1].id)) if more else None,
     )

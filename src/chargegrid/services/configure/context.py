@@ -12,7 +12,9 @@ from chargegrid.bus.memory import EventBus
 from chargegrid.domain.errors import ErrorCollector, InvalidValue, NotFound
 from chargegrid.domain.limits import PHASE_FIELDS, Override, OverrideWrite, apply_override_write
 from chargegrid.events import CONFIG_CHANGED
+from chargegrid.services.audit import ChangeTracker, actor_of, audit_rows
 from chargegrid.services.auth import Principal
+from chargegrid.store.event_log import add_entries
 from chargegrid.store.models import AvailableCurrentOverride
 from chargegrid.store.types import utcnow
 from chargegrid.store.uow import UnitOfWork
@@ -34,6 +36,12 @@ class ConfigContext:
     who: Principal
     now: datetime = field(default_factory=utcnow)
     _pending: list[dict[str, Any]] = field(default_factory=list)
+    _tracker: ChangeTracker | None = None
+
+    def __post_init__(self) -> None:
+        # Watch the session from the start: the audit needs each field's value from
+        # before the use case touched it (services/audit.py).
+        self._tracker = ChangeTracker(self.uow.session)
 
     def changed(
         self,
@@ -67,6 +75,13 @@ class ConfigContext:
         return meter is not None and meter.site_id == site_id
 
     async def commit(self) -> None:
+        if self._pending:
+            # The audit entries go in the change's own transaction.
+            await self.uow.session.flush()
+            assert self._tracker is not None
+            actor = await actor_of(self.uow.session, self.who)
+            rows = audit_rows(self._pending, self._tracker.take(), actor, self.now)
+            await add_entries(self.uow.session, rows)
         await self.uow.commit()
         pending, self._pending = self._pending, []
         for payload in pending:

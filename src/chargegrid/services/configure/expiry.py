@@ -11,13 +11,16 @@ from sqlalchemy import ColumnElement, select
 
 from chargegrid.bus.memory import EventBus
 from chargegrid.events import CONFIG_CHANGED
+from chargegrid.services.audit import ChangeTracker, actor_of, audit_rows
 from chargegrid.store.db import Database
+from chargegrid.store.event_log import add_entries
 from chargegrid.store.models import AvailableCurrentOverride, Circuit, Site
 from chargegrid.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 1.0
+LAPSED_FIELDS = ["available_current"]
 
 
 async def expire_overrides(db: Database, bus: EventBus) -> int:
@@ -25,6 +28,7 @@ async def expire_overrides(db: Database, bus: EventBus) -> int:
     now = utcnow()
     lapsed: list[dict[str, str | None]] = []
     async with db.session() as session:
+        tracker = ChangeTracker(session)
         sites = await session.scalars(select(Site).where(_due(Site, now)))
         for site in sites:
             _clear(site)
@@ -35,8 +39,14 @@ async def expire_overrides(db: Database, bus: EventBus) -> int:
             lapsed.append(
                 {"kind": "circuit", "id": str(circuit.id), "site_id": str(circuit.site_id)}
             )
+        if lapsed:
+            # Audited as the server's own change, old -> new, in the same transaction.
+            await session.flush()
+            pending = [{**item, "action": "updated", "fields": LAPSED_FIELDS} for item in lapsed]
+            rows = audit_rows(pending, tracker.take(), await actor_of(session, None), now)
+            await add_entries(session, rows)
     for item in lapsed:
-        bus.publish(CONFIG_CHANGED, {**item, "action": "updated", "fields": ["available_current"]})
+        bus.publish(CONFIG_CHANGED, {**item, "action": "updated", "fields": LAPSED_FIELDS})
     return len(lapsed)
 
 
