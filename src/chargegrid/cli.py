@@ -14,6 +14,9 @@ from chargegrid import logging_setup
 from chargegrid.config import Settings
 from chargegrid.domain.errors import DomainError, InvalidValue
 from chargegrid.ocpp.gc_tuning import calm_gc
+from chargegrid.ops_cli import COMMANDS as OPS_COMMANDS
+from chargegrid.ops_cli import add_parsers as add_ops_parsers
+from chargegrid.ops_cli import run as run_ops
 from chargegrid.pki.cli import add_parser as add_ca_parser
 from chargegrid.pki.cli import run as run_ca
 from chargegrid.services.auth import Role, create_token, parse_role, revoke_token
@@ -117,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("token_id", metavar="TOKEN_ID")
     revoke.add_argument("--database-url", default=None)
     add_ca_parser(commands)
+    add_ops_parsers(commands)
     return parser
 
 
@@ -221,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_simulation(args)
         elif args.command == "ca":
             return run_ca(args, settings)
+        elif args.command in OPS_COMMANDS:
+            return run_ops(args)
         elif args.command == "db":
             asyncio.run(_db_command(settings, args.db_command))
         elif args.command == "token" and args.token_command == "list":

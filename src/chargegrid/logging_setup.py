@@ -44,7 +44,8 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
 
 # A bus event's payload (bus_log.py) is spelled out in its text line's message already;
 # JSON lines carry it whole as a field.
-_TEXT_HIDDEN: Final = frozenset({"event", "topic"})
+# uvicorn's color_message is its message again, with terminal colours.
+_TEXT_HIDDEN: Final = frozenset({"event", "topic", "color_message"})
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -67,6 +68,7 @@ class JsonFormatter(logging.Formatter):
             line["charger"] = charger
         line["msg"] = record.getMessage()
         line.update(_extras(record))
+        line.pop("color_message", None)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
@@ -91,6 +93,15 @@ class TextFormatter(logging.Formatter):
         return text
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at each line (a test's capture, a redirect
+    made after start-up), never to a stream closed since ``configure``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def parse_log_format(text: str, name: str = "log format") -> str:
     value = text.strip().lower()
     if value not in LOG_FORMATS:
@@ -112,7 +123,7 @@ def configure(log_format: str = "text", level: str = "info", stream: TextIO | No
     logging config (``log_config=None``) so its lines come here too; its access log is
     off because ``api/access_log.py`` writes one with the token's role and the route.
     """
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(ChargerFilter())
     root = logging.getLogger()
@@ -131,5 +142,5 @@ def configure(log_format: str = "text", level: str = "info", stream: TextIO | No
     logging.getLogger("websockets").setLevel(logging.WARNING)
     # Libraries whose debug lines are every statement or byte: --log-level debug is
     # for chargegrid's own decisions.
-    for name in ("aiosqlite", "httpcore", "asyncio"):
+    for name in ("aiosqlite", "httpcore", "asyncio", "httpx"):
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
