@@ -202,9 +202,9 @@ async def serve(settings: Settings) -> None:
         await upgrade(db.engine)
         runtime = Runtime(settings, db, EventBus())
         if settings.demo:
-            from chargegrid.services.configure.demo import seed_demo
+            from chargegrid.demo_token import demo_admin_token, token_file
 
-            token = await seed_demo(db)
+            token = await demo_admin_token(db, token_file(settings.database_url))
             runtime.handles["demo_admin_token"] = token
             # The fragment (#token=) stays in the browser; the dashboard signs in with it.
             print(

@@ -7,8 +7,11 @@ import asyncio
 import sys
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvloop
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from chargegrid import logging_setup
 from chargegrid.config import Settings
@@ -22,7 +25,7 @@ from chargegrid.pki.cli import run as run_ca
 from chargegrid.services.auth import Role, create_token, parse_role, revoke_token
 from chargegrid.sim.cli import add_arguments as add_simulate_arguments
 from chargegrid.sim.cli import run as run_simulation
-from chargegrid.store.db import Database
+from chargegrid.store.db import Database, is_sqlite
 from chargegrid.store.migrate import current_revision, upgrade
 from chargegrid.store.pagination import MAX_LIMIT
 from chargegrid.store.uow import UnitOfWork
@@ -124,15 +127,50 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class NoDatabase(Exception):
+    """A command that needs an existing database was pointed at none."""
+
+
+def _where(url: str) -> str:
+    """The URL as a person may read it: never its password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _require_sqlite_file(url: str) -> None:
+    if not is_sqlite(url):
+        return
+    path = make_url(url).database
+    if path and path != ":memory:" and not Path(path).is_file():
+        raise NoDatabase(
+            f"no database at {path}; run `chargegrid db upgrade --database-url {url}` "
+            "first, or name the right one with --database-url"
+        )
+
+
 async def _with_db(settings: Settings, migrate: bool = True) -> Database:
-    db = Database(settings.database_url)
+    """The database; ``migrate=False``: one that ``db upgrade`` made already. Opening a
+    SQLite URL creates its file, so a typo'd path or directory would silently get an
+    empty database with one token in it: refused before anything is opened."""
+    url = settings.database_url
+    if not migrate:
+        _require_sqlite_file(url)
+    db = Database(url)
     if migrate:
         await upgrade(db.engine)
+        return db
+    try:
+        revision = await current_revision(db.engine)
+    except BaseException:
+        await db.dispose()
+        raise
+    if revision is None:
+        await db.dispose()
+        raise NoDatabase(f"{_where(url)} has no chargegrid schema; run `chargegrid db upgrade`")
     return db
 
 
 async def _db_command(settings: Settings, command: str) -> None:
-    db = await _with_db(settings, migrate=command == "upgrade")
+    db = await _with_db(settings) if command == "upgrade" else Database(settings.database_url)
     try:
         print(await current_revision(db.engine) or "empty")
     finally:
@@ -146,7 +184,7 @@ async def _create_token(
         site_ids = [uuid.UUID(s) for s in sites] if sites else None
     except ValueError as exc:
         raise InvalidValue.of("site", "not a site id (a UUID)") from exc
-    db = await _with_db(settings)
+    db = await _with_db(settings, migrate=False)
     try:
         async with UnitOfWork(db) as uow:
             return await create_token(uow, parse_role(role), site_ids, name)
@@ -155,7 +193,7 @@ async def _create_token(
 
 
 async def _list_tokens(settings: Settings) -> list[str]:
-    db = await _with_db(settings)
+    db = await _with_db(settings, migrate=False)
     try:
         async with UnitOfWork(db) as uow:
             rows = await uow.tokens.page(uow.tokens.select(), MAX_LIMIT, None)
@@ -175,7 +213,7 @@ async def _revoke_token(settings: Settings, token_id: str) -> None:
         parsed = uuid.UUID(token_id)
     except ValueError as exc:
         raise InvalidValue.of("token_id", "not a token id (a UUID)") from exc
-    db = await _with_db(settings)
+    db = await _with_db(settings, migrate=False)
     try:
         async with UnitOfWork(db) as uow:
             await revoke_token(uow, parsed)
@@ -242,9 +280,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"New {args.role} token for {scope}; it is shown only this once:", file=sys.stderr
             )
             print(token)
-    except (DomainError, ValueError) as exc:  # NotFound, InvalidValue, a bad URL
+    except (DomainError, ValueError, NoDatabase) as exc:  # NotFound, InvalidValue, a bad URL
         print(f"chargegrid: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a port in use, a database server that is not there
+        print(f"chargegrid: {exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:  # the database refused us (credentials, no such db)
+        reason = str(exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc)
+        first = reason.strip().splitlines()[0] if reason.strip() else type(exc).__name__
+        print(f"chargegrid: database {_where(settings.database_url)}: {first}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 0

@@ -45,6 +45,8 @@ def test_token_scoped_to_an_unknown_site_fails_cleanly(
     tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
+    assert main(["db", "upgrade", "--database-url", url]) == 0  # token create needs it
+    capsys.readouterr()
     args = ["token", "create", "--role", "owner", "--site", str(uuid.uuid4())]
     assert main([*args, "--database-url", url]) == 2
     captured = capsys.readouterr()
@@ -79,6 +81,7 @@ def test_token_list_and_revoke(
     tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
+    assert main(["db", "upgrade", "--database-url", url]) == 0  # token create needs it
     assert (
         main(
             ["token", "create", "--role", "viewer", "--name", "wall display", "--database-url", url]
