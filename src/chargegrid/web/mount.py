@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from chargegrid.web.assets import STATIC_DIR, missing_vendor_files
+from chargegrid.web.ocpp_endpoint import router as ocpp_endpoint_router
 from chargegrid.web.whoami import router as whoami_router
 
 # The page talks only to its own origin; inline styles are needed by the chart library,
@@ -65,6 +66,7 @@ def mount(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
     """Add the dashboard to ``app``: ``/`` (the page), ``/static/*`` (its files) and
     ``/api/v1/auth/me`` (the caller's role, which decides the forms it shows)."""
     app.include_router(whoami_router)
+    app.include_router(ocpp_endpoint_router)  # the OCPP URL a new charger is given
 
     @app.get("/", include_in_schema=False)
     async def dashboard_page() -> Response:
