@@ -25,3 +25,12 @@ cp "$UPLOT/dist/uPlot.esm.js" "$VENDOR/uPlot.esm.js"
 cp "$UPLOT/dist/uPlot.min.css" "$VENDOR/uPlot.min.css"
 cp "$UPLOT/LICENSE" "$VENDOR/uPlot.LICENSE"
 echo "build-assets: uPlot $(node -p "require('./$UPLOT/package.json').version") -> $VENDOR" >&2
+
+# Swagger UI for /api/v1/docs (api/docs_page.py): the API's interactive docs from the
+# server itself, not a CDN (blank without internet otherwise).
+SWAGGER="$WEB/node_modules/swagger-ui-dist"
+mkdir -p "$VENDOR/swagger-ui"
+for f in swagger-ui-bundle.js swagger-ui.css favicon-32x32.png LICENSE; do
+  cp "$SWAGGER/$f" "$VENDOR/swagger-ui/$f"
+done
+echo "build-assets: swagger-ui-dist $(node -p "require('./$SWAGGER/package.json').version") -> $VENDOR/swagger-ui" >&2

@@ -22,7 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from chargegrid import metrics
-from chargegrid.api import openapi_links, problems, rate_limit
+from chargegrid.api import docs_page, openapi_links, problems, rate_limit
 from chargegrid.api.access_log import AccessLog
 from chargegrid.api.routers import all_routers, health, load
 from chargegrid.bus.memory import EventBus
@@ -164,7 +164,7 @@ def build_app(
         version="1",
         description="Charge point management with a phase-aware load manager (API.md).",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # api/docs_page.py: Swagger UI from our own files, not a CDN
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -182,6 +182,7 @@ def build_app(
     app.include_router(load.metrics_router)  # /metrics for Prometheus, outside /api/v1
     app.include_router(health.router)  # /healthz, /readyz
     openapi_links.install(app, API_PREFIX)
+    docs_page.install(app, API_PREFIX)
 
     _mount_dashboard(app)
     return app
