@@ -80,3 +80,50 @@ export function reasonWords(reason, nodeName = () => null) {
 export function sourceWords(source) {
   return { power: "from power", energy: "from energy" }[source] ?? "";
 }
+
+// Connector and wiring values of the API (OCPI ConnectorType, format, power type) in the
+// words installers use; the API value stays in the option's value.
+const ENUM_WORDS = {
+  IEC_62196_T2: "Type 2",
+  IEC_62196_T2_COMBO: "CCS (Combo 2)",
+  IEC_62196_T1: "Type 1",
+  IEC_62196_T1_COMBO: "CCS (Combo 1)",
+  IEC_62196_T3A: "Type 3A",
+  IEC_62196_T3C: "Type 3C",
+  CHADEMO: "CHAdeMO",
+  GBT_AC: "GB/T AC",
+  GBT_DC: "GB/T DC",
+  DOMESTIC_F: "Schuko (type F)",
+  TESLA_S: "Tesla",
+  NEMA_5_20: "NEMA 5-20",
+  SOCKET: "socket",
+  CABLE: "fixed cable",
+  AC_1_PHASE: "AC, 1 phase",
+  AC_2_PHASE: "AC, 2 phases",
+  AC_2_PHASE_SPLIT: "AC, split phase",
+  AC_3_PHASE: "AC, 3 phases",
+  DC: "DC",
+};
+
+export function enumWords(value) {
+  if (!value) return "—";
+  return ENUM_WORDS[value] ?? String(value).replaceAll("_", " ").toLowerCase();
+}
+
+/** "STR: L1→L2 · L2→L3 · L3→L1" — where each of a node's phases lands on its parent. */
+export function rotationWords(rotation) {
+  if (!rotation) return "straight through";
+  const grid = { R: "L1", S: "L2", T: "L3" };
+  const mapped = [...rotation].map((letter, i) => `L${i + 1}→${grid[letter] ?? letter}`);
+  const straight = rotation === "RST".slice(0, rotation.length);
+  return `${rotation}: ${mapped.join(" · ")}${straight ? " (straight)" : ""}`;
+}
+
+/** "45 min", "2 h", "1 h 30 min" from seconds. */
+export function lapseWords(seconds) {
+  const minutes = Math.round(Number(seconds) / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return rest ? `${hours} h ${rest} min` : `${hours} h`;
+}
