@@ -79,11 +79,27 @@ def test_a_created_site_links_to_its_operations_and_a_charger_there(
     assert ("get", f"{API_PREFIX}/sites/{{site_id}}/load") in by_target
 
 
-def test_a_listed_item_is_linked_for_reading_never_for_deleting(document: dict[str, Any]) -> None:
-    links = document["paths"][f"{API_PREFIX}/sites"]["get"]["responses"]["200"]["links"]
-    targets = {_operations(document)[link["operationId"]][:2] for link in links.values()}
-    assert ("get", f"{API_PREFIX}/sites/{{site_id}}") in targets
-    assert ("delete", f"{API_PREFIX}/sites/{{site_id}}") not in targets
+def _targets(document: dict[str, Any], method: str, path: str, status: str) -> set[str]:
+    """ "METHOD path" of every operation the response links to."""
+    operations = _operations(document)
+    links = document["paths"][API_PREFIX + path][method]["responses"][status]["links"]
+    return {
+        f"{operations[link['operationId']][0].upper()} {operations[link['operationId']][1]}"
+        for link in links.values()
+    }
+
+
+def test_a_response_links_to_deleting_only_what_it_created(document: dict[str, Any]) -> None:
+    listed = _targets(document, "get", "/sites", "200")
+    assert f"GET {API_PREFIX}/sites/{{site_id}}" in listed
+    assert f"DELETE {API_PREFIX}/sites/{{site_id}}" not in listed
+    circuit = _targets(document, "post", "/sites/{site_id}/circuits", "201")
+    assert f"DELETE {API_PREFIX}/circuits/{{circuit_id}}" in circuit
+    assert f"GET {API_PREFIX}/sites/{{site_id}}" in circuit  # its parent: read, not deleted
+    assert f"DELETE {API_PREFIX}/sites/{{site_id}}" not in circuit
+    session = _targets(document, "get", "/sessions/{session_id}", "200")
+    assert f"POST {API_PREFIX}/chargers/{{charger_id}}/actions/remote-stop" in session
+    assert f"DELETE {API_PREFIX}/chargers/{{charger_id}}" not in session
 
 
 def test_every_link_names_a_real_operation_its_path_parameters_and_body_fields(

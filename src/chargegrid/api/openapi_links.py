@@ -51,14 +51,15 @@ class Source:
     status: str
     params: Mapping[str, str]
     bodies: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
-    # A list's first item is whichever sorts first: a client follows it to read or change
-    # it, not to delete it (a fuzzer would delete the same item on every walk).
-    to_delete: bool = True
+    # The path parameter of what this response created: the only thing it links to
+    # deleting. Not the parents it names, nor a list's first item, which is whatever
+    # sorts first (a fuzzer would delete the same shared one on every walk).
+    creates: str | None = None
 
 
 def _listed(path: str, params: Mapping[str, str]) -> Source:
     """A list operation (``{"data": [...]}``), handing on its first item."""
-    return Source("get", path, "200", params, to_delete=False)
+    return Source("get", path, "200", params)
 
 
 # Only fields that are never null in a 2xx answer: a link must not hand "None" to a path.
@@ -75,6 +76,7 @@ SOURCES: tuple[Source, ...] = (
             ("post", "/id-tags"): {"site_id": _body("/id")},
             ("post", "/webhooks"): {"site_id": _body("/id")},
         },
+        creates="site_id",
     ),
     _listed("/sites", {"site_id": _first("id")}),
     Source(
@@ -87,6 +89,7 @@ SOURCES: tuple[Source, ...] = (
             # A circuit under the one just made, in the same site: the tree grows deeper.
             ("post", "/sites/{site_id}/circuits"): {"parent_id": _body("/id")},
         },
+        creates="circuit_id",
     ),
     _listed(
         "/sites/{site_id}/circuits",
@@ -102,6 +105,7 @@ SOURCES: tuple[Source, ...] = (
             "evse_id": _body("/evses/0/id"),
             "connector_id": _body("/evses/0/connectors/0/connector_id"),
         },
+        creates="charger_id",
     ),
     _listed("/chargers", {"charger_id": _first("id")}),
     Source(
@@ -121,6 +125,7 @@ SOURCES: tuple[Source, ...] = (
                 "evse_number": _body("/evse_number")
             },
         },
+        creates="evse_id",
     ),
     _listed(
         "/chargers/{charger_id}/evses",
@@ -141,6 +146,7 @@ SOURCES: tuple[Source, ...] = (
         "/id-tags",
         "201",
         {"tag_id": _body("/id")},
+        creates="tag_id",
     ),
     _listed("/id-tags", {"tag_id": _first("id")}),
     Source(
@@ -152,9 +158,10 @@ SOURCES: tuple[Source, ...] = (
             ("post", "/sites/{site_id}/circuits"): {"electricity_meter_id": _body("/id")},
             ("patch", "/sites/{site_id}"): {"electricity_meter_id": _body("/id")},
         },
+        creates="meter_id",
     ),
     _listed("/electricity-meters", {"meter_id": _first("id")}),
-    Source("post", "/webhooks", "201", {"webhook_id": _body("/id")}),
+    Source("post", "/webhooks", "201", {"webhook_id": _body("/id")}, creates="webhook_id"),
     _listed("/webhooks", {"webhook_id": _first("id")}),
     _listed("/sessions", {"session_id": _first("id"), "charger_id": _first("charger_id")}),
     Source(
@@ -195,7 +202,7 @@ def _link(source: Source, method: str, path: str, target: dict[str, Any]) -> dic
         return None
     if (method, path) == (source.method, source.path) and not body:
         return None  # the same request again teaches nothing
-    if method == "delete" and not source.to_delete:
+    if method == "delete" and needed != [source.creates]:
         return None
     link: dict[str, Any] = {"operationId": target["operationId"]}
     if needed:
