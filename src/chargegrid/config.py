@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -63,7 +63,7 @@ class Settings:
     log_format: str = "text"
     log_level: str = "info"
     # The load history (services/history_settings.py; CHARGEGRID_HISTORY_*).
-    history: HistorySettings = HistorySettings()
+    history: HistorySettings = field(default_factory=HistorySettings)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
