@@ -241,9 +241,9 @@ def _s(stats: dict[str, Any]) -> str:
     return f"| {stats['n']} | {stats['p50']} | {stats['p99']} | {stats['max']} |"
 
 
-def table(result: dict[str, Any], load: str) -> list[str]:
+def table(result: dict[str, Any]) -> list[str]:
     rows = [
-        f"{result['chargers']} chargers on {result['database']}; load average at start {load}.",
+        f"{result['chargers']} chargers on {result['database']}.",
         "",
         "| wave | Accepted | to Accepted p50 s | p99 s | max s | all Accepted s | "
         "handshake failures | CallErrors (InternalError) | server log lines ≥ WARNING "
@@ -272,7 +272,7 @@ def record(command: str, result: dict[str, Any], note: str, commit: str) -> None
         "",
         f"Machine: {note}; shared with other engineers' work.",
         "",
-        *table(result, note.rsplit("at start ", 1)[-1]),
+        *table(result),
         "",
         f"Server CPU {result['server_cpu_s']} s, fleet processes {result['fleet_cpu_s']} s.",
         "",
@@ -307,14 +307,17 @@ def main() -> None:
     if args.pin and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})
     note = machine()
+    # Taken now: other engineers commit to the same checkout while this runs.
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     tally = LogTally()
     logging.getLogger().addHandler(tally)
     result = uvloop.run(storm(args, tally))
+    load = os.getloadavg()
+    note += f", at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     print(json.dumps(result, indent=2), flush=True)
     if not args.no_record:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
         record(" ".join([".venv/bin/python -m bench.storm", *sys.argv[1:]]), result, note, commit)
 
 

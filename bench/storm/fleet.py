@@ -189,7 +189,8 @@ async def wave(chargers: list[Charger], go_at: float, deadline_s: float) -> dict
     for c, task in zip(chargers, runs, strict=True):
         if task not in done:
             task.cancel()
-            c.link.error = c.link.error or "still running at the deadline"
+            # Accepted and configured, perhaps, but a StatusNotification unanswered.
+            c.link.error = c.link.error or "a call of its own still unanswered"
         elif task.exception() is not None:
             c.link.error = c.link.error or repr(task.exception())[:200]
     return {"go_at": go_at, "settled_at": settled_at}
