@@ -15,7 +15,7 @@ import itertools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -57,19 +57,19 @@ class HistoryJob:
         report = JobReport()
         now = int(self.clock())
         tiers = self.settings.tiers
+        self._kinds = await self.store.all_series()
         for finer, coarser in itertools.pairwise(tiers):
             report.written[coarser.resolution_s] = await self._downsample(
                 finer.resolution_s, coarser.resolution_s, now
             )
+        ids = sorted(self._kinds)
         for tier in tiers:
             report.deleted[tier.resolution_s] = await self.store.delete_before(
-                tier.resolution_s, now - tier.keep_s
+                tier.resolution_s, now - tier.keep_s, ids
             )
         report.series_deleted = await self.store.delete_empty_series(
             datetime.fromtimestamp(now - EMPTY_SERIES_GRACE_S, UTC)
         )
-        if report.series_deleted:
-            self._kinds.clear()  # ids of deleted series are not reused, but keep it small
         return report
 
     async def _downsample(self, source: int, resolution: int, now: int) -> int:
@@ -82,12 +82,21 @@ class HistoryJob:
         start = marks.get(resolution)
         had_mark = start is not None
         if start is None:
-            first = await self.store.first_time(source)
+            first = await self.store.next_time(source, 0)
             start = end if first is None else min(end, first - first % resolution)
         written = 0
         window = RAW_WINDOW_S if source == 1 else DOWNSAMPLED_WINDOW_S
         window = max(resolution, window - window % resolution)
         while start < end or not had_mark:
+            # Skip what has no rows (the server was off): a window at a time would take
+            # a query per 5 minutes of the outage.
+            ahead = await self.store.next_time(
+                source, start - (self.settings.hold_s if source == 1 else 0)
+            )
+            if ahead is None:
+                start = max(start, end)
+            elif ahead > start:
+                start = max(start, min(end, ahead - ahead % resolution))
             stop = min(end, start + window)
             samples = await self._window(source, resolution, start, stop)
             await self.store.write_downsampled(resolution, samples, stop, had_mark)
@@ -100,11 +109,12 @@ class HistoryJob:
         if stop <= start:
             return []
         hold = self.settings.hold_s
-        rows = await self.store.read_all(source, start - hold if source == 1 else start, stop)
+        rows = await self.store.read_all(
+            source, start - hold if source == 1 else start, stop, sorted(self._kinds)
+        )
         by_series: dict[int, list[Sample]] = defaultdict(list)
         for row in rows:
             by_series[row.series_id].append(row)
-        await self._learn_kinds(by_series.keys())
         samples = []
         for series_id, series_rows in by_series.items():
             kind = self._kinds.get(series_id)
@@ -120,8 +130,3 @@ class HistoryJob:
                 Sample(series_id, b.t, b.n, encode(kind, b.packed())) for b in buckets if b.n
             ]
         return samples
-
-    async def _learn_kinds(self, series_ids: Iterable[int]) -> None:
-        missing = [s for s in series_ids if s not in self._kinds]
-        if missing:
-            self._kinds.update(await self.store.kinds_of(missing))

@@ -7,7 +7,7 @@ key; the recorder writes a second's rows in one INSERT.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -89,18 +89,6 @@ class SqlHistoryStore:
             ).first()
         return None if row is None else Series(row[0], row[1], row[2], row[3])
 
-    async def kinds_of(self, series_ids: Iterable[int]) -> dict[int, str]:
-        c = history_series.c
-        ids = list(series_ids)
-        out: dict[int, str] = {}
-        async with self.engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                rows = await conn.execute(
-                    select(c.id, c.kind).where(c.id.in_(ids[start : start + 500]))
-                )
-                out.update({series_id: kind for series_id, kind in rows})
-        return out
-
     async def insert_samples(self, resolution: int, samples: Sequence[Sample]) -> None:
         if not samples:
             return
@@ -135,22 +123,50 @@ class SqlHistoryStore:
             )
             return [Sample(series_id, t, n, bytes(v)) for t, n, v in rows]
 
-    async def read_all(self, resolution: int, start: int, end: int) -> list[Sample]:
-        """Every series' rows of one resolution in ``[start, end)``, by series then time
-        (the downsampling job reads a window at a time)."""
-        c = history_samples.c
+    async def all_series(self) -> dict[int, str]:
+        """Every series' id and kind (the job's reads go series by series, down the
+        primary key, never through the whole table)."""
+        c = history_series.c
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(c.series_id, c.t, c.n, c.v)
-                .where(c.resolution == resolution, c.t >= start, c.t < end)
-                .order_by(c.series_id, c.t)
-            )
-            return [Sample(series_id, t, n, bytes(v)) for series_id, t, n, v in rows]
+            rows = await conn.execute(select(c.id, c.kind))
+            return {series_id: kind for series_id, kind in rows}
 
-    async def first_time(self, resolution: int) -> int | None:
+    async def read_all(
+        self, resolution: int, start: int, end: int, series_ids: Sequence[int]
+    ) -> list[Sample]:
+        """Rows of one resolution in ``[start, end)`` of ``series_ids``, by series then
+        time (the downsampling job reads a window at a time)."""
         c = history_samples.c
+        out: list[Sample] = []
         async with self.engine.connect() as conn:
-            value = await conn.scalar(select(func.min(c.t)).where(c.resolution == resolution))
+            for chunk in _chunks(series_ids):
+                rows = await conn.execute(
+                    select(c.series_id, c.t, c.n, c.v)
+                    .where(
+                        c.series_id.in_(chunk),
+                        c.resolution == resolution,
+                        c.t >= start,
+                        c.t < end,
+                    )
+                    .order_by(c.series_id, c.t)
+                )
+                out += [Sample(series_id, t, n, bytes(v)) for series_id, t, n, v in rows]
+        return out
+
+    async def next_time(self, resolution: int, since: int) -> int | None:
+        """The earliest bucket of ``resolution`` at or after ``since`` in any series:
+        one primary-key seek per series."""
+        c, s = history_samples.c, history_series.c
+        first = (
+            select(c.t)
+            .where(c.series_id == s.id, c.resolution == resolution, c.t >= since)
+            .order_by(c.t)
+            .limit(1)
+            .correlate(history_series)
+            .scalar_subquery()
+        )
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(select(func.min(first)).select_from(history_series))
         return None if value is None else int(value)
 
     async def marks(self) -> dict[int, int]:
@@ -192,13 +208,18 @@ class SqlHistoryStore:
                     insert(history_marks).values(resolution=resolution, done_until=done_until)
                 )
 
-    async def delete_before(self, resolution: int, before: int) -> int:
+    async def delete_before(self, resolution: int, before: int, series_ids: Sequence[int]) -> int:
         c = history_samples.c
+        deleted = 0
         async with self.engine.begin() as conn:
-            result = await conn.execute(
-                delete(history_samples).where(c.resolution == resolution, c.t < before)
-            )
-        return int(result.rowcount or 0)
+            for chunk in _chunks(series_ids):
+                result = await conn.execute(
+                    delete(history_samples).where(
+                        c.series_id.in_(chunk), c.resolution == resolution, c.t < before
+                    )
+                )
+                deleted += int(result.rowcount or 0)
+        return deleted
 
     async def delete_empty_series(self, created_before: datetime) -> int:
         """Series with no row left, made before ``created_before`` (one the recorder has
@@ -219,3 +240,9 @@ class SqlHistoryStore:
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(c.resolution, func.count()).group_by(c.resolution))
             return {resolution: int(n) for resolution, n in rows}
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
+    """Bounded IN lists."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]

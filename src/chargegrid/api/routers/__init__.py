@@ -12,6 +12,7 @@ from chargegrid.api.routers import (
     consumption,
     events,
     evses,
+    history,
     id_tags,
     load,
     meters,
@@ -40,5 +41,6 @@ def all_routers() -> list[APIRouter]:
         meters.router,
         events.router,
         load.router,
+        history.router,
         webhooks.router,
     ]
