@@ -47,7 +47,7 @@ export class SitePage {
           "div",
           { class: "column" },
           h("section", { class: "panel", "aria-labelledby": "tree-h" }, h("h2", { id: "tree-h" }, "Fuses and load"), this.tree.el, legend()),
-          h("section", { class: "panel", "aria-labelledby": "chart-h" }, h("h2", { id: "chart-h" }, "Load, last hour"), this.chart.el),
+          h("section", { class: "panel", "aria-labelledby": "chart-h" }, h("h2", { id: "chart-h" }, "Load over time"), this.chart.el),
         ),
         h("section", { class: "panel", "aria-labelledby": "forms-h" }, h("h2", { id: "forms-h" }, "Available current"), this.formSlot),
       ),
@@ -75,8 +75,7 @@ export class SitePage {
     await this.refresh();
     await this.fetchLoad();
     if (this.stopped) return site; // Left while loading: start nothing that would outlive it.
-    this.chart.start();
-    this.chart.redraw();
+    this.chart.start().catch((err) => this.showProblem(err));
     this.buildForms();
     this.followLive();
     this.timers.push(setInterval(() => this.sessions.tick(), 1000));
