@@ -3,8 +3,9 @@ import { ApiError } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { whoAmI } from "./identity.js";
 import { signInPage, sitesPage } from "./pages.js";
+import { setupRoute } from "./setup-routes.js";
 import { SitePage } from "./site-page.js";
-import { adoptTokenFromUrl, clearToken, getToken } from "./token.js";
+import { adoptTokenFromUrl, clearToken, getToken, recoverToken } from "./token.js";
 
 const app = document.getElementById("app");
 const crumbs = document.getElementById("crumbs");
@@ -14,11 +15,11 @@ let identity = null;
 let generation = 0; // Drops the result of a route that was left before it loaded.
 let signingIn = false; // The sign-in form handles its own 401s.
 
-function signOut(message) {
+function signOut(message, everywhere = false) {
   signingIn = true;
   current?.stop();
   current = null;
-  clearToken();
+  clearToken({ everywhere }); // The button signs out every tab (token.js).
   identity = null;
   show(signInPage({ message, onSignedIn: () => route() }), []);
 }
@@ -34,7 +35,7 @@ function show(content, trail) {
     getToken()
       ? [
           identity?.role ? h("span", { class: "role" }, identity.role) : null,
-          h("button", { type: "button", class: "link", onclick: () => signOut() }, "Sign out"),
+          h("button", { type: "button", class: "link", onclick: () => signOut(undefined, true) }, "Sign out"),
         ]
       : null,
   );
@@ -48,6 +49,14 @@ async function route() {
   signingIn = false;
   try {
     identity ??= await whoAmI();
+    const setup = setupRoute(location.hash, identity);
+    if (setup) {
+      current = setup.page;
+      show(setup.page.el, setup.trail());
+      const named = await setup.page.start();
+      if (mine === generation) show(setup.page.el, setup.trail(named));
+      return;
+    }
     const match = /^#\/sites\/([^/]+)$/.exec(location.hash);
     if (match) {
       const page = new SitePage(decodeURIComponent(match[1]), identity);
@@ -57,7 +66,7 @@ async function route() {
       if (mine === generation) show(page.el, [{ href: "#/", label: "Sites" }, { label: site.name }]);
       return;
     }
-    const list = await sitesPage();
+    const list = await sitesPage(identity);
     if (mine === generation) show(list, [{ label: "Sites" }]);
   } catch (err) {
     if (mine !== generation) return;
@@ -78,6 +87,7 @@ async function route() {
 window.addEventListener("chargegrid:unauthorized", () => {
   if (!signingIn) signOut("Your token is no longer valid.");
 });
+window.addEventListener("chargegrid:signed-out", () => signOut("Signed out in another tab."));
 window.addEventListener("hashchange", () => route());
 adoptTokenFromUrl();
-route();
+recoverToken().then(() => route()); // A new tab asks an open one for the token first.

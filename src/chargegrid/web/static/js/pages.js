@@ -2,7 +2,9 @@
 import { api, ApiError, listAll } from "./api.js";
 import { h } from "./dom.js";
 import { amps, PHASES } from "./format.js";
-import { setToken } from "./token.js";
+import { rightsOf } from "./identity.js";
+import { cannotCreateWords, newSiteForm } from "./site-setup.js";
+import { isRemembered, setToken } from "./token.js";
 
 export function signInPage({ message, onSignedIn }) {
   const input = h("input", {
@@ -15,6 +17,8 @@ export function signInPage({ message, onSignedIn }) {
   });
   const error = h("p", { class: "field-error", id: "token-error", role: "alert" }, message ?? "");
   const button = h("button", { type: "submit", class: "primary" }, "Sign in");
+  // Off by default: the token then never touches the disk (token.js says why).
+  const remember = h("input", { id: "remember", name: "remember", type: "checkbox", checked: isRemembered(), "aria-describedby": "remember-help" });
   const form = h(
     "form",
     { class: "signin panel" },
@@ -23,6 +27,12 @@ export function signInPage({ message, onSignedIn }) {
     h("label", { for: "token" }, "API token"),
     input,
     error,
+    h("div", { class: "remember" }, remember, h("label", { for: "remember" }, "Remember on this device")),
+    h(
+      "p",
+      { class: "help", id: "remember-help" },
+      "Without it, new tabs are signed in while this one stays open, and closing the last tab signs you out. Tick it only on a device that is yours.",
+    ),
     button,
   );
   form.addEventListener("submit", async (event) => {
@@ -36,6 +46,7 @@ export function signInPage({ message, onSignedIn }) {
     setToken(token);
     try {
       await api("/sites?limit=1"); // Proves the token before leaving the page.
+      setToken(token, { remember: remember.checked }); // Kept on the device only once proven.
       onSignedIn();
     } catch (err) {
       error.textContent =
@@ -49,13 +60,14 @@ export function signInPage({ message, onSignedIn }) {
   return form;
 }
 
-export async function sitesPage() {
+export async function sitesPage(identity) {
   const sites = await listAll("/sites");
+  const rights = rightsOf(identity);
   const items = sites.map((site) => {
     const effective = site.effective_available_current ?? {};
     return h(
       "li",
-      { dataset: { siteId: site.id } },
+      { dataset: { siteId: site.id }, class: "site-item" },
       h(
         "a",
         { href: `#/sites/${site.id}`, class: "site-link" },
@@ -66,14 +78,42 @@ export async function sitesPage() {
           `main fuse ${amps(site.max_current)} · available ${PHASES.map((p) => amps(effective[p])).join(" / ")}`,
         ),
       ),
+      h("a", { href: `#/sites/${site.id}/setup`, class: "setup-link", "aria-label": `Set up ${site.name}` }, rights.write ? "Set up" : "Circuits and chargers"),
     );
   });
+  const tools = h(
+    "nav",
+    { class: "page-tools", "aria-label": "Operations" },
+    h("a", { href: "#/id-tags" }, "Id tags"),
+    rights.seesUnplaced ? h("a", { href: "#/pending" }, "Pending chargers") : null,
+    rights.createSite && items.length ? h("a", { href: "#/sites/new" }, "New site") : null,
+  );
   return h(
     "div",
     { class: "sites-page" },
-    h("h1", {}, "Sites"),
-    items.length
-      ? h("ul", { class: "site-list" }, items)
-      : h("p", { class: "empty" }, "No sites visible to this token."),
+    h("div", { class: "page-head" }, h("h1", {}, "Sites"), tools),
+    items.length ? h("ul", { class: "site-list" }, items) : emptyState(identity, rights),
   );
+}
+
+/** The first screen of a server without sites (or a token that sees none): what to do. */
+function emptyState(identity, rights) {
+  if (identity?.site_ids && identity.site_ids.length === 0) {
+    return h("p", { class: "empty" }, "No sites visible to this token.");
+  }
+  const intro = h(
+    "div",
+    { class: "panel empty-state" },
+    h("h2", {}, "No sites yet"),
+    h(
+      "p",
+      {},
+      "A site is one grid connection: its main fuse, the circuits below it, and the chargers on them. ",
+      "Create it, add its circuits, then add each charger and type the URL shown into it.",
+    ),
+    rights.createSite
+      ? newSiteForm({ onCreated: (site) => { location.hash = `#/sites/${site.id}/setup`; } })
+      : h("p", {}, identity?.site_ids ? "No sites visible to this token." : cannotCreateWords(identity)),
+  );
+  return intro;
 }
