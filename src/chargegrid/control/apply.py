@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from chargegrid.control.evse_index import EvseIndex
 from chargegrid.control.ports import Clock, CommandGateway, StartingGateway
 from chargegrid.control.profiles import (
     ACTION,
@@ -246,6 +247,7 @@ class ApplyEngine:
         self._observer = observer
         self._granted: dict[EvseKey, Granted] = {}
         self._failsafe: dict[EvseKey, Limit] = {}
+        self._failsafe_keys: EvseIndex[EvseKey] = EvseIndex()  # _failsafe's, by charger
         self._flags: dict[str, Flag] = {}
         self._failures: dict[str, int] = {}  # failures in a row, for the backoff
         self._offline: set[str] = set()  # not connected, or connected but not registered
@@ -255,7 +257,7 @@ class ApplyEngine:
         # Chargers whose link dropped (they may have rebooted and lost their live
         # profiles), and the EVSEs that acknowledged a live limit since.
         self._relinked: set[str] = set()
-        self._confirmed: set[EvseKey] = set()
+        self._confirmed: EvseIndex[EvseKey] = EvseIndex()
         self._failsafe_due: set[EvseKey] = set()  # acknowledged, but to be sent again
         # Cut cars that may not have slowed down yet: what they may still draw, until when.
         self._ramping: dict[EvseKey, tuple[Limit | None, float]] = {}
@@ -334,7 +336,7 @@ class ApplyEngine:
     def _went_offline(self, charger_id: str) -> None:
         self._offline.add(charger_id)
         self._relinked.add(charger_id)
-        self._confirmed = {k for k in self._confirmed if k.charger_id != charger_id}
+        self._confirmed.drop(charger_id)
 
     def charger_connected(self, charger_id: str) -> None:
         """A socket opened; nothing is sent until the charger is ready (registered on
@@ -350,7 +352,7 @@ class ApplyEngine:
         then the one it acknowledged still bounds what it may draw."""
         self._offline.discard(charger_id)
         if rebooted:
-            self._failsafe_due |= {k for k in self._failsafe if k.charger_id == charger_id}
+            self._failsafe_due |= self._failsafe_keys.of(charger_id)
         flag = self._flags.get(charger_id)
         if flag is not None:
             now = self._clock.monotonic()
@@ -717,6 +719,7 @@ class ApplyEngine:
             outcome = answer.outcome
             if outcome is Outcome.ACCEPTED:
                 self._failsafe[key] = target.limit
+                self._failsafe_keys.add(key)
                 self._failsafe_due.discard(key)
                 self._succeeded(key.charger_id)
                 return
