@@ -75,7 +75,7 @@ class VariableOut(BaseModel):
 Name = Annotated[str | None, Query(max_length=50)]
 
 
-@router.get("/chargers/{charger_id}/variables")
+@router.get("/chargers/{charger_id}/variables", summary="List a charger's device model")
 async def list_variables(
     charger_id: uuid.UUID,
     ctx: Ctx,
@@ -85,6 +85,19 @@ async def list_variables(
     limit: Limit = 500,
     cursor: Cursor = None,
 ) -> ListOf[VariableOut]:
+    """OCPP 2.0.1: the charger's device model as it last reported it, one row per
+    component, variable and attribute (value, mutability, characteristics, and whether
+    we heard it from a report, a GetVariables or a SetVariables), filtered by exact
+    `component`, `variable` and `evse_id`; up to 500 rows a page. Filled by the
+    GetBaseReport after each boot and by `actions/get-base-report`, `get-variables` and
+    `set-variables`. A 1.6 charger has none (read its keys with
+    `actions/get-configuration`).
+
+    Roles: viewer, owner, service, admin
+
+    404 for an unknown charger or one outside the token's sites. Reads only what is
+    stored: nothing is sent to the charger.
+    """
     charger = await get_charger(ctx, charger_id)
     after = id_after(cursor)
     rows = await ctx.uow.variables.page(charger.id, limit + 1, after, component, variable, evse_id)
