@@ -237,18 +237,39 @@ PATH = "/chargers/{charger_id}/actions"
 _remote_start_ids = itertools.count(int(time.time()) % 1_000_000)
 
 
-@router.post(f"{PATH}/remote-start")
+@router.post(f"{PATH}/remote-start", summary="Start charging remotely")
 async def remote_start(
     charger_id: uuid.UUID, body: RemoteStart, request: Request, ctx: Ctx
 ) -> ChargerAnswer:
+    """Asks the charger to start a session for `id_tag` (RemoteStartTransaction on 1.6,
+    RequestStartTransaction on 2.0.1), on `evse_number` or, without it, where the
+    charger chooses. `Accepted` means it will try: the session exists once the charger
+    reports it started, and the load manager then gives it current.
+
+    Roles: owner, service, admin
+
+    403 for a viewer. Answers as every action: 409 offline, 504 no answer within 30 s,
+    502 a CallError or an answer that breaks the OCPP schema.
+    """
     command = cmd.RemoteStart(body.id_tag, body.evse_number, next(_remote_start_ids))
     return await _send(request, ctx, charger_id, command)
 
 
-@router.post(f"{PATH}/remote-stop")
+@router.post(f"{PATH}/remote-stop", summary="Stop a session remotely")
 async def remote_stop(
     charger_id: uuid.UUID, body: RemoteStop, request: Request, ctx: Ctx
 ) -> ChargerAnswer:
+    """Asks the charger to stop a running session (RemoteStopTransaction on 1.6,
+    RequestStopTransaction on 2.0.1). The session ends when the charger reports it
+    stopped.
+
+    Roles: owner, service, admin
+
+    403 for a viewer. 404 when the session is not this charger's; 409 when it is not
+    running (stopped, or a refused start). Otherwise answers as every action: 409
+    offline, 504 no answer within 30 s, 502 a CallError. A session the charger does not
+    end is ended by hand with `POST /sessions/{id}/actions/end`.
+    """
     await get_charger(ctx, charger_id)
     session = await ctx.uow.sessions.get(body.session_id)
     if session is None or session.charger_id != charger_id:
@@ -266,118 +287,248 @@ async def remote_stop(
     return await _send(request, ctx, charger_id, cmd.RemoteStop(transaction))
 
 
-@router.post(f"{PATH}/reset")
+@router.post(f"{PATH}/reset", summary="Reset a charger")
 async def reset(charger_id: uuid.UUID, body: Reset, request: Request, ctx: Ctx) -> ChargerAnswer:
+    """Reboots the charger: `soft` (2.0.1 OnIdle: after its sessions) or `hard` (2.0.1
+    Immediate). 2.0.1 may reset one `evse_number`; 1.6 resets the whole charger only
+    (422). After the reboot it boots again and is sent its limits first.
+
+    Roles: owner, service, admin
+
+    403 for a viewer. Answers as every action: 409 offline, 504 no answer within 30 s,
+    502 a CallError.
+    """
     command = cmd.Reset(hard=body.type == "hard", evse_number=body.evse_number)
     return await _send(request, ctx, charger_id, command)
 
 
-@router.post(f"{PATH}/unlock")
+@router.post(f"{PATH}/unlock", summary="Unlock a connector")
 async def unlock(charger_id: uuid.UUID, body: Unlock, request: Request, ctx: Ctx) -> ChargerAnswer:
+    """Releases the cable at `evse_number` (2.0.1: and `connector_id`, default 1), e.g. a
+    cable stuck after a session (UnlockConnector).
+
+    Roles: owner, service, admin
+
+    403 for a viewer. Answers as every action: 409 offline, 504 no answer within 30 s,
+    502 a CallError.
+    """
     command = cmd.Unlock(body.evse_number, body.connector_id)
     return await _send(request, ctx, charger_id, command)
 
 
-@router.post(f"{PATH}/change-availability")
+@router.post(f"{PATH}/change-availability", summary="Change availability")
 async def change_availability(
     charger_id: uuid.UUID, body: ChangeAvailability, request: Request, ctx: Ctx
 ) -> ChargerAnswer:
+    """Sets the charger (`evse_number` 0) or one EVSE `operative` or `inoperative`
+    (ChangeAvailability); the charger may answer `Scheduled` while it is charging.
+    Nothing is stored: the EVSE's `enabled` (`PATCH /evses/{id}`, which also stops the
+    load manager giving it current) stays as it was.
+
+    Roles: owner, service, admin
+
+    403 for a viewer. Answers as every action: 409 offline, 504 no answer within 30 s,
+    502 a CallError.
+    """
     command = cmd.ChangeAvailability(body.evse_number, body.type == "operative", body.connector_id)
     return await _send(request, ctx, charger_id, command)
 
 
-@router.post(f"{PATH}/trigger-message")
+@router.post(f"{PATH}/trigger-message", summary="Ask a charger to send a message")
 async def trigger_message(
     charger_id: uuid.UUID, body: TriggerMessage, request: Request, ctx: Ctx
 ) -> ChargerAnswer:
+    """Asks the charger to send `message` now (StatusNotification, MeterValues,
+    Heartbeat, BootNotification ...; the 2.0.1-only ones are refused on 1.6), for one
+    `evse_number` or all. The answer says whether it will; the message itself arrives
+    on its own and is handled like any other.
+
+    Roles: owner, service, admin
+
+    403 for a viewer. 422 for a message the charger's version does not have. Answers as
+    every action: 409 offline, 504 no answer within 30 s, 502 a CallError.
+    """
     command = cmd.TriggerMessage(body.message, body.evse_number)
     return await _send(request, ctx, charger_id, command)
 
 
-@router.post(f"{PATH}/get-configuration")
+@router.post(f"{PATH}/get-configuration", summary="Read a charger's configuration")
 async def get_configuration(
     charger_id: uuid.UUID, body: GetConfiguration, request: Request, ctx: Ctx
 ) -> ChargerAnswer:
+    """OCPP 1.6: the charger's configuration keys (`keys`, or all of them), answered as
+    `configuration_key` and `unknown_key`. A 2.0.1 charger gets a 422 pointing to
+    `get-variables`. Nothing is stored.
+
+    Roles: owner, service, admin
+
+    403 for a viewer. Answers as every action: 409 offline, 504 no answer within 30 s,
+    502 a CallError.
+    """
     command = cmd.GetConfiguration(tuple(body.keys or ()))
     return await _send(request, ctx, charger_id, command)
 
 
-@router.post(f"{PATH}/change-configuration")
+@router.post(f"{PATH}/change-configuration", summary="Change a configuration key")
 async def change_configuration(
     charger_id: uuid.UUID, body: ChangeConfiguration, request: Request, ctx: Ctx
 ) -> ChargerAnswer:
+    """OCPP 1.6: sets one configuration `key` to `value` (ChangeConfiguration); the
+    answer's `status` is `Accepted`, `RebootRequired`, `Rejected` or `NotSupported`. A
+    2.0.1 charger gets a 422 pointing to `set-variables`. Keys the server manages itself
+    (MeterValueSampleInterval, from the charger's `meter_value_interval`) are set back
+    after the charger's next reboot.
+
+    Roles: service, admin
+
+    403 for owner and viewer. Answers as every action: 409 offline, 504 no answer within
+    30 s, 502 a CallError.
+    """
     command = cmd.ChangeConfiguration(body.key, body.value)
     return await _send(request, ctx, charger_id, command, technical="charger configuration")
 
 
-@router.post(f"{PATH}/get-variables")
+@router.post(f"{PATH}/get-variables", summary="Read device-model variables")
 async def get_variables(
     charger_id: uuid.UUID, body: GetVariables, request: Request, ctx: Ctx
 ) -> ChargerAnswer:
-    """2.0.1: read device-model attributes; the answers are stored (GET .../variables)."""
+    """OCPP 2.0.1: reads up to 100 device-model attributes (GetVariables); the answers,
+    refusals included, are stored and shown by `GET /chargers/{id}/variables`. A 1.6
+    charger gets a 422 pointing to `get-configuration`.
+
+    Roles: owner, service, admin
+
+    403 for a viewer. Answers as every action: 409 offline, 504 no answer within 30 s,
+    502 a CallError.
+    """
     command = cmd.GetVariables(tuple(v.name() for v in body.variables))
     return await _send(request, ctx, charger_id, command)
 
 
-@router.post(f"{PATH}/set-variables")
+@router.post(f"{PATH}/set-variables", summary="Set device-model variables")
 async def set_variables(
     charger_id: uuid.UUID, body: SetVariables, request: Request, ctx: Ctx
 ) -> ChargerAnswer:
-    """2.0.1: set device-model attributes; what the station took is stored."""
+    """OCPP 2.0.1: sets up to 100 device-model attributes (SetVariables); each result
+    (`Accepted`, `Rejected`, `RebootRequired` ...) is in the answer, and what the
+    station took is stored (`GET /chargers/{id}/variables`). A 1.6 charger gets a 422
+    pointing to `change-configuration`.
+
+    Roles: service, admin
+
+    403 for owner and viewer. Answers as every action: 409 offline, 504 no answer within 30 s,
+    502 a CallError.
+    """
     command = cmd.SetVariables(tuple((v.name(), v.value) for v in body.variables))
     return await _send(request, ctx, charger_id, command, technical="charger configuration")
 
 
-@router.post(f"{PATH}/get-base-report")
+@router.post(f"{PATH}/get-base-report", summary="Ask for a device-model report")
 async def get_base_report(
     charger_id: uuid.UUID, body: GetBaseReport, request: Request, ctx: Ctx
 ) -> ChargerAnswer:
-    """2.0.1: the station reports its device model (NotifyReport), stored as it comes."""
+    """OCPP 2.0.1: asks the station for its device model (`FullInventory` by default,
+    or `ConfigurationInventory`, `SummaryInventory`). The answer only says whether it
+    will; the report follows in NotifyReport messages, stored as they come
+    (`GET /chargers/{id}/variables`). A 1.6 charger gets a 422.
+
+    Roles: owner, service, admin
+
+    403 for a viewer. Answers as every action: 409 offline, 504 no answer within 30 s,
+    502 a CallError.
+    """
     command = cmd.GetBaseReport(body.report_base, next(_remote_start_ids))
     return await _send(request, ctx, charger_id, command)
 
 
-@router.post(f"{PATH}/set-charging-profile")
+@router.post(f"{PATH}/set-charging-profile", summary="Send a charging profile")
 async def set_charging_profile(
     charger_id: uuid.UUID, body: SetChargingProfile, request: Request, ctx: Ctx
 ) -> ChargerAnswer:
+    """Installs a charging profile on `evse_number` (0: the whole charger) in the
+    charger's version (purposes are mapped: ChargePointMaxProfile on 1.6 is
+    ChargingStationMaxProfile on 2.0.1), with its periods in A or W. The load manager
+    does not track it and keeps sending its own profiles (stack levels 0 and 1); which
+    one applies is the charger's stacking rule, so a profile here can hold a charger
+    below what the load manager gives it.
+
+    Roles: owner, service, admin
+
+    403 for a viewer. 422 names each bad field. Answers as every action: 409 offline,
+    504 no answer within 30 s, 502 a CallError.
+    """
     command = cmd.SetChargingProfile(body.evse_number, body.profile())
     return await _send(request, ctx, charger_id, command)
 
 
-@router.post(f"{PATH}/clear-charging-profile")
+@router.post(f"{PATH}/clear-charging-profile", summary="Clear charging profiles")
 async def clear_charging_profile(
     charger_id: uuid.UUID, body: ClearChargingProfile, request: Request, ctx: Ctx
 ) -> ChargerAnswer:
+    """Removes the charger's profiles matching all the criteria given (`charging_profile_id`,
+    `evse_number`, `purpose`, `stack_level`); with none, every profile. Clearing the
+    load manager's profiles leaves the charger without its limits until the load
+    manager sends them again.
+
+    Roles: owner, service, admin
+
+    403 for a viewer. Answers as every action: 409 offline, 504 no answer within 30 s,
+    502 a CallError.
+    """
     command = cmd.ClearChargingProfile(
         body.charging_profile_id, body.evse_number, body.purpose, body.stack_level
     )
     return await _send(request, ctx, charger_id, command)
 
 
-@router.post(f"{PATH}/data-transfer")
+@router.post(f"{PATH}/data-transfer", summary="Send a vendor DataTransfer")
 async def data_transfer(
     charger_id: uuid.UUID, body: DataTransfer, request: Request, ctx: Ctx
 ) -> ChargerAnswer:
+    """A vendor-specific DataTransfer (`vendor_id`, `message_id`, `data` as text); the
+    charger's answer (`status`, `data`) comes back as it sent it.
+
+    Roles: owner, service, admin
+
+    403 for a viewer. Answers as every action: 409 offline, 504 no answer within 30 s,
+    502 a CallError.
+    """
     command = cmd.DataTransfer(body.vendor_id, body.message_id, body.data)
     return await _send(request, ctx, charger_id, command)
 
 
-@router.post(f"{PATH}/ocpp-call")
+@router.post(f"{PATH}/ocpp-call", summary="Send any OCPP call")
 async def ocpp_call(
     charger_id: uuid.UUID, body: OcppCall, request: Request, ctx: Ctx
 ) -> ChargerAnswer:
-    """Any other CALL of the charger's version (GetTransactionStatus, GetCompositeSchedule,
-    GetChargingProfiles, SendLocalList, UpdateFirmware, GetLog, SetNetworkProfile,
-    SetVariableMonitoring, ...), checked against its schema; technicians and up."""
+    """Any other CALL of the charger's version (GetTransactionStatus,
+    GetCompositeSchedule, GetChargingProfiles, UpdateFirmware, SetNetworkProfile,
+    SetVariableMonitoring ...), in the charger's own OCPP words: `action` and `payload`,
+    checked against that version's schema before anything is sent. The answer is the
+    charger's, in snake_case.
+
+    Roles: service, admin
+
+    403 for owner and viewer. 422 when `action` is not a call a CSMS may send in the
+    charger's version, when `ocpp_version` names the other version, or when the payload
+    breaks the schema. Answers as every action: 409 offline, 504 no answer within 30 s,
+    502 a CallError.
+    """
     command = cmd.Native(body.action, body.payload, body.ocpp_version)
     return await _send(request, ctx, charger_id, command, technical="raw OCPP calls")
 
 
-@router.post(f"{PATH}/send-local-list")
+@router.post(f"{PATH}/send-local-list", summary="Send the local authorization list")
 async def send_local_list(charger_id: uuid.UUID, request: Request, ctx: Ctx) -> ChargerAnswer:
-    """Replace the charger's local authorization list with our id tags valid at its site
-    (updateType Full; the version is the current time in seconds, so it only grows)."""
+    """Replaces the charger's local authorization list (updateType Full) with the id
+    tags of its site and the global ones, each with its status and expiry; the list
+    version is the current time in seconds, so it only grows. No body.
+
+    Roles: service, admin
+
+    403 for owner and viewer. Answers as every action: 409 offline, 504 no answer within 30 s,
+    502 a CallError.
+    """
     charger = await get_charger(ctx, charger_id)
     tags = await ctx.uow.id_tags.valid_at(charger.site_id)
     entries = tuple(cmd.AuthEntry(t.id_tag, t.status, t.expires_at, t.parent_id_tag) for t in tags)
@@ -385,8 +536,16 @@ async def send_local_list(charger_id: uuid.UUID, request: Request, ctx: Ctx) -> 
     return await _send(request, ctx, charger_id, command, technical="local authorization list")
 
 
-@router.post(f"{PATH}/get-local-list-version")
+@router.post(f"{PATH}/get-local-list-version", summary="Read the local list version")
 async def get_local_list_version(
     charger_id: uuid.UUID, request: Request, ctx: Ctx
 ) -> ChargerAnswer:
+    """The version of the local authorization list the charger holds: `list_version`
+    on 1.6 (-1: local lists not enabled, 0: none), `version_number` on 2.0.1.
+
+    Roles: owner, service, admin
+
+    403 for a viewer. Answers as every action: 409 offline, 504 no answer within 30 s,
+    502 a CallError.
+    """
     return await _send(request, ctx, charger_id, cmd.GetLocalListVersion())
