@@ -20,6 +20,7 @@ from chargegrid.ocpp.errors import ErrorCode, OcppCallError
 from chargegrid.ocpp.times import parse_timestamp
 from chargegrid.services.certificates import ChargerCertificates
 from chargegrid.services.charger_ports import (
+    Booted,
     BootWrite,
     ChargerGone,
     ChargerRecord,
@@ -210,10 +211,13 @@ class ChargerMessages:
         """Store the boot data; the answer's registration status is the current record's
         (an operator may have accepted a Pending charger since it connected)."""
         now = self.clock()
-        closed = await self._submit(
+        booted = await self._submit(
             BootWrite(charger.id, now, vendor, model, serial_number, firmware_version, reason)
         )
-        self._closed(closed or (), charger.ocpp_id)
+        if isinstance(booted, Booted):
+            self._closed(booted.closed, charger.ocpp_id)
+            if booted.record is not None:
+                return booted.record, now
         return (await self.store.charger(charger.ocpp_id)) or charger, now
 
     async def heartbeat(self, charger: ChargerRecord) -> datetime:

@@ -172,6 +172,16 @@ class Closed:
 
 
 @dataclass(frozen=True, slots=True)
+class Booted:
+    """A stored BootNotification: the sessions it closed, and the charger's record as it
+    is now (an operator may have accepted a Pending charger since it connected), read
+    in the same write so that a boot costs no second lookup."""
+
+    closed: tuple[Closed, ...]
+    record: ChargerRecord | None
+
+
+@dataclass(frozen=True, slots=True)
 class Started:
     session_id: uuid.UUID
     transaction_id: int

@@ -40,6 +40,7 @@ from chargegrid.services.charger_ports import (
     SERVER_STOP_REASONS,
     SUPERSEDED,
     TIMED_OUT,
+    Booted,
     BootWrite,
     ChargerGone,
     ChargerRecord,
@@ -98,6 +99,17 @@ log = logging.getLogger(__name__)
 
 
 chargers = table_of(Charger)
+# What a ChargerRecord holds, in its field order.
+RECORD_COLUMNS = (
+    chargers.c.id,
+    chargers.c.ocpp_id,
+    chargers.c.registration_status,
+    chargers.c.password_hash,
+    chargers.c.meter_value_interval,
+    chargers.c.config_sync,
+    chargers.c.ocpp_version_pin,
+    chargers.c.security_profile,
+)
 evses = table_of(Evse)
 connectors = table_of(Connector)
 sessions = table_of(ChargingSession)
@@ -297,16 +309,7 @@ class SqlChargerStore:
         return self._bound
 
     async def charger(self, ocpp_id: str) -> ChargerRecord | None:
-        query = select(
-            chargers.c.id,
-            chargers.c.ocpp_id,
-            chargers.c.registration_status,
-            chargers.c.password_hash,
-            chargers.c.meter_value_interval,
-            chargers.c.config_sync,
-            chargers.c.ocpp_version_pin,
-            chargers.c.security_profile,
-        ).where(chargers.c.ocpp_id == ocpp_id)
+        query = select(*RECORD_COLUMNS).where(chargers.c.ocpp_id == ocpp_id)
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
         return ChargerRecord(*row) if row is not None else None
@@ -714,7 +717,7 @@ class SqlChargerStore:
             "wiring_source": WiringSource.CHARGER.value,
         }
 
-    def _boot(self, conn: Connection, w: BootWrite) -> tuple[Closed, ...]:
+    def _boot(self, conn: Connection, w: BootWrite) -> Booted:
         """A charger that boots has restarted: its open transactions must show they
         survived (``rebooted_at`` until they do); a refused start cannot survive it."""
         conn.execute(
@@ -734,20 +737,22 @@ class SqlChargerStore:
             )
         ).all()
         closed = self._close(conn, refused, w.charger_id, NOT_RESUMED, w.at)
-        conn.execute(
-            update(chargers).where(chargers.c.id == w.charger_id),
-            {
-                "vendor": w.vendor,
-                "model": w.model,
-                "serial_number": w.serial_number,
-                "firmware_version": w.firmware_version,
-                "last_boot_reason": w.reason,
-                "online": True,
-                "last_seen_at": w.at,
-                "updated_at": w.at,
-            },
-        )
-        return tuple(closed)
+        row = conn.execute(
+            update(chargers)
+            .where(chargers.c.id == w.charger_id)
+            .values(
+                vendor=w.vendor,
+                model=w.model,
+                serial_number=w.serial_number,
+                firmware_version=w.firmware_version,
+                last_boot_reason=w.reason,
+                online=True,
+                last_seen_at=w.at,
+                updated_at=w.at,
+            )
+            .returning(*RECORD_COLUMNS)
+        ).first()
+        return Booted(tuple(closed), ChargerRecord(*row) if row is not None else None)
 
     def _sweep(self, conn: Connection, w: SweepWrite) -> tuple[Closed, ...]:
         """Close refused starts past their timeout and transactions not resumed in time

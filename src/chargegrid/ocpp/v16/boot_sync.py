@@ -51,7 +51,9 @@ async def sync_after_boot(
     connection: OcppConnection, charger: ChargerRecord, messages: ChargerMessages
 ) -> str:
     """Run the exchange; returns the resulting ``config_sync`` value."""
-    current = await messages.store.charger(charger.ocpp_id) or charger
+    # ``charger`` is as the boot (or the handshake, on a reconnect) read it a moment
+    # ago; a setting changed since is pushed by the OCPP component's config follower.
+    current = charger
     config: dict[str, str | None] = {}
     try:
         answer = await connection.call("GetConfiguration", {}, SYNC_TIMEOUT)

@@ -73,7 +73,9 @@ async def sync_after_boot(
     report: bool = True,
 ) -> str:
     """Run the exchange; returns the resulting ``config_sync`` value."""
-    current = await messages.store.charger(charger.ocpp_id) or charger
+    # ``charger`` is as the boot (or the handshake, on a reconnect) read it a moment
+    # ago; a setting changed since is pushed by the OCPP component's config follower.
+    current = charger
     values: dict[VariableRef, str | None] = {}
     learnt: list[Variable] = []
     set_results: list[Variable] = []
