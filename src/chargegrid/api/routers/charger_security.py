@@ -120,14 +120,21 @@ def _online(request: Request, ocpp_version: str | None, ocpp_id: str, online: bo
     return ocpp_version
 
 
-@router.post(f"{PATH}/rotate-password")
+@router.post(f"{PATH}/rotate-password", summary="Rotate a charger's password")
 async def rotate_password(
     charger_id: uuid.UUID, request: Request, response: Response, ctx: Ctx
 ) -> PasswordRotated:
     """A new random password for the charger's HTTP Basic auth (profiles 1 and 2),
     told to it (1.6 AuthorizationKey, 2.0.1 SecurityCtrlr.BasicAuthPassword); stored
-    hashed once it accepts, the old one valid until it connects with the new one.
-    Technicians and up. 409 when it refuses (nothing changed)."""
+    hashed once it accepts, the old one valid until it connects with the new one. The
+    answer shows the new password this once (`Cache-Control: no-store`). No body.
+
+    Roles: service, admin
+
+    403 for owner and viewer. 409 when the charger is offline or refuses (nothing
+    changed), 504 when it does not answer within 30 s, 502 on a CallError. Recorded in
+    the charger's security event log.
+    """
     charger = await get_charger(ctx, charger_id)
     ctx.who.require_write()
     ctx.who.require_technical("charger passwords")
@@ -144,14 +151,23 @@ async def rotate_password(
     return PasswordRotated(status=rotated.status, password=rotated.password)
 
 
-@router.post(f"{PATH}/set-security-profile")
+@router.post(f"{PATH}/set-security-profile", summary="Raise a charger's security profile")
 async def set_security_profile(
     charger_id: uuid.UUID, body: SecurityProfileChange, request: Request, ctx: Ctx
 ) -> ProfileChanged:
-    """Raise the charger's security profile the OCPP way (1.6 ChangeConfiguration
+    """Raises the charger's security profile the OCPP way (1.6 ChangeConfiguration
     SecurityProfile; 2.0.1 SetNetworkProfile, NetworkConfigurationPriority, Reset
-    OnIdle); stored once it accepted. Lowering it is a 422 (OCPP forbids it); profile 2
-    needs a password set. Technicians and up."""
+    OnIdle); stored once it accepted. The answer lists each call sent and its answer
+    (`steps`). The charger reconnects over wss with the new profile.
+
+    Roles: service, admin
+
+    403 for owner and viewer. 422 for lowering it (OCPP forbids it remotely) or
+    profile 2 without a password (`rotate-password` first). 409 when this server
+    serves no wss, when a 2.0.1 station has no `--ocpp-public-url` (wss) to be sent to,
+    when the charger is offline or refuses (profile unchanged); 504 when it does not
+    answer within 30 s, 502 on a CallError.
+    """
     charger = await get_charger(ctx, charger_id)
     ctx.who.require_write()
     ctx.who.require_technical("security profiles")
@@ -181,11 +197,20 @@ async def set_security_profile(
     )
 
 
-@router.post(f"{PATH}/get-log")
+@router.post(f"{PATH}/get-log", summary="Ask a charger to upload its log")
 async def get_log(charger_id: uuid.UUID, body: GetLog, request: Request, ctx: Ctx) -> LogRequested:
-    """Ask the charger to upload its security or diagnostics log to ``remote_location``
-    (GetLog, 1.6 security extension and 2.0.1); its LogStatusNotifications, carrying
-    ``request_id``, are stored as notices (``charger.notice``). Technicians and up."""
+    """Asks the charger to upload its security or diagnostics log (`log_type`) to
+    `remote_location`, optionally between two times (GetLog, 1.6 security extension and
+    2.0.1). The answer is its `status`, the `filename` it will upload and our
+    `request_id`; its LogStatusNotifications, carrying `request_id`, are stored as
+    notices (`charger.notice` in `GET /events`).
+
+    Roles: service, admin
+
+    403 for owner and viewer. 409 when the charger is offline, 504 when it does not
+    answer within 30 s, 502 on a CallError (e.g. a 1.6 charger without the security
+    extension).
+    """
     charger = await get_charger(ctx, charger_id)
     ctx.who.require_write()
     ctx.who.require_technical("charger logs")
@@ -214,7 +239,7 @@ async def get_log(charger_id: uuid.UUID, body: GetLog, request: Request, ctx: Ct
     )
 
 
-@router.get("/chargers/{charger_id}/security-events")
+@router.get("/chargers/{charger_id}/security-events", summary="List a charger's security events")
 async def list_security_events(
     charger_id: uuid.UUID,
     request: Request,
@@ -222,8 +247,16 @@ async def list_security_events(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> ListOf[SecurityEventOut]:
-    """The charger's security event log, oldest first (``source`` charger: its
-    SecurityEventNotifications; csms: what the server saw or did)."""
+    """The charger's security event log, oldest first, a page at a time: `source`
+    `charger` for its SecurityEventNotifications, `csms` for what the server saw or did
+    (refused handshakes, password rotations, profile changes), each with `type`,
+    `tech_info`, `severity` and times. The same entries appear in `GET /events` as
+    `charger.security_event`.
+
+    Roles: viewer, owner, service, admin
+
+    404 for an unknown charger or one outside the token's sites.
+    """
     charger = await get_charger(ctx, charger_id)
     store, _ = _security(request)
     rows = await store.page(charger.id, limit + 1, id_after(cursor))
