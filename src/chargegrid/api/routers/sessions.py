@@ -142,6 +142,7 @@ CSV_QUERY = Annotated[
     "/sessions",
     response_model=ListOf[SessionOut],
     responses={200: {"content": {CSV_MEDIA_TYPE: {}}, "description": "A page, or all as CSV"}},
+    summary="List sessions (JSON pages or CSV)",
 )
 async def list_sessions(
     ctx: Ctx,
@@ -151,8 +152,19 @@ async def list_sessions(
     cursor: Cursor = None,
     output: CSV_QUERY = None,
 ) -> Any:
-    """Newest first, a page at a time. As CSV (``?format=csv`` or ``Accept: text/csv``)
-    every matching session, streamed, with ``limit`` and ``cursor`` ignored."""
+    """Charging sessions, newest first, a page at a time, filtered by `site_id`,
+    `charger_id`, `from`/`to` (on `started_at`, times with an offset), `id_tag`,
+    `status` (`active`, `completed`, `refused`) or `active`. Each has its energy,
+    times, id tag, start authorization, stop reason, and who ended it by hand. As CSV
+    (`?format=csv` or `Accept: text/csv`): every matching session, streamed a page at a
+    time, with `limit` and `cursor` ignored (columns in docs/api.md; cells a
+    spreadsheet would run as formulas are defused).
+
+    Roles: viewer, owner, service, admin (a site-scoped token sees its sites' sessions)
+
+    422 names each bad parameter (a time without an offset, `to` not after `from`, an
+    unknown `status`).
+    """
     if output == "csv" or (output is None and wants_csv(request.headers.get("accept"))):
         db: Database = request.app.state.db
         return StreamingResponse(
@@ -165,14 +177,29 @@ async def list_sessions(
     return ListOf(data=await _outs(ctx, request, page.items), next_cursor=page.next_cursor)
 
 
-@router.get("/sessions/summary")
+@router.get("/sessions/summary", summary="Session totals")
 async def sessions_summary(ctx: Ctx, filters: Filters) -> SessionSummary:
-    """Totals over every session the same filters as ``GET /sessions`` select."""
+    """Totals over every session the same filters as `GET /sessions` select (not one
+    page): `count`, `by_status`, `energy_wh`/`energy_kwh`, `duration_s`, first and last
+    start.
+
+    Roles: viewer, owner, service, admin (a site-scoped token: its sites' sessions)
+
+    422 names each bad parameter, as for the list.
+    """
     return await summarise(ctx.uow, ctx.who, filters)
 
 
-@router.get("/sessions/{session_id}")
+@router.get("/sessions/{session_id}", summary="Get a session")
 async def get_session(session_id: uuid.UUID, ctx: Ctx, request: Request) -> SessionDetail:
+    """One session with its first 1,000 meter samples (`meter_values`; all of them,
+    paged, at `GET /sessions/{id}/meter-values`), energy, times, id tag, and whether it is
+    `suspect` (open on a charger offline for long).
+
+    Roles: viewer, owner, service, admin
+
+    404 for an unknown session or one on a charger outside the token's sites.
+    """
     session = await session_in_scope(ctx, session_id)
     values = await ctx.uow.meter_values.for_session(session.id, DETAIL_SAMPLES)
     (out,) = await _outs(ctx, request, [session])
@@ -184,21 +211,37 @@ async def get_session(session_id: uuid.UUID, ctx: Ctx, request: Request) -> Sess
     )
 
 
-@router.post("/sessions/{session_id}/actions/end")
+@router.post("/sessions/{session_id}/actions/end", summary="End a session by hand")
 async def end(session_id: uuid.UUID, body: EndSession, ctx: Ctx, request: Request) -> SessionOut:
-    """End an open session by hand (owner, service, admin): e.g. its charger went
-    offline for good. Nothing is sent to the charger; a later StopTransaction still
-    completes the session with its real meter reading. Audited: ``ended_by`` and
-    ``end_reason`` on the session, the log, and ``session.stopped``."""
+    """Ends an open session by hand, with a `reason`: e.g. its charger went offline for
+    good and the session holds current it does not draw. Nothing is sent to the
+    charger; a later StopTransaction still completes the session with its real meter
+    reading. The load manager frees its current.
+
+    Roles: owner, service, admin
+
+    403 for a viewer. 404 for an unknown session or one outside the token's sites. 409
+    when it has ended already. 422 without a `reason` or with one too long. Audited:
+    `ended_by` and `end_reason` on the session, the event log, and `session.stopped` on
+    the bus (webhooks, event stream).
+    """
     session = await end_session(ctx, session_id, body.reason)
     (out,) = await _outs(ctx, request, [session])
     return out
 
 
-@router.get("/sessions/{session_id}/meter-values")
+@router.get("/sessions/{session_id}/meter-values", summary="List a session's meter values")
 async def list_meter_values(
     session_id: uuid.UUID, ctx: Ctx, limit: Limit = 500, cursor: Cursor = None
 ) -> ListOf[MeterValueOut]:
+    """Every meter sample the charger sent for the session in the order received, up to
+    500 a page: one row per value (`measurand`, `phase`, `unit`, `value`, `context`,
+    `location`, `timestamp`), as the charger reported it.
+
+    Roles: viewer, owner, service, admin
+
+    404 for an unknown session or one outside the token's sites.
+    """
     session = await session_in_scope(ctx, session_id)
     after = id_after(cursor)
     values = await ctx.uow.meter_values.for_session(session.id, limit + 1, after)
