@@ -31,7 +31,7 @@ router = make_router("consumption")
 DEFAULT_SPAN = {"day": timedelta(days=31), "month": timedelta(days=366)}
 
 
-@router.get("/sites/{site_id}/consumption")
+@router.get("/sites/{site_id}/consumption", summary="A site's energy per day or month")
 async def site_consumption(
     site_id: uuid.UUID,
     ctx: Ctx,
@@ -46,8 +46,17 @@ async def site_consumption(
     """Energy, sessions and plugged-in time per day or month in the site's time zone.
     Each session's energy is spread evenly over its plugged-in time, so one that runs
     past midnight counts in both days in proportion (energy from the session, or from
-    its register samples while the session has none). A circuit's rows include its
-    sub-circuits' chargers."""
+    its register samples while the session has none); only accepted sessions count.
+    `by` gives one row per period for the site, or per circuit (a circuit's rows
+    include its sub-circuits' chargers), charger or id tag; `totals` covers the window.
+    Defaults: `to` now, `from` 31 days (day) or 366 days (month) before; at most 1,000
+    periods. Fields and the AMPECO mapping: docs/api.md.
+
+    Roles: viewer, owner, service, admin
+
+    404 for an unknown site or one outside the token's sites. 422 names the bad
+    parameter: a time without an offset, `to` not after `from`, too many periods.
+    """
     site = await get_site(ctx, site_id)
     end = window_to or utcnow()
     start = window_from or end - DEFAULT_SPAN[group]

@@ -57,6 +57,7 @@ async def _stream(bus: EventBus, who: Principal, topics: list[str]) -> AsyncIter
     "/events/stream",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}},
+    summary="Live events (server-sent events)",
 )
 async def event_stream(
     who: Who,
@@ -65,6 +66,18 @@ async def event_stream(
         list[str] | None, Query(description="Topics or prefixes like session.*; all by default")
     ] = None,
 ) -> StreamingResponse:
+    """The event bus live, as server-sent events: each frame's `event` is the topic
+    (`charger.connected`, `session.updated`, `config.changed`, `site.load_changed` ...)
+    and `data` the JSON payload with `topic` and `at`. Filter with `topic` (repeatable,
+    prefixes like `session.*`). A comment line every 15 s keeps idle proxies from
+    closing it. Nothing is replayed: what happened before the request is in
+    `GET /events`.
+
+    Roles: viewer, owner, service, admin (a site-scoped token gets only events naming
+    one of its sites)
+
+    The stream costs the rate limit only the request that opens it.
+    """
     return StreamingResponse(
         _stream(bus, who, topic or []),
         media_type="text/event-stream",
@@ -72,7 +85,7 @@ async def event_stream(
     )
 
 
-@router.get("/events")
+@router.get("/events", summary="The event and audit log")
 async def list_events(
     ctx: Ctx,
     site_id: SiteFilter = None,
@@ -95,7 +108,15 @@ async def list_events(
     """The event and audit log, newest first: what chargers did (connected, booted,
     disconnected, status and errors with vendor codes, security events, sessions) and
     every configuration change with who made it (token name and role) and each field's
-    old and new value. A site-scoped token sees its sites' entries only."""
+    old and new value. Filter by `site_id`, `charger_id`, `from`/`to` (on `at`) and
+    `type` (repeatable, prefixes like `charger.*`); a page at a time. Entry fields and
+    what each type holds: docs/api.md.
+
+    Roles: viewer, owner, service, admin (a site-scoped token sees its sites' entries
+    only)
+
+    422 names the bad parameter: a time without an offset, `to` not after `from`.
+    """
     if at_from and at_to and at_to <= at_from:
         raise InvalidValue.of("to", "must be after from")
     where = event_log.scope_clause(ctx.who.site_ids) & event_log.filters(
