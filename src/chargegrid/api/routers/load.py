@@ -36,15 +36,24 @@ async def _view(request: Request, db: Database, site_id: uuid.UUID) -> dict[str,
     return view
 
 
-@router.get("/sites/{site_id}/load")
+@router.get("/sites/{site_id}/load", summary="A site's live load")
 async def site_load(
     site_id: uuid.UUID,
     request: Request,
     who: Who,
     db: Annotated[Database, Depends(get_db)],
 ) -> JSONResponse:
-    """Per node and phase: limit, allocated, measured, unmanaged, headroom; per session:
-    limit, phases, grid phases, measured and the reason for its limit."""
+    """The load manager's view of the site now. Per node (the main fuse and each
+    circuit) and grid phase: `limit`, `allocated`, `measured`, `unmanaged`, headroom;
+    per session: its `limit`, `phases`, the grid phases it loads, `measured` and the
+    `reason` for its limit. On a process without the control loop, a preview computed
+    from the database. Fields: docs/load-api.md.
+
+    Roles: viewer, owner, service, admin
+
+    404 for an unknown site or one outside the token's sites. Reads only: nothing is
+    sent to chargers.
+    """
     who.check_site(site_id, "site")
     return JSONResponse(await _view(request, db, site_id))
 
@@ -72,6 +81,7 @@ async def _stream(
     "/sites/{site_id}/load/stream",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "SSE: event `load`"}},
+    summary="A site's live load as a stream",
 )
 async def site_load_stream(
     site_id: uuid.UUID,
@@ -80,7 +90,15 @@ async def site_load_stream(
     db: Annotated[Database, Depends(get_db)],
     bus: Annotated[EventBus, Depends(get_bus)],
 ) -> StreamingResponse:
-    """The load view now, then again each time it changes (``site.load_changed``)."""
+    """Server-sent events named `load`: the same view as `GET /sites/{id}/load` now,
+    then again each time the load manager changes it (`site.load_changed`); a comment
+    line every 15 s keeps idle proxies from closing it.
+
+    Roles: viewer, owner, service, admin
+
+    404 for an unknown site or one outside the token's sites. The stream costs the rate
+    limit only the request that opens it.
+    """
     who.check_site(site_id, "site")
     # Subscribe before reading the view, so no change between the two is lost.
     subscription = bus.subscribe(SITE_LOAD_CHANGED, maxsize=100)
