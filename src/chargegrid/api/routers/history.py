@@ -47,6 +47,9 @@ _DESCRIPTION = (
     "1-minute buckets for 30 days and 15-minute buckets for 13 months (configurable): a "
     "step finer than what is kept at `from` is raised to it. More than `max_points` "
     "(5000) points is a 422 naming `step`."
+    "\n\nRoles: viewer, owner, service, admin"
+    "\n\n404 when it is unknown or outside the token's sites. Reads the recorded history "
+    "only: nothing is sent to chargers."
 )
 
 
