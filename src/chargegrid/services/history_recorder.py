@@ -172,7 +172,11 @@ class HistoryRecorder:
             self._requeue(deferred)
         if not pending:
             return 0
-        await self._write(now, pending)
+        try:
+            await self._write(now, pending)
+        except BaseException:
+            self._requeue(pending)  # still differing from their last rows: next flush
+            raise
         return len(pending)
 
     def _differs(self, key: SeriesKey, values: Values, now: int) -> bool:

@@ -74,17 +74,15 @@ class HistorySettings:
         if enabled_text not in {"on", "off", "1", "0", "true", "false", "yes", "no"}:
             raise ValueError(f"CHARGEGRID_HISTORY={enabled_text!r}: expected on or off")
         tiers_text = env.get("CHARGEGRID_HISTORY_TIERS")
+        max_points = int(number("CHARGEGRID_HISTORY_MAX_POINTS", base.max_points))
         return cls(
             enabled=enabled_text in {"on", "1", "true", "yes"},
             tiers=parse_tiers(tiers_text, "CHARGEGRID_HISTORY_TIERS") if tiers_text else base.tiers,
             flush_s=number("CHARGEGRID_HISTORY_FLUSH_S", base.flush_s),
             keepalive_s=int(number("CHARGEGRID_HISTORY_KEEPALIVE_S", base.keepalive_s)),
             job_s=number("CHARGEGRID_HISTORY_JOB_S", base.job_s),
-            max_points=int(number("CHARGEGRID_HISTORY_MAX_POINTS", base.max_points)),
-            default_points=min(
-                base.default_points,
-                int(number("CHARGEGRID_HISTORY_MAX_POINTS", base.max_points)),
-            ),
+            max_points=max_points,
+            default_points=min(base.default_points, max_points),
         )
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chargegrid.store.history_tables import history_marks, history_samples, history_series
@@ -90,22 +92,17 @@ class SqlHistoryStore:
         return None if row is None else Series(row[0], row[1], row[2], row[3])
 
     async def insert_samples(self, resolution: int, samples: Sequence[Sample]) -> None:
+        """Insert rows; one already there for its series and second is kept (after a
+        restart within a second, or a clock set back, the recorder may repeat one)."""
         if not samples:
             return
+        rows = [
+            {"series_id": s.series_id, "resolution": resolution, "t": s.t, "n": s.n, "v": s.v}
+            for s in samples
+        ]
+        dialect_insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         async with self.engine.begin() as conn:
-            await conn.execute(
-                insert(history_samples),
-                [
-                    {
-                        "series_id": s.series_id,
-                        "resolution": resolution,
-                        "t": s.t,
-                        "n": s.n,
-                        "v": s.v,
-                    }
-                    for s in samples
-                ],
-            )
+            await conn.execute(dialect_insert(history_samples).on_conflict_do_nothing(), rows)
 
     async def read(self, series_id: int, resolution: int, start: int, end: int) -> list[Sample]:
         """One series' rows of one resolution with ``start <= t < end``, oldest first."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from chargegrid.services.history_aggregate import split_packed
@@ -187,3 +188,36 @@ async def test_series_without_rows_are_removed(db: Database) -> None:
     report = await job.run_once()
     assert report.series_deleted == 3
     assert await store.series("site", SITE) is None
+
+
+async def test_a_restart_within_the_same_second_does_not_fail_the_flush(db: Database) -> None:
+    clock = Clock(T0)
+    store = SqlHistoryStore(db.engine)
+    first = HistoryRecorder(store, HistorySettings(), clock)
+    first.offer("site.load_changed", view(10.0))
+    assert await first.flush() == 3
+    again = HistoryRecorder(store, HistorySettings(), clock)  # a new process, same second
+    again.offer("site.load_changed", view(12.0))
+    assert await again.flush() == 3  # the rows already there are kept
+    assert [v[2][6] for v in await raw_rows(db, "circuit", CIRCUIT)] == [10.0]
+
+
+class FailingOnce(SqlHistoryStore):
+    failed = False
+
+    async def insert_samples(self, resolution: int, samples: Any) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("database away")
+        await super().insert_samples(resolution, samples)
+
+
+async def test_a_failed_write_is_tried_again_at_the_next_flush(db: Database) -> None:
+    clock = Clock(T0)
+    recorder = HistoryRecorder(FailingOnce(db.engine), HistorySettings(), clock)
+    recorder.offer("site.load_changed", view(10.0))
+    with pytest.raises(ConnectionError):
+        await recorder.flush()
+    clock.now += 1
+    assert await recorder.flush() == 3
+    assert [t - T0 for t, _, _ in await raw_rows(db, "circuit", CIRCUIT)] == [1]
