@@ -73,6 +73,7 @@ class Server:
     process: subprocess.Popen[bytes]
     log_path: Path
     admin_token: str = ""
+    ocpp_port: int = 0
 
     def log(self) -> str:
         """Everything the server printed so far."""
@@ -100,8 +101,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server() -> Iterator[Server]:
-    """Starts the demo server on free 127.0.0.1 ports against a temporary SQLite file."""
+def running_server(demo: bool = True, extra_args: tuple[str, ...] = ()) -> Iterator[Server]:
+    """Starts the server (the demo unless ``demo`` is false: a server without sites) on
+    free 127.0.0.1 ports against a temporary SQLite file; ``extra_args`` go to serve."""
     with tempfile.TemporaryDirectory(prefix="chargegrid-browser-") as tmp:
         database_url = f"sqlite+aiosqlite:///{tmp}/chargegrid.db"
         port, ocpp_port = free_port(), free_port()
@@ -111,7 +113,8 @@ def running_server() -> Iterator[Server]:
                 [
                     str(BIN / "chargegrid"),
                     "serve",
-                    "--demo",
+                    *(["--demo"] if demo else []),
+                    *extra_args,
                     "--host",
                     "127.0.0.1",
                     "--port",
@@ -125,7 +128,9 @@ def running_server() -> Iterator[Server]:
                 stderr=subprocess.STDOUT,
                 cwd=tmp,
             )
-        server = Server(f"http://127.0.0.1:{port}", database_url, process, log_path)
+        server = Server(
+            f"http://127.0.0.1:{port}", database_url, process, log_path, ocpp_port=ocpp_port
+        )
         try:
             wait_for(lambda: _answers(server), "the server to answer", START_DEADLINE_S)
             server.admin_token = server.token("admin")
@@ -187,7 +192,7 @@ def sign_in(page: Page, server: Server, token: str | None = None) -> None:
     page.goto(server.base_url + "/")
     page.get_by_label("API token").fill(token or server.admin_token)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Sites").wait_for()
+    page.get_by_role("heading", name="Sites", exact=True).wait_for()
 
 
 def environment_ready() -> tuple[bool, str]:
@@ -198,3 +203,28 @@ def environment_ready() -> tuple[bool, str]:
     if not vendor.exists():
         return False, "dashboard assets are not built (scripts/build-assets.sh)"
     return True, ""
+
+
+@contextlib.contextmanager
+def simulated_chargers(
+    server: Server, prefix: str, count: int = 1, password: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`chargegrid simulate` against the server's OCPP port, as an installer's chargers:
+    ids ``PREFIX001``...; stopped (and its output kept in the server's directory) after."""
+    args = [str(BIN / "chargegrid"), "simulate", "--url"]
+    args += [f"ws://127.0.0.1:{server.ocpp_port}/ocpp", "--chargers", str(count)]
+    args += ["--prefix", prefix, "--seed", "3"]
+    if password:
+        args += ["--password", password]
+    log_path = server.log_path.with_name(f"simulate-{prefix.strip('-')}.log")
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

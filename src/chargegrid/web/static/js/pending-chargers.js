@@ -22,7 +22,7 @@ export class PendingChargersPage {
       this.intro,
       h("section", { class: "panel" }, this.list),
     );
-    this.shown = "";
+    this.shown = null;
   }
 
   async start() {
@@ -96,7 +96,7 @@ export class PendingChargersPage {
         return api(`/chargers/${charger.id}`, { method: "PATCH", body });
       },
       onSaved: () => {
-        this.shown = "";
+        this.shown = null;
         this.refresh().catch(() => {});
       },
     });
@@ -109,7 +109,7 @@ export class PendingChargersPage {
       button.disabled = true;
       try {
         await api(`/chargers/${charger.id}`, { method: "PATCH", body: { registration_status: "Rejected" } });
-        this.shown = "";
+        this.shown = null;
         await this.refresh();
       } catch (err) {
         status.textContent = err.message;
