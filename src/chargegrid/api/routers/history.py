@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -17,8 +18,9 @@ from chargegrid.api.deps import Who, get_db
 from chargegrid.api.routers.common import make_router
 from chargegrid.api.schemas.history import NodeHistory, SessionHistory
 from chargegrid.domain.errors import NotFound
+from chargegrid.services.auth import Principal
 from chargegrid.services.history_aggregate import Bucket
-from chargegrid.services.history_query import History, plan_step, read_history
+from chargegrid.services.history_query import plan_step, read_history
 from chargegrid.services.history_settings import HistorySettings
 from chargegrid.store.db import Database
 from chargegrid.store.history_store import SqlHistoryStore
@@ -62,36 +64,56 @@ def _iso(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
-async def _read(
-    request: Request,
-    db: Database,
-    kind: str,
-    ref_id: uuid.UUID,
-    start: datetime | None,
-    end: datetime | None,
-    step: int | None,
-) -> History:
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The query parameters every history answer takes."""
+
+    start: From = None
+    to: To = None
+    step: Step = None
+
+
+_SITE_OF: dict[str, Any] = {
+    "site": lambda ref: select(Site.id).where(Site.id == ref),
+    "circuit": lambda ref: select(Circuit.site_id).where(Circuit.id == ref),
+    "session": lambda ref: (
+        select(Charger.site_id)
+        .join(ChargingSession, Charger.id == ChargingSession.charger_id)
+        .where(ChargingSession.id == ref)
+    ),
+}
+_POINT = {"site": "node", "circuit": "node", "session": "session"}
+
+
+async def _answer(
+    request: Request, db: Database, who: Principal, kind: str, ref_id: uuid.UUID, window: Window
+) -> JSONResponse:
+    """Authorise by the thing's site, read at the planned step, shape the points."""
+    async with db.session() as session:
+        site_id = await session.scalar(_SITE_OF[kind](ref_id))
+    if site_id is None:
+        raise NotFound(f"no such {kind}")
+    who.check_site(site_id, kind)
     settings = _settings(request)
     now = int(time.time())
-    end_s = int(end.timestamp()) if end is not None else now
-    start_s = int(start.timestamp()) if start is not None else end_s - 3600
-    plan = plan_step(settings, start_s, end_s, step, now)
+    end = int(window.to.timestamp()) if window.to is not None else now
+    start = int(window.start.timestamp()) if window.start is not None else end - 3600
+    plan = plan_step(settings, start, end, window.step, now)
     store = SqlHistoryStore(db.engine)
-    series = await store.series(kind, ref_id)
-    return await read_history(store, settings, series, plan, now)
-
-
-def _envelope(kind: str, ref_id: uuid.UUID, site_id: uuid.UUID, history: History) -> dict[str, Any]:
-    plan = history.plan
-    return {
-        "kind": kind,
-        "id": str(ref_id),
-        "site_id": str(site_id),
-        "from": _iso(plan.start),
-        "to": _iso(plan.end),
-        "step": plan.step,
-        "resolution": plan.resolution,
-    }
+    history = await read_history(store, settings, await store.series(kind, ref_id), plan, now)
+    point = _node_point if _POINT[kind] == "node" else _session_point
+    return JSONResponse(
+        {
+            "kind": kind,
+            "id": str(ref_id),
+            "site_id": str(site_id),
+            "from": _iso(plan.start),
+            "to": _iso(plan.end),
+            "step": plan.step,
+            "resolution": plan.resolution,
+            "points": [point(b) for b in history.buckets],
+        }
+    )
 
 
 def _node_values(values: tuple[float | None, ...]) -> dict[str, dict[str, float | None]]:
@@ -128,31 +150,22 @@ def _session_point(bucket: Bucket) -> dict[str, Any]:
     }
 
 
+Params = Annotated[Window, Depends()]
+DbDep = Annotated[Database, Depends(get_db)]
+_NODE_DESCRIPTION = "Per phase: limit, allocated, measured, unmanaged. " + _DESCRIPTION
+
+
 @router.get(
     "/sites/{site_id}/load/history",
     response_class=JSONResponse,
     responses={200: {"model": NodeHistory}},
     summary="A site's load over time",
-    description="Per phase: limit, allocated, measured, unmanaged. " + _DESCRIPTION,
+    description=_NODE_DESCRIPTION,
 )
 async def site_history(
-    site_id: uuid.UUID,
-    request: Request,
-    who: Who,
-    db: Annotated[Database, Depends(get_db)],
-    start: From = None,
-    to: To = None,
-    step: Step = None,
+    site_id: uuid.UUID, request: Request, who: Who, db: DbDep, window: Params
 ) -> JSONResponse:
-    who.check_site(site_id, "site")
-    async with db.session() as session:
-        found = await session.scalar(select(Site.id).where(Site.id == site_id))
-    if found is None:
-        raise NotFound("no such site")
-    history = await _read(request, db, "site", site_id, start, to, step)
-    body = _envelope("site", site_id, site_id, history)
-    body["points"] = [_node_point(b) for b in history.buckets]
-    return JSONResponse(body)
+    return await _answer(request, db, who, "site", site_id, window)
 
 
 @router.get(
@@ -160,26 +173,12 @@ async def site_history(
     response_class=JSONResponse,
     responses={200: {"model": NodeHistory}},
     summary="A circuit's load over time",
-    description="Per phase: limit, allocated, measured, unmanaged. " + _DESCRIPTION,
+    description=_NODE_DESCRIPTION,
 )
 async def circuit_history(
-    circuit_id: uuid.UUID,
-    request: Request,
-    who: Who,
-    db: Annotated[Database, Depends(get_db)],
-    start: From = None,
-    to: To = None,
-    step: Step = None,
+    circuit_id: uuid.UUID, request: Request, who: Who, db: DbDep, window: Params
 ) -> JSONResponse:
-    async with db.session() as session:
-        site_id = await session.scalar(select(Circuit.site_id).where(Circuit.id == circuit_id))
-    if site_id is None:
-        raise NotFound("no such circuit")
-    who.check_site(site_id, "circuit")
-    history = await _read(request, db, "circuit", circuit_id, start, to, step)
-    body = _envelope("circuit", circuit_id, site_id, history)
-    body["points"] = [_node_point(b) for b in history.buckets]
-    return JSONResponse(body)
+    return await _answer(request, db, who, "circuit", circuit_id, window)
 
 
 @router.get(
@@ -191,26 +190,6 @@ async def circuit_history(
     "phase and the power the charger reported. " + _DESCRIPTION,
 )
 async def session_history(
-    session_id: uuid.UUID,
-    request: Request,
-    who: Who,
-    db: Annotated[Database, Depends(get_db)],
-    start: From = None,
-    to: To = None,
-    step: Step = None,
+    session_id: uuid.UUID, request: Request, who: Who, db: DbDep, window: Params
 ) -> JSONResponse:
-    async with db.session() as session:
-        row = (
-            await session.execute(
-                select(ChargingSession.id, Charger.site_id)
-                .join(Charger, Charger.id == ChargingSession.charger_id)
-                .where(ChargingSession.id == session_id)
-            )
-        ).first()
-    if row is None or row.site_id is None:
-        raise NotFound("no such session")
-    who.check_site(row.site_id, "session")
-    history = await _read(request, db, "session", session_id, start, to, step)
-    body = _envelope("session", session_id, row.site_id, history)
-    body["points"] = [_session_point(b) for b in history.buckets]
-    return JSONResponse(body)
+    return await _answer(request, db, who, "session", session_id, window)
