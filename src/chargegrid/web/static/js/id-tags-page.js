@@ -188,7 +188,7 @@ export class IdTagsPage {
             { class: "filters" },
             h("label", { for: "tag-search" }, "Search"),
             this.search,
-            h("label", { for: "tag-status" }, "Status"),
+            h("label", { for: "tag-status" }, "Filter by status"),
             this.statusFilter,
           ),
           this.count,
