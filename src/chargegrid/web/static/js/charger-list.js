@@ -2,6 +2,7 @@
 // measured current and reason, and the settings forms this role may use.
 import { api } from "./api.js";
 import { h, replaceChildren, setText } from "./dom.js";
+import { chargerFlags, flagBadges, notFollowingIds } from "./charger-flags.js";
 import { amps, PHASE_LABEL, PHASES, reasonWords, sourceWords, statusClass, statusWord } from "./format.js";
 import { settingsForm } from "./forms.js";
 
@@ -25,6 +26,7 @@ export class ChargerList {
   }
 
   update({ chargers, evses, loadSessions, circuitName, nodeName }) {
+    this.notFollowing = notFollowingIds({ sessions: loadSessions });
     const bySlot = new Map(loadSessions.map((s) => [`${s.charger_id}/${s.evse_number}`, s]));
     const seen = new Set();
     for (const charger of chargers) {
@@ -52,7 +54,9 @@ class ChargerCard {
   constructor(charger, list) {
     this.list = list;
     this.id = charger.id;
-    this.title = h("h3", {}, charger.ocpp_id);
+    this.link = h("a", { href: `#/chargers/${charger.id}` }, charger.ocpp_id);
+    this.title = h("h3", {}, this.link);
+    this.flags = h("span", { class: "flags" });
     this.online = h("span", { class: "online" });
     this.status = h("span", {});
     this.facts = h("p", { class: "facts" });
@@ -62,7 +66,7 @@ class ChargerCard {
     this.el = h(
       "article",
       { class: "charger", dataset: { chargerId: charger.id } },
-      h("header", {}, this.title, this.online, this.status),
+      h("header", {}, this.title, this.online, this.status, this.flags),
       this.facts,
       h(
         "table",
@@ -80,7 +84,13 @@ class ChargerCard {
   }
 
   update(charger, evses, bySlot, circuitName, nodeName) {
-    setText(this.title, charger.ocpp_id);
+    setText(this.link, charger.ocpp_id);
+    const flags = chargerFlags(charger, this.list.notFollowing);
+    if (this.flags.dataset.shown !== flags.join(",")) {
+      this.flags.dataset.shown = flags.join(",");
+      replaceChildren(this.flags, flagBadges(flags, charger));
+      this.el.classList.toggle("attention", flags.length > 0);
+    }
     this.online.className = `online ${charger.online ? "yes" : "no"}`;
     setText(this.online, charger.online ? "online" : "offline");
     this.status.className = statusClass(charger.status);
@@ -149,55 +159,65 @@ class ChargerCard {
     const key = `${rights.write}|${rights.technical}|${this.evseShape}`;
     if (this.formKey === key || this.forms.contains(document.activeElement)) return;
     this.formKey = key;
-    if (!rights.write) return replaceChildren(this.forms);
-    const charger = this.charger;
-    const saved = () => this.list.onChanged();
-    const chargerForm = settingsForm({
-      id: "charger",
-      fields: [
-        { name: "max_charge_current", label: "Max charge current", unit: "A", value: charger.max_charge_current, help: "0–32 A; empty: the charger's own maximum" },
-        { name: "min_charge_current", label: "Min charge current", unit: "A", value: charger.min_charge_current, help: "below it a car gets nothing (IEC 61851)" },
-        { name: "max_charge_phases", label: "Max phases", kind: "select", value: charger.max_charge_phases, options: [{ value: 1, label: "1 phase" }, { value: 3, label: "3 phases" }] },
-        { name: "offline_charge_current", label: "Offline current", unit: "A", value: charger.offline_charge_current, help: "-1: computed so offline chargers never trip a fuse" },
-        {
-          name: "offline_charge_phase", label: "Offline phase", kind: "select", value: charger.offline_charge_phase,
-          options: [{ value: 0, label: "automatic" }, { value: 1, label: "L1" }, { value: 2, label: "L2" }, { value: 4, label: "L3" }, { value: 7, label: "all" }],
-        },
-        { name: "meter_value_interval", label: "Meter values every", unit: "s", value: charger.meter_value_interval, help: "0 turns periodic meter values off" },
-        { name: "priority", label: "Priority weight", value: charger.priority, help: "2 gets twice the share of 1" },
-      ],
-      submit: (changes) => api(`/chargers/${charger.id}`, { method: "PATCH", body: changes }),
-      onSaved: saved,
-    });
-    const evseForms = (this.evses ?? []).map((evse) =>
-      h(
-        "div",
-        { class: "evse-forms", dataset: { evseId: evse.id } },
-        h("h4", {}, `EVSE ${evse.evse_number}`),
-        settingsForm({
-          id: "evse",
-          fields: [
-            { name: "enabled", label: "Enabled", kind: "checkbox", value: evse.enabled ?? true },
-            ...(rights.technical
-              ? [{ name: "evse_id", label: "EVSE ID (eMI3)", kind: "text", value: evse.evse_id, nullable: true, help: "e.g. DK*123*E1" }]
-              : []),
-            { name: "physical_reference", label: "Physical reference", kind: "text", value: evse.physical_reference, nullable: true },
-          ],
-          submit: (changes) => api(`/evses/${evse.id}`, { method: "PATCH", body: changes }),
-          onSaved: saved,
-        }),
-        // Connector wiring and ratings are for electricians (service) and admins.
-        rights.technical ? (evse.connectors ?? []).map((connector) => connectorForm(evse, connector, saved)) : null,
-      ),
-    );
     replaceChildren(
       this.forms,
-      h("details", { class: "settings-panel", dataset: { panel: "charger" } }, h("summary", {}, "Charger settings"), chargerForm),
-      evseForms.length
-        ? h("details", { class: "settings-panel", dataset: { panel: "connectors" } }, h("summary", {}, rights.technical ? "EVSE and connector settings" : "EVSE settings"), evseForms)
-        : null,
+      chargerSettingsPanels({ charger: this.charger, evses: this.evses, rights, onSaved: () => this.list.onChanged() }),
     );
   }
+}
+
+/**
+ * The settings a role may change on one charger, its EVSEs and connectors, as folded
+ * panels (the site's charger cards and the charger page share them). `rights` is
+ * {write, technical}; nothing is offered without write.
+ */
+export function chargerSettingsPanels({ charger, evses = [], rights, onSaved }) {
+  if (!rights.write) return [];
+  const saved = () => onSaved();
+  const chargerForm = settingsForm({
+    id: "charger",
+    fields: [
+      { name: "max_charge_current", label: "Max charge current", unit: "A", value: charger.max_charge_current, help: "0–32 A; empty: the charger's own maximum" },
+      { name: "min_charge_current", label: "Min charge current", unit: "A", value: charger.min_charge_current, help: "below it a car gets nothing (IEC 61851)" },
+      { name: "max_charge_phases", label: "Max phases", kind: "select", value: charger.max_charge_phases, options: [{ value: 1, label: "1 phase" }, { value: 3, label: "3 phases" }] },
+      { name: "offline_charge_current", label: "Offline current", unit: "A", value: charger.offline_charge_current, help: "-1: computed so offline chargers never trip a fuse" },
+      {
+        name: "offline_charge_phase", label: "Offline phase", kind: "select", value: charger.offline_charge_phase,
+        options: [{ value: 0, label: "automatic" }, { value: 1, label: "L1" }, { value: 2, label: "L2" }, { value: 4, label: "L3" }, { value: 7, label: "all" }],
+      },
+      { name: "meter_value_interval", label: "Meter values every", unit: "s", value: charger.meter_value_interval, help: "0 turns periodic meter values off" },
+      { name: "priority", label: "Priority weight", value: charger.priority, help: "2 gets twice the share of 1" },
+    ],
+    submit: (changes) => api(`/chargers/${charger.id}`, { method: "PATCH", body: changes }),
+    onSaved: saved,
+  });
+  const evseForms = evses.map((evse) =>
+    h(
+      "div",
+      { class: "evse-forms", dataset: { evseId: evse.id } },
+      h("h4", {}, `EVSE ${evse.evse_number}`),
+      settingsForm({
+        id: "evse",
+        fields: [
+          { name: "enabled", label: "Enabled", kind: "checkbox", value: evse.enabled ?? true },
+          ...(rights.technical
+            ? [{ name: "evse_id", label: "EVSE ID (eMI3)", kind: "text", value: evse.evse_id, nullable: true, help: "e.g. DK*123*E1" }]
+            : []),
+          { name: "physical_reference", label: "Physical reference", kind: "text", value: evse.physical_reference, nullable: true },
+        ],
+        submit: (changes) => api(`/evses/${evse.id}`, { method: "PATCH", body: changes }),
+        onSaved: saved,
+      }),
+      // Connector wiring and ratings are for electricians (service) and admins.
+      rights.technical ? (evse.connectors ?? []).map((connector) => connectorForm(evse, connector, saved)) : null,
+    ),
+  );
+  return [
+    h("details", { class: "settings-panel", dataset: { panel: "charger" } }, h("summary", {}, "Charger settings"), chargerForm),
+    evseForms.length
+      ? h("details", { class: "settings-panel", dataset: { panel: "connectors" } }, h("summary", {}, rights.technical ? "EVSE and connector settings" : "EVSE settings"), evseForms)
+      : null,
+  ];
 }
 
 function connectorForm(evse, connector, saved) {

@@ -2,6 +2,7 @@
 import { ApiError } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { whoAmI } from "./identity.js";
+import { operatorScreen } from "./operator-routes.js";
 import { signInPage, sitesPage } from "./pages.js";
 import { setupRoute } from "./setup-routes.js";
 import { SitePage } from "./site-page.js";
@@ -49,6 +50,15 @@ async function route() {
   signingIn = false;
   try {
     identity ??= await whoAmI();
+    // Chargers, a charger, sessions (operator-routes.js): pages with start() -> title.
+    const screen = operatorScreen(location.hash, identity);
+    if (screen) {
+      current = screen.page;
+      show(screen.page.el, screen.trail("…"));
+      const title = await screen.page.start();
+      if (mine === generation) show(screen.page.el, screen.trail(title));
+      return;
+    }
     const setup = setupRoute(location.hash, identity);
     if (setup) {
       current = setup.page;

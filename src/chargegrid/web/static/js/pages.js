@@ -1,6 +1,7 @@
 // The sign-in page and the list of sites.
 import { api, ApiError, listAll } from "./api.js";
 import { h } from "./dom.js";
+import { flagCountBadges, flagSummary, notFollowingIds } from "./charger-flags.js";
 import { amps, PHASES } from "./format.js";
 import { rightsOf } from "./identity.js";
 import { cannotCreateWords, newSiteForm } from "./site-setup.js";
@@ -62,6 +63,7 @@ export function signInPage({ message, onSignedIn }) {
 
 export async function sitesPage(identity) {
   const sites = await listAll("/sites");
+  const attention = await siteAttention(sites);
   const rights = rightsOf(identity);
   const items = sites.map((site) => {
     const effective = site.effective_available_current ?? {};
@@ -77,6 +79,7 @@ export async function sitesPage(identity) {
           { class: "site-facts" },
           `main fuse ${amps(site.max_current)} · available ${PHASES.map((p) => amps(effective[p])).join(" / ")}`,
         ),
+        siteFlags(attention.get(site.id) ?? []),
       ),
       h("a", { href: `#/sites/${site.id}/setup`, class: "setup-link", "aria-label": `Set up ${site.name}` }, rights.write ? "Set up" : "Circuits and chargers"),
     );
@@ -84,6 +87,8 @@ export async function sitesPage(identity) {
   const tools = h(
     "nav",
     { class: "page-tools", "aria-label": "Operations" },
+    h("a", { href: "#/chargers" }, "Chargers"),
+    h("a", { href: "#/sessions" }, "Sessions"),
     h("a", { href: "#/id-tags" }, "Id tags"),
     rights.seesUnplaced ? h("a", { href: "#/pending" }, "Pending chargers") : null,
     rights.createSite && items.length ? h("a", { href: "#/sites/new" }, "New site") : null,
@@ -116,4 +121,26 @@ function emptyState(identity, rights) {
       : h("p", {}, identity?.site_ids ? "No sites visible to this token." : cannotCreateWords(identity)),
   );
   return intro;
+}
+
+/** Per site, how many of its chargers are offline, faulted or not following a limit. */
+async function siteAttention(sites) {
+  if (!sites.length) return new Map();
+  const noLoad = (err) => (err instanceof ApiError && err.status === 404 ? null : Promise.reject(err));
+  const [chargers, loads] = await Promise.all([
+    listAll("/chargers"),
+    Promise.all(sites.map((site) => api(`/sites/${site.id}/load`).catch(noLoad))),
+  ]);
+  return new Map(
+    sites.map((site, i) => [site.id, flagSummary(chargers.filter((c) => c.site_id === site.id), notFollowingIds(loads[i]))]),
+  );
+}
+
+function siteFlags(summary) {
+  if (!summary.length) return null;
+  return h(
+    "span",
+    { class: "site-flags" },
+    flagCountBadges(summary),
+  );
 }

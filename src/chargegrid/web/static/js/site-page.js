@@ -2,6 +2,7 @@
 // sessions, and the forms this role may use. Live data comes from two SSE streams; when
 // the server has no live load yet, the page shows the configuration and says so.
 import { api, ApiError, listAll } from "./api.js";
+import { flagCountBadges, flagSummary, notFollowingIds } from "./charger-flags.js";
 import { ChargerList } from "./charger-list.js";
 import { h, replaceChildren, setText } from "./dom.js";
 import { amps, PHASE_LABEL, PHASES } from "./format.js";
@@ -35,11 +36,20 @@ export class SitePage {
     });
     this.sessions = new SessionList();
     this.formSlot = h("div", { class: "site-forms" });
+    // Offline, faulted and not-following chargers, counted where the eye lands first.
+    this.attention = h("span", { class: "site-flags", role: "status" });
     this.el = h(
       "div",
       { class: "site-page" },
       h("div", { class: "page-head" }, this.heading, this.liveStatus),
       this.summary,
+      h(
+        "nav",
+        { class: "page-links", "aria-label": "This site" },
+        h("a", { href: `#/sites/${siteId}/chargers` }, "Chargers as a table"),
+        h("a", { href: `#/sites/${siteId}/sessions` }, "Session history"),
+        this.attention,
+      ),
       h(
         "div",
         { class: "grid" },
@@ -212,6 +222,12 @@ export class SitePage {
         .filter(Boolean)
         .join(" — "),
     );
+    const flags = flagSummary(chargers, notFollowingIds(load));
+    const flagKey = flags.map((f) => `${f.flag}:${f.count}`).join(",");
+    if (this.attention.dataset.shown !== flagKey) {
+      this.attention.dataset.shown = flagKey;
+      replaceChildren(this.attention, flagCountBadges(flags));
+    }
     const nodes = load?.nodes?.length ? load.nodes : configuredNodes(site, circuits);
     const chargersByNode = new Map();
     for (const charger of chargers) {

@@ -1,0 +1,265 @@
+"""Chargers in the dashboard: the charger page and its actions on the demo server's
+simulated chargers, and the charger table at 500 chargers (created through the API).
+
+What the page shows is compared with what the REST API says, never with numbers
+written into the test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.harness import ConsoleWatch, Server, sign_in, wait_for
+
+pytestmark = pytest.mark.browser
+
+MANY = 500
+DASH = "\u2013"  # the page writes ranges as "1\u201350"
+# A tag of the test's own: the simulated cars never use it, so a start never meets a
+# tag that is busy elsewhere (ConcurrentTx).
+TAG = "UI-TEST-TAG"
+
+
+def api_get(server: Server, path: str, **params: Any) -> Any:
+    with server.api() as api:
+        return api.get(path, params=params).raise_for_status().json()
+
+
+def demo_charger(server: Server, ocpp_id: str) -> dict[str, Any]:
+    chargers = api_get(server, "/chargers", limit=100)["data"]
+    found: dict[str, Any] = next(c for c in chargers if c["ocpp_id"] == ocpp_id)
+    return found
+
+
+def active_sessions(server: Server, charger_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = api_get(
+        server, "/sessions", charger_id=charger_id, active="true"
+    )["data"]
+    return found
+
+
+def open_charger(page: Page, server: Server, charger: dict[str, Any]) -> None:
+    """From the sites list, through the site, to the charger's page: as a person does."""
+    sign_in(page, server)
+    page.locator(".site-link").first.click()
+    page.get_by_role("link", name=charger["ocpp_id"], exact=True).click()
+    expect(page.get_by_role("heading", name=charger["ocpp_id"], level=1)).to_be_visible()
+    wait_for(lambda: charger_online(server, charger["id"]), f"{charger['ocpp_id']} online")
+
+
+def charger_online(server: Server, charger_id: str) -> bool:
+    return bool(api_get(server, f"/chargers/{charger_id}")["online"])
+
+
+def action_form(page: Page, action: str) -> Any:
+    return page.locator(f'form.action[data-action="{action}"]')
+
+
+def send(page: Page, action: str) -> str:
+    """Submits one action form; returns the charger's answer as the page shows it."""
+    form = action_form(page, action)
+    form.locator("button[type=submit]").click()
+    answer = form.locator(".action-answer")
+    wait_for(
+        lambda: (
+            (answer.get_attribute("data-status") or "") != ""
+            and "Waiting" not in answer.inner_text()
+        ),
+        f"the answer to {action}",
+        page=page,
+    )
+    return answer.get_attribute("data-status") or ""
+
+
+def stop_from_page(page: Page, server: Server, charger_id: str, session_id: str) -> None:
+    form = action_form(page, "remote-stop")
+    wait_for(
+        lambda: (
+            session_id in form.locator("select").evaluate("s => [...s.options].map(o => o.value)")
+        ),
+        "the session to be offered for a remote stop",
+        page=page,
+    )
+    form.locator("select").select_option(session_id)
+    assert send(page, "remote-stop") == "Accepted"
+    wait_for(
+        lambda: all(s["id"] != session_id for s in active_sessions(server, charger_id)),
+        "the API to show the session stopped",
+        page=page,
+    )
+
+
+def test_start_and_stop_a_session_from_the_charger_page(page: Page, server: Server) -> None:
+    with server.api() as api:
+        api.post("/id-tags", json={"id_tag": TAG, "status": "Accepted"}).raise_for_status()
+    charger = demo_charger(server, "CG-DEMO-02")
+    open_charger(page, server, charger)
+
+    started: dict[str, Any] | None = None
+    for _attempt in range(3):
+        # A simulated car may be charging: stop it first, from the page too.
+        for session in active_sessions(server, charger["id"]):
+            stop_from_page(page, server, charger["id"], session["id"])
+        action_form(page, "remote-start").get_by_label("Id tag").fill(TAG)
+        if send(page, "remote-start") != "Accepted":
+            continue  # A car plugged in between: the charger said so; try again.
+        started = wait_for(
+            lambda: next(
+                (s for s in active_sessions(server, charger["id"]) if s["id_tag"] == TAG), None
+            ),
+            "the remote-started session in the API",
+            page=page,
+        )
+        break
+    assert started is not None, "the charger refused every remote start"
+    row = page.locator(f'.recent-sessions tr[data-session-id="{started["id"]}"]')
+    expect(row).to_contain_text(TAG)
+    expect(row).to_contain_text("active")
+    expect(page.locator(".action-log")).to_contain_text("Remote start: Accepted")
+
+    stop_from_page(page, server, charger["id"], started["id"])
+    expect(row).to_contain_text("completed")
+    stopped = api_get(server, f"/sessions/{started['id']}")
+    assert stopped["stopped_at"] is not None and stopped["active"] is False
+
+
+def test_actions_show_the_chargers_own_answers(
+    page: Page, server: Server, console: ConsoleWatch
+) -> None:
+    console.allow_http(422, "/actions/unlock")
+    v16 = demo_charger(server, "CG-DEMO-03")
+    open_charger(page, server, v16)
+
+    action_form(page, "trigger-message").get_by_label("Message").select_option("Heartbeat")
+    assert send(page, "trigger-message") == "Accepted"
+
+    # 1.6: the configuration keys the charger reported, as a table.
+    action_form(page, "get-configuration").get_by_label("Keys").fill("MeterValueSampleInterval")
+    send(page, "get-configuration")
+    table = action_form(page, "get-configuration").locator(".answer-table")
+    expect(table).to_contain_text("MeterValueSampleInterval")
+
+    # A bad value: the API's words next to the field it names, nothing sent.
+    form = action_form(page, "unlock")
+    form.get_by_label("Connector").fill("zero")
+    assert send(page, "unlock") == "http-422"
+    expect(form.locator('.field-error[data-field="connector_id"]')).not_to_be_empty()
+    expect(form.get_by_label("Connector")).to_have_attribute("aria-invalid", "true")
+
+    # 2.0.1: the device model instead of configuration keys.
+    v201 = demo_charger(server, "CG-DEMO-01")
+    page.goto(f"{server.base_url}/#/chargers/{v201['id']}")
+    expect(page.get_by_role("heading", name="CG-DEMO-01", level=1)).to_be_visible()
+    expect(action_form(page, "get-configuration")).to_have_count(0)
+    send(page, "get-variables")
+    expect(action_form(page, "get-variables").locator(".answer-table")).to_contain_text(
+        "HeartbeatInterval"
+    )
+    # Its recent events come from the event log (GET /events?charger_id=).
+    logged = api_get(server, "/events", charger_id=v201["id"], limit=5)["data"]
+    assert logged, "the event log holds nothing for a connected charger"
+    expect(page.locator(".event-log")).to_contain_text(logged[-1]["type"])
+
+
+def test_a_viewer_is_offered_no_commands(page: Page, server: Server) -> None:
+    charger = demo_charger(server, "CG-DEMO-04")
+    sign_in(page, server, server.token("viewer"))
+    page.goto(f"{server.base_url}/#/chargers/{charger['id']}")
+    expect(page.get_by_role("heading", name="CG-DEMO-04", level=1)).to_be_visible()
+    expect(page.locator(".charger-actions")).to_contain_text("can look but not send commands")
+    expect(page.locator("form.action")).to_have_count(0)
+    expect(page.locator(".charger-settings details")).to_have_count(0)
+
+
+@pytest.fixture(scope="module")
+def depot(server: Server) -> dict[str, Any]:
+    """A second site with two circuits and 500 chargers (never connected: offline)."""
+    with server.api() as api:
+        site = api.post("/sites", json={"name": "Depot", "max_current": 250}).raise_for_status()
+        site_id = site.json()["id"]
+        circuits = [
+            api.post(f"/sites/{site_id}/circuits", json={"name": name, "max_current": 125})
+            .raise_for_status()
+            .json()
+            for name in ("Bay A", "Bay B")
+        ]
+        for n in range(1, MANY + 1):
+            body = {
+                "ocpp_id": f"DEPOT-{n:04d}",
+                "site_id": site_id,
+                "circuit_id": circuits[n % 2]["id"],
+            }
+            api.post("/chargers", json=body).raise_for_status()
+    return {"id": site_id, "circuits": circuits}
+
+
+def all_chargers(server: Server, **params: Any) -> list[dict[str, Any]]:
+    """Every charger the admin sees, page by page."""
+    found: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        body = api_get(
+            server, "/chargers", limit=100, **params, **({"cursor": cursor} if cursor else {})
+        )
+        found += body["data"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            return found
+
+
+def table_ids(page: Page) -> list[str]:
+    ids: list[str] = page.eval_on_selector_all(
+        ".charger-table tbody tr td:first-child", "cells => cells.map(c => c.textContent)"
+    )
+    return ids
+
+
+def test_500_chargers_search_filter_sort_and_page(
+    page: Page, server: Server, depot: dict[str, Any]
+) -> None:
+    everyone = all_chargers(server)
+    every = len(everyone)
+    assert every >= MANY
+    sign_in(page, server)
+    # The sites list shows that the depot's chargers are all offline.
+    depot_item = page.locator(f'li[data-site-id="{depot["id"]}"]')
+    expect(depot_item.locator('.flag[data-flag="offline"]')).to_have_text(f"{MANY} offline")
+
+    page.get_by_role("link", name="Chargers", exact=True).click()
+    count = page.locator(".chargers-page .list-count")
+    expect(count).to_have_text(f"1{DASH}50 of {every} chargers")
+    # Only one page of rows is in the document, however many chargers there are.
+    expect(page.locator(".charger-table tbody tr")).to_have_count(50)
+
+    page.get_by_label("Search").fill("depot-0042")
+    expect(count).to_have_text(f"1{DASH}1 of 1 chargers ({every} in all)")
+    assert table_ids(page) == ["DEPOT-0042"]
+    page.get_by_label("Search").fill("")
+
+    page.get_by_label("Circuit").select_option(label="Bay B (Depot)")
+    in_b = sum(1 for c in everyone if c["circuit_id"] == depot["circuits"][1]["id"])
+    expect(count).to_contain_text(f"of {in_b} chargers")
+
+    page.get_by_label("Circuit").select_option("")
+    page.get_by_label("Link").select_option(label="online")
+    online = sum(1 for c in all_chargers(server) if c["online"])
+    expect(count).to_contain_text(f"of {online} chargers")
+    assert all(not i.startswith("DEPOT-") for i in table_ids(page))
+    page.get_by_label("Link").select_option("")
+
+    # The table starts sorted by charger; a click on that column turns the order round.
+    expect(page.locator('th[data-column="ocpp_id"]')).to_have_attribute("aria-sort", "ascending")
+    page.get_by_role("button", name="Charger", exact=True).click()
+    expect(page.locator('th[data-column="ocpp_id"]')).to_have_attribute("aria-sort", "descending")
+    assert table_ids(page)[0] == f"DEPOT-{MANY:04d}"
+    page.get_by_role("button", name="Next").click()
+    expect(count).to_have_text(f"51{DASH}100 of {every} chargers")
+    assert table_ids(page)[0] == f"DEPOT-{MANY - 50:04d}"
+
+    # Each row leads to its charger's page, which says it is offline.
+    page.get_by_role("link", name=f"DEPOT-{MANY - 50:04d}").click()
+    expect(page.get_by_role("heading", name=f"DEPOT-{MANY - 50:04d}", level=1)).to_be_visible()
+    expect(page.locator('.charger-page .page-head .flag[data-flag="offline"]')).to_be_visible()
