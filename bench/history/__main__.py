@@ -310,6 +310,9 @@ async def simulate_day(db: Database, chargers: int, hours: float, interval: int)
     fleet = Fleet(chargers)
     seconds = int(hours * 3600)
     wall = time.perf_counter()
+    watch = Stalls()
+    ticker = asyncio.create_task(watch.tick())
+    job_ms: list[float] = []
     for second in range(seconds):
         clock.now = start + second
         if second % 300 == 0:
@@ -320,7 +323,12 @@ async def simulate_day(db: Database, chargers: int, hours: float, interval: int)
         recorder.offer(ev.SITE_LOAD_CHANGED, fleet.view())
         await recorder.flush()
         if second % 60 == 0:
+            began = time.perf_counter()
+            watch.watching = True
             await job.run_once()
+            watch.watching = False
+            job_ms.append(1000 * (time.perf_counter() - began))
+    ticker.cancel()
     clock.now = start + seconds + settings.lag_s + 900
     await job.run_once()  # the last buckets
     return {
@@ -328,7 +336,27 @@ async def simulate_day(db: Database, chargers: int, hours: float, interval: int)
         "rows_written": recorder.rows_written,
         "wall_s": time.perf_counter() - wall,
         "series": 1 + len(fleet.circuits) + chargers,
+        "job_p50_ms": statistics.median(job_ms),
+        "job_max_ms": max(job_ms),
+        "job_longest_stall_ms": 1000 * watch.longest,
     }
+
+
+class Stalls:
+    """The longest the event loop went without running this task while the job ran:
+    what a round or an OCPP message would have waited for."""
+
+    def __init__(self) -> None:
+        self.watching = False
+        self.longest = 0.0
+
+    async def tick(self) -> None:
+        while True:
+            before = time.perf_counter()
+            was = self.watching
+            await asyncio.sleep(0)
+            if was and self.watching:
+                self.longest = max(self.longest, time.perf_counter() - before)
 
 
 async def sqlite_bytes(db: Database) -> int:
@@ -464,7 +492,9 @@ def report(args: argparse.Namespace, results: dict[str, Any], command: str) -> s
     for backend, s in results["storage"].items():
         lines.append(
             f"{backend}: rows per resolution at the end {s['rows']}, {s['series']} series, "
-            f"simulated in {s['wall_s']:.0f} s."
+            f"simulated in {s['wall_s']:.0f} s. The job each minute: p50 {s['job_p50_ms']:.1f} ms, "
+            f"max {s['job_max_ms']:.1f} ms; the longest the event loop waited for it "
+            f"{s['job_longest_stall_ms']:.1f} ms."
         )
     return "\n".join(lines) + "\n"
 

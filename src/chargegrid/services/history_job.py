@@ -12,6 +12,7 @@ row per second at full resolution), plus what arrives between two runs.
 from __future__ import annotations
 
 import itertools
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 # One read at full resolution covers this much time (bounds the job's memory).
 RAW_WINDOW_S = 300
 DOWNSAMPLED_WINDOW_S = 6 * 3600
+# Series aggregated between two chances for the other tasks to run.
+YIELD_EVERY = 20
 # A series may be made a moment before its first row is written.
 EMPTY_SERIES_GRACE_S = 3600
 
@@ -116,7 +119,11 @@ class HistoryJob:
         for row in rows:
             by_series[row.series_id].append(row)
         samples = []
-        for series_id, series_rows in by_series.items():
+        for done, (series_id, series_rows) in enumerate(by_series.items(), start=1):
+            if done % YIELD_EVERY == 0:
+                # The job shares the event loop with the control loop and the OCPP server:
+                # let them in between series, not only at the database calls.
+                await asyncio.sleep(0)
             kind = self._kinds.get(series_id)
             if kind is None:
                 continue  # its series was deleted meanwhile

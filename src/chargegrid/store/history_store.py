@@ -239,7 +239,7 @@ class SqlHistoryStore:
             return {resolution: int(n) for resolution, n in rows}
 
 
-def _chunks(ids: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
-    """Bounded IN lists."""
+def _chunks(ids: Sequence[int], size: int = 200) -> Iterator[Sequence[int]]:
+    """Bounded IN lists (and bounded work between two awaits for the caller)."""
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
