@@ -24,11 +24,11 @@ async def create_charger(body: ChargerCreate, ctx: Ctx) -> ChargerOut:
 
     Roles: service, admin
 
-    403 for owner and viewer. 409 when another charger has this `ocpp_id`. 422 names
-    each bad field (`evses[1].evse_id`, `connectors[0].phase_rotation` ...): a site or
-    circuit that does not exist or is outside the token's sites; `site_id` left out by
-    a site-scoped token. The charger may connect from then on; `config_sync` is
-    `pending` until it has taken its settings. Audited and published as
+    403 for owner and viewer. 404 for a `site_id` outside the token's sites. 409 when
+    another charger has this `ocpp_id`. 422 names each bad field (`evses[1].evse_id`,
+    `connectors[0].phase_rotation` ...): a site or circuit that does not exist,
+    `site_id` left out by a site-scoped token. The charger may connect from then on;
+    `config_sync` is `pending` until it has taken its settings. Audited and published as
     `config.changed`.
     """
     data = body.model_dump(exclude_unset=True)
@@ -87,9 +87,9 @@ async def update_charger(charger_id: uuid.UUID, body: ChargerUpdate, ctx: Ctx) -
     `registration_status`, `ocpp_version_pin`, `security_profile`, `password`: service,
     admin)
 
-    403 for a viewer, or an owner sending a technical field. 409 for an `ocpp_id`
-    another charger has. 422 names each bad field (a circuit not on the charger's site,
-    a site that does not exist or is outside the token's sites). Audited (passwords
+    403 for a viewer, or an owner sending a technical field. 404 for a `site_id` outside the
+    token's sites. 409 for an `ocpp_id` another charger has. 422 names each bad field (a
+    circuit not on the charger's site, a site that does not exist). Audited (passwords
     shown only as `(secret)`) and published as `config.changed`.
     """
     data = body.model_dump(exclude_unset=True)

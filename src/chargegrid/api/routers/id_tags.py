@@ -22,9 +22,9 @@ async def create_id_tag(body: IdTagCreate, ctx: Ctx) -> IdTagOut:
 
     Roles: owner, service, admin (a site-scoped token: only for its own sites)
 
-    403 for a viewer. 409 when the `id_tag` exists. 422 names each bad field: a
-    `site_id` that does not exist or is outside the token's sites, or none from a
-    site-scoped token. Audited and published as `config.changed`.
+    403 for a viewer. 404 from a site-scoped token for a `site_id` outside its sites,
+    or none. 409 when the `id_tag` exists. 422 names each bad field (a `site_id` that
+    does not exist). Audited and published as `config.changed`.
     """
     tag = await id_tags.create_id_tag(ctx, body.model_dump(exclude_unset=True))
     return IdTagOut.model_validate(tag)

@@ -37,8 +37,9 @@ async def create_meter(body: MeterCreate, ctx: Ctx) -> MeterOut:
 
     Roles: service, admin
 
-    403 for owner and viewer. 422 names each bad field (a site that does not exist or
-    is outside the token's sites). Audited and published as `config.changed`.
+    403 for owner and viewer. 404 for a `site_id` outside the token's sites. 422 names
+    each bad field (a missing `name` or `site_id`, a site that does not exist). Audited
+    and published as `config.changed`.
     """
     meter = await meters.create_meter(ctx, body.model_dump(exclude_unset=True))
     return await _out(ctx, meter)

@@ -32,9 +32,9 @@ async def create_webhook(body: WebhookCreate, ctx: Ctx) -> WebhookOut:
 
     Roles: service, admin (a site-scoped token: only for its own sites)
 
-    403 for owner and viewer. 422 names each bad field: an unknown event name
-    (`events[2]`), a `site_id` that does not exist or is outside the token's sites (or
-    none from a site-scoped token). The secret is never shown again. Audited (the
+    403 for owner and viewer. 404 from a site-scoped token for a `site_id` outside its
+    sites, or none. 422 names each bad field: an unknown event name (`events[2]`), a
+    `site_id` that does not exist. The secret is never shown again. Audited (the
     secret as `(secret)`) and published as `config.changed`.
     """
     return WebhookOut.model_validate(await webhooks.create_webhook(ctx, _data(body)))
