@@ -199,6 +199,7 @@ class HistoryRecorder:
                 and self.current_view(str(live.site_id)) is None
             ):
                 gone.add(live.site_id)  # the loop no longer runs the site
+                self._latest.pop(str(live.site_id), None)
             if live.site_id in gone:
                 rows[key] = (live.site_id, (None,) * len(live.values))
             else:

@@ -221,3 +221,21 @@ async def test_a_failed_write_is_tried_again_at_the_next_flush(db: Database) -> 
     clock.now += 1
     assert await recorder.flush() == 3
     assert [t - T0 for t, _, _ in await raw_rows(db, "circuit", CIRCUIT)] == [1]
+
+
+async def test_a_site_the_loop_no_longer_runs_ends_at_its_keepalive(db: Database) -> None:
+    clock = Clock(T0)
+    running: dict[str, Any] = {str(SITE): view(10.0)}
+    recorder = HistoryRecorder(
+        SqlHistoryStore(db.engine), HistorySettings(), clock, current_view=running.get
+    )
+    recorder.offer("site.load_changed", view(10.0))
+    await recorder.flush()
+    clock.now += 60
+    assert await recorder.flush() == 3  # still run by the loop: a keepalive
+    del running[str(SITE)]  # the site was deleted
+    clock.now += 60
+    assert await recorder.flush() == 3  # its series end
+    assert (await raw_rows(db, "site", SITE))[-1][2] == (None,) * 12
+    clock.now += 60
+    assert await recorder.flush() == 0
