@@ -57,9 +57,13 @@ class Source:
     creates: str | None = None
 
 
-def _listed(path: str, params: Mapping[str, str]) -> Source:
+def _listed(
+    path: str,
+    params: Mapping[str, str],
+    bodies: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
+) -> Source:
     """A list operation (``{"data": [...]}``), handing on its first item."""
-    return Source("get", path, "200", params)
+    return Source("get", path, "200", params, bodies or {})
 
 
 # Only fields that are never null in a 2xx answer: a link must not hand "None" to a path.
@@ -163,7 +167,11 @@ SOURCES: tuple[Source, ...] = (
     _listed("/electricity-meters", {"meter_id": _first("id")}),
     Source("post", "/webhooks", "201", {"webhook_id": _body("/id")}, creates="webhook_id"),
     _listed("/webhooks", {"webhook_id": _first("id")}),
-    _listed("/sessions", {"session_id": _first("id"), "charger_id": _first("charger_id")}),
+    _listed(
+        "/sessions",
+        {"session_id": _first("id"), "charger_id": _first("charger_id")},
+        {("post", "/chargers/{charger_id}/actions/remote-stop"): {"session_id": _first("id")}},
+    ),
     Source(
         "get",
         "/sessions/{session_id}",
