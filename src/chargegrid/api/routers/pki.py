@@ -20,6 +20,7 @@ from chargegrid.api.schemas.common import WriteModel
 from chargegrid.domain.errors import NotFound
 from chargegrid.services import charger_commands as cmd
 from chargegrid.services.certificates import root_pem
+from chargegrid.services.configure.chargers import get_charger
 from chargegrid.store.pki_store import SqlPkiStore
 
 router = make_router("pki")
@@ -100,6 +101,10 @@ async def install_certificate(
     CA. 422 for a certificate type the charger's version does not hold. 409 when the
     charger is offline, 504 when it does not answer within 30 s, 502 on a CallError.
     """
+    # Who may, before whether there is a CA (a viewer learns nothing about the PKI).
+    await get_charger(ctx, charger_id)
+    ctx.who.require_write()
+    ctx.who.require_technical("certificates")
     pem = body.certificate
     if pem is None:
         pem = await root_pem(_store(request))
