@@ -73,7 +73,7 @@ export async function sitesPage(identity) {
       h(
         "a",
         { href: `#/sites/${site.id}`, class: "site-link" },
-        h("span", { class: "site-name" }, site.name),
+        h("span", { class: "site-name", id: `site-name-${site.id}` }, site.name),
         h(
           "span",
           { class: "site-facts" },
@@ -81,7 +81,8 @@ export async function sitesPage(identity) {
         ),
         siteFlags(attention.get(site.id) ?? []),
       ),
-      h("a", { href: `#/sites/${site.id}/setup`, class: "setup-link", "aria-label": `Set up ${site.name}` }, rights.write ? "Set up" : "Circuits and chargers"),
+      // Described (not named) by the site's name: the site link alone is named after the site.
+      h("a", { href: `#/sites/${site.id}/setup`, class: "setup-link", "aria-describedby": `site-name-${site.id}` }, rights.write ? "Set up" : "Circuits and chargers"),
     );
   });
   const tools = h(
