@@ -37,9 +37,16 @@ class OcppEndpoint(BaseModel):
     )
 
 
-@router.get("/api/v1/server/ocpp", response_model=OcppEndpoint)
+@router.get("/api/v1/server/ocpp", response_model=OcppEndpoint, summary="Where chargers connect")
 async def ocpp_endpoint(request: Request, who: Who) -> OcppEndpoint:
-    """Where chargers connect (any valid token: ports are not secrets, tokens still are)."""
+    """The OCPP endpoint as this server is configured: path, ws and wss ports, the public
+    wss URL behind a proxy, the bind address, whether unknown chargers may register. The
+    dashboard builds the exact URL to type into a charger from it.
+
+    Roles: viewer, owner, service, admin (ports are not secrets; tokens still are)
+
+    401 without a valid token.
+    """
     settings: Settings = request.app.state.settings
     return OcppEndpoint(
         path=OCPP_PATH,
