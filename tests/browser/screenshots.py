@@ -3,7 +3,9 @@
     .venv/bin/python -m tests.browser.screenshots [--out docs/screenshots] [--settle 60]
 
 Starts `chargegrid serve --demo`, lets the simulated site charge for ``--settle`` seconds
-so the chart has a history, then saves one PNG per page, at desktop and phone size.
+so the server's load history has something to draw, then saves one PNG per page, at
+desktop and phone size: sign-in, sites, a site, the charger table, a charger (after a
+command, so its answer shows) and the session history.
 """
 
 from __future__ import annotations
@@ -50,23 +52,43 @@ def take(browser: Browser, server: Server, out: Path, settle_s: float) -> list[P
     page.goto(server.base_url + "/")
     page.get_by_label("API token").wait_for()
     save(page, "sign-in", full=False)
+    # The server records the load: give the simulated site time to make a history, and
+    # its cars time to start and finish a few sessions.
+    end = time.monotonic() + settle_s
+    wait_for(lambda: time.monotonic() > end, "the demo to settle", settle_s + 5)
     sign_in(page, server)
     save(page, "sites", full=False)
     open_demo_site(page)
-    # The page records the load it sees: give the simulated site time to draw a history.
-    end = time.monotonic() + settle_s
-    wait_for(lambda: time.monotonic() > end, "the demo to settle", settle_s + 5)
     page.locator("article.charger summary").first.click()
     save(page, "site")
+
+    page.goto(server.base_url + "/#/chargers")
+    page.locator(".charger-table tbody tr").first.wait_for()
+    save(page, "chargers", full=False)
+    open_charger(page)
+    save(page, "charger")
+    page.goto(server.base_url + "/#/sessions")
+    page.locator('.totals [data-total="sessions"]').wait_for()
+    save(page, "sessions")
 
     phone = new_page(browser, PHONE)
     sign_in(phone, server)
     open_demo_site(phone)
-    # A new tab starts its chart empty: let it record a little before the picture.
-    end = time.monotonic() + settle_s / 3
-    wait_for(lambda: time.monotonic() > end, "the phone's chart to fill", settle_s)
+    phone.locator(".chart[data-history-points]:not([data-history-points=''])").wait_for()
     save(phone, "site-phone")
+    open_charger(phone)
+    save(phone, "charger-phone")
     return saved
+
+
+def open_charger(page: Page) -> None:
+    """The first demo charger's page, after it answered a trigger message."""
+    page.goto(page.url.split("#")[0] + "#/chargers")
+    page.locator(".charger-table tbody tr a").first.click()
+    form = page.locator('form.action[data-action="trigger-message"]')
+    form.get_by_label("Message").select_option("StatusNotification")
+    form.locator("button[type=submit]").click()
+    form.locator(".action-answer[data-status]").wait_for()
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ export class ChargerTablePage {
     this.tbody = h("tbody", {});
     this.count = h("p", { class: "list-count", role: "status", "aria-live": "polite" });
     this.pager = h("nav", { class: "pager", "aria-label": "Pages" });
-    this.controls = h("form", { class: "filters table-filters", role: "search" });
+    this.controls = h("form", { class: "list-filters", role: "search" });
     this.headRow = h("tr", {});
     this.el = h(
       "div",

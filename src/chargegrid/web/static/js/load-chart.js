@@ -23,6 +23,7 @@ const QUANTITIES = [
 // Electricians' conductor colours (IEC 60446): L1 brown, L2 black, L3 grey.
 const PHASE_COLOUR = { l1: "#8b4a1c", l2: "#1d1d1f", l3: "#8a8f98" };
 const HEIGHT = 240;
+const MIN_WINDOW_S = 120;
 
 const column = (phase, quantity) => `${phase}_${quantity}`;
 
@@ -208,9 +209,14 @@ export class LoadChart {
     this.resize.observe(this.el);
   }
 
-  /** The chosen range, ending now. */
+  /**
+   * The chosen range, ending now; when the history starts later (a new server), from its
+   * first point, so a few minutes of load are not a sliver at the right edge. The note
+   * says so.
+   */
   window(now) {
-    return [now - this.history.range.seconds, now];
+    const first = this.history.samples[0]?.t ?? now;
+    return [Math.max(now - this.history.range.seconds, Math.min(first - 30, now - MIN_WINDOW_S)), now];
   }
 
   width() {
@@ -227,9 +233,14 @@ export class LoadChart {
     if (!this.plot) return;
     const columns = this.history.columns(Date.now() / 1000);
     if (!this.el.dataset.loading && this.el.dataset.historyPoints !== "error") {
-      this.note.textContent = this.history.samples.length
-        ? ""
-        : `No load recorded in the last ${this.history.range.key}.`;
+      const first = this.history.samples[0]?.t;
+      const now = Date.now() / 1000;
+      this.note.textContent =
+        first === undefined
+          ? `No load recorded in the last ${this.history.range.key}.`
+          : first > now - this.history.range.seconds + 2 * (this.history.step ?? 60)
+            ? `Recorded since ${new Date(first * 1000).toLocaleString()}.`
+            : "";
     }
     this.plot.setData(columns);
     this.el.dataset.points = String(this.history.samples.length);

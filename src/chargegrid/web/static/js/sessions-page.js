@@ -93,7 +93,7 @@ export class SessionsPage {
     this.count = h("p", { class: "list-count" });
     this.problem = h("p", { class: "form-status error", role: "alert" });
     this.download = h("button", { type: "button", class: "download", onclick: () => this.downloadCsv() }, "Download CSV");
-    this.form = h("form", { class: "filters", novalidate: true });
+    this.form = h("form", { class: "list-filters", novalidate: true });
     this.el = h(
       "div",
       { class: "sessions-page" },
