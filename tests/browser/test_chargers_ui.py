@@ -263,3 +263,23 @@ def test_500_chargers_search_filter_sort_and_page(
     page.get_by_role("link", name=f"DEPOT-{MANY - 50:04d}").click()
     expect(page.get_by_role("heading", name=f"DEPOT-{MANY - 50:04d}", level=1)).to_be_visible()
     expect(page.locator('.charger-page .page-head .flag[data-flag="offline"]')).to_be_visible()
+
+
+def page_width(page: Page) -> int:
+    width: int = page.evaluate("document.documentElement.scrollWidth")
+    return width
+
+
+def test_chargers_and_a_charger_fit_a_phone(browser_phone: Page, server: Server) -> None:
+    page = browser_phone
+    sign_in(page, server)
+    page.get_by_role("link", name="Chargers", exact=True).click()
+    page.locator(".charger-table tbody tr").first.wait_for()
+    # The column headers are hidden on a phone; the order is chosen in the form instead.
+    page.get_by_label("Sort by").select_option(label="Charger ↓")
+    first = page.locator(".charger-table tbody tr td:first-child").first.inner_text()
+    assert first == max(table_ids(page)), table_ids(page)
+    assert page_width(page) <= 390, "the charger table is wider than the phone"
+    page.locator(".charger-table tbody tr a").first.click()
+    expect(page.locator("form.action").first).to_be_visible()
+    assert page_width(page) <= 390, "the charger page is wider than the phone"

@@ -193,3 +193,11 @@ def test_end_a_stuck_session(
     # And the audit log says who did it.
     logged = api_get(server, "/events", charger_id=stuck_session["charger_id"], type="session.*")
     assert any(e["type"] == "session.stopped" for e in logged["data"]), logged
+
+
+def test_sessions_fit_a_phone(browser_phone: Page, server: Server) -> None:
+    open_sessions(browser_phone, server)
+    browser_phone.locator('.totals [data-total="sessions"]').wait_for()
+    expect(browser_phone.get_by_role("button", name="Download CSV")).to_be_visible()
+    width = browser_phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the sessions page is {width} px wide on a 390 px phone"
