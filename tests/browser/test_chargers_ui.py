@@ -7,12 +7,17 @@ written into the test.
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from tests.browser.harness import ConsoleWatch, Server, sign_in, wait_for
+from tests.browser.ocpp16_client import TinyCharger, ocpp_port
 
 pytestmark = pytest.mark.browser
 
@@ -283,3 +288,75 @@ def test_chargers_and_a_charger_fit_a_phone(browser_phone: Page, server: Server)
     page.locator(".charger-table tbody tr a").first.click()
     expect(page.locator("form.action").first).to_be_visible()
     assert page_width(page) <= 390, "the charger page is wider than the phone"
+
+
+def not_following(server: Server, site_id: str) -> list[dict[str, Any]]:
+    load = api_get(server, f"/sites/{site_id}/load")
+    found: list[dict[str, Any]] = [
+        s for s in load["sessions"] if s["reason"] == "not_following_limit"
+    ]
+    return found
+
+
+def test_a_charger_not_following_its_limit_stands_out(page: Page, server: Server) -> None:
+    """A 1.6 charger whose car draws 30 A against a limit of at most 10 A, for longer
+    than the reaction time: flagged on the sites list, the site, the table and its page."""
+    ocpp_id = "UI-GREEDY"
+    with server.api() as api:
+        site = api.post("/sites", json={"name": "Small fuse", "max_current": 10})
+        site_id = site.raise_for_status().json()["id"]
+        api.post("/chargers", json={"ocpp_id": ocpp_id, "site_id": site_id}).raise_for_status()
+        api.post("/id-tags", json={"id_tag": "UI-GREEDY-TAG", "status": "Accepted"})
+    url = f"ws://127.0.0.1:{ocpp_port(server)}/ocpp/{ocpp_id}"
+    with connect(url, subprotocols=[Subprotocol("ocpp1.6")]) as ws:
+        charger = TinyCharger(ws)
+        assert (
+            charger.call("BootNotification", {"chargePointVendor": "UI", "chargePointModel": "G"})[
+                "status"
+            ]
+            == "Accepted"
+        )
+        charger.call(
+            "StatusNotification",
+            {"connectorId": 1, "errorCode": "NoError", "status": "Charging", "timestamp": now()},
+        )
+        tx = charger.call(
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "UI-GREEDY-TAG", "meterStart": 0, "timestamp": now()},
+        )
+        assert tx["idTagInfo"]["status"] == "Accepted", tx
+
+        def draw_too_much() -> bool:
+            values = [
+                {"value": "30", "measurand": "Current.Import", "phase": p, "unit": "A"}
+                for p in ("L1", "L2", "L3")
+            ]
+            reading = {"timestamp": now(), "sampledValue": values}
+            charger.call(
+                "MeterValues",
+                {"connectorId": 1, "transactionId": tx["transactionId"], "meterValue": [reading]},
+            )
+            return bool(not_following(server, site_id))
+
+        # A reading per poll until the load manager says so (after its 10 s reaction time).
+        wait_for(draw_too_much, "the session to be counted as not following", deadline_s=40)
+        # The link stays open (an offline charger would be 'offline', not this).
+        sign_in(page, server)
+        item = page.locator(f'li[data-site-id="{site_id}"]')
+        expect(item.locator('.flag[data-flag="not_following_limit"]')).to_have_text(
+            "1 not following its limit"
+        )
+        item.locator(".site-link").click()
+        card = page.locator("article.charger", has_text=ocpp_id)
+        expect(card.locator('.flag[data-flag="not_following_limit"]')).to_be_visible()
+        expect(card).to_have_class(re.compile(r"\battention\b"))
+        page.get_by_role("link", name="Chargers as a table").click()
+        page.get_by_label("Needs attention").select_option("not_following_limit")
+        assert table_ids(page) == [ocpp_id]
+        page.get_by_role("link", name=ocpp_id).click()
+        expect(page.locator('.page-head .flag[data-flag="not_following_limit"]')).to_be_visible()
+        expect(page.locator(".evses td.reason.alert")).to_contain_text("not following its limit")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")

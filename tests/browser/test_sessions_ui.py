@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,10 +14,11 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from tests.browser.harness import ConsoleWatch, Server, sign_in, wait_for
+from tests.browser.ocpp16_client import TinyCharger, ocpp_port
 
 pytestmark = pytest.mark.browser
 
@@ -101,35 +101,6 @@ def test_a_filter_the_api_refuses_is_explained_next_to_it(
     error = page.locator("#sessions-to-error")
     expect(error).to_contain_text("after")
     expect(page.get_by_label("Started up to")).to_have_attribute("aria-invalid", "true")
-
-
-def ocpp_port(server: Server) -> int:
-    args = [str(a) for a in server.process.args]  # type: ignore[union-attr]
-    return int(args[args.index("--ocpp-port") + 1])
-
-
-class TinyCharger:
-    """Just enough OCPP 1.6 to boot and start a transaction (then its link is dropped)."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.n = 0
-
-    def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        self.n += 1
-        mine = f"t{self.n}"
-        self.ws.send(json.dumps([2, mine, action, payload]))
-        while True:
-            message = json.loads(self.ws.recv(timeout=20))
-            if message[0] == 2:  # The server's own calls: agree, so it goes on.
-                answer: dict[str, Any] = {"status": "Accepted"}
-                if message[2] == "GetConfiguration":
-                    answer = {"configurationKey": []}
-                self.ws.send(json.dumps([3, message[1], answer]))
-            elif message[1] == mine:
-                assert message[0] == 3, message
-                result: dict[str, Any] = message[2]
-                return result
 
 
 @pytest.fixture
