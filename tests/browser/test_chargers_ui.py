@@ -358,5 +358,36 @@ def test_a_charger_not_following_its_limit_stands_out(page: Page, server: Server
         expect(page.locator(".evses td.reason.alert")).to_contain_text("not following its limit")
 
 
+def test_a_faulted_charger_stands_out_with_its_error(page: Page, server: Server) -> None:
+    ocpp_id = "UI-FAULTED"
+    with server.api() as api:
+        site = api.post("/sites", json={"name": "Faulty row", "max_current": 32})
+        site_id = site.raise_for_status().json()["id"]
+        api.post("/chargers", json={"ocpp_id": ocpp_id, "site_id": site_id}).raise_for_status()
+    url = f"ws://127.0.0.1:{ocpp_port(server)}/ocpp/{ocpp_id}"
+    with connect(url, subprotocols=[Subprotocol("ocpp1.6")]) as ws:
+        charger = TinyCharger(ws)
+        charger.call("BootNotification", {"chargePointVendor": "UI", "chargePointModel": "F"})
+        fault = {"connectorId": 0, "errorCode": "GroundFailure", "status": "Faulted"}
+        charger.call("StatusNotification", {**fault, "timestamp": now()})
+        wait_for(
+            lambda: (
+                api_get(server, "/chargers", site_id=site_id)["data"][0]["error_code"]
+                == "GroundFailure"
+            ),
+            "the API to show the fault",
+        )
+        sign_in(page, server)
+        item = page.locator(f'li[data-site-id="{site_id}"]')
+        expect(item.locator('.flag[data-flag="faulted"]')).to_have_text("1 faulted")
+        page.get_by_role("link", name="Chargers", exact=True).click()
+        page.get_by_label("Needs attention").select_option("faulted")
+        assert table_ids(page) == [ocpp_id]
+        badge = page.locator('.charger-table .flag[data-flag="faulted"]')
+        expect(badge).to_have_attribute("title", "error GroundFailure")
+        page.get_by_role("link", name=ocpp_id).click()
+        expect(page.locator(".charger-facts")).to_contain_text("GroundFailure")
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
