@@ -143,6 +143,7 @@ export class LoadChart {
   async start() {
     this.draw();
     await this.reload();
+    if (!this.plot) return; // Stopped (the page was left) while the history loaded.
     // The time axis moves even when the load does not.
     this.timer = setInterval(() => this.redraw(), 5000);
   }
