@@ -8,14 +8,6 @@ from typing import Any
 
 from websockets.sync.client import ClientConnection
 
-from tests.browser.harness import Server
-
-
-def ocpp_port(server: Server) -> int:
-    """The OCPP port the harness gave ``chargegrid serve``."""
-    args = [str(a) for a in server.process.args]  # type: ignore[union-attr]
-    return int(args[args.index("--ocpp-port") + 1])
-
 
 class TinyCharger:
     """Just enough OCPP 1.6 to boot, start a transaction and report current."""

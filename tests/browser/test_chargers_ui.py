@@ -17,7 +17,7 @@ from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from tests.browser.harness import ConsoleWatch, Server, sign_in, wait_for
-from tests.browser.ocpp16_client import TinyCharger, ocpp_port
+from tests.browser.ocpp16_client import TinyCharger
 
 pytestmark = pytest.mark.browser
 
@@ -307,7 +307,7 @@ def test_a_charger_not_following_its_limit_stands_out(page: Page, server: Server
         site_id = site.raise_for_status().json()["id"]
         api.post("/chargers", json={"ocpp_id": ocpp_id, "site_id": site_id}).raise_for_status()
         api.post("/id-tags", json={"id_tag": "UI-GREEDY-TAG", "status": "Accepted"})
-    url = f"ws://127.0.0.1:{ocpp_port(server)}/ocpp/{ocpp_id}"
+    url = f"ws://127.0.0.1:{server.ocpp_port}/ocpp/{ocpp_id}"
     with connect(url, subprotocols=[Subprotocol("ocpp1.6")]) as ws:
         charger = TinyCharger(ws)
         assert (
@@ -364,7 +364,7 @@ def test_a_faulted_charger_stands_out_with_its_error(page: Page, server: Server)
         site = api.post("/sites", json={"name": "Faulty row", "max_current": 32})
         site_id = site.raise_for_status().json()["id"]
         api.post("/chargers", json={"ocpp_id": ocpp_id, "site_id": site_id}).raise_for_status()
-    url = f"ws://127.0.0.1:{ocpp_port(server)}/ocpp/{ocpp_id}"
+    url = f"ws://127.0.0.1:{server.ocpp_port}/ocpp/{ocpp_id}"
     with connect(url, subprotocols=[Subprotocol("ocpp1.6")]) as ws:
         charger = TinyCharger(ws)
         charger.call("BootNotification", {"chargePointVendor": "UI", "chargePointModel": "F"})

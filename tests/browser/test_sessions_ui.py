@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from tests.browser.harness import ConsoleWatch, Server, sign_in, wait_for
-from tests.browser.ocpp16_client import TinyCharger, ocpp_port
+from tests.browser.ocpp16_client import TinyCharger
 
 pytestmark = pytest.mark.browser
 
@@ -114,7 +114,7 @@ def stuck_session(server: Server) -> dict[str, Any]:
         tags = api.get("/id-tags", params={"limit": 100}).raise_for_status().json()["data"]
         if all(t["id_tag"] != STUCK_TAG for t in tags):
             api.post("/id-tags", json={"id_tag": STUCK_TAG, "status": "Accepted"})
-    url = f"ws://127.0.0.1:{ocpp_port(server)}/ocpp/{ocpp_id}"
+    url = f"ws://127.0.0.1:{server.ocpp_port}/ocpp/{ocpp_id}"
     now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     with connect(url, subprotocols=[Subprotocol("ocpp1.6")]) as ws:
         charger = TinyCharger(ws)
