@@ -4,7 +4,7 @@ import pytest
 
 from chargegrid.domain.errors import InvalidValue
 from chargegrid.domain.identifiers import check_evse_id, check_ocpp_id, is_emi3
-from chargegrid.domain.status import OcpiStatus, to_ocpi
+from chargegrid.domain.status import OcpiStatus, charger_status, to_ocpi
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,22 @@ def test_ocpp_id_rejects_slash() -> None:
     with pytest.raises(InvalidValue):
         check_ocpp_id("a/b")
     assert check_ocpp_id("CP-001") == "CP-001"
+
+
+@pytest.mark.parametrize(
+    ("own", "evses", "whole"),
+    [
+        ("Unavailable", ["Available"], "Unavailable"),  # 1.6: connector 0 says it
+        (None, [], None),  # nothing reported yet
+        (None, [None, None], None),
+        (None, ["Available", "Occupied"], "Available"),  # 2.0.1: from its EVSEs
+        (None, ["Faulted", None], "Faulted"),
+        (None, ["Faulted", "Available"], "Available"),  # one EVSE still serves
+        (None, ["Unavailable", "Unavailable"], "Unavailable"),
+        (None, ["Unavailable", "Faulted"], "Faulted"),  # none can serve
+    ],
+)
+def test_a_chargers_status_as_a_whole(
+    own: str | None, evses: list[str | None], whole: str | None
+) -> None:
+    assert charger_status(own, evses) == whole

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -54,6 +55,22 @@ def to_ocpi(ocpp_status: str | None, online: bool = True) -> OcpiStatus:
         return _OCPI[OcppStatus(ocpp_status)]
     except ValueError:
         return OcpiStatus.UNKNOWN
+
+
+def charger_status(own: str | None, evse_statuses: Iterable[str | None]) -> str | None:
+    """The charger's status as a whole. A 1.6 charger reports it (connector 0); a 2.0.1
+    station reports per connector only, so it is read from its EVSEs: Faulted or
+    Unavailable when no EVSE that reported can serve (Faulted if one is faulted), else
+    Available (the EVSEs say what each one does)."""
+    if own is not None:
+        return own
+    known = {s for s in evse_statuses if s is not None}
+    if not known:
+        return None
+    if known <= {OcppStatus.FAULTED.value, OcppStatus.UNAVAILABLE.value}:
+        faulted = OcppStatus.FAULTED.value in known
+        return (OcppStatus.FAULTED if faulted else OcppStatus.UNAVAILABLE).value
+    return OcppStatus.AVAILABLE.value
 
 
 # Statuses in which a car may draw current: the allocator plans for these sessions.

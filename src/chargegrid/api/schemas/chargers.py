@@ -15,7 +15,7 @@ from chargegrid.api.schemas.common import (
     columns_of,
 )
 from chargegrid.api.schemas.evses import ConnectorCreate, EvseCreate, EvseOut
-from chargegrid.domain.status import OcpiStatus, to_ocpi
+from chargegrid.domain.status import OcpiStatus, charger_status, to_ocpi
 from chargegrid.services.pki_ports import SignedCertificate
 from chargegrid.store.models import Charger
 
@@ -195,7 +195,10 @@ class ChargerOut(Timestamps):
                 "password_pending": charger.pending_password_hash is not None,
                 "capabilities": Capabilities.of(charger),
                 "certificate": CertificateOut.of(certificate) if certificate else None,
-                "status": to_ocpi(charger.ocpp_status, charger.online),
+                "status": to_ocpi(
+                    charger_status(charger.ocpp_status, (e.ocpp_status for e in charger.evses)),
+                    charger.online,
+                ),
                 "evses": [EvseOut.of(e, charger.online) for e in charger.evses],
             }
         )
