@@ -1,10 +1,10 @@
 """Schemathesis' state machine over the whole REST API, driven by the served OpenAPI links.
 
-Shared by the suite (tests/integration/test_schemathesis_stateful.py: a short run that
-fails at the first bad answer) and the benchmark (``python -m bench.api_fuzz``: a long
-run that counts every distinct failure and keeps going). Both run the app in process
-as an admin, rate limit off, on a migrated database that ``seed`` fills with what the
-API cannot create by itself: sessions (only chargers start them) with meter values.
+Shared by the suite (tests/integration/test_schemathesis.py: a short run, each database)
+and the benchmark (``python -m bench.api_fuzz``: a long one). Both run the app in
+process as an admin, rate limit off, chargers answering (``answering_gateway``), on a
+migrated database that ``seed`` fills with one of everything the lists link from. Each
+distinct failure is counted with its request and the walks go on; the caller judges.
 """
 
 from __future__ import annotations
