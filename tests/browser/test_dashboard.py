@@ -129,7 +129,9 @@ def test_changing_available_current_in_the_form_moves_the_bars(page: Page, serve
     try:
         form.get_by_label("All phases").fill(str(target))
         form.get_by_role("button", name="Save").click()
-        expect(form.locator(".form-status")).to_have_text("Saved.")
+        # The override form says what is in force now (and what it replaced, if anything).
+        note = page.locator("[data-override-note]")
+        expect(note).to_contain_text(f"Saved: {target:g} A on all phases")
         expected = effective(demo_site(server))
         assert all(v <= target for v in expected.values())
         wait_for_site_limits(page, site["id"], expected, "the new available current")
@@ -141,7 +143,7 @@ def test_changing_available_current_in_the_form_moves_the_bars(page: Page, serve
             )
 
         form.get_by_role("button", name="Clear override").click()
-        expect(form.locator(".form-status")).to_have_text("Saved.")
+        expect(note).to_contain_text("Override cleared")
         back = effective(demo_site(server))
         assert back == effective(site)
         wait_for_site_limits(page, site["id"], back, "the override cleared")

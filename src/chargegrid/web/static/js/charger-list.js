@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { h, replaceChildren, setText } from "./dom.js";
 import { chargerFlags, flagBadges, notFollowingIds } from "./charger-flags.js";
-import { amps, PHASE_LABEL, PHASES, reasonWords, sourceWords, statusClass, statusWord } from "./format.js";
+import { amps, enumWords, PHASE_LABEL, rotationWords, PHASES, reasonWords, sourceWords, statusClass, statusWord } from "./format.js";
 import { settingsForm } from "./forms.js";
 
 const CONNECTOR_STANDARDS = [
@@ -14,7 +14,8 @@ const POWER_TYPES = ["AC_1_PHASE", "AC_2_PHASE", "AC_2_PHASE_SPLIT", "AC_3_PHASE
 const ROTATIONS = [
   "RST", "RTS", "SRT", "STR", "TRS", "TSR", "RS", "RT", "SR", "ST", "TR", "TS", "R", "S", "T",
 ];
-const options = (values) => values.map((value) => ({ value }));
+// Connector enums shown as words ("IEC 62196 Type 2"), sent as the API's values.
+const options = (values) => values.map((value) => ({ value, label: enumWords(value) }));
 
 export class ChargerList {
   /** `rights()` is {write, technical}: which settings this role may change. */
@@ -228,7 +229,7 @@ function connectorForm(evse, connector, saved) {
       { name: "standard", label: "Standard", kind: "select", value: connector.standard, options: options(withCurrent(CONNECTOR_STANDARDS, connector.standard)) },
       { name: "format", label: "Format", kind: "select", value: connector.format, options: options(["SOCKET", "CABLE"]) },
       { name: "power_type", label: "Power type", kind: "select", value: connector.power_type, options: options(POWER_TYPES) },
-      { name: "phase_rotation", label: "Phase rotation", kind: "select", value: connector.phase_rotation, nullable: true, options: options(ROTATIONS), help: "terminal 1,2,3 → R S T of the circuit" },
+      { name: "phase_rotation", label: "Phase rotation", kind: "select", value: connector.phase_rotation, nullable: true, options: ROTATIONS.map((value) => ({ value, label: rotationWords(value) })), help: "terminal 1,2,3 → R S T of the circuit" },
       { name: "max_amperage", label: "Max amperage", unit: "A", value: connector.max_amperage },
       { name: "max_voltage", label: "Max voltage", unit: "V", value: connector.max_voltage },
       { name: "max_electric_power", label: "Max power", unit: "W", value: connector.max_electric_power },

@@ -95,7 +95,7 @@ export function parseLapse(text) {
  * lapse time in minutes or hours, or cleared. `fuseWords` names the ceiling ("the main
  * fuse", "the circuit's fuse"). After saving, says what the server made of it.
  */
-export function overrideForm({ node, path, fuseWords, onSaved = () => {} }) {
+export function overrideForm({ node, path, fuseWords, onSaved = () => {}, id = "override" }) {
   const note = h("p", { class: "override-note", role: "status", dataset: { overrideNote: "" } });
   const slot = h("div", {});
   const el = h("div", { class: "override" }, h("p", { class: "override-now" }), slot, note);
@@ -104,7 +104,7 @@ export function overrideForm({ node, path, fuseWords, onSaved = () => {} }) {
     replaceChildren(el.querySelector(".override-now"), describeOverride(current, fuseWords));
     const common = current.available_current;
     const form = settingsForm({
-      id: "override",
+      id,
       fields: [
         { name: "available_current", label: "All phases", unit: "A", value: common, help: `at most ${fuseWords} (${amps(current.max_current)})` },
         ...PHASE_FIELDS.map((name, i) => ({

@@ -1,6 +1,7 @@
 // One site: fuse tree with live per-phase bars, the hour's load chart, chargers, active
 // sessions, and the forms this role may use. Live data comes from two SSE streams; when
 // the server has no live load yet, the page shows the configuration and says so.
+import { overrideForm } from "./circuit-form.js";
 import { api, ApiError, listAll } from "./api.js";
 import { flagCountBadges, flagSummary, notFollowingIds } from "./charger-flags.js";
 import { ChargerList } from "./charger-list.js";
@@ -262,16 +263,14 @@ export class SitePage {
       // The stream brings the new plan too; asking once more makes the bars follow at once.
       this.fetchLoad().catch((err) => this.showProblem(err));
     };
-    const current = settingsForm({
-      id: "site-current",
-      fields: [
-        { name: "available_current", label: "All phases", unit: "A", value: site.available_current, help: "an override below the main fuse, e.g. when the building needs power" },
-        ...[1, 2, 3].map((n) => ({ name: `available_current_phase${n}`, label: `L${n} only`, unit: "A", value: site[`available_current_phase${n}`] })),
-        { name: "available_current_ttl_s", label: "Lapses after", unit: "s", value: site.available_current_ttl_s, help: "empty: until cleared" },
-      ],
-      submit: patch,
-      actions: [{ label: "Clear override", name: "clear-override", run: () => patch({ available_current: -1 }) }],
+    // The same honest override form as site setup: lapse times in minutes or hours, a
+    // clamped value says so, a per-phase override says what it replaced.
+    const current = overrideForm({
+      node: site,
+      path: `/sites/${this.siteId}`,
+      fuseWords: "the main fuse",
       onSaved: afterSave,
+      id: "site-current",
     });
     const settings = settingsForm({
       id: "site-settings",
