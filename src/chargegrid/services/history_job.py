@@ -11,8 +11,8 @@ row per second at full resolution), plus what arrives between two runs.
 
 from __future__ import annotations
 
-import itertools
 import asyncio
+import itertools
 import logging
 import time
 from collections import defaultdict
