@@ -133,7 +133,19 @@ SOURCES: tuple[Source, ...] = (
     ),
     _listed(
         "/chargers/{charger_id}/evses",
-        {"evse_id": _first("id"), "charger_id": "$request.path.charger_id"},
+        {
+            "evse_id": _first("id"),
+            "charger_id": "$request.path.charger_id",
+            "connector_id": _first("connectors/0/connector_id"),
+        },
+    ),
+    _listed(
+        "/evses/{evse_id}/connectors",
+        {
+            "evse_id": "$request.path.evse_id",
+            "charger_id": _first("charger_id"),
+            "connector_id": _first("connector_id"),
+        },
     ),
     Source(
         "post",
