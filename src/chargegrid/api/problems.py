@@ -81,6 +81,15 @@ PROBLEM_RESPONSES[429]["headers"] = {
 }
 
 
+# What a route that commands a charger may answer besides: the charger answered with a
+# CallError or a broken answer (502), or not in time (504).
+CHARGER_PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **PROBLEM_RESPONSES,
+    502: {**_doc(502), "description": "The charger answered with an OCPP CallError"},
+    504: {**_doc(504), "description": "The charger did not answer in time"},
+}
+
+
 class ProblemResponse(JSONResponse):
     media_type = PROBLEM_JSON
 

@@ -30,7 +30,7 @@ from chargegrid.services import charger_commands as cmd
 from chargegrid.services.charger_commands import CommandGateway, run_command
 from chargegrid.services.configure.chargers import get_charger
 
-router = make_router("actions")
+router = make_router("actions", commands_chargers=True)
 GATEWAY_HANDLE = "ocpp_gateway"
 
 EvseNumber = Annotated[int, Field(strict=True, ge=0, le=1000, description="0 = whole charger")]

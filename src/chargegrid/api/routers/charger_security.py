@@ -42,7 +42,7 @@ from chargegrid.store.security_store import SqlSecurityStore
 if TYPE_CHECKING:
     from chargegrid.app import Runtime
 
-router = make_router("charger security")
+router = make_router("charger security", commands_chargers=True)
 PATH = "/chargers/{charger_id}/actions"
 GATEWAY_HANDLE = "ocpp_gateway"
 _log_request_ids = itertools.count(int(time.time()) % 1_000_000)

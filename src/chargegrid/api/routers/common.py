@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import ColumnElement, true
 
-from chargegrid.api.problems import PROBLEM_RESPONSES
+from chargegrid.api.problems import CHARGER_PROBLEM_RESPONSES, PROBLEM_RESPONSES
 from chargegrid.services.auth import Principal
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
@@ -18,8 +18,10 @@ Cursor = Annotated[
 SiteFilter = Annotated[uuid.UUID | None, Query(description="Only this site")]
 
 
-def make_router(tag: str) -> APIRouter:
-    return APIRouter(tags=[tag], responses=PROBLEM_RESPONSES)
+def make_router(tag: str, *, commands_chargers: bool = False) -> APIRouter:
+    """A resource's router; one whose routes command a charger documents 502 and 504."""
+    responses = CHARGER_PROBLEM_RESPONSES if commands_chargers else PROBLEM_RESPONSES
+    return APIRouter(tags=[tag], responses=responses)
 
 
 def in_scope(who: Principal, column: Any, site_id: uuid.UUID | None) -> ColumnElement[bool]:

@@ -23,7 +23,7 @@ from chargegrid.services.certificates import root_pem
 from chargegrid.services.configure.chargers import get_charger
 from chargegrid.store.pki_store import SqlPkiStore
 
-router = make_router("pki")
+router = make_router("pki", commands_chargers=True)
 PEM_TYPE = "application/x-pem-file"
 
 CertificateType = Literal[
