@@ -333,3 +333,44 @@ def test_the_demo_charges_and_its_sessions_update_live(page: Page, server: Serve
     # The allocator's reasons are words; a fuse's id is shown by its name.
     reasons = page.locator("td.reason").all_inner_texts()
     assert not any(re.search(r"_|[0-9a-f]{8}-[0-9a-f]{4}", r) for r in reasons), reasons
+
+
+def test_a_sessions_meter_values_do_not_re_read_the_sites_configuration(
+    page: Page, server: Server
+) -> None:
+    """session.updated comes with every meter value: the site page re-reads its active
+    sessions for it, never the site, its circuits or chargers (issue 14's friction)."""
+    site = demo_site(server)
+    updates = "".join(
+        f'event: session.updated\ndata: {{"site_id": "{site["id"]}", "session_id": "s{n}"}}\n\n'
+        for n in range(3)
+    )
+    # The event stream is ours for this test: only session.updated, again on each reconnect.
+    page.route(
+        "**/api/v1/events/stream*",
+        lambda route: route.fulfill(
+            status=200, headers={"Content-Type": "text/event-stream"}, body=updates
+        ),
+    )
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    open_site(page, server, site)
+
+    def reads(pattern: str) -> int:
+        return sum(1 for url in asked if re.search(pattern, url))
+
+    configuration = [
+        rf"/api/v1/sites/{site['id']}$",
+        rf"/api/v1/sites/{site['id']}/circuits",
+        rf"/api/v1/chargers\?site_id={site['id']}",
+    ]
+    first = [reads(pattern) for pattern in configuration]
+    sessions = rf"/api/v1/sessions\?site_id={site['id']}&active=true"
+    initial_sessions = reads(sessions)
+    wait_for(
+        lambda: reads(sessions) >= initial_sessions + 2,
+        "the active sessions re-read after session.updated",
+        deadline_s=60,
+        page=page,
+    )
+    assert [reads(pattern) for pattern in configuration] == first

@@ -25,6 +25,7 @@ export class SitePage {
     this.siteId = siteId;
     this.identity = identity;
     this.state = { site: null, circuits: [], chargers: [], evses: new Map(), sessions: [], load: null };
+    this.pendingParts = new Set();
     this.liveStatus = h("span", { class: "live-status", role: "status" });
     this.heading = h("h1", {}, "Site");
     this.summary = h("p", { class: "site-summary" });
@@ -101,34 +102,45 @@ export class SitePage {
     this.chart.stop();
   }
 
-  /** Configuration and sessions: re-read on events, since they change rarely. */
-  async refresh() {
+  /** Configuration and sessions: re-read on events, since they change rarely; only the
+   * parts an event can have changed (a session's meter value must not re-read the site's
+   * whole configuration). */
+  async refresh(parts = ALL_PARTS) {
     const id = this.siteId;
+    const want = new Set(parts);
+    // Only the wanted parts are asked for; the others stay as they are.
+    const read = (part, ask) => (want.has(part) ? ask() : Promise.resolve(this.state[part]));
     const [site, circuits, chargers, sessions] = await Promise.all([
-      api(`/sites/${id}`),
-      listAll(`/sites/${id}/circuits`),
-      listAll(`/chargers?site_id=${id}`),
-      listAll(`/sessions?site_id=${id}&active=true`),
+      read("site", () => api(`/sites/${id}`)),
+      read("circuits", () => listAll(`/sites/${id}/circuits`)),
+      read("chargers", () => listAll(`/chargers?site_id=${id}`)),
+      read("sessions", () => listAll(`/sessions?site_id=${id}&active=true`)),
     ]);
-    chargers.sort((a, b) => a.ocpp_id.localeCompare(b.ocpp_id, undefined, { numeric: true }));
-    // A charger comes with its EVSEs; ask separately only if this API version leaves them out.
-    const evseLists = await Promise.all(
-      chargers.map((c) => (Array.isArray(c.evses) ? c.evses : listAll(`/chargers/${c.id}/evses`))),
-    );
+    if (want.has("chargers")) {
+      chargers.sort((a, b) => a.ocpp_id.localeCompare(b.ocpp_id, undefined, { numeric: true }));
+      // A charger comes with its EVSEs; ask separately only if this API version leaves them out.
+      const evseLists = await Promise.all(
+        chargers.map((c) => (Array.isArray(c.evses) ? c.evses : listAll(`/chargers/${c.id}/evses`))),
+      );
+      this.state.evses = new Map(chargers.map((c, i) => [c.id, evseLists[i]]));
+    }
     Object.assign(this.state, { site, circuits, chargers, sessions });
-    this.state.evses = new Map(chargers.map((c, i) => [c.id, evseLists[i]]));
     this.render();
   }
 
-  /** One pending refresh covers every event until it runs; at most one per interval. */
-  refreshSoon() {
+  /** One pending refresh covers every event until it runs (the parts they name, merged);
+   * at most one per interval. */
+  refreshSoon(parts = ALL_PARTS) {
+    for (const part of parts) this.pendingParts.add(part);
     if (this.refreshTimer || this.stopped) return;
     const due = (this.lastRefresh ?? 0) + REFRESH_MIN_INTERVAL_MS - Date.now();
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = null;
       this.lastRefresh = Date.now();
-      this.refresh().catch((err) => this.showProblem(err));
-      this.fetchLoad().catch((err) => this.showProblem(err));
+      const parts = [...this.pendingParts];
+      this.pendingParts.clear();
+      this.refresh(parts).catch((err) => this.showProblem(err));
+      if (parts.some((part) => part !== "sessions")) this.fetchLoad().catch((err) => this.showProblem(err));
     }, Math.max(REFRESH_DEBOUNCE_MS, due));
   }
 
@@ -173,7 +185,7 @@ export class SitePage {
       followStream("/events/stream", {
         onMessage: (event, data) => {
           if (LOAD_TOPICS.has(event)) return;
-          if (this.concernsThisSite(data)) this.refreshSoon();
+          if (this.concernsThisSite(data)) this.refreshSoon(partsFor(event));
         },
         onStatus: (status) => {
           if (status === "unavailable" || status === "forbidden") {
@@ -290,6 +302,16 @@ export class SitePage {
     console.warn("chargegrid: refresh failed", err);
     this.setLive("retrying");
   }
+}
+
+const ALL_PARTS = ["site", "circuits", "chargers", "sessions"];
+
+/** What an event on the bus can have changed on this page. */
+function partsFor(topic) {
+  if (topic === "session.updated") return ["sessions"]; // energy and state, not the set-up
+  if (topic?.startsWith("session.")) return ["sessions", "chargers"]; // a connector's status too
+  if (topic?.startsWith("charger.")) return ["chargers"];
+  return ALL_PARTS; // config.changed and anything new: read everything again
 }
 
 function overrideWords(site) {
