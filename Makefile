@@ -33,7 +33,7 @@ unit: $(STAMP)
 
 # The whole test suite: lint, types, unit, integration (SQLite + PostgreSQL), e2e, browser.
 test: $(STAMP) browser-deps lint typecheck
-	$(BIN)/pytest -q -ra
+	$(BIN)/pytest -q -ra --durations=40
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
