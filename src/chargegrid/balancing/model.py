@@ -74,7 +74,9 @@ class Demand:
     ``weight`` is charger priority x session priority (≥ 0; 0 = only what is left over).
     ``phase_switches`` counts the 1↔3 switches this session has had so far.
     ``departure_at`` and ``energy_wanted_wh`` (still to deliver) turn on deadline
-    awareness when both are known.
+    awareness when both are known. ``allowed_currents`` are the only currents the
+    charger accepts (ascending, e.g. ``(0, 8, 16, 24, 32)`` or whole amps), ``None`` =
+    any current in [min, max]; the plan rounds down into them.
     """
 
     session_id: str
@@ -90,6 +92,7 @@ class Demand:
     phase_switches: int = 0
     departure_at: float | None = None
     energy_wanted_wh: float | None = None
+    allowed_currents: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +172,9 @@ class Problem:
     phase. ``switch_hysteresis_a``: going back from 1 to 3 phases needs this much more
     than going down did, so a plan does not flap. ``max_phase_switches``: a session that
     has switched this often keeps its current phase count. ``previous`` is the plan now
-    in force (for hysteresis); sessions not in it are new.
+    in force (for hysteresis); sessions not in it are new. ``period_s`` is how long a
+    plan stays in force before the next decision at the latest: a session that wants
+    less energy than its current delivers over it is given only what it needs.
     """
 
     nodes: tuple[Node, ...]
@@ -180,6 +185,7 @@ class Problem:
     max_phase_switches: int | None = None
     previous: Plan | None = None
     voltage: float = DEFAULT_NOMINAL_VOLTAGE
+    period_s: float = 60.0
 
 
 # --- building plans fast -----------------------------------------------------------------
