@@ -299,8 +299,17 @@ class ChargingSession(Timestamped, Base):
     # the remoteStartId of a RequestStartTransaction that started it.
     charging_state: Mapped[str | None] = mapped_column(String(20))
     remote_start_id: Mapped[int | None] = mapped_column(Integer)
+    # The deadline the load manager plans with, and where each part came from
+    # (domain/deadline_sources.py: api | charger | id_tag_default | predicted).
     departure_time: Mapped[datetime | None] = mapped_column()
     energy_wanted_wh: Mapped[float | None] = mapped_column(Float)
+    departure_source: Mapped[str | None] = mapped_column(String(16))
+    departure_confidence: Mapped[float | None] = mapped_column(Float)
+    energy_wanted_source: Mapped[str | None] = mapped_column(String(16))
+    # What the car last asked for (NotifyEVChargingNeeds), kept apart: clearing an API
+    # value falls back to it.
+    ev_departure_time: Mapped[datetime | None] = mapped_column()
+    ev_energy_wanted_wh: Mapped[float | None] = mapped_column(Float)
     soc: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
@@ -343,6 +352,12 @@ class IdTag(Timestamped, Base):
     status: Mapped[str] = mapped_column(String(16), default="Accepted")
     expires_at: Mapped[datetime | None] = mapped_column()
     parent_id_tag: Mapped[str | None] = mapped_column(String(36))
+    # Its sessions' deadline unless the API or the car says otherwise: leaves at this
+    # local time of day ("17:30", the site's time zone), else after this long; wants
+    # this much energy (docs/deadlines.md).
+    default_departure_time: Mapped[str | None] = mapped_column(String(5))
+    default_dwell_s: Mapped[int | None] = mapped_column(Integer)
+    default_energy_wh: Mapped[float | None] = mapped_column(Float)
     # None: valid everywhere (only unscoped tokens manage it).
     site_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("sites.id", ondelete="CASCADE"), index=True
