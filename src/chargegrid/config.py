@@ -64,6 +64,12 @@ class Settings:
     log_level: str = "info"
     # The load history (services/history_settings.py; CHARGEGRID_HISTORY_*).
     history: HistorySettings = field(default_factory=HistorySettings)
+    # Cluster mode (docs/cluster.md): a NATS URL turns it on (PostgreSQL only); the node
+    # id names this node to the others (default: host name and API port); the cluster
+    # name prefixes every NATS subject and bucket (two clusters may share one NATS).
+    nats_url: str | None = None
+    node_id: str | None = None
+    cluster_name: str = "chargegrid"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -102,6 +108,9 @@ class Settings:
                 env.get("CHARGEGRID_LOG_LEVEL", "info"), "CHARGEGRID_LOG_LEVEL"
             ),
             history=HistorySettings.from_env(env),
+            nats_url=env.get("CHARGEGRID_NATS_URL") or None,
+            node_id=env.get("CHARGEGRID_NODE_ID") or None,
+            cluster_name=env.get("CHARGEGRID_CLUSTER_NAME") or "chargegrid",
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given)  # type: ignore[arg-type]
