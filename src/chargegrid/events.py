@@ -164,7 +164,8 @@ class SessionCompleted(TypedDict):
 
 
 class SessionNeeds(TypedDict):
-    """session.updated when an EV said what it needs (2.0.1 NotifyEVChargingNeeds)."""
+    """session.updated when an EV said what it needs (2.0.1 NotifyEVChargingNeeds):
+    what it asked for; the deadline planned with may still be the API's."""
 
     session_id: str
     charger_id: str
@@ -173,6 +174,25 @@ class SessionNeeds(TypedDict):
     departure_at: str | None
     energy_wanted_wh: float | None
     ev_max_current: float | None
+    needs: NotRequired[Literal[True]]
+
+
+DeadlineSourceName = Literal["api", "charger", "id_tag_default", "predicted"]
+
+
+class SessionDeadline(TypedDict):
+    """session.updated when a session's deadline was set through the API or filled in
+    from its id tag's defaults or a prediction (docs/deadlines.md): what the load
+    manager plans with now, and where each part came from."""
+
+    session_id: str
+    charger_id: str
+    departure_at: str | None
+    departure_source: DeadlineSourceName | None
+    departure_confidence: float | None
+    energy_wanted_wh: float | None
+    energy_wanted_source: DeadlineSourceName | None
+    deadline: Literal[True]
 
 
 class SessionStopped(TypedDict):
