@@ -521,6 +521,7 @@ class ChargerMessages:
                 "departure_at": write.departure_time.isoformat() if write.departure_time else None,
                 "energy_wanted_wh": write.energy_wanted_wh,
                 "ev_max_current": write.ev_max_current,
+                "needs": True,
             }
             self.events.publish(ev.SESSION_UPDATED, needs)
         return session_id

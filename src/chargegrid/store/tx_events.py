@@ -30,6 +30,7 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from chargegrid.domain.deadline_sources import STATED_CONFIDENCE, DeadlineSource, may_replace
 from chargegrid.services.charger_ports import (
     ACCEPTED,
     SERVER_STOP_REASONS,
@@ -390,9 +391,11 @@ class TxEvents:
 
 
 def apply_ev_needs(conn: Connection, w: EvNeedsWrite) -> uuid.UUID | None:
-    """Set what the EV asked for on the EVSE's open session; its id, if there is one."""
+    """Set what the EV asked for on the EVSE's open session; its id, if there is one.
+    Kept as the car's own ask, and the deadline the load manager plans with unless the
+    API set that part (domain/deadline_sources.py)."""
     row = conn.execute(
-        select(sessions.c.id)
+        select(sessions.c.id, sessions.c.departure_source, sessions.c.energy_wanted_source)
         .where(
             sessions.c.charger_id == w.charger_id,
             sessions.c.evse_number == w.evse_number,
@@ -405,9 +408,16 @@ def apply_ev_needs(conn: Connection, w: EvNeedsWrite) -> uuid.UUID | None:
         return None
     fields: dict[str, Any] = {"updated_at": utcnow()}
     if w.departure_time is not None:
-        fields["departure_time"] = w.departure_time
+        fields["ev_departure_time"] = w.departure_time
+        if may_replace(row.departure_source, DeadlineSource.CHARGER):
+            fields["departure_time"] = w.departure_time
+            fields["departure_source"] = DeadlineSource.CHARGER.value
+            fields["departure_confidence"] = STATED_CONFIDENCE
     if w.energy_wanted_wh is not None:
-        fields["energy_wanted_wh"] = w.energy_wanted_wh
+        fields["ev_energy_wanted_wh"] = w.energy_wanted_wh
+        if may_replace(row.energy_wanted_source, DeadlineSource.CHARGER):
+            fields["energy_wanted_wh"] = w.energy_wanted_wh
+            fields["energy_wanted_source"] = DeadlineSource.CHARGER.value
     if w.ev_max_current is not None:
         fields["ev_max_current"] = w.ev_max_current
     conn.execute(update(sessions).where(sessions.c.id == row.id), fields)
