@@ -433,6 +433,10 @@ class ControlLoop:
             metrics.NOT_FOLLOWING_LIMIT.set(len(self.compliance.violations()))
 
     async def _on_session_updated(self, payload: dict[str, Any]) -> None:
+        if payload.get("needs") is True or payload.get("deadline") is True:
+            # A car's needs or a new deadline: not a reading; its session is read again.
+            await self._trigger_charger(str(payload.get("charger_id")), sessions=True)
+            return
         session_id = payload.get("session_id")
         if not session_id:
             # MeterValues without a (known) transactionId: a charger that forgot a refused
