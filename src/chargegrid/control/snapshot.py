@@ -94,6 +94,10 @@ class SessionSpec:
     departure_time: datetime | None
     energy_wanted_wh: float | None
     energy_wh: float
+    # Where the deadline came from (domain/deadline_sources.py), for the load view.
+    departure_source: str | None = None
+    departure_confidence: float | None = None
+    energy_wanted_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,4 +358,7 @@ def _session(s: Row) -> SessionSpec:
         departure_time=s.departure_time,
         energy_wanted_wh=s.energy_wanted_wh,
         energy_wh=s.energy_wh,
+        departure_source=s.departure_source,
+        departure_confidence=s.departure_confidence,
+        energy_wanted_source=s.energy_wanted_source,
     )

@@ -9,7 +9,7 @@ from typing import Any
 from chargegrid.balancing import Plan, SessionPlan
 from chargegrid.control.learner import SessionLearner
 from chargegrid.control.problem import Built, HeldEvse, Optional3, SessionContext, rotation_of
-from chargegrid.control.snapshot import SiteSnapshot
+from chargegrid.control.snapshot import SessionSpec, SiteSnapshot
 from chargegrid.domain.phases import ALL_PHASES, PhaseRotation
 
 _KEYS = ("l1", "l2", "l3")
@@ -83,6 +83,17 @@ def _on_grid(terminals: Optional3, to_grid: PhaseRotation) -> Optional3:
     return (values[0], values[1], values[2])
 
 
+def _deadline(session: SessionSpec) -> dict[str, Any]:
+    """What the session's deadline is and where it came from (docs/deadlines.md)."""
+    return {
+        "departure_at": _iso(session.departure_time) if session.departure_time else None,
+        "energy_wanted_wh": _num(session.energy_wanted_wh),
+        "departure_source": session.departure_source,
+        "departure_confidence": _num(session.departure_confidence),
+        "energy_wanted_source": session.energy_wanted_source,
+    }
+
+
 def _planned(
     context: SessionContext,
     limit: float,
@@ -101,6 +112,7 @@ def _planned(
         "measured": {k: _num(measured[i]) for i, k in enumerate(_KEYS)},
         "measured_source": learner.source(context.session.id),
         "reason": entry.reason,
+        **_deadline(context.session),
     }
 
 
@@ -128,4 +140,5 @@ def _held(held: HeldEvse, built: Built, learner: SessionLearner) -> dict[str, An
         "measured": {k: _num(measured[i]) for i, k in enumerate(_KEYS)},
         "measured_source": learner.source(session_id),
         "reason": held.reason,
+        **_deadline(held.session),
     }
