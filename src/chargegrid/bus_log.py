@@ -72,7 +72,8 @@ def log_event(topic: str, payload: Mapping[str, Any]) -> None:
 
 
 async def _follow(bus: EventBus) -> None:
-    with bus.subscribe(LOGGED, maxsize=10_000) as subscription:
+    # Each node logs what happened on it (cluster mode): one line per event, not per node.
+    with bus.subscribe(LOGGED, maxsize=10_000, local_only=True) as subscription:
         async for event in subscription:
             log_event(event.topic, event.payload)
 

@@ -7,13 +7,18 @@ load manager publish from hot paths).
 
 Topics are dotted names (``config.changed``); a subscription takes exact topics or
 patterns ending in ``*`` (``session.*``, ``*``).
+
+In cluster mode (``chargegrid.cluster.events``) ``forward`` sends each event published
+here to the other nodes, and theirs arrive through ``deliver`` with the node they came
+from as ``origin``. A subscriber that writes what it sees to the shared database (the
+event log, the load history) subscribes ``local_only``: each node records its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -28,6 +33,7 @@ class Event:
     payload: Mapping[str, Any]  # one of chargegrid.events' payloads
     id: int
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    origin: str | None = None  # None: published in this process; else the node's id
 
 
 def topic_matches(pattern: str, topic: str) -> bool:
@@ -39,9 +45,12 @@ def topic_matches(pattern: str, topic: str) -> bool:
 class Subscription:
     """An async iterator of events; ``with``/``async with bus.subscribe(...)`` closes it."""
 
-    def __init__(self, bus: EventBus, patterns: tuple[str, ...], maxsize: int) -> None:
+    def __init__(
+        self, bus: EventBus, patterns: tuple[str, ...], maxsize: int, local_only: bool = False
+    ) -> None:
         self._bus = bus
         self.patterns = patterns
+        self.local_only = local_only
         self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
         self.dropped = 0
         self.closed = False
@@ -103,19 +112,39 @@ class EventBus:
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
         self._ids = itertools.count(1)
+        # Cluster mode: called with every event published here (never blocks).
+        self.forward: Callable[[Event], None] | None = None
 
     def publish(self, topic: str, payload: Mapping[str, Any]) -> Event:
         event = Event(topic, payload, next(self._ids))
-        for subscription in list(self._subscriptions):
-            if subscription.wants(topic):
-                subscription.offer(event)
+        self._fan_out(event)
+        if self.forward is not None:
+            self.forward(event)
         return event
 
+    def deliver(self, topic: str, payload: Mapping[str, Any], at: datetime, origin: str) -> Event:
+        """An event another node published: to this process's subscribers only."""
+        event = Event(topic, payload, next(self._ids), at, origin)
+        self._fan_out(event)
+        return event
+
+    def _fan_out(self, event: Event) -> None:
+        for subscription in list(self._subscriptions):
+            if subscription.wants(event.topic) and not (
+                subscription.local_only and event.origin is not None
+            ):
+                subscription.offer(event)
+
     def subscribe(
-        self, patterns: str | Iterable[str] = "*", maxsize: int = DEFAULT_QUEUE_SIZE
+        self,
+        patterns: str | Iterable[str] = "*",
+        maxsize: int = DEFAULT_QUEUE_SIZE,
+        *,
+        local_only: bool = False,
     ) -> Subscription:
+        """``local_only``: only what this process published (cluster mode)."""
         wanted = (patterns,) if isinstance(patterns, str) else tuple(patterns)
-        subscription = Subscription(self, wanted, maxsize)
+        subscription = Subscription(self, wanted, maxsize, local_only)
         self._subscriptions.append(subscription)
         return subscription
 

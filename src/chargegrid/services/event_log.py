@@ -74,7 +74,8 @@ def _uuid(value: Any) -> uuid.UUID | None:
 class EventRecorder:
     def __init__(self, engine: AsyncEngine, bus: EventBus) -> None:
         self.engine = engine
-        self.subscription = bus.subscribe(TOPICS, maxsize=QUEUE_SIZE)
+        # Each node records what it saw itself (cluster mode): the log is shared.
+        self.subscription = bus.subscribe(TOPICS, maxsize=QUEUE_SIZE, local_only=True)
         self.recorded = 0
         self._sites: dict[uuid.UUID, tuple[float, uuid.UUID | None]] = {}
 

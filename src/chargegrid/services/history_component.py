@@ -72,7 +72,8 @@ async def load_history(runtime: RuntimeLike) -> AsyncIterator[LoadHistory | None
     history = LoadHistory(
         HistoryRecorder(store, settings, current_view=current_view), HistoryJob(store, settings)
     )
-    subscription = runtime.bus.subscribe(TOPICS, maxsize=QUEUE_SIZE)
+    # Each node records what it computed itself (cluster mode): the history is shared.
+    subscription = runtime.bus.subscribe(TOPICS, maxsize=QUEUE_SIZE, local_only=True)
     tasks = [
         asyncio.create_task(history.recorder.consume(subscription)),
         asyncio.create_task(history.recorder.run()),
