@@ -26,7 +26,9 @@ metrics_router = APIRouter(tags=["metrics"])
 KEEPALIVE_S = 15.0
 
 
-async def _view(request: Request, db: Database, site_id: uuid.UUID) -> dict[str, Any]:
+async def site_view(request: Request, db: Database, site_id: uuid.UUID) -> dict[str, Any]:
+    """The load view of a site (the running loop's, else a preview); NotFound for none.
+    The vendor surfaces (compat/) read it too."""
     loop: ControlLoop | None = request.app.state.runtime.handles.get(HANDLE)
     view = await loop.current_view(str(site_id)) if loop is not None else None
     if view is None:
@@ -55,7 +57,7 @@ async def site_load(
     sent to chargers.
     """
     who.check_site(site_id, "site")
-    return JSONResponse(await _view(request, db, site_id))
+    return JSONResponse(await site_view(request, db, site_id))
 
 
 def _frame(view: dict[str, Any]) -> str:
@@ -103,7 +105,7 @@ async def site_load_stream(
     # Subscribe before reading the view, so no change between the two is lost.
     subscription = bus.subscribe(SITE_LOAD_CHANGED, maxsize=100)
     try:
-        first = await _view(request, db, site_id)
+        first = await site_view(request, db, site_id)
     except BaseException:
         subscription.close()
         raise
