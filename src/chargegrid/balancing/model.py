@@ -41,6 +41,19 @@ def to_grid(rotation_to_grid: PhaseRotation, per_conductor: tuple[float, ...]) -
 
 
 @dataclass(frozen=True, slots=True)
+class Transformer:
+    """A delta-wye transformer: the node that holds it is the transformer's secondary
+    (its ``limit`` rates the secondary lines); the primary side draws, on each primary
+    line, the phasor difference of two secondary line currents divided by ``ratio``
+    (primary winding voltage / secondary winding voltage, e.g. 480 V / 120 V = 4), and
+    ``primary_limit`` A may flow on each primary line (see docs/load-manager.md).
+    """
+
+    ratio: float
+    primary_limit: float
+
+
+@dataclass(frozen=True, slots=True)
 class Node:
     """A fuse in the site's tree: the site's main fuse (``parent_id=None``), a circuit,
     or a charger's own input limit.
@@ -52,6 +65,11 @@ class Node:
     held for sessions and chargers outside this decision: an offline charger at its
     failsafe current, a reduction the charger has not acknowledged yet at its old value.
     ``rotation`` is the node's phase rotation to its parent (the site's to the grid).
+    ``phasor_lines``: its line limits are checked on the phasor sum of the currents below
+    it, so line-to-line loads count what they really load (a 208 V network); otherwise
+    per-phase magnitudes are summed (exact for line-to-neutral loads). ``transformer``:
+    the node is a delta-wye transformer's secondary (its lines are then phasor lines);
+    the nodes above it carry its primary currents.
     """
 
     id: str
@@ -60,6 +78,8 @@ class Node:
     rotation: PhaseRotation = IDENTITY
     unmanaged: PhaseAmps = ZERO
     reserved: PhaseAmps = ZERO
+    phasor_lines: bool = False
+    transformer: Transformer | None = None
 
 
 @dataclass(frozen=True, slots=True)
