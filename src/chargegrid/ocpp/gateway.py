@@ -109,6 +109,10 @@ class CommandGateway:
             )
         return connection
 
+    def is_connected(self, ocpp_id: str) -> bool:
+        """This process holds a connection of the charger (ready or not)."""
+        return ocpp_id in self._live
+
     def is_online(self, ocpp_id: str) -> bool:
         """Connected and ready: calls may be sent."""
         return ocpp_id in self._ready
@@ -152,6 +156,17 @@ class CommandGateway:
         if encoder is None:
             raise Conflict(f"charger {ocpp_id}: no OCPP version known for its connection")
         action, payload = encoder(command)
+        return await self.send_encoded(ocpp_id, action, payload, timeout)
+
+    async def send_encoded(
+        self,
+        ocpp_id: str,
+        action: str,
+        payload: dict[str, Any],
+        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109
+    ) -> Payload:
+        """A command another node encoded for this charger's version (cluster routing):
+        sent in parts as the charger asks, its answer observed like :meth:`command`'s."""
         answer = await self._send_in_parts(ocpp_id, action, payload, timeout)
         if self.observer is not None:
             await self.observer(ocpp_id, action, payload, answer)
