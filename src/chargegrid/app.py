@@ -33,6 +33,7 @@ from chargegrid.events import SITE_LOAD_CHANGED
 from chargegrid.ocpp.component import ocpp_server
 from chargegrid.services.auth import PrincipalCache
 from chargegrid.services.configure.expiry import expire_overrides_forever
+from chargegrid.services.deadline_component import deadline_inputs
 from chargegrid.services.event_log import event_recorder
 from chargegrid.services.history_component import load_history
 from chargegrid.services.webhooks import WebhookDispatcher
@@ -130,6 +131,7 @@ def components_for(settings: Settings) -> list[Component]:
         override_expiry,
         webhook_delivery,
         event_recorder,  # before the OCPP server: no boot goes unrecorded
+        deadline_inputs,  # before the OCPP server: no session starts unseen
         ocpp_listener,
         control_loop,
     ]
