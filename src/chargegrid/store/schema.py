@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import chargegrid.store.held_limits  # noqa: F401 (its table is on Base.metadata)
-from chargegrid.store import event_log  # noqa: F401 (its table is on Base.metadata)
+from chargegrid.store import aliases, event_log  # noqa: F401 (their tables are on Base.metadata)
 from chargegrid.store.history_tables import metadata as history_metadata
 from chargegrid.store.models import Base
 from chargegrid.store.ocpp_tables import metadata as ocpp_metadata
