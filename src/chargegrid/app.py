@@ -27,6 +27,7 @@ from chargegrid.api.access_log import AccessLog
 from chargegrid.api.routers import all_routers, health, load
 from chargegrid.bus.memory import EventBus
 from chargegrid.bus_log import bus_log
+from chargegrid.compat import mount_surface, surfaces
 from chargegrid.config import Settings
 from chargegrid.control.component import control_loop
 from chargegrid.events import SITE_LOAD_CHANGED
@@ -185,6 +186,8 @@ def build_app(
     app.include_router(health.router)  # /healthz, /readyz
     openapi_links.install(app, API_PREFIX)
     docs_page.install(app, API_PREFIX)
+    for surface in surfaces():  # /compat/<vendor>: vendors' shapes over the same services
+        mount_surface(app, surface)
 
     _mount_dashboard(app)
     return app

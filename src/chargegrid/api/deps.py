@@ -40,10 +40,17 @@ async def get_principal(
     uow: Annotated[UnitOfWork, Depends(get_uow)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None:
+    token = None if credentials is None else credentials.credentials
+    return await principal_for_token(request, uow, token)
+
+
+async def principal_for_token(request: Request, uow: UnitOfWork, token: str | None) -> Principal:
+    """The caller of ``token`` (None: none was sent), rate-limited as every API caller is;
+    Unauthorized when it is missing, unknown or revoked. The vendor surfaces (compat/)
+    read the token from their own headers and come through here too."""
+    if token is None:
         limit_failed_auth(request)
         raise Unauthorized("send Authorization: Bearer <token>")
-    token = credentials.credentials
     cache: PrincipalCache = request.app.state.principals
     principal = cache.get(token)
     if principal is None:

@@ -147,27 +147,40 @@ def _validation_message(error: dict[str, Any]) -> str:
     return str(error.get("msg", "invalid value"))
 
 
-async def _on_domain_error(_request: Request, exc: Exception) -> ProblemResponse:
-    assert isinstance(exc, DomainError)
-    status = next((s for t, s in _STATUS.items() if isinstance(exc, t)), 400)
-    errors = exc.errors if isinstance(exc, InvalidValue) else ()
-    headers: dict[str, str] | None = None
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of a domain error (the vendor surfaces in compat/ use it too)."""
+    return next((s for t, s in _STATUS.items() if isinstance(exc, t)), 400)
+
+
+def headers_of(exc: DomainError) -> dict[str, str] | None:
+    """The headers a domain error's answer carries (WWW-Authenticate, Retry-After)."""
     if isinstance(exc, Unauthorized):
-        headers = {"WWW-Authenticate": "Bearer"}
-    elif isinstance(exc, RateLimited):
-        headers = {"Retry-After": str(exc.retry_after_s)}
-    return problem(status, str(exc) or None, errors, headers)
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after_s)}
+    return None
 
 
-async def _on_validation_error(_request: Request, exc: Exception) -> ProblemResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = [
+def validation_errors(exc: RequestValidationError) -> list[FieldError]:
+    """A request's validation errors, each naming its field (``connectors[0].format``)."""
+    return [
         FieldError(
             "body" if e.get("type") == "json_invalid" else field_name(e["loc"]),
             _validation_message(e),
         )
         for e in exc.errors()
     ]
+
+
+async def _on_domain_error(_request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, DomainError)
+    errors = exc.errors if isinstance(exc, InvalidValue) else ()
+    return problem(status_of(exc), str(exc) or None, errors, headers_of(exc))
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = validation_errors(exc)
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
     return problem(422, detail, errors)
 
