@@ -39,6 +39,10 @@ _RANK = {
 
 # What someone stated is taken as certain; only a prediction carries less.
 STATED_CONFIDENCE = 1.0
+# More than any car's battery (the largest trucks' hold about 1 MWh): a typo, not a wish.
+MAX_ENERGY_WH = 1_000_000.0
+# A default stay longer than a week is no habit.
+MAX_DWELL_S = 7 * 86400
 
 
 def rank(source: str | None) -> int:
@@ -127,6 +131,8 @@ def default_departure(
 
 
 __all__ = [
+    "MAX_DWELL_S",
+    "MAX_ENERGY_WH",
     "NOTHING",
     "STATED_CONFIDENCE",
     "Candidate",

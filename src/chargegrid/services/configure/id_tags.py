@@ -21,6 +21,10 @@ FIELDS = {
     "expires_at": None,
     "parent_id_tag": None,
     "site_id": None,
+    # Deadline defaults (docs/deadlines.md).
+    "default_departure_time": None,
+    "default_dwell_s": None,
+    "default_energy_wh": None,
 }
 
 
