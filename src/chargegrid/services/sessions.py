@@ -9,13 +9,16 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 
-from chargegrid.domain.errors import Conflict, InvalidValue
-from chargegrid.events import SESSION_STOPPED, SessionStopped
+from chargegrid.domain.deadline_sources import STATED_CONFIDENCE, DeadlineSource
+from chargegrid.domain.errors import Conflict, ErrorCollector, InvalidValue
+from chargegrid.events import SESSION_STOPPED, SESSION_UPDATED, SessionStopped
 from chargegrid.services.charger_ports import ACCEPTED, OPERATOR
 from chargegrid.services.configure.context import ConfigContext, found
+from chargegrid.services.deadlines import DeadlineInputs, deadline_payload
 from chargegrid.store.models import Charger, ChargingSession
 
 log = logging.getLogger(__name__)
@@ -103,4 +106,66 @@ async def end_session(ctx: ConfigContext, session_id: uuid.UUID, reason: str) ->
             "end_reason": reason,
         }
         ctx.bus.publish(SESSION_STOPPED, ended)
+    return session
+
+
+_API = DeadlineSource.API.value
+_DEADLINE_FIELDS = (
+    "departure_time",
+    "departure_source",
+    "departure_confidence",
+    "energy_wanted_wh",
+    "energy_wanted_source",
+)
+
+
+async def set_deadline(
+    ctx: ConfigContext, session_id: uuid.UUID, data: dict[str, Any], inputs: DeadlineInputs
+) -> ChargingSession:
+    """Set or clear (null) a session's departure and energy wanted through the API.
+
+    What is set wins over every other source (domain/deadline_sources.py); a cleared
+    part falls back to the next (the car's, the id tag's default, a prediction). Audited
+    like a configuration change; an active session's new deadline goes out as
+    ``session.updated`` and the load manager re-plans at once.
+    """
+    session = await session_in_scope(ctx, session_id)
+    ctx.who.require_write()
+    running = is_running(session)
+    before = {name: getattr(session, name) for name in _DEADLINE_FIELDS}
+    departure = data.get("departure_at")
+    errors = ErrorCollector()
+    if departure is not None:
+        if running and departure <= ctx.now:
+            errors.add("departure_at", "must be in the future while the session is active")
+        elif departure <= session.started_at:
+            errors.add("departure_at", "must be after the session started")
+    errors.raise_if_any()
+    if "departure_at" in data:
+        if departure is not None:
+            session.departure_time = departure
+            session.departure_source = _API
+            session.departure_confidence = STATED_CONFIDENCE
+        elif session.departure_source == _API:
+            session.departure_time = session.departure_source = None
+            session.departure_confidence = None
+    if "energy_wanted_wh" in data:
+        energy = data["energy_wanted_wh"]
+        if energy is not None:
+            session.energy_wanted_wh = float(energy)
+            session.energy_wanted_source = _API
+        elif session.energy_wanted_source == _API:
+            session.energy_wanted_wh = session.energy_wanted_source = None
+    resolved = None
+    if running:
+        # Every other source's offer, for the parts the API leaves open.
+        with ctx.uow.session.no_autoflush:
+            resolved = await inputs.resolved(ctx.uow.session, session, ctx.now)
+        inputs.assign(session, resolved)
+    changed = {name for name, old in before.items() if getattr(session, name) != old}
+    charger = await ctx.uow.chargers.get(session.charger_id)
+    await ctx.commit_update("session", session.id, charger.site_id if charger else None, changed)
+    await ctx.uow.session.refresh(session)
+    if changed and resolved is not None:
+        ctx.bus.publish(SESSION_UPDATED, deadline_payload(session.id, session.charger_id, resolved))
     return session

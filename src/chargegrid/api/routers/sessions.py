@@ -17,6 +17,7 @@ from chargegrid.api.schemas.common import ListOf, columns_of
 from chargegrid.api.schemas.sessions import (
     EndSession,
     MeterValueOut,
+    SessionDeadlineUpdate,
     SessionDetail,
     SessionOut,
     SessionStatus,
@@ -29,7 +30,14 @@ from chargegrid.services.auth import Principal
 from chargegrid.services.charger_ports import ACCEPTED
 from chargegrid.services.configure.context import ConfigContext
 from chargegrid.services.consumption import session_duration_s, session_status
-from chargegrid.services.sessions import end_session, is_running, is_suspect, session_in_scope
+from chargegrid.services.deadline_component import inputs_of
+from chargegrid.services.sessions import (
+    end_session,
+    is_running,
+    is_suspect,
+    session_in_scope,
+    set_deadline,
+)
 from chargegrid.store.db import Database
 from chargegrid.store.models import Charger, ChargingSession, Site
 from chargegrid.store.pagination import MAX_LIMIT, encode_cursor, id_after
@@ -63,6 +71,7 @@ def _out(
     return SessionOut.model_validate(
         {
             **columns_of(session),
+            "departure_at": session.departure_time,
             "active": is_running(session),
             "suspect": is_suspect(session, charger, now, settings.session_suspect_after_s),
         }
@@ -209,6 +218,31 @@ async def get_session(session_id: uuid.UUID, ctx: Ctx, request: Request) -> Sess
             "meter_values": [MeterValueOut.model_validate(v) for v in values],
         }
     )
+
+
+@router.patch("/sessions/{session_id}", summary="Set a session's departure and energy wanted")
+async def update_session(
+    session_id: uuid.UUID, body: SessionDeadlineUpdate, ctx: Ctx, request: Request
+) -> SessionOut:
+    """Sets when the car leaves (`departure_at`, RFC 3339 with an offset) and how much
+    energy it wants (`energy_wanted_wh`); only the fields sent change. What is set here
+    wins over every other source (`departure_source`/`energy_wanted_source` become
+    `api`); null clears the API's value and the next source takes over: the car's own
+    (OCPP 2.0.1 NotifyEVChargingNeeds), the id tag's defaults, or a prediction from
+    past sessions (docs/deadlines.md). The load manager re-plans at once.
+
+    Roles: owner, service, admin (a site-scoped token: its sites' sessions)
+
+    403 for a viewer. 404 for an unknown session or one outside the token's sites. 422
+    names the field: `departure_at` without an offset, not after the session's start,
+    or not in the future while the session is active; `energy_wanted_wh` not above 0 or
+    above 1,000,000. Audited (event log) and published as `config.changed` and
+    `session.updated`.
+    """
+    inputs = inputs_of(request.app.state.runtime)
+    session = await set_deadline(ctx, session_id, body.model_dump(exclude_unset=True), inputs)
+    (out,) = await _outs(ctx, request, [session])
+    return out
 
 
 @router.post("/sessions/{session_id}/actions/end", summary="End a session by hand")

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from chargegrid.api.schemas.common import ReadModel, WriteModel
+from chargegrid.api.schemas.common import Number, ReadModel, Timestamp, WriteModel
+from chargegrid.domain.deadline_sources import MAX_ENERGY_WH
 
 
 class MeterValueOut(ReadModel):
@@ -48,13 +49,37 @@ class SessionOut(ReadModel):
     priority: float | None
     phases_used: int | None
     ev_max_current: float | None
+    # The deadline the load manager plans with (departure_at; departure_time is its
+    # older name) and where each part came from: api | charger | id_tag_default |
+    # predicted, with 0..1 confidence (docs/deadlines.md).
     departure_time: datetime | None
+    departure_at: datetime | None
+    departure_source: DeadlineSourceName | None
+    departure_confidence: float | None
     energy_wanted_wh: float | None
+    energy_wanted_source: DeadlineSourceName | None
     soc: float | None
 
 
 class SessionDetail(SessionOut):
     meter_values: list[MeterValueOut]
+
+
+DeadlineSourceName = Literal["api", "charger", "id_tag_default", "predicted"]
+
+
+class SessionDeadlineUpdate(WriteModel):
+    """What is sent is set (source ``api``); null clears the API's value, and the next
+    source's (the car's, the id tag's default, a prediction) takes over."""
+
+    departure_at: Timestamp | None = Field(
+        default=None,
+        description="When the car leaves (RFC 3339 with an offset); in the future while "
+        "the session is active, after its start",
+    )
+    energy_wanted_wh: Annotated[Number, Field(gt=0, le=MAX_ENERGY_WH)] | None = Field(
+        default=None, description="Energy the car wants in this session, Wh"
+    )
 
 
 class EndSession(WriteModel):
