@@ -18,8 +18,17 @@ def alembic_config() -> Config:
     return config
 
 
+# pg_advisory_xact_lock's key for "migrating chargegrid" (any constant; this is
+# int.from_bytes(b"cgmigr", "big")), held until the upgrade's transaction ends.
+MIGRATION_LOCK = 0x63676D696772
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database to ``revision``; a no-op when it is there already."""
+    """Bring the database to ``revision``; a no-op when it is there already.
+
+    On PostgreSQL the upgrade holds an advisory lock: nodes of a cluster starting at
+    once (or ``db upgrade`` beside a starting node) migrate one after the other, and
+    every one after the first finds the schema at head and does nothing."""
 
     def run(connection: Connection) -> None:
         config = alembic_config()
@@ -27,6 +36,8 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         await connection.run_sync(run)
 
 
