@@ -76,6 +76,7 @@ class OcppCentralSystem:
             self.messages, self.gateway, check_password, limits_first, boot_settings
         )
         self.checkpoint_every_s = checkpoint_every_s
+        self.owns_every_socket = True  # False in a cluster (ocpp/component.py)
         self._checkpointer: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -93,11 +94,13 @@ class OcppCentralSystem:
         ``tls_reload_s``); returns the plain port (``tls_port`` property: the other)."""
         for version in VERSIONS:  # compiled before the first charger waits for them
             schemas(version.schema_key)
-        # One node owns every socket (no cluster yet): nobody is connected before we
-        # listen, whatever a crash left in the table.
-        stale = await self.store.forget_presence()
-        if stale:
-            log.info("marked %d chargers offline that were online when we last stopped", stale)
+        # One node owns every socket: nobody is connected before we listen, whatever a
+        # crash left in the table. In a cluster the other nodes hold theirs (the cluster
+        # component forgets only what this node held: cluster/component.py).
+        if self.owns_every_socket:
+            stale = await self.store.forget_presence()
+            if stale:
+                log.info("marked %d chargers offline that were online when we last stopped", stale)
         self.writer.start()
         self._checkpointer = asyncio.get_running_loop().create_task(
             self._checkpoint_forever(), name="wal-checkpointer"

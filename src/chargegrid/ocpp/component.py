@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 GATEWAY_HANDLE = "ocpp_gateway"
 CENTRAL_HANDLE = "ocpp"
 CONTROL_HANDLE = "control_loop"  # control.component.HANDLE, found at call time
+CLUSTER_HANDLE = "cluster"  # cluster.component.HANDLE (cluster mode only)
 PUSHED_SETTINGS = frozenset({"meter_value_interval"})
 AVAILABILITY_TIMEOUT = 30.0
 CERTIFICATE_CHECK_S = 3600.0  # renewals: chargers' certificates and the server's own
@@ -82,6 +83,10 @@ async def ocpp_server(
     )
     if security is not None:  # before the first handshake
         secure(central, settings, security)
+    cluster = runtime.handles.get(CLUSTER_HANDLE)
+    if cluster is not None:  # cluster mode (cluster/component.py): started before us
+        central.owns_every_socket = False
+        central.server.superseded = cluster.superseded
     tls = tls_source(settings, pki)
     try:
         port = await central.start(
@@ -97,7 +102,9 @@ async def ocpp_server(
     log.info("OCPP 2.0.1 and 1.6J on ws://%s:%d/ocpp/{charge point id}", settings.host, port)
     if tls is not None:
         log.info("... and on wss://%s:%d/ocpp/{id}", settings.host, central.tls_port)
-    runtime.handles[GATEWAY_HANDLE] = central.gateway
+    # In a cluster, the gateway that reaches a charger on whichever node holds it.
+    gateway = central.gateway if cluster is None else await cluster.route(central.gateway)
+    runtime.handles[GATEWAY_HANDLE] = gateway
     runtime.handles[CENTRAL_HANDLE] = central
     follower = asyncio.create_task(follow_config_changes(runtime.bus, store, central))
     renewals = asyncio.create_task(renew_certificates_forever(central, pki))

@@ -15,6 +15,7 @@ import base64
 import binascii
 import logging
 import weakref
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
@@ -89,6 +90,8 @@ class OcppServer:
         self._servers: list[Server] = []
         self._versions: dict[str, ProtocolVersion] = {}  # per charger, its last connection
         self._replaced: set[asyncio.Task[None]] = set()  # old connections being closed
+        # Cluster mode: has a newer connection on another node replaced this charger's?
+        self.superseded: Callable[[str], Awaitable[bool]] | None = None
 
     async def start(self, host: str, port: int, **options: Any) -> Server:
         """Listen on ``host:port``; with ``ssl=`` a TLS context, that listener is wss
@@ -242,7 +245,15 @@ class OcppServer:
         finally:
             connected.dec()
             if self.gateway.detach(ocpp_id, connection):
-                await asyncio.shield(self.messages.disconnected(record))
+                await asyncio.shield(self._ended(record))
+
+    async def _ended(self, record: ChargerRecord) -> None:
+        """The charger's connection here ended: it is offline, unless (cluster mode) a
+        newer connection on another node replaced this one already."""
+        if self.superseded is not None and await self.superseded(record.ocpp_id):
+            log.info("%s: connection ended; it is connected to another node now", record.ocpp_id)
+            return
+        await self.messages.disconnected(record)
 
     def _closing_replaced(self, previous: OcppConnection) -> None:
         task = asyncio.get_running_loop().create_task(
