@@ -40,6 +40,7 @@ class NodeEntry:
     last_seen_at: datetime
     chargers: int
     instance: str
+    sites: list[str] | None = None  # the sites it owns (None: no site leases here)
 
     @classmethod
     def parse(cls, value: bytes) -> NodeEntry:
@@ -52,15 +53,18 @@ class NodeEntry:
             last_seen_at=datetime.fromisoformat(data["last_seen_at"]),
             chargers=int(data.get("chargers", 0)),
             instance=data.get("instance", ""),
+            sites=data.get("sites"),
         )
 
 
 class NodePresence:
-    """This node's heartbeat; ``count`` says how many chargers it holds right now."""
+    """This node's heartbeat; ``count`` says how many chargers it holds right now and
+    ``sites`` (set by whoever runs site leases) which sites it owns."""
 
     def __init__(self, link: NatsLink, count: Callable[[], int] = lambda: 0) -> None:
         self.link = link
         self.count = count
+        self.sites: Callable[[], list[str]] | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -84,6 +88,8 @@ class NodePresence:
             "last_seen_at": datetime.now(UTC).isoformat(),
             "chargers": self.count(),
         }
+        if self.sites is not None:
+            entry["sites"] = sorted(self.sites())
         await kv.put(self.link.node_id, orjson.dumps(entry))
 
     async def _beat_forever(self) -> None:

@@ -1,0 +1,196 @@
+"""Where each charger is: charger → (node id, connection epoch), cluster-wide.
+
+A KV bucket ``<cluster>_chargers`` (no TTL), key = the charger's OCPP id, value = the
+node holding its socket and the OCPP version of that connection. The **epoch** is the
+entry's KV revision: unique and rising for the whole bucket, so every new connection,
+on any node, has a higher one than every connection before it.
+
+- A node that accepts a connection writes the entry (the newest connection wins) and
+  remembers its epoch; a command must name that epoch or the node refuses it
+  (``routing``), so a command meant for an older connection is never delivered to a
+  newer one by accident.
+- A node whose connection ends deletes the entry only if it still holds that epoch
+  (a compare-and-delete on the revision): a charger that already reconnected to another
+  node keeps that node's entry.
+- Written from the bus's local ``charger.connected``/``charger.disconnected`` events,
+  in order, by one task; a connection that is gone by the time its event is handled
+  writes nothing.
+- When NATS comes back after an outage (a restarted NATS may have lost the bucket), the
+  node writes again every charger it holds whose entry is missing or not its own.
+- At start-up, a node deletes the entries its previous life left (same node id), and
+  says which chargers those were (they are not connected any more).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from nats.js.errors import APIError, KeyNotFoundError
+
+from chargegrid import events as ev
+from chargegrid.bus.memory import EventBus
+from chargegrid.cluster.nats_link import NatsLink
+
+if TYPE_CHECKING:
+    from nats.js.kv import KeyValue
+
+log = logging.getLogger(__name__)
+
+BUCKET = "chargers"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    ocpp_id: str
+    node_id: str
+    epoch: int
+    ocpp_version: str | None
+
+
+class ChargerLocations:
+    """This node's side of the location registry. ``holds(ocpp_id)``: does this process
+    still have a connection of that charger (``CommandGateway.is_connected``)."""
+
+    def __init__(self, link: NatsLink, bus: EventBus, holds: Callable[[str], bool]) -> None:
+        self.link = link
+        self.bus = bus
+        self.holds = holds
+        self._epochs: dict[str, int] = {}  # the chargers this node holds, by epoch
+        self._versions: dict[str, str | None] = {}
+        self._kv: KeyValue | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._subscription = bus.subscribe(
+            (ev.CHARGER_CONNECTED, ev.CHARGER_DISCONNECTED), maxsize=1_000_000, local_only=True
+        )
+
+    async def start(self) -> list[str]:
+        """Bind the bucket and follow this node's connections; the chargers whose
+        entries this node's previous life left behind (deleted now)."""
+        self._kv = await self.link.bucket(BUCKET)
+        left = await self._forget_previous_life()
+        self._task = asyncio.create_task(self._follow(), name="charger-locations")
+        self.link.on_reconnect(self.reassert)
+        return left
+
+    async def stop(self) -> None:
+        """Stop following; the entries of chargers still held go (their sockets close
+        with the node and they reconnect elsewhere)."""
+        self._subscription.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for ocpp_id in list(self._epochs):
+            with contextlib.suppress(Exception):
+                await self._release(ocpp_id)
+
+    def epoch_of(self, ocpp_id: str) -> int | None:
+        """The epoch of this node's connection of ``ocpp_id``, if it holds one."""
+        return self._epochs.get(ocpp_id)
+
+    def held(self) -> int:
+        return len(self._epochs)
+
+    async def lookup(self, ocpp_id: str) -> Location | None:
+        """The charger's entry as the bucket has it now (None: not connected anywhere)."""
+        try:
+            entry = await self._bucket().get(ocpp_id)
+        except KeyNotFoundError:
+            return None
+        if not entry.value or entry.revision is None:
+            return None
+        data = orjson.loads(entry.value)
+        return Location(ocpp_id, data["node"], entry.revision, data.get("ocpp_version"))
+
+    async def release_if_superseded(self, ocpp_id: str) -> bool:
+        """This node's connection of ``ocpp_id`` ended: release its entry, and say
+        whether a newer connection (on another node) had replaced it already, in which
+        case its ending changes nothing for the cluster."""
+        if self.holds(ocpp_id):  # a newer connection here replaced it: not an ending
+            return False
+        epoch = self._epochs.get(ocpp_id)
+        current = await self.lookup(ocpp_id)
+        if (
+            current is not None
+            and current.node_id != self.link.node_id
+            and (epoch is None or current.epoch > epoch)
+        ):
+            self._epochs.pop(ocpp_id, None)
+            self._versions.pop(ocpp_id, None)
+            return True
+        return False
+
+    async def reassert(self) -> None:
+        """After a NATS outage: every charger this node holds has its entry again."""
+        for ocpp_id in list(self._epochs):
+            if not self.holds(ocpp_id):
+                continue
+            found = await self.lookup(ocpp_id)
+            if found is None or found.node_id != self.link.node_id:
+                # Another node's entry for a charger we still hold: the newer one is
+                # theirs only if the charger reconnected there; ours is live, so say so.
+                await self._claim(ocpp_id, self._versions.get(ocpp_id))
+
+    def _bucket(self) -> KeyValue:
+        if self._kv is None:
+            raise RuntimeError("ChargerLocations.start() first")
+        return self._kv
+
+    async def _follow(self) -> None:
+        async for event in self._subscription:
+            ocpp_id = str(event.payload.get("ocpp_id", ""))
+            if not ocpp_id:
+                continue
+            try:
+                if event.topic == ev.CHARGER_CONNECTED:
+                    if self.holds(ocpp_id):  # gone already: nothing to say
+                        await self._claim(ocpp_id, event.payload.get("ocpp_version"))
+                elif not self.holds(ocpp_id):  # not replaced by a newer connection here
+                    await self._release(ocpp_id)
+            except Exception:  # NATS away: reassert() writes it once it is back
+                log.exception("%s: location not recorded", ocpp_id)
+
+    async def _claim(self, ocpp_id: str, version: str | None) -> None:
+        value: dict[str, Any] = {
+            "node": self.link.node_id,
+            "ocpp_version": version,
+            "connected_at": datetime.now(UTC).isoformat(),
+        }
+        # Remembered once the put returns its revision: no command can name an epoch
+        # before the bucket shows it.
+        self._versions[ocpp_id] = version
+        self._epochs[ocpp_id] = await self._bucket().put(ocpp_id, orjson.dumps(value))
+
+    async def _release(self, ocpp_id: str) -> None:
+        epoch = self._epochs.pop(ocpp_id, None)
+        self._versions.pop(ocpp_id, None)
+        if epoch is None:
+            return
+        try:
+            await self._bucket().delete(ocpp_id, last=epoch)
+        except APIError as exc:  # a newer connection's entry (another node's): keep it
+            log.debug("%s: entry not ours any more (%s)", ocpp_id, exc)
+
+    async def _forget_previous_life(self) -> list[str]:
+        kv = self._bucket()
+        watcher = await kv.watchall(ignore_deletes=True)
+        left: list[tuple[str, int]] = []
+        async for entry in watcher:
+            if entry is None:  # the end of what the bucket holds now
+                break
+            if entry.value and orjson.loads(entry.value).get("node") == self.link.node_id:
+                left.append((entry.key, entry.revision or 0))
+        await watcher.stop()  # type: ignore[no-untyped-call]
+        for key, revision in left:
+            with contextlib.suppress(APIError):
+                await kv.delete(key, last=revision)
+        if left:
+            log.info("removed %d charger locations this node's previous run left", len(left))
+        return [key for key, _ in left]
