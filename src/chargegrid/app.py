@@ -39,7 +39,7 @@ from chargegrid.services.event_log import event_recorder
 from chargegrid.services.history_component import load_history
 from chargegrid.services.webhooks import WebhookDispatcher
 from chargegrid.sim.demo import demo_fleet
-from chargegrid.store.db import Database
+from chargegrid.store.db import Database, is_sqlite
 from chargegrid.store.migrate import upgrade
 from chargegrid.store.pki_store import SqlPkiStore
 from chargegrid.store.security_store import SqlSecurityStore
@@ -124,6 +124,14 @@ def ocpp_listener(runtime: Runtime) -> AbstractAsyncContextManager[Any]:
     )
 
 
+def cluster_component(runtime: Runtime) -> AbstractAsyncContextManager[Any]:
+    """Cluster mode (``--nats-url``, docs/cluster.md): NATS link, bus bridge, charger
+    locations, command routing. Imported only then: a single node never loads nats."""
+    from chargegrid.cluster.component import cluster_node
+
+    return cluster_node(runtime)
+
+
 def components_for(settings: Settings) -> list[Component]:
     """The components ``chargegrid serve`` starts, in order (stopped in reverse)."""
     components: list[Component] = [
@@ -136,6 +144,8 @@ def components_for(settings: Settings) -> list[Component]:
         ocpp_listener,
         control_loop,
     ]
+    if settings.nats_url:
+        components.insert(0, cluster_component)  # first: every event and socket it sees
     if settings.history.enabled:
         components.append(load_history)  # after the loop: its last flush sees the views
     if settings.demo:
@@ -203,9 +213,14 @@ def _mount_dashboard(app: FastAPI) -> None:
 
 async def serve(settings: Settings) -> None:
     """``chargegrid serve``: migrate, start every component, serve HTTP until stopped."""
+    if settings.nats_url and is_sqlite(settings.database_url):
+        raise SystemExit(
+            "chargegrid: cluster mode (--nats-url) needs PostgreSQL: every node shares "
+            "one database (--database-url postgresql+asyncpg://...)"
+        )
     db = Database(settings.database_url, echo=settings.sql_echo)
     try:
-        await upgrade(db.engine)
+        await upgrade(db.engine)  # on PostgreSQL under an advisory lock: once per cluster
         runtime = Runtime(settings, db, EventBus())
         if settings.demo:
             from chargegrid.demo_token import demo_admin_token, token_file

@@ -94,6 +94,14 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="the wss URL chargers reach us at, e.g. wss://csms.example.com/ocpp/",
     )
+    serve.add_argument(
+        "--nats-url",
+        default=None,
+        help="cluster mode: NATS (JetStream) URL, e.g. nats://127.0.0.1:4222; needs PostgreSQL",
+    )
+    serve.add_argument(
+        "--node-id", default=None, help="cluster mode: this node's id (default: host-port)"
+    )
     serve.add_argument("--demo", action="store_true", help="seed and simulate a demo site")
     serve.add_argument(
         "--auto-register", action="store_true", default=None, help="accept unknown chargers"
@@ -254,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ocpp_public_url=args.ocpp_public_url,
                 demo=args.demo or None,
                 auto_register=args.auto_register,
+                nats_url=args.nats_url,
+                node_id=args.node_id,
             )
             # uvloop and a calmer cyclic GC: more OCPP messages per CPU-second and a
             # steadier p99 (ocpp/gc_tuning.py, bench/results/ocpp.md).
