@@ -9,6 +9,7 @@ from chargegrid.api.routers import (
     charger_security,
     chargers,
     circuits,
+    cluster,
     consumption,
     events,
     evses,
@@ -43,4 +44,5 @@ def all_routers() -> list[APIRouter]:
         load.router,
         history.router,
         webhooks.router,
+        cluster.router,
     ]

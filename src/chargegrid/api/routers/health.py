@@ -1,6 +1,7 @@
 """Probes for an orchestrator: ``/healthz`` (the process answers) and ``/readyz`` (it can
-serve: the database answers and its schema is at the migrations' head). Outside
-``/api/v1`` and without a token, like ``/metrics`` (``routers/load.py``)."""
+serve: the database answers and its schema is at the migrations' head; in cluster mode,
+NATS is connected too). Outside ``/api/v1`` and without a token, like ``/metrics``
+(``routers/load.py``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ router = APIRouter(include_in_schema=False)
 # A probe that hangs is worse than one that fails: the orchestrator's own timeout would
 # report "no answer" where a 503 says which check failed.
 READY_TIMEOUT_S = 2.0
+CLUSTER_HANDLE = "cluster"  # cluster.component.HANDLE (cluster mode only)
 
 
 @cache
@@ -36,6 +38,11 @@ async def healthz() -> JSONResponse:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> Response:
+    cluster = request.app.state.runtime.handles.get(CLUSTER_HANDLE)
+    if cluster is not None and not cluster.ready():  # cluster mode, NATS lost
+        return problem(
+            503, "not connected to NATS: commands and events cannot reach the other nodes"
+        )
     db: Database = request.app.state.db
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
