@@ -41,6 +41,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from chargegrid.control.evse_index import EvseIndex
+from chargegrid.control.held import FOREVER, HeldJournal, HeldRecord
 from chargegrid.control.ports import Clock, CommandGateway, StartingGateway
 from chargegrid.control.profiles import (
     ACTION,
@@ -237,8 +238,15 @@ class ApplyEngine:
         clock: Clock,
         settings: ApplySettings | None = None,
         observer: ApplyObserver | None = None,
+        *,
+        journal: HeldJournal | None = None,
+        fence: Callable[[str], bool] | None = None,
     ) -> None:
         self._gateway = gateway
+        # Cluster mode: bookings kept for the next owner of a site, and the check that
+        # this node still owns a charger's site at the moment a frame is written.
+        self._journal = journal
+        self._fence = fence
         # A gateway that can start a call and hand back its answer's future lets a wave
         # go out from one task; any other is driven by a task per call.
         self._start = gateway.start if isinstance(gateway, StartingGateway) else self._start_by_send
@@ -262,6 +270,9 @@ class ApplyEngine:
         # Cut cars that may not have slowed down yet: what they may still draw, until when.
         self._ramping: dict[EvseKey, tuple[Limit | None, float]] = {}
         self._resend: set[EvseKey] = set()  # see resend()
+        # Chargers of a site just taken over: no increase until then (monotonic), see
+        # ``restore``.
+        self._quiet: dict[str, float] = {}
 
     # --- what the loop reads -------------------------------------------------------
 
@@ -361,6 +372,7 @@ class ApplyEngine:
     def session_ended(self, key: EvseKey) -> None:
         self._granted.pop(key, None)
         self._ramping.pop(key, None)
+        self._booked(key)
 
     def resend(self, key: EvseKey) -> None:
         """Send ``key``'s limit in the next apply even if it is the acknowledged one: its
@@ -468,8 +480,10 @@ class ApplyEngine:
             pass
         elif new.phases == down.phases and new.amps - down.amps < self.settings.min_change:
             report.skipped_small.append(sp.key)
-        elif first is None and granted is not None and not self._holdoff_over(granted, report):
-            report.deferred.append(sp.key)
+        elif (
+            first is None and granted is not None and not self._holdoff_over(granted, report)
+        ) or self._quieted(sp.key.charger_id, report):
+            report.deferred.append(sp.key)  # a held-back increase, or a site just taken over
         else:
             second = _Step(sp, new, StepKind.INCREASE)
         if first is None and second is None and granted is not None and self._lease_due(granted):
@@ -527,6 +541,17 @@ class ApplyEngine:
         # One lease end for the whole wave: the same instant for every charger.
         valid_to = self._clock.utcnow() + timedelta(seconds=self.settings.lease_s)
         calls = [self._live_call(step, valid_to) for step in steps]
+        if self._journal is not None:
+            lease = self._clock.monotonic() + self.settings.lease_s
+            await self._write_ahead(
+                [
+                    self._record(
+                        s.setpoint.key,
+                        self._if_unanswered(s, lease if self._can_layer(s.setpoint.caps) else None),
+                    )
+                    for s in steps
+                ]
+            )
         outcomes = await self._wave(calls, report)
         for step, outcome in zip(steps, outcomes, strict=True):
             report.outcomes.setdefault(step.setpoint.key, []).append((step.kind, outcome))
@@ -566,7 +591,6 @@ class ApplyEngine:
         sp = step.setpoint
         old = self._live_grant(sp.key, sp.transaction_id)
         outcome = answer.outcome
-        before = self.committed(sp.key, sp.transaction_id)  # before the link is marked
         if outcome is Outcome.ACCEPTED:
             changed_at = old.changed_at if old is not None and old.limit == step.limit else sent_at
             self._granted[sp.key] = Granted(step.limit, sp.transaction_id, lease, changed_at)
@@ -574,7 +598,10 @@ class ApplyEngine:
             if sp.key.charger_id in self._relinked:
                 self._confirmed.add(sp.key)
             self._succeeded(sp.key.charger_id)
+            self._booked(sp.key)
             return
+        # Worked out before the link is marked (offline changes what ``committed`` says).
+        unanswered = self._if_unanswered(step, lease, sent_at)
         if outcome is Outcome.OFFLINE:
             self._went_offline(sp.key.charger_id)
         else:
@@ -582,16 +609,30 @@ class ApplyEngine:
         if not answer.sent or outcome is Outcome.REJECTED:
             return  # the charger still holds what it held before
         # Sent but never answered: the charger may have applied it after all.
+        granted, uncertain = unanswered
+        if uncertain is not None:
+            self._uncertain[sp.key] = uncertain
+        if granted is not None:
+            self._granted[sp.key] = granted
+        self._booked(sp.key)
+
+    def _if_unanswered(
+        self, step: _Step, lease: float | None, sent_at: float | None = None
+    ) -> tuple[Granted | None, float | None]:
+        """What to book for a call that may have been applied without our knowing:
+        the higher of before and the call's value with the later lease end, or, with
+        nothing known before, *uncertain* until the call's lease ends. (The grant to
+        book, or None to keep it; the uncertainty's end, or None.)"""
+        sp = step.setpoint
+        before = self.committed(sp.key, sp.transaction_id)
         if before is None:
-            self._uncertain[sp.key] = max(
-                self._uncertain.get(sp.key, 0.0), lease if lease is not None else float("inf")
-            )
-            return
+            until = lease if lease is not None else float("inf")
+            return None, max(self._uncertain.get(sp.key, 0.0), until)
+        old = self._live_grant(sp.key, sp.transaction_id)
         joined = Limit(max(before.amps, step.limit.amps), max(before.phases, step.limit.phases))
         leases = [x for x in (old.lease_until if old else None, lease) if x is not None]
-        self._granted[sp.key] = Granted(
-            joined, sp.transaction_id, max(leases) if leases else None, sent_at
-        )
+        changed_at = sent_at if sent_at is not None else self._clock.monotonic()
+        return Granted(joined, sp.transaction_id, max(leases) if leases else None, changed_at), None
 
     def _flag(self, charger_id: str, outcome: Outcome) -> None:
         now = self._clock.monotonic()
@@ -642,6 +683,11 @@ class ApplyEngine:
                 report.last_sent_at = now
                 if self._observer is not None:
                     self._observer.profile_sent(call.key, call.kind, now)
+                if self._fence is not None and not self._fence(call.key.charger_id):
+                    # This node no longer owns the charger's site (its lease ran out
+                    # during the wave): nothing more may go out for it.
+                    finish(index, Outcome.REJECTED, sent=False)
+                    continue
                 try:
                     future = await self._start(call.ocpp_id, ACTION, call.payload)
                 except Exception as exc:  # nothing was sent
@@ -692,10 +738,17 @@ class ApplyEngine:
             if current == target.limit and target.key not in self._failsafe_due:
                 continue
             raising = current is not None and target.limit.covers(current)
+            if raising and current != target.limit and self._quieted(target.key.charger_id, report):
+                report.deferred.append(target.key)
+                continue
             (higher if raising else lower).append(target)
         for wave in (lower, higher):
             if not wave:
                 continue
+            if self._journal is not None:
+                await self._write_ahead(
+                    [self._record(t.key, failsafe=self._failsafe_joined(t)) for t in wave]
+                )
             outcomes = await self._wave([self._failsafe_call(t) for t in wave], report)
             for target, outcome in zip(wave, outcomes, strict=True):
                 report.outcomes.setdefault(target.key, []).append((StepKind.FAILSAFE, outcome))
@@ -722,6 +775,7 @@ class ApplyEngine:
                 self._failsafe_keys.add(key)
                 self._failsafe_due.discard(key)
                 self._succeeded(key.charger_id)
+                self._booked(key)
                 return
             if outcome is Outcome.OFFLINE:
                 self._went_offline(key.charger_id)
@@ -730,14 +784,134 @@ class ApplyEngine:
             if not answer.sent or outcome is Outcome.REJECTED:
                 return  # it still holds its old failsafe, if any
             # Either may be in force now: the higher of the two, or unknown.
-            old = self._failsafe.get(key)
-            if old is None:
-                return
-            self._failsafe[key] = Limit(
-                max(old.amps, target.limit.amps), max(old.phases, target.limit.phases)
-            )
+            joined = self._failsafe_joined(target)
+            if joined is not None:
+                self._failsafe[key] = joined
+                self._booked(key)
 
         return _Call(target.ocpp_id, key, StepKind.FAILSAFE, payload, book)
+
+    def _failsafe_joined(self, target: FailsafeTarget) -> Limit | None:
+        """The failsafe a charger may hold after an unanswered install: the higher of
+        old and new, or None (unknown) when it had none."""
+        old = self._failsafe.get(target.key)
+        if old is None:
+            return None
+        return Limit(max(old.amps, target.limit.amps), max(old.phases, target.limit.phases))
+
+    # --- cluster mode: the bookings a site's next owner starts from ---------------------
+
+    def _record(
+        self,
+        key: EvseKey,
+        pending: tuple[Granted | None, float | None] | None = None,
+        failsafe: Limit | None = None,
+    ) -> HeldRecord:
+        """``key``'s booking in wall-clock time; with ``pending`` (a call about to go
+        out, as ``_if_unanswered`` books it) or a ``failsafe`` about to be installed
+        (its joined value) counted as if it had been applied."""
+        granted = self._granted.get(key)
+        uncertain = self._uncertain.get(key)
+        if pending is not None:
+            granted = pending[0] or granted
+            if pending[1] is not None:
+                uncertain = max(uncertain or 0.0, pending[1])
+        held_failsafe = self._failsafe.get(key)
+        if failsafe is not None and held_failsafe is not None:
+            held_failsafe = Limit(
+                max(failsafe.amps, held_failsafe.amps), max(failsafe.phases, held_failsafe.phases)
+            )
+        elif failsafe is not None or key not in self._failsafe:
+            held_failsafe = None  # an unknown one may be installed: none to count on
+        return HeldRecord(
+            key.charger_id,
+            key.evse_number,
+            granted.limit if granted is not None else None,
+            granted.transaction_id if granted is not None else None,
+            self._wall(granted.lease_until) if granted is not None else None,
+            held_failsafe,
+            self._wall(uncertain) if uncertain is not None else None,
+        )
+
+    def _wall(self, mono: float | None) -> datetime | None:
+        """A moment in wall-clock time, rounded *up* to the second: an end that comes
+        later is the safe side, and equal bookings give equal records (the journal
+        writes only what changed)."""
+        if mono is None or mono == float("inf"):
+            return None if mono is None else FOREVER
+        wall = self._clock.utcnow() + timedelta(seconds=mono - self._clock.monotonic())
+        whole = wall.replace(microsecond=0)
+        return whole if whole == wall else whole + timedelta(seconds=1)
+
+    def _mono(self, wall: datetime | None) -> float | None:
+        if wall is None:
+            return None
+        if wall >= FOREVER:
+            return float("inf")
+        return self._clock.monotonic() + (wall - self._clock.utcnow()).total_seconds()
+
+    async def _write_ahead(self, records: list[HeldRecord]) -> None:
+        assert self._journal is not None
+        await self._journal.write_ahead(records)
+
+    def _booked(self, key: EvseKey) -> None:
+        if self._journal is not None:
+            self._journal.booked([self._record(key)])
+
+    def _quieted(self, charger_id: str, report: ApplyReport) -> bool:
+        """An increase must wait: the charger's site was just taken over."""
+        until = self._quiet.get(charger_id)
+        if until is None:
+            return False
+        if self._clock.monotonic() >= until:
+            del self._quiet[charger_id]
+            return False
+        report._note_retry(until)
+        return True
+
+    def forget(self, charger_ids: Iterable[str]) -> None:
+        """Drop everything booked for these chargers (their site went to another node;
+        if it comes back, it is restored from the journal, which is newer)."""
+        ids = set(charger_ids)
+        for table in (self._granted, self._uncertain, self._ramping):
+            for key in [k for k in table if k.charger_id in ids]:
+                del table[key]
+        for key in [k for k in self._failsafe if k.charger_id in ids]:
+            del self._failsafe[key]
+        self._failsafe_due -= {k for k in self._failsafe_due if k.charger_id in ids}
+        self._resend -= {k for k in self._resend if k.charger_id in ids}
+        for charger_id in ids:
+            self._failsafe_keys.drop(charger_id)
+            self._confirmed.drop(charger_id)
+            self._relinked.discard(charger_id)
+            self._flags.pop(charger_id, None)
+            self._failures.pop(charger_id, None)
+            self._quiet.pop(charger_id, None)
+
+    def restore(self, records: Iterable[HeldRecord]) -> int:
+        """Start from another owner's bookings (a site taken over). Each charger is
+        counted as one whose link dropped: at the higher of its live limit (while its
+        lease runs) and its failsafe until it acknowledges a live limit from us; a
+        profile of unknown value at its hardware maximum until that one's lease ends.
+        Increases wait ``car_reaction_s``: a car the old owner cut just before it went
+        may still be slowing down, and this node never saw the cut. The EVSEs restored."""
+        now = self._clock.monotonic()
+        count = 0
+        for r in records:
+            key = EvseKey(r.charger_id, r.evse_number)
+            count += 1
+            if r.live is not None:
+                self._granted[key] = Granted(r.live, r.live_tx, self._mono(r.live_until), now)
+            if r.failsafe is not None:
+                self._failsafe[key] = r.failsafe
+                self._failsafe_keys.add(key)
+            uncertain = self._mono(r.uncertain_until)
+            if uncertain is not None and uncertain > now:
+                self._uncertain[key] = uncertain
+            self._relinked.add(r.charger_id)
+            self._confirmed.drop(r.charger_id)
+            self._quiet[r.charger_id] = now + self.settings.car_reaction_s
+        return count
 
 
 def _higher(a: Limit | None, b: Limit | None) -> Limit | None:
