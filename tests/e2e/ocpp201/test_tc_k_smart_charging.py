@@ -422,9 +422,14 @@ async def test_tc_k_53_load_leveling_ev_needs_reach_the_session(
         assert await _needs(station, departure, 22000, 16) in ("Accepted", "Processing")
         needs = await sub.get()
     assert needs.payload["energy_wanted_wh"] == 22000
+    assert needs.payload.get("needs") is True  # the control loop re-reads the session
     (row,) = await csms.rows(select(sessions).where(sessions.c.remote_transaction_id == tx.id))
     assert row.departure_time == departure
     assert (row.energy_wanted_wh, row.ev_max_current) == (22000, 16)
+    # The deadline's source (docs/deadlines.md), and the car's ask kept apart.
+    assert (row.departure_source, row.departure_confidence) == ("charger", 1.0)
+    assert row.energy_wanted_source == "charger"
+    assert (row.ev_departure_time, row.ev_energy_wanted_wh) == (departure, 22000)
     answer = await station.call(
         call.NotifyEVChargingSchedule(
             time_base=now_iso(),
@@ -451,3 +456,24 @@ async def test_tc_k_57_renegotiation_initiated_by_ev(csms: Csms, station: Statio
     (row,) = await csms.rows(select(sessions).where(sessions.c.remote_transaction_id == tx.id))
     assert (row.departure_time, row.energy_wanted_wh, row.ev_max_current) == (later, 30000, 32)
     assert len(await _notices(csms, "NotifyEVChargingNeeds", 2)) == 2
+
+
+async def test_an_api_deadline_stands_when_the_ev_asks_again(csms: Csms, station: Station) -> None:
+    """What was set through the API (PATCH /sessions/{id}) beats the car's ask; the
+    car's is kept for when the API's is cleared."""
+    tx = Transaction(station)
+    await tx.start(TAG)
+    mine = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    async with csms.db.engine.begin() as conn:
+        await conn.execute(
+            sessions.update()
+            .where(sessions.c.remote_transaction_id == tx.id)
+            .values(departure_time=mine, departure_source="api", departure_confidence=1.0)
+        )
+    theirs = mine + timedelta(hours=3)
+    await _needs(station, theirs, 30000, 32)
+    (row,) = await csms.rows(select(sessions).where(sessions.c.remote_transaction_id == tx.id))
+    assert (row.departure_time, row.departure_source) == (mine, "api")
+    assert row.ev_departure_time == theirs
+    # The energy was not the API's: the car's stands there.
+    assert (row.energy_wanted_wh, row.energy_wanted_source) == (30000, "charger")
