@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from chargegrid.balancing.model import Node, NodeLoad, PhaseAmps, make_node_loads
 from chargegrid.balancing.switching import Option, Wired, Wiring
+from chargegrid.balancing.wiring import Network, compile_network, wired
 from chargegrid.domain.errors import ErrorCollector, InvalidValue
 from chargegrid.domain.phases import ALL_PHASES, Phase, PhaseRotation
 
@@ -109,6 +110,9 @@ class Topology:
     # The sessions' depth-first runs of the last call, with what they were built from
     # (the admitted sessions' nodes and options): usually the same set is admitted again.
     last_runs: list[tuple[list[int], list[Option], Subtrees] | None]
+    # Line-to-line loads and transformers (``balancing.wiring``); None where the tree
+    # has neither, as most have.
+    network: Network | None = None
 
     def in_id_order(self, nodes: tuple[Node, ...]) -> tuple[Node, ...]:
         return tuple([nodes[i] for i in self.order])
@@ -142,6 +146,8 @@ class Tree:
     held: tuple[tuple[float, float], ...]
     shape: Topology
     values: NodeValues
+    # The network's rows of this call, numbered after the per-phase resources.
+    rows: Rows | None = None
 
     @property
     def resource_count(self) -> int:
@@ -166,6 +172,18 @@ class Tree:
         return self.nodes[resource // 3].id, ALL_PHASES[resource % 3]
 
 
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """The wiring's packing rows for one call (``balancing.wiring``): resource numbers
+    ``base + row``. ``free`` is per limit (limit - held, floored at 0)."""
+
+    network: Network
+    base: int
+    free: list[float]
+    capacity: list[float]
+    capacity_micro: list[int]
+
+
 # Compiled topologies of the sites seen last, keyed by their structure. A CSMS runs
 # one control loop per site; a few dozen entries cover a large installation. An entry
 # holds about 1.8 MB per 1,000 nodes (measured with tracemalloc).
@@ -177,6 +195,7 @@ _last: list[tuple[tuple[object, ...], Topology] | None] = [None]
 _ids = attrgetter("id")
 _parents = attrgetter("parent_id")
 _wiring = attrgetter("rotation.targets")
+_network_fields = attrgetter("phasor_lines", "transformer")
 _limits = attrgetter("limit")
 _unmanaged = attrgetter("unmanaged")
 _reserved = attrgetter("reserved")
@@ -193,6 +212,7 @@ def topology(nodes: tuple[Node, ...]) -> Topology:
         tuple(map(_ids, nodes)),
         tuple(map(_parents, nodes)),
         tuple(map(_wiring, nodes)),
+        tuple(map(_network_fields, nodes)),
     )
     # A site's control loop asks for its own topology again and again: comparing with
     # the last one saves hashing every id of a freshly built problem.
@@ -241,7 +261,17 @@ def compile_topology(nodes: tuple[Node, ...]) -> Topology:
     errors.raise_if_any()
 
     parents = [index[n.parent_id] if n.parent_id is not None else -1 for n in nodes]
-    ancestors = _paths(nodes, parents)
+    full_paths = _paths(nodes, parents)
+    to_grid = _rotations_to_grid(nodes, full_paths)
+    network = None
+    if wired(nodes):
+        network = compile_network(nodes, full_paths, to_grid)
+        # A transformer's per-phase resources end at it: the lines above carry its
+        # primary currents, which the network's rows count.
+        parents = [
+            -1 if n.transformer is not None else p for n, p in zip(nodes, parents, strict=True)
+        ]
+    ancestors = _paths(nodes, parents) if network is not None else full_paths
     # Root-first paths in lexicographic order are a depth-first pre-order.
     start = [0] * len(nodes)
     for position, k in enumerate(sorted(range(len(nodes)), key=lambda i: ancestors[i][::-1])):
@@ -258,12 +288,13 @@ def compile_topology(nodes: tuple[Node, ...]) -> Topology:
         ancestors=tuple(ancestors),
         dfs_start=tuple(start),
         dfs_stop=tuple(map(add, start, sizes)),
-        to_grid=tuple(_rotations_to_grid(nodes, ancestors)),
+        to_grid=tuple(to_grid),
         resources_of={},
         wired={},
         layouts={},
         last_values=[None],
         last_runs=[None],
+        network=network,
     )
 
 
@@ -285,6 +316,9 @@ def build_tree(nodes: tuple[Node, ...]) -> Tree:
     if values is None:
         values = _node_values(nodes, limits, unmanaged, reserved)
     shape.last_values[0] = values
+    rows = None
+    if shape.network is not None:
+        values, rows = _wired_values(shape.network, nodes, values)
     return Tree(
         nodes=nodes,
         index=shape.index,
@@ -307,7 +341,38 @@ def build_tree(nodes: tuple[Node, ...]) -> Tree:
             values.free,
             values.suspect_at,
         ),
+        rows=rows,
     )
+
+
+def _wired_values(
+    network: Network, nodes: tuple[Node, ...], values: NodeValues
+) -> tuple[NodeValues, Rows]:
+    """A phasor node's per-phase resources relaxed by ``wiring.RELAX`` (its rows bind
+    first), and the rows' capacities of this call."""
+    relax = [r for r in network.relax for _ in range(3)]
+    limit, capacity = list(values.limit), list(values.capacity)
+    suspect_at = list(values.suspect_at)
+    for k, factor in enumerate(relax):
+        if factor != 1.0 and capacity[k] > 0.0:
+            capacity[k] *= factor
+            limit[k] = math.fsum(values.held[k]) + capacity[k]
+            suspect_at[k] = capacity[k] - SUSPECT_MARGIN_A
+    relaxed = NodeValues(
+        values.limits,
+        values.unmanaged,
+        values.reserved,
+        tuple(limit),
+        values.held,
+        tuple(capacity),
+        _micro_floors(capacity),
+        values.free,
+        tuple(suspect_at),
+    )
+    free = network.free(nodes)
+    row_capacity = network.capacities(free)
+    rows = Rows(network, 3 * len(nodes), free, row_capacity, list(_micro_floors(row_capacity)))
+    return relaxed, rows
 
 
 def _node_values(
