@@ -97,6 +97,10 @@ class Demand:
     awareness when both are known. ``allowed_currents`` are the only currents the
     charger accepts (ascending, e.g. ``(0, 8, 16, 24, 32)`` or whole amps), ``None`` =
     any current in [min, max]; the plan rounds down into them.
+    ``line_to_line``: the connector's first two terminals sit between two lines with no
+    neutral (a 208 V charger): its current flows out on one line and back on the other,
+    loading both. ``voltage`` is what its terminals see (None: the problem's voltage
+    line-to-neutral, times √3 line-to-line).
     """
 
     session_id: str
@@ -113,6 +117,8 @@ class Demand:
     departure_at: float | None = None
     energy_wanted_wh: float | None = None
     allowed_currents: tuple[float, ...] | None = None
+    line_to_line: bool = False
+    voltage: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
