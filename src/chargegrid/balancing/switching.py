@@ -72,6 +72,13 @@ def wiring(node_to_grid: PhaseRotation, demand: Demand) -> Wiring:
     if demand.power_type.is_dc:
         # A DC charger's rectifier draws a balanced input on every conductor it has.
         return Wiring(rotation.targets, None)
+    if demand.line_to_line:
+        # Between two lines: both always carry its current, whatever a meter saw.
+        if rotation.phase_count < 2:
+            raise InvalidValue.of(
+                f"demands[{demand.session_id}].line_to_line", "needs a connector on two lines"
+            )
+        return Wiring(rotation.targets[:2], None)
     terminals = list(range(1, min(demand.power_type.phase_count, rotation.phase_count) + 1))
     if demand.used_terminals:
         seen = [t for t in terminals if t in demand.used_terminals]
