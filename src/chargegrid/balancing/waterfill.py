@@ -41,13 +41,16 @@ def water_fill(
     hi: Sequence[float],
     weight: Sequence[float],
     carriers: Callable[[int], Iterable[int]],
+    *,
+    scale: Sequence[Sequence[float]] | None = None,
 ) -> FillResult:
     """Raise sessions from ``lo`` towards ``hi`` fairly by ``weight`` (all > 0).
 
     ``spare[r]`` is what resource ``r`` still holds once every session sits at ``lo``;
     ``members[s]`` are the resources session ``s`` loads (each by its own current), and
     ``carriers(r)`` the sessions that load ``r``, in increasing order (asked only for
-    the few resources that fill).
+    the few resources that fill). ``scale[s]``, where given, says how much session ``s``
+    loads each of its resources per ampere (1 for all when None).
     """
     count = len(members)
     values = list(lo)
@@ -78,8 +81,14 @@ def water_fill(
         their resources at level ``t``, and re-predict when those fill."""
         for s in sessions:
             w = sign * weight[s]
-            for r in members[s]:
-                delta[r] += w
+            if scale is None:
+                for r in members[s]:
+                    delta[r] += w
+            else:
+                # A session loading a resource by a coefficient (balancing.wiring's
+                # rows) moves its slope by that much.
+                for r, c in zip(members[s], scale[s], strict=True):
+                    delta[r] += w * c
         for r in set(chain.from_iterable(map(members.__getitem__, sessions))):
             base[r] += slope[r] * (t - since[r])
             since[r] = t
