@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -37,6 +38,7 @@ class ConfigContext:
     now: datetime = field(default_factory=utcnow)
     _pending: list[dict[str, Any]] = field(default_factory=list)
     _tracker: ChangeTracker | None = None
+    _deferred: int = 0
 
     def __post_init__(self) -> None:
         # Watch the session from the start: the audit needs each field's value from
@@ -74,7 +76,22 @@ class ConfigContext:
         meter = await self.uow.meters.get(meter_id)
         return meter is not None and meter.site_id == site_id
 
+    @asynccontextmanager
+    async def one_commit(self) -> AsyncIterator[None]:
+        """Several use cases as one transaction: inside, their commits only flush; leaving
+        without an error commits everything at once, audit entries and events included.
+        (A vendor request that maps onto several of our records is all or nothing.)"""
+        self._deferred += 1
+        try:
+            yield
+        finally:
+            self._deferred -= 1
+        await self.commit()
+
     async def commit(self) -> None:
+        if self._deferred:
+            await self.uow.session.flush()  # the checks that follow see the change
+            return
         if self._pending:
             # The audit entries go in the change's own transaction.
             await self.uow.session.flush()
