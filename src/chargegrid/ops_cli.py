@@ -30,7 +30,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 DEFAULT_URL = "http://127.0.0.1:8180"
 COMMANDS = ("site", "charger", "session", "tag")
-TAG_COLUMNS = ("id_tag", "status", "expires_at", "parent_id_tag", "site_id")
+TAG_COLUMNS = (
+    "id_tag",
+    "status",
+    "expires_at",
+    "parent_id_tag",
+    "site_id",
+    # Deadline defaults (docs/deadlines.md).
+    "default_departure_time",
+    "default_dwell_s",
+    "default_energy_wh",
+)
+# Sent as JSON numbers (the API takes no "3600" for 3600); a cell that is no number is
+# sent as written, and the server's 422 names the column.
+TAG_NUMBERS: dict[str, type[int] | type[float]] = {
+    "default_dwell_s": int,
+    "default_energy_wh": float,
+}
 # Waiting out a 429 is what a script should do; more than this per request means the
 # server is throttling far below what it says in Retry-After.
 MAX_RETRIES = 5
@@ -240,7 +256,7 @@ class ImportResult:
     failed: list[str] = field(default_factory=list)
 
 
-def read_tags(path: Path) -> list[tuple[int, dict[str, str]]]:
+def read_tags(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """Rows of the CSV as (line number, the non-empty known columns). Raises ValueError
     naming what is wrong with the file itself (no id_tag column, unknown columns)."""
     with path.open(newline="", encoding="utf-8-sig") as file:
@@ -256,12 +272,22 @@ def read_tags(path: Path) -> list[tuple[int, dict[str, str]]]:
         rows = []
         for row in reader:
             values = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k}
-            rows.append((reader.line_num, {k: v for k, v in values.items() if v}))
+            rows.append((reader.line_num, {k: _cell(k, v) for k, v in values.items() if v}))
         return rows
 
 
+def _cell(column: str, text: str) -> Any:
+    kind = TAG_NUMBERS.get(column)
+    if kind is None:
+        return text
+    try:
+        return kind(text)
+    except ValueError:
+        return text
+
+
 def import_tags(
-    client: Client, rows: list[tuple[int, dict[str, str]]], progress: Progress | None
+    client: Client, rows: list[tuple[int, dict[str, Any]]], progress: Progress | None
 ) -> ImportResult:
     result = ImportResult()
     task = progress.add_task("id tags", total=len(rows)) if progress is not None else None
