@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { h, replaceChildren, setText } from "./dom.js";
 import { chargerFlags, flagBadges, notFollowingIds } from "./charger-flags.js";
-import { amps, enumWords, PHASE_LABEL, rotationWords, PHASES, reasonWords, sourceWords, statusClass, statusWord } from "./format.js";
+import { amps, deadlineWords, enumWords, PHASE_LABEL, rotationWords, PHASES, reasonWords, sourceWords, statusClass, statusWord } from "./format.js";
 import { settingsForm } from "./forms.js";
 
 const CONNECTOR_STANDARDS = [
@@ -75,7 +75,7 @@ class ChargerCard {
         h(
           "thead",
           {},
-          h("tr", {}, ["EVSE", "Status", "Limit", "Phases", "Measured", "Reason"].map((t) => h("th", {}, t))),
+          h("tr", {}, ["EVSE", "Status", "Limit", "Phases", "Measured", "Reason", "Deadline"].map((t) => h("th", {}, t))),
         ),
         this.evseBody,
       ),
@@ -129,6 +129,7 @@ class ChargerCard {
       phases: h("td", { dataset: { label: "Phases" } }),
       measured: h("td", { class: "num", dataset: { label: "Measured" } }),
       reason: h("td", { class: "reason", dataset: { label: "Reason" } }),
+      deadline: h("td", { class: "deadline", dataset: { label: "Deadline" } }),
     };
     const row = h("tr", { dataset: { evseId: evse.id, evseNumber: evse.evse_number } }, Object.values(cells));
     this.rows.set(evse.id, cells);
@@ -152,6 +153,8 @@ class ChargerCard {
     setText(cells.measured, shown.length ? shown.join(" · ") + (from ? ` (${from})` : "") : "—");
     setText(cells.reason, session ? reasonWords(session.reason, nodeName) : "—");
     cells.reason.classList.toggle("alert", session?.reason === "not_following_limit");
+    // When it leaves, what it wants, and who said so (docs/deadlines.md).
+    setText(cells.deadline, deadlineWords(session) || "—");
   }
 
   /** Forms are built once per card (and per EVSE set) so live updates never eat typing. */

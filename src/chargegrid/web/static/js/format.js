@@ -81,6 +81,33 @@ export function sourceWords(source) {
   return { power: "from power", energy: "from energy" }[source] ?? "";
 }
 
+const DEADLINE_SOURCES = { api: "set by hand", charger: "from the car", id_tag_default: "id tag default", predicted: "predicted" };
+
+/**
+ * A session's deadline in words (docs/deadlines.md): "leaves 17:30 (predicted, 55 %) ·
+ * wants 20 kWh (from the car)", or "" when nothing is known. `now` makes it testable.
+ */
+export function deadlineWords(session, now = new Date()) {
+  if (!session) return "";
+  const parts = [];
+  if (session.departure_at) {
+    const at = new Date(session.departure_at);
+    const sameDay = at.toDateString() === now.toDateString();
+    const time = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const when = sameDay ? time : `${at.toLocaleDateString([], { weekday: "short" })} ${time}`;
+    const source = DEADLINE_SOURCES[session.departure_source] ?? session.departure_source ?? "";
+    const sure = session.departure_source === "predicted" && session.departure_confidence != null
+      ? `, ${Math.round(session.departure_confidence * 100)} %` : "";
+    parts.push(`leaves ${when}${source ? ` (${source}${sure})` : ""}`);
+  }
+  if (session.energy_wanted_wh != null) {
+    const kwh = session.energy_wanted_wh / 1000;
+    const source = DEADLINE_SOURCES[session.energy_wanted_source] ?? session.energy_wanted_source ?? "";
+    parts.push(`wants ${kwh >= 10 ? kwh.toFixed(0) : kwh.toFixed(1)} kWh${source ? ` (${source})` : ""}`);
+  }
+  return parts.join(" · ");
+}
+
 // Connector and wiring values of the API (OCPI ConnectorType, format, power type) in the
 // words installers use; the API value stays in the option's value.
 const ENUM_WORDS = {

@@ -12,7 +12,12 @@ import { h, replaceChildren, setText } from "./dom.js";
 import { settingsForm } from "./forms.js";
 import { rightsOf } from "./identity.js";
 
-export const CSV_COLUMNS = ["id_tag", "status", "expires_at", "parent_id_tag", "site"];
+export const CSV_COLUMNS = [
+  "id_tag", "status", "expires_at", "parent_id_tag", "site",
+  // Deadline defaults (docs/deadlines.md).
+  "default_departure_time", "default_dwell_s", "default_energy_wh",
+];
+const CSV_NUMBERS = ["default_dwell_s", "default_energy_wh"];
 const STATUSES = ["Accepted", "Blocked", "Expired", "Invalid"];
 // Parallel requests while importing: enough to hide the round trip, few enough to stay
 // far below the API's rate limit (50/s, burst 1000) and not to starve the live pages.
@@ -94,6 +99,12 @@ export function tagsFromCsv(text, sites) {
     if (values.status) body.status = values.status;
     if (values.expires_at) body.expires_at = expiryValue(values.expires_at);
     if (values.parent_id_tag) body.parent_id_tag = values.parent_id_tag;
+    if (values.default_departure_time) body.default_departure_time = values.default_departure_time;
+    for (const name of CSV_NUMBERS) {
+      // A number as a number; anything else as written, for the API's 422 to name it.
+      const number = Number(values[name]);
+      if (values[name]) body[name] = Number.isFinite(number) ? number : values[name];
+    }
     const site = values.site || values.site_id;
     if (site) {
       // A site by id, or by its name as the sites list shows it.
@@ -307,6 +318,9 @@ export class IdTagsPage {
       { name: "expires_at", label: "Expires", kind: "text", value: tag?.expires_at ?? null, help: "YYYY-MM-DD (end of that day) or ISO 8601; empty: never" },
       { name: "parent_id_tag", label: "Parent (group) tag", kind: "text", value: tag?.parent_id_tag ?? null },
       { name: "site_id", label: "Valid on", kind: "select", value: tag?.site_id ?? (this.identity?.site_ids ? this.sites[0]?.id : ""), options: this.siteOptions() },
+      { name: "default_departure_time", label: "Usually leaves at", kind: "text", value: tag?.default_departure_time ?? null, help: "HH:MM, the site's local time; empty: predicted from its past sessions" },
+      { name: "default_dwell_s", label: "Else usually stays (s)", kind: "number", value: tag?.default_dwell_s ?? null, help: "seconds, e.g. 28800 for 8 h" },
+      { name: "default_energy_wh", label: "Usually wants (Wh)", kind: "number", value: tag?.default_energy_wh ?? null, help: "energy per session; empty: predicted" },
     ];
   }
 
