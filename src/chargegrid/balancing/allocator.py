@@ -16,12 +16,13 @@ Steps, each a rule of DESIGN.md §2:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import compress
 from operator import attrgetter, ge
 
 from chargegrid.balancing.deadlines import effective_weight
 from chargegrid.balancing.model import Demand, Plan, Problem, SessionPlan, make_session_plans
+from chargegrid.balancing.rows import Layout
 from chargegrid.balancing.subtrees import Subtrees, runs_of
 from chargegrid.balancing.switching import Option, Wired, option, options, wiring
 from chargegrid.balancing.tree import (
@@ -90,7 +91,11 @@ def allocate(problem: Problem) -> Plan:
         min(max(v / MICRO, d.min_current), d.max_current) if v else 0.0
         for d, v in zip(admitted.demand, micro, strict=True)
     ]
+    if tree.rows is not None:  # a wired network (balancing.rows)
+        tree.rows.repair(_layouts(admitted), values)
     loads = _verify(tree, admitted, runs, values)
+    if tree.rows is not None:
+        tree.rows.report(loads, _layouts(admitted), values)
     return _plan(tree, columns, admitted, refused, values, bottlenecks, loads)
 
 
@@ -187,6 +192,7 @@ def _wired_key(node: int, demand: Demand) -> tuple[object, ...]:
         id(demand.power_type),
         demand.used_terminals,
         demand.can_switch_phases,
+        demand.line_to_line,
     )
 
 
@@ -224,6 +230,7 @@ def _admit(
     each resource has left above the admitted minimums."""
     spare = list(tree.capacity_micro)
     at = spare.__getitem__
+    book = tree.rows
     site_available = _site_available(tree)
     admitted = _Admitted()
     refused: _Refused = []
@@ -253,7 +260,9 @@ def _admit(
         if wired.one is None:
             # Not switchable: its phases as they are (by far the common case).
             resources = wired.full_resources
-            if min(map(at, resources)) >= lo:
+            if min(map(at, resources)) >= lo and (
+                book is None or book.fits(node, wired.full.phases, demand, lo)
+            ):
                 chosen = wired.full
         else:
             previous_plan = previous.get(demand.session_id) if previous else None
@@ -269,7 +278,9 @@ def _admit(
                 # An option loads either all the session's phases or its first one only.
                 resources = wired.full_resources if len(choice.phases) > 1 else wired.one_resources
                 need = lo + micro_ceil(choice.margin) if choice.margin else lo
-                if min(map(at, resources)) >= need:
+                if min(map(at, resources)) >= need and (
+                    book is None or book.fits(node, choice.phases, demand, need)
+                ):
                     chosen = choice
                     break
         if chosen is None:
@@ -277,6 +288,8 @@ def _admit(
             continue
         for r in resources:
             spare[r] -= lo
+        if book is not None:
+            book.take(node, chosen.phases, demand, lo)
         admitted.demand.append(demand)
         admitted.position.append(position)
         admitted.node.append(node)
@@ -317,20 +330,32 @@ def _share(
             for tier in (weighted, [i for i, w in enumerate(weights) if w <= 0.0])
             if tier
         ]
+    book = tree.rows
     for tier, tier_runs in tiers:
+        room, loading = list(map(float, spare)), [members[i] for i in tier]
+        carriers: Callable[[int], Iterable[int]] = tier_runs.carriers
+        scale = None
+        if book is not None:
+            layouts = _layouts(admitted)
+            room, loading, scale, carriers = book.widen(
+                room, loading, [layouts[i] for i in tier], carriers
+            )
         result = water_fill(
-            list(map(float, spare)),
-            [members[i] for i in tier],
+            room,
+            loading,
             [float(lo[i]) for i in tier],
             [float(hi[i]) for i in tier],
             [weights[i] if weights[i] > 0.0 else 1.0 for i in tier],
-            tier_runs.carriers,
+            carriers,
+            scale=scale,
         )
         for j, i in enumerate(tier):
             value = min(hi[i], max(lo[i], math.floor(result.values[j] + SNAP_MICRO)))
             micro[i] = value
             bottlenecks[i] = result.bottleneck[j]
             extra = value - lo[i]
+            if extra > 0 and book is not None:
+                book.take(admitted.node[i], admitted.option[i].phases, admitted.demand[i], extra)
             if extra > 0:
                 for r in members[i]:
                     spare[r] -= extra
@@ -437,7 +462,7 @@ def _plan(
             reasons[at] = limited
         limit_a[at] = value
         grid_phases[at] = chosen.phases
-        if len(chosen.phases) == 1:
+        if len(chosen.phases) == 1 or demand.line_to_line:
             phases[at] = 1
         weights[at] = weight
     for at, reason, on in refused:
@@ -451,7 +476,23 @@ def _plan(
     )
 
 
+def _layouts(admitted: _Admitted) -> list[Layout]:
+    """Each admitted session's node, grid phases and demand (for ``balancing.rows``)."""
+    return [
+        (node, chosen.phases, demand)
+        for node, chosen, demand in zip(
+            admitted.node, admitted.option, admitted.demand, strict=True
+        )
+    ]
+
+
 def _describe(tree: Tree, resource: int) -> tuple[tuple[str, Phase], str]:
+    if tree.rows is not None and resource >= tree.rows.base:
+        node, line, kind = tree.rows.describe(resource)
+        node_id = tree.nodes[node].id
+        if node == tree.root and not kind:
+            return (node_id, line), REASON_FAIR_SHARE
+        return (node_id, line), f"limited_by:{node_id}/{kind}{line.name}"
     node_id, phase = tree.describe(resource)
     if resource // 3 == tree.root:
         return (node_id, phase), REASON_FAIR_SHARE
@@ -476,5 +517,13 @@ def check_plan(problem: Problem, plan: Plan) -> None:
         if excess > 0.0:
             node_id, phase = tree.describe(r)
             errors.add(f"{node_id}/{phase.name}", f"{excess} A over its limit")
+    if tree.rows is not None:
+        layouts = [
+            (tree.index[demands[e.session_id].node_id], e.grid_phases, demands[e.session_id])
+            for e in plan.sessions
+        ]
+        values = [e.limit_a for e in plan.sessions]
+        for where, what in tree.rows.check(tree.shape.ids, layouts, values):
+            errors.add(where, what)
     if errors.errors:
         raise InvalidValue(errors.errors)

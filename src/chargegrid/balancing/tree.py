@@ -17,6 +17,7 @@ from operator import add, attrgetter, ne, sub
 from typing import TYPE_CHECKING
 
 from chargegrid.balancing.model import Node, NodeLoad, PhaseAmps, make_node_loads
+from chargegrid.balancing.rows import RowBook
 from chargegrid.balancing.switching import Option, Wired, Wiring
 from chargegrid.balancing.wiring import Network, compile_network, wired
 from chargegrid.domain.errors import ErrorCollector, InvalidValue
@@ -146,8 +147,9 @@ class Tree:
     held: tuple[tuple[float, float], ...]
     shape: Topology
     values: NodeValues
-    # The network's rows of this call, numbered after the per-phase resources.
-    rows: Rows | None = None
+    # The network's rows of this call (fresh per call: it keeps what admission and
+    # filling took from them), numbered after the per-phase resources.
+    rows: RowBook | None = None
 
     @property
     def resource_count(self) -> int:
@@ -170,18 +172,6 @@ class Tree:
 
     def describe(self, resource: int) -> tuple[str, Phase]:
         return self.nodes[resource // 3].id, ALL_PHASES[resource % 3]
-
-
-@dataclass(frozen=True, slots=True)
-class Rows:
-    """The wiring's packing rows for one call (``balancing.wiring``): resource numbers
-    ``base + row``. ``free`` is per limit (limit - held, floored at 0)."""
-
-    network: Network
-    base: int
-    free: list[float]
-    capacity: list[float]
-    capacity_micro: list[int]
 
 
 # Compiled topologies of the sites seen last, keyed by their structure. A CSMS runs
@@ -347,7 +337,7 @@ def build_tree(nodes: tuple[Node, ...]) -> Tree:
 
 def _wired_values(
     network: Network, nodes: tuple[Node, ...], values: NodeValues
-) -> tuple[NodeValues, Rows]:
+) -> tuple[NodeValues, RowBook]:
     """A phasor node's per-phase resources relaxed by ``wiring.RELAX`` (its rows bind
     first), and the rows' capacities of this call."""
     relax = [r for r in network.relax for _ in range(3)]
@@ -371,8 +361,7 @@ def _wired_values(
     )
     free = network.free(nodes)
     row_capacity = network.capacities(free)
-    rows = Rows(network, 3 * len(nodes), free, row_capacity, list(_micro_floors(row_capacity)))
-    return relaxed, rows
+    return relaxed, RowBook(network, 3 * len(nodes), free, row_capacity)
 
 
 def _node_values(
