@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -216,6 +217,37 @@ async def reload_sessions(db: AsyncSession, snapshot: SiteSnapshot) -> SiteSnaps
     """The snapshot with its active sessions read again (a session started or stopped)."""
     ids = [uuid.UUID(c.id) for c in snapshot.chargers]
     return replace(snapshot, sessions=tuple(_session(s) for s in await _active(db, ids)))
+
+
+async def reload_chargers(
+    db: AsyncSession, snapshot: SiteSnapshot, charger_ids: Collection[str]
+) -> SiteSnapshot | None:
+    """The snapshot with some chargers read again and the rest kept: what a charger
+    said of itself (its configuration's state, its wiring, an external limit) needs
+    its own rows, not the site's hundreds. ``None`` when one of them is gone or left
+    the site, or is new to it: the caller reads the whole site then."""
+    ids = [uuid.UUID(c) for c in charger_ids]
+    known = {c.id for c in snapshot.chargers}
+    rows = _rows(await db.execute(select(_T.chargers).where(_T.chargers.c.id.in_(ids))))
+    if len(rows) != len(ids) or any(
+        str(r.id) not in known or str(r.site_id) != snapshot.site_id for r in rows
+    ):
+        return None
+    site = await db.get(m.Site, uuid.UUID(snapshot.site_id))
+    if site is None:
+        return None
+    evses: dict[uuid.UUID, list[Row]] = defaultdict(list)
+    for evse in _rows(await db.execute(select(_T.evses).where(_T.evses.c.charger_id.in_(ids)))):
+        evses[evse.charger_id].append(evse)
+    connectors: dict[uuid.UUID, list[Row]] = defaultdict(list)
+    for conn in _rows(
+        await db.execute(select(_T.connectors).where(_T.connectors.c.charger_id.in_(ids)))
+    ):
+        connectors[conn.evse_id].append(conn)
+    fresh = {
+        str(r.id): _charger(r, evses[r.id], connectors, snapshot.site_id, site) for r in rows
+    }
+    return replace(snapshot, chargers=tuple(fresh.get(c.id, c) for c in snapshot.chargers))
 
 
 def with_online(
