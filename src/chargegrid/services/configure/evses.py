@@ -130,11 +130,20 @@ async def update_connector_on_evse(
     return await _update_connector(ctx, connector, evse.charger.site_id, data)
 
 
+async def get_connector_on_charger(
+    ctx: ConfigContext, charger_id: uuid.UUID, connector_id: int
+) -> tuple[Charger, Connector]:
+    """A charger's connector by its OCPP connector id (Plugchoice's address), with the
+    charger; NotFound for either unknown or outside the caller's sites."""
+    charger = await get_charger(ctx, charger_id)
+    connector = found(await ctx.uow.connectors.by_charger(charger.id, connector_id), "connector")
+    return charger, connector
+
+
 async def update_connector_on_charger(
     ctx: ConfigContext, charger_id: uuid.UUID, connector_id: int, data: dict[str, Any]
 ) -> Connector:
-    charger = await get_charger(ctx, charger_id)
-    connector = found(await ctx.uow.connectors.by_charger(charger.id, connector_id), "connector")
+    charger, connector = await get_connector_on_charger(ctx, charger_id, connector_id)
     return await _update_connector(ctx, connector, charger.site_id, data)
 
 
