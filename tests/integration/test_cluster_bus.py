@@ -1,0 +1,133 @@
+"""The cluster's event bridge and charger location registry on a real NATS, in process:
+events reach the other node once each and in order, never come back to their own node,
+stay out of the other node's ``local_only`` recorders; a charger's entry is the newest
+connection's, and an old connection's ending does not delete a newer one's."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from chargegrid import events as ev
+from chargegrid.bus.memory import EventBus, Subscription
+from chargegrid.cluster.events import EventBridge
+from chargegrid.cluster.locations import ChargerLocations
+from chargegrid.cluster.nats_link import NatsLink, NodeIdentity
+from tests.services import port_open, require
+
+pytestmark = pytest.mark.nats
+
+NATS_URL = "nats://127.0.0.1:4222"
+
+
+@pytest.fixture
+async def links() -> AsyncIterator[tuple[NatsLink, NatsLink]]:
+    require(port_open("127.0.0.1", 4222), "no NATS server at 127.0.0.1:4222")
+    cluster = "t" + uuid.uuid4().hex[:12]
+    pair = []
+    for node in ("a", "b"):
+        identity = NodeIdentity(node, "http://x", "ws://x/ocpp/", datetime.now(UTC))
+        pair.append(await NatsLink.connect(NATS_URL, identity, cluster))
+    a, b = pair
+    try:
+        yield a, b
+    finally:
+        await a.drop_bucket("chargers")
+        await a.close()
+        await b.close()
+
+
+async def drain(subscription: Subscription, count: int, timeout: float = 5.0) -> list[int]:  # noqa: ASYNC109
+    seen: list[int] = []
+    async with asyncio.timeout(timeout):
+        while len(seen) < count:
+            seen.append((await subscription.get()).payload["n"])
+    return seen
+
+
+async def test_events_reach_the_other_node_once_in_order(
+    links: tuple[NatsLink, NatsLink],
+) -> None:
+    (link_a, link_b), bus_a, bus_b = links, EventBus(), EventBus()
+    bridges = [EventBridge(link_a, bus_a), EventBridge(link_b, bus_b)]
+    for bridge in bridges:
+        await bridge.start()
+    try:
+        on_a, on_b = bus_a.subscribe("session.*"), bus_b.subscribe("session.*")
+        recorder_b = bus_b.subscribe("*", local_only=True)
+        for n in range(300):
+            bus_a.publish(ev.SESSION_UPDATED, {"n": n})
+        bus_b.publish(ev.SESSION_STARTED, {"n": -1})
+        # B's own event is delivered at once, A's through NATS in A's order.
+        seen_on_b = await drain(on_b, 301)
+        assert [n for n in seen_on_b if n >= 0] == list(range(300)) and seen_on_b.count(-1) == 1
+        assert await drain(on_a, 301) == [*range(300), -1]
+        # Nothing twice: A's own events did not come back to it through NATS.
+        await link_a.nc.flush()
+        await asyncio.sleep(0.2)
+        assert on_a.get_nowait() is None and on_b.get_nowait() is None
+        only = recorder_b.get_nowait()
+        assert only is not None and only.payload["n"] == -1 and only.origin is None
+        assert recorder_b.get_nowait() is None
+        assert bridges[1].received == 300 and bridges[0].sent == 300
+    finally:
+        for bridge in bridges:
+            await bridge.stop()
+
+
+async def until(check: object, what: str, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+async def test_an_old_connection_never_removes_a_newer_ones_entry(
+    links: tuple[NatsLink, NatsLink],
+) -> None:
+    link_a, link_b = links
+    held: dict[str, set[str]] = {"a": set(), "b": set()}
+    bus_a, bus_b = EventBus(), EventBus()
+    a = ChargerLocations(link_a, bus_a, lambda o: o in held["a"])
+    b = ChargerLocations(link_b, bus_b, lambda o: o in held["b"])
+    await a.start()
+    await b.start()
+    link = {"charger_id": str(uuid.uuid4()), "ocpp_id": "CP-1", "ocpp_version": "1.6"}
+    try:
+        held["a"].add("CP-1")
+        bus_a.publish(ev.CHARGER_CONNECTED, link)
+        await until(lambda: a.epoch_of("CP-1") is not None, "A's entry")
+        first = await b.lookup("CP-1")
+        assert first is not None and (first.node_id, first.epoch) == ("a", a.epoch_of("CP-1"))
+
+        # The charger reconnects to B before A notices its old socket is gone.
+        held["b"].add("CP-1")
+        bus_b.publish(ev.CHARGER_CONNECTED, link)
+        await until(lambda: b.epoch_of("CP-1") is not None, "B's entry")
+        second = await a.lookup("CP-1")
+        assert second is not None and second.node_id == "b" and second.epoch > first.epoch
+
+        # A's socket ends: superseded, and its compare-and-delete leaves B's entry.
+        held["a"].discard("CP-1")
+        assert await a.release_if_superseded("CP-1") is True
+        bus_a.publish(ev.CHARGER_DISCONNECTED, link)  # as if it had not been superseded
+        await asyncio.sleep(0.2)
+        after = await a.lookup("CP-1")
+        assert after is not None and (after.node_id, after.epoch) == ("b", second.epoch)
+
+        # B's own ending removes it, and A does not see it as superseded any more.
+        held["b"].discard("CP-1")
+        assert await b.release_if_superseded("CP-1") is False
+        bus_b.publish(ev.CHARGER_DISCONNECTED, link)
+        deadline = time.monotonic() + 5
+        while await a.lookup("CP-1") is not None:
+            assert time.monotonic() < deadline, "B's entry was not deleted"
+            await asyncio.sleep(0.01)
+    finally:
+        await a.stop()
+        await b.stop()
