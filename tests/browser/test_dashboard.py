@@ -7,6 +7,7 @@ with numbers written into the test.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -374,3 +375,23 @@ def test_a_sessions_meter_values_do_not_re_read_the_sites_configuration(
         page=page,
     )
     assert [reads(pattern) for pattern in configuration] == first
+
+
+def test_a_sessions_deadline_and_its_source_show_on_the_site_page(
+    page: Page, server: Server
+) -> None:
+    """A deadline set through the API shows on its charger's row, with who said so."""
+    site = demo_site(server)
+    wait_for(lambda: active_session_ids(server, site["id"]), "the demo's cars to charge", 60)
+    session_id = sorted(active_session_ids(server, site["id"]))[0]
+    departure = (datetime.now(UTC) + timedelta(hours=5)).replace(microsecond=0)
+    with server.api() as api:
+        body = {"departure_at": departure.isoformat(), "energy_wanted_wh": 20000}
+        api.patch(f"/sessions/{session_id}", json=body).raise_for_status()
+    open_site(page, server, site)
+    cell = page.locator('td[data-label="Deadline"]', has_text="wants 20 kWh (set by hand)")
+    wait_for(lambda: cell.count() == 1, "the session's deadline on its charger's row", page=page)
+    assert "(set by hand)" in cell.inner_text().split("·")[0]
+    with server.api() as api:
+        cleared = {"departure_at": None, "energy_wanted_wh": None}
+        api.patch(f"/sessions/{session_id}", json=cleared).raise_for_status()
