@@ -82,6 +82,19 @@ class Debouncer:
             if not self._workers:
                 self._idle.set()
 
+    async def cancel(self, site_id: str) -> None:
+        """Forget ``site_id``: no pending recompute, and the one running (if any) is
+        cancelled and over when this returns (its site went to another node)."""
+        self._dirty.discard(site_id)
+        self._at_once.discard(site_id)
+        timer = self._timers.pop(site_id, None)
+        if timer is not None:
+            timer.cancel()
+        worker = self._workers.get(site_id)
+        if worker is not None and worker is not asyncio.current_task():
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+
     async def close(self) -> None:
         self._closed = True
         for timer in self._timers.values():

@@ -42,3 +42,19 @@ class HeldJournal(Protocol):
     def booked(self, records: Sequence[HeldRecord]) -> None:
         """Lowered (or equal) bookings: written soon, in the background."""
         ...
+
+
+class TakeoverJournal(HeldJournal, Protocol):
+    """The journal as the loop uses it when it takes a site over or hands it on."""
+
+    async def load(self, site_id: str) -> list[HeldRecord]: ...
+
+    async def flush(self) -> None: ...
+
+    def forget(self, charger_ids: set[str]) -> None: ...
+
+
+class SiteGuard(Protocol):
+    """Whether this node may command a site's chargers right now (its lease)."""
+
+    def holds(self, site_id: str) -> bool: ...

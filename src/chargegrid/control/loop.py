@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -41,6 +41,7 @@ from chargegrid.control.failsafe import (
     failsafe_limits,
     signature,
 )
+from chargegrid.control.held import SiteGuard, TakeoverJournal
 from chargegrid.control.learner import LearnerSettings, SessionLearner
 from chargegrid.control.measure import EnergyRates, MeasureSettings
 from chargegrid.control.meters import MeterBook, PeakHold
@@ -60,7 +61,6 @@ from chargegrid.control.snapshot import (
     ChargerSpec,
     SiteSnapshot,
     load_site,
-    reload_chargers,
     reload_sessions,
     reload_tree,
     with_online,
@@ -139,7 +139,6 @@ class _SiteState:
     stale: bool = True  # chargers, sessions: read everything again
     tree_stale: bool = False  # only the site, circuits and meters
     sessions_stale: bool = False  # only the active sessions
-    chargers_stale: set[str] = field(default_factory=set)  # only these chargers
     loaded_at: float = 0.0
     plan: Plan | None = None
     built: Built | None = None
@@ -165,13 +164,26 @@ class ControlLoop:
         gateway: CommandGateway,
         settings: LoopSettings | None = None,
         clock: Clock | None = None,
+        *,
+        journal: TakeoverJournal | None = None,
+        guard: SiteGuard | None = None,
     ) -> None:
         self.settings = settings or LoopSettings()
         self._sessions = sessions
         self._bus = bus
         self.clock: Clock = clock or SystemClock()
+        # Cluster mode (``guard``): only the sites adopted here (their leases) are run;
+        # None: every site, as on a single node.
+        self._journal = journal
+        self._guard = guard
+        self._owned: set[str] | None = None if guard is None else set()
         self.engine = ApplyEngine(
-            gateway, self.clock, self.settings.apply, metrics.MetricsObserver()
+            gateway,
+            self.clock,
+            self.settings.apply,
+            metrics.MetricsObserver(),
+            journal=journal,
+            fence=None if guard is None else self._may_command,
         )
         self.learner = SessionLearner(self.settings.learner)
         self.energy = EnergyRates(self.settings.measure)
@@ -240,6 +252,67 @@ class ControlLoop:
             await self.wait_idle()
         return self.view(site_id)
 
+    # --- cluster mode: the sites this node runs ---------------------------------------
+
+    def owns(self, site_id: str) -> bool:
+        return self._owned is None or site_id in self._owned
+
+    def owned(self) -> list[str]:
+        return sorted(self._owned) if self._owned is not None else sorted(self._sites)
+
+    def _may_command(self, charger_id: str) -> bool:
+        """The fence before every frame: this node owns the charger's site and its
+        lease is still good this very moment (cluster/leases.py)."""
+        site_id = self._charger_site.get(charger_id)
+        return (
+            site_id is not None
+            and self._owned is not None
+            and site_id in self._owned
+            and self._guard is not None
+            and self._guard.holds(site_id)
+        )
+
+    async def adopt(self, site_id: str) -> int:
+        """Run ``site_id`` from now on (its lease was just taken): start from what its
+        previous owner booked (``held_limits``), every charger counted at the highest
+        limit it may still obey. The EVSEs restored."""
+        if self._owned is None or site_id in self._owned:
+            return 0
+        records = await self._journal.load(site_id) if self._journal is not None else []
+        chargers = {r.charger_id for r in records} | self._chargers_of(site_id)
+        self.engine.forget(chargers)
+        restored = self.engine.restore(records)
+        self._sites.pop(site_id, None)  # nothing of an earlier spell here is current
+        self._owned.add(site_id)
+        self.trigger(site_id, reload=True, at_once=True)
+        log.info("site %s: taken over, %d EVSEs restored from the journal", site_id, restored)
+        return restored
+
+    async def drop(self, site_id: str) -> None:
+        """Stop running ``site_id`` (its lease ends): no round and no frame for it after
+        this returns; what was booked is written for the next owner."""
+        if self._owned is None or site_id not in self._owned:
+            return
+        self._owned.discard(site_id)
+        await self._debouncer.cancel(site_id)
+        chargers = self._chargers_of(site_id)
+        self._sites.pop(site_id, None)
+        if self._journal is not None:
+            try:
+                await self._journal.flush()
+            except Exception:  # what is written already covers what chargers may obey
+                log.exception("site %s: could not write the last bookings", site_id)
+            self._journal.forget(chargers)
+        self.engine.forget(chargers)
+        log.info("site %s: handed on", site_id)
+
+    def _chargers_of(self, site_id: str) -> set[str]:
+        known = {c for c, s in self._charger_site.items() if s == site_id}
+        state = self._sites.get(site_id)
+        if state is not None and state.snapshot is not None:
+            known |= {c.id for c in state.snapshot.chargers}
+        return known
+
     # --- triggers ---------------------------------------------------------------------
 
     def trigger(
@@ -249,17 +322,17 @@ class ControlLoop:
         reload: bool = False,
         tree: bool = False,
         sessions: bool = False,
-        chargers: Iterable[str] = (),
         at_once: bool = False,
     ) -> None:
         """Recompute ``site_id`` soon; re-read everything (``reload``), or only its fuse
-        tree (``tree``), its active sessions (``sessions``) or some of its ``chargers``
-        first; ``at_once``: without the debounce window."""
+        tree (``tree``) or its active sessions (``sessions``) first; ``at_once``: without
+        the debounce window."""
+        if not self.owns(site_id):
+            return
         state = self._sites.setdefault(site_id, _SiteState())
         state.stale |= reload
         state.tree_stale |= tree
         state.sessions_stale |= sessions
-        state.chargers_stale.update(chargers)
         if state.triggered_at is None:
             state.triggered_at = self.clock.monotonic()
         self._debouncer.trigger(site_id, at_once=at_once)
@@ -297,20 +370,7 @@ class ControlLoop:
             # An operator's change comes alone: no window to wait for a burst.
             self.trigger(str(site_id), reload=not tree_only, tree=tree_only, at_once=True)
             return
-        charger_id = str(payload.get("charger_id"))
-        charger_site = await self._site_of(charger_id)
-        state = self._sites.get(charger_site) if charger_site else None
-        if (
-            charger_site
-            and state is not None
-            and state.snapshot is not None
-            and state.snapshot.charger(charger_id)
-        ):
-            # What a charger said of itself: its own rows and the site's active
-            # sessions, not the whole site again (in a reconnect storm every charger's
-            # configuration answer lands here).
-            self.trigger(charger_site, chargers=(charger_id,), sessions=True)
-            return
+        charger_site = await self._site_of(payload.get("charger_id"))
         sites = [charger_site] if charger_site else list(self._sites)
         for site in sites:
             self.trigger(site, reload=True)
@@ -331,8 +391,9 @@ class ControlLoop:
         charger_id = str(payload.get("charger_id"))
         self.engine.charger_ready(charger_id, rebooted=payload.get("rebooted") is True)
         site_id = await self._site_of(charger_id)
-        if site_id is None:
-            self.greeter.limits_sent(charger_id)  # no site: nothing to send
+        if site_id is None or not self.owns(site_id):
+            # No site, or another node runs it: nothing to send from here.
+            self.greeter.limits_sent(charger_id)
             return
         state = self._sites.setdefault(site_id, _SiteState())
         charger = state.snapshot.charger(charger_id) if state.snapshot is not None else None
@@ -387,7 +448,7 @@ class ControlLoop:
             connector_id in (None, 0)
             or any(k.connector_id == connector_id for e in charger.evses for k in e.connectors)
         )
-        if charger is not None and payload.get("ocpp_status") in CAR_GONE:
+        if charger is not None and payload.get("ocpp_status") in CAR_GONE and self.owns(site_id):
             self._car_gone(site_id, charger, connector_id, str(payload.get("ocpp_status")))
         self.trigger(site_id, reload=not known)
 
@@ -434,7 +495,8 @@ class ControlLoop:
         self.learner.forget(session_id)
         self.energy.forget(session_id)
         open_violation = self.compliance.forget(session_id)
-        if open_violation is not None:
+        site_id = self._charger_site.get(open_violation.key.charger_id) if open_violation else None
+        if open_violation is not None and (site_id is None or self.owns(site_id)):
             self._bus.publish(
                 LIMIT_VIOLATION,
                 event_payload(
@@ -477,7 +539,7 @@ class ControlLoop:
             wall=self.clock.utcnow(),
             measure=self.settings.measure,
         )
-        if taken.transition is not None:
+        if taken.transition is not None and (site_id is None or self.owns(site_id)):
             self._bus.publish(
                 LIMIT_VIOLATION,
                 event_payload(
@@ -563,6 +625,8 @@ class ControlLoop:
             await asyncio.sleep(self.settings.reconcile_s)  # the period itself
             now = self.clock.monotonic()
             for site_id, state in list(self._sites.items()):
+                if not self.owns(site_id):
+                    continue
                 if now - state.loaded_at >= self.settings.reload_every_s:
                     await self._refresh(site_id, state)
                 self.trigger(site_id)
@@ -586,7 +650,6 @@ class ControlLoop:
         if state.stale or state.snapshot is None:
             # Cleared before reading: a change that lands while we read marks it again.
             state.stale = state.tree_stale = state.sessions_stale = False
-            state.chargers_stale.clear()
             async with self._sessions() as db:
                 assert isinstance(db, AsyncSession)
                 state.snapshot = await load_site(db, uuid.UUID(site_id))
@@ -607,15 +670,6 @@ class ControlLoop:
             async with self._sessions() as db:
                 assert isinstance(db, AsyncSession)
                 state.snapshot = await reload_tree(db, state.snapshot)
-        if state.chargers_stale and state.snapshot is not None:
-            ids, state.chargers_stale = state.chargers_stale, set()
-            async with self._sessions() as db:
-                assert isinstance(db, AsyncSession)
-                partly = await reload_chargers(db, state.snapshot, ids)
-            if partly is None:  # one left the site or is gone: read it whole
-                state.stale = True
-                return await self._load(site_id, state)
-            state.snapshot = partly
         if state.sessions_stale and state.snapshot is not None:
             state.sessions_stale = False
             async with self._sessions() as db:
@@ -624,6 +678,8 @@ class ControlLoop:
         return state.snapshot
 
     async def _round(self, site_id: str) -> None:
+        if not self.owns(site_id):
+            return
         state = self._sites.setdefault(site_id, _SiteState())
         started_at = self.clock.monotonic()
         triggered_at = state.triggered_at or started_at
