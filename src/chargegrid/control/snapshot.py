@@ -244,9 +244,7 @@ async def reload_chargers(
         await db.execute(select(_T.connectors).where(_T.connectors.c.charger_id.in_(ids)))
     ):
         connectors[conn.evse_id].append(conn)
-    fresh = {
-        str(r.id): _charger(r, evses[r.id], connectors, snapshot.site_id, site) for r in rows
-    }
+    fresh = {str(r.id): _charger(r, evses[r.id], connectors, snapshot.site_id, site) for r in rows}
     return replace(snapshot, chargers=tuple(fresh.get(c.id, c) for c in snapshot.chargers))
 
 
