@@ -14,6 +14,8 @@ Revises: ocpp_0013
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -22,14 +24,14 @@ down_revision = "ocpp_0013"
 branch_labels = None
 depends_on = None
 
-_SESSION_COLUMNS = (
+_SESSION_COLUMNS: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ("departure_source", sa.String(length=16)),
     ("departure_confidence", sa.Float()),
     ("energy_wanted_source", sa.String(length=16)),
     ("ev_departure_time", sa.DateTime(timezone=True)),
     ("ev_energy_wanted_wh", sa.Float()),
 )
-_TAG_COLUMNS = (
+_TAG_COLUMNS: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ("default_departure_time", sa.String(length=5)),
     ("default_dwell_s", sa.Integer()),
     ("default_energy_wh", sa.Float()),
