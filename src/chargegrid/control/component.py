@@ -21,6 +21,7 @@ from chargegrid.domain.errors import Conflict
 from chargegrid.store.db import Database
 
 HANDLE = "control_loop"
+CLUSTER_HANDLE = "cluster"  # cluster.component.HANDLE, not imported: a single node needs no nats
 GATEWAY_HANDLES = ("ocpp_gateway", "gateway")
 
 
@@ -76,6 +77,18 @@ class RuntimeGateway:
 async def control_loop(runtime: RuntimeLike) -> AsyncIterator[ControlLoop]:
     settings = LoopSettings()
     gateway = RuntimeGateway(runtime, settings.apply.answer_timeout_s)
+    cluster = runtime.handles.get(CLUSTER_HANDLE)
+    if cluster is not None:
+        # Cluster mode: only the sites this node holds leases for (imported only then).
+        from chargegrid.cluster.site_owner import owned_control_loop
+
+        async with owned_control_loop(runtime, cluster, settings, gateway) as owned:
+            runtime.handles[HANDLE] = owned
+            try:
+                yield owned
+            finally:
+                runtime.handles.pop(HANDLE, None)
+        return
     loop = ControlLoop(runtime.db.session, runtime.bus, gateway, settings)
     runtime.handles[HANDLE] = loop
     await loop.start()
