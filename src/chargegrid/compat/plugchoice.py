@@ -10,7 +10,7 @@ audit, and the same ``config.changed`` that makes the control loop rebalance.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chargegrid.api.schemas.evses import ConnectorUpdate
 from chargegrid.compat.auth import BearerCtx
 from chargegrid.compat.ids import AliasKind, alias, resolve
-from chargegrid.compat.surface import Surface, VendorError
+from chargegrid.compat.surface import Surface, VendorError, error_responses
 from chargegrid.compat.validation import validated_as
 from chargegrid.services.configure import evses
 from chargegrid.services.configure.context import ConfigContext
@@ -33,17 +33,16 @@ class PlugchoiceError(BaseModel):
     )
 
 
-def _doc(description: str) -> dict[str, Any]:
-    return {"model": PlugchoiceError, "description": description}
-
-
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _doc("Missing, unknown or revoked token"),
-    403: _doc("The token's role may not do this"),
-    404: _doc("Unknown charger or connector, or outside the token's sites"),
-    422: _doc("Invalid values; `errors` names each field"),
-    429: _doc("Rate limited; Retry-After says when to try again"),
-}
+RESPONSES = error_responses(
+    PlugchoiceError,
+    {
+        401: "Missing, unknown or revoked token",
+        403: "The token's role may not do this",
+        404: "Unknown charger or connector, or outside the token's sites",
+        422: "Invalid values; `errors` names each field",
+        429: "Rate limited; Retry-After says when to try again",
+    },
+)
 
 router = APIRouter(responses=RESPONSES)
 

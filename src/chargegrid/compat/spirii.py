@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chargegrid.api.schemas.evses import ConnectorOut, ConnectorUpdate, EvseOut
 from chargegrid.compat.auth import KeyCtx
 from chargegrid.compat.ids import AliasKind, alias, resolve
-from chargegrid.compat.surface import Surface, VendorError
+from chargegrid.compat.surface import Surface, VendorError, error_responses
 from chargegrid.compat.validation import validated_as
 from chargegrid.domain.status import OcpiStatus
 from chargegrid.services.configure import evses
@@ -42,17 +42,16 @@ class SpiriiError(BaseModel):
     error: SpiriiErrorBody
 
 
-def _doc(description: str) -> dict[str, Any]:
-    return {"model": SpiriiError, "description": description}
-
-
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _doc("Missing, unknown or revoked API key"),
-    403: _doc("The key's role may not do this"),
-    404: _doc("Unknown EVSE or connector, or outside the key's sites"),
-    422: _doc("Invalid values; `param` names the (first) field"),
-    429: _doc("Rate limited; Retry-After says when to try again"),
-}
+RESPONSES = error_responses(
+    SpiriiError,
+    {
+        401: "Missing, unknown or revoked API key",
+        403: "The key's role may not do this",
+        404: "Unknown EVSE or connector, or outside the key's sites",
+        422: "Invalid values; `param` names the (first) field",
+        429: "Rate limited; Retry-After says when to try again",
+    },
+)
 
 router = APIRouter(responses=RESPONSES)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -66,6 +67,13 @@ class Surface:
             FieldError(self.field_names.get(e.field, e.field), e.message) for e in errors
         )
         return self.render_error(VendorError(status, message, renamed, headers))
+
+
+def error_responses(
+    model: type[BaseModel], descriptions: Mapping[int, str]
+) -> dict[int | str, dict[str, Any]]:
+    """A router's ``responses``: each status documented with the vendor's error model."""
+    return {status: {"model": model, "description": text} for status, text in descriptions.items()}
 
 
 def mount_surface(app: FastAPI, surface: Surface) -> FastAPI:
