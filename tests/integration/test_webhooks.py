@@ -143,3 +143,49 @@ async def test_site_webhook_gets_only_its_sites_events(api: Api) -> None:
             await receiver.got_one.wait()
     sites = [json.loads(r.content)["data"]["site_id"] for r in receiver.calls]
     assert sites == [mine["id"]]
+
+
+async def test_a_cluster_delivers_each_event_once_from_the_node_that_published_it(
+    api: Api,
+) -> None:
+    """Two nodes' buses linked as the cluster bridge links them: each node's dispatcher
+    delivers only its own events, and a webhook created through one node is matched on
+    the other at once (its config.changed arrives there through the bridge)."""
+    from chargegrid.bus.memory import EventBus
+
+    node_b, node_a = api.bus, EventBus()  # the API runs on node B
+    node_b.forward = lambda e: node_a.deliver(e.topic, e.payload, e.at, "b")
+    node_a.forward = lambda e: node_b.deliver(e.topic, e.payload, e.at, "a")
+    receiver = Receiver()
+    transport = httpx.MockTransport(receiver.handle)
+    async with httpx.AsyncClient(transport=transport) as client:
+        dispatchers = [
+            WebhookDispatcher(api.db, bus, client, RetryPolicy(attempts=1), node_id=node)
+            for bus, node in ((node_a, "a"), (node_b, "b"))
+        ]
+        tasks = [asyncio.create_task(d.run()) for d in dispatchers]
+        try:
+            node_a.publish("session.started", {"site_id": None})  # no webhook yet: cached
+            await asyncio.sleep(0.05)
+            await api.ok(
+                "POST",
+                "/webhooks",
+                {"url": "https://receiver.test/h", "events": ["session.*"], "secret": SECRET},
+            )
+            node_a.publish("session.started", {"site_id": None, "n": 1})
+            node_b.publish("session.stopped", {"site_id": None, "n": 2})
+            async with asyncio.timeout(DEADLINE_S):
+                while len(receiver.accepted) < 2:
+                    receiver.got_one.clear()
+                    await receiver.got_one.wait()
+            await asyncio.sleep(0.1)  # a duplicate would arrive within this
+        finally:
+            for task in tasks:
+                task.cancel()
+            for d in dispatchers:
+                await d.close()
+    got = sorted(
+        (json.loads(r.content)["event"], r.headers["X-Chargegrid-Delivery"].split("/")[1][0])
+        for r in receiver.calls
+    )
+    assert got == [("session.started", "a"), ("session.stopped", "b")]

@@ -5,6 +5,13 @@ exponential backoff while the receiver fails (5xx, 429, timeouts, refused connec
 Deliveries run as tasks, at most ``max_in_flight`` at a time, so a slow receiver delays
 only its own events and never the bus (which drops the oldest events of a subscriber
 that falls too far behind).
+
+In a cluster every event is published on exactly one node (where its charger is
+connected, where the API call came in, where the site's loop runs) and reaches the
+others through the bus bridge. Each node delivers only the events it published itself,
+so each is delivered once for the cluster, with its retries on that node (docs/cluster.md).
+Events from other nodes still invalidate the subscription cache (a webhook created
+through another node).
 """
 
 from __future__ import annotations
@@ -69,11 +76,14 @@ class WebhookDispatcher:
         client: httpx.AsyncClient,
         policy: RetryPolicy | None = None,
         max_in_flight: int = 100,
+        node_id: str | None = None,
     ) -> None:
         self.db = db
         self.bus = bus
         self.client = client
         self.policy = policy or RetryPolicy()
+        # Cluster mode: event ids count per process, so a delivery id names the node.
+        self.node_id = node_id
         self._slots = asyncio.Semaphore(max_in_flight)
         self._targets: list[Target] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -88,6 +98,8 @@ class WebhookDispatcher:
             async for event in events:
                 if event.topic == CONFIG_CHANGED and event.payload.get("kind") == "webhook":
                     self._targets = None  # a subscription changed: reload before matching
+                if event.origin is not None:
+                    continue  # another node's: delivered there
                 for target in await self._matching(event):
                     await self._slots.acquire()
                     task = asyncio.create_task(self._deliver(target, event))
@@ -138,7 +150,7 @@ class WebhookDispatcher:
         headers = {
             "Content-Type": "application/json",
             "X-Chargegrid-Event": event.topic,
-            "X-Chargegrid-Delivery": f"{target.id}/{event.id}",
+            "X-Chargegrid-Delivery": f"{target.id}/{self._event_ref(event)}",
             SIGNATURE_HEADER: sign(target.secret, body),
         }
         for attempt in range(1, self.policy.attempts + 1):
@@ -155,6 +167,9 @@ class WebhookDispatcher:
                 await asyncio.sleep(self.policy.delay(attempt))
         self.failed += 1
         log.warning("webhook %s gave up on event %s (%s)", target.id, event.id, event.topic)
+
+    def _event_ref(self, event: Event) -> str:
+        return str(event.id) if self.node_id is None else f"{self.node_id}.{event.id}"
 
     async def _post(self, target: Target, body: bytes, headers: dict[str, str]) -> int | None:
         """The receiver's HTTP status, or None when it could not be reached."""
