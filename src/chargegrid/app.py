@@ -80,7 +80,9 @@ async def override_expiry(runtime: Runtime) -> AsyncIterator[None]:
 async def webhook_delivery(runtime: Runtime) -> AsyncIterator[WebhookDispatcher]:
     """POSTs subscribed events to webhook receivers, signed, with retries."""
     async with httpx.AsyncClient(follow_redirects=False) as client:
-        dispatcher = WebhookDispatcher(runtime.db, runtime.bus, client)
+        cluster = runtime.handles.get("cluster")  # cluster mode: each event from its node
+        node_id = cluster.node_id if cluster is not None else None
+        dispatcher = WebhookDispatcher(runtime.db, runtime.bus, client, node_id=node_id)
         task = asyncio.create_task(dispatcher.run())
         metrics.RUNTIME.webhooks = dispatcher  # its counts, read at each scrape
         try:
