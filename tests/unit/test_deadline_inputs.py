@@ -66,7 +66,7 @@ async def test_a_completed_session_reaches_the_next_prediction(db: Database) -> 
         await _session(db, charger, NOW - timedelta(weeks=week), 4.0)
     inputs = DeadlineInputs(db)
     first = await _session(db, charger, NOW, None)
-    filled = await inputs.fill_started(first)
+    filled = await inputs.fill(first)
     assert filled is not None and filled["departure_source"] == "predicted"
     assert filled["departure_at"] == (NOW + timedelta(hours=4)).isoformat()
     assert len(inputs.tags) == 1 and len(inputs.sites) == 1
@@ -76,13 +76,13 @@ async def test_a_completed_session_reaches_the_next_prediction(db: Database) -> 
         await _session(db, charger, NOW - timedelta(weeks=week), 10.0)
     done = await _session(db, charger, NOW - timedelta(weeks=7), 10.0)
     second = await _session(db, charger, NOW + timedelta(minutes=1), None)
-    stale = await inputs.fill_started(second)
+    stale = await inputs.fill(second)
     assert stale is not None  # from the cache: the new sessions are not seen yet
     assert stale["departure_at"] == (NOW + timedelta(minutes=1, hours=4)).isoformat()
     await inputs.handle(ev.SESSION_STOPPED, {"session_id": str(done)})
     assert len(inputs.tags) == 0 and len(inputs.sites) == 0
     third = await _session(db, charger, NOW + timedelta(minutes=2), None)
-    fresh = await inputs.fill_started(third)
+    fresh = await inputs.fill(third)
     assert fresh is not None
     assert fresh["departure_at"] == (NOW + timedelta(minutes=2, hours=10)).isoformat()
 
@@ -108,7 +108,7 @@ async def test_the_cars_needs_landing_meanwhile_stand(db: Database) -> None:
         return answer
 
     inputs.resolved = racing  # type: ignore[method-assign]
-    assert await inputs.fill_started(session_id) is None
+    assert await inputs.fill(session_id) is None
     async with db.session() as s:
         row = await s.get(m.ChargingSession, session_id)
         assert row is not None
@@ -138,3 +138,24 @@ async def test_a_read_overlapping_an_invalidation_is_not_kept() -> None:
     for key in ("A", "B", "C"):
         await cache.get(key, read)
     assert len(cache) == 2  # bounded: the least recently used went
+
+
+async def test_a_passed_prediction_is_predicted_again_from_longer_stays(db: Database) -> None:
+    charger = await _charger(db)
+    started = NOW - timedelta(hours=5)
+    for week, hours in ((1, 4.0), (2, 4.0), (3, 4.0), (4, 9.0), (5, 9.0), (6, 9.0)):
+        await _session(db, charger, started - timedelta(weeks=week), hours)
+    session_id = await _session(db, charger, started, None)
+    inputs = DeadlineInputs(db)
+    await inputs.fill(session_id)  # as at its start: the median of 4, 4, 4, 9, 9, 9 h
+    async with db.engine.begin() as conn:  # as it was predicted then, at arrival
+        await conn.execute(
+            update(m.ChargingSession)
+            .where(m.ChargingSession.id == session_id)
+            .values(departure_time=started + timedelta(hours=4))
+        )
+    (again,) = await inputs.refresh_overdue()
+    # Still here after 5 h: only the 9-hour stays are like it.
+    assert again["departure_at"] == (started + timedelta(hours=9)).isoformat()
+    assert again["departure_source"] == "predicted"
+    assert await inputs.refresh_overdue() == []  # in the future now: left alone

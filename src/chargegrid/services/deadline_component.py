@@ -18,6 +18,8 @@ from chargegrid.store.db import Database
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 10_000
+# How often predicted departures that have passed are predicted again.
+REFRESH_S = 60.0
 
 
 class RuntimeLike(Protocol):
@@ -48,16 +50,33 @@ async def _follow(inputs: DeadlineInputs, bus: Any, subscription: Any) -> None:
             bus.publish(ev.SESSION_UPDATED, filled)
 
 
+async def _refresh_forever(inputs: DeadlineInputs, bus: Any) -> None:
+    while True:
+        await asyncio.sleep(REFRESH_S)  # the period itself
+        try:
+            for filled in await inputs.refresh_overdue():
+                bus.publish(ev.SESSION_UPDATED, filled)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next period tries again
+            log.exception("deadline inputs: could not refresh passed predictions")
+
+
 @asynccontextmanager
 async def deadline_inputs(runtime: RuntimeLike) -> AsyncIterator[DeadlineInputs]:
     inputs = inputs_of(runtime)
     # Each node fills in the sessions its own chargers started (cluster mode).
     subscription = runtime.bus.subscribe(TOPICS, maxsize=QUEUE_SIZE, local_only=True)
-    task = asyncio.create_task(_follow(inputs, runtime.bus, subscription), name="deadlines")
+    tasks = [
+        asyncio.create_task(_follow(inputs, runtime.bus, subscription), name="deadlines"),
+        asyncio.create_task(_refresh_forever(inputs, runtime.bus), name="deadlines-refresh"),
+    ]
     try:
         yield inputs
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         subscription.close()

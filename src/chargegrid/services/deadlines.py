@@ -32,6 +32,7 @@ from chargegrid.domain.deadline_sources import (
     resolve,
 )
 from chargegrid.domain.dwell_prediction import PastSession, PredictionSettings, predict_for
+from chargegrid.services.charger_ports import ACCEPTED
 from chargegrid.store.db import Database
 from chargegrid.store.models import Charger, ChargingSession, IdTag, Site
 from chargegrid.store.session_history import site_history, tag_history
@@ -195,11 +196,11 @@ class DeadlineInputs:
                 changed.add(name)
         return changed
 
-    async def fill_started(self, session_id: uuid.UUID) -> ev.SessionDeadline | None:
-        """A new session's deadline from its id tag's defaults or a prediction (unless
-        the car said already). Written only if no other writer changed the sources
-        meanwhile (the car's needs may land at the same moment); the bus payload when
-        something was set."""
+    async def fill(self, session_id: uuid.UUID) -> ev.SessionDeadline | None:
+        """A session's deadline from its id tag's defaults or a prediction, where no
+        stronger source set it (at its start; again when a predicted departure has
+        passed). Written only if no other writer changed the sources meanwhile (the
+        car's needs may land at the same moment); the bus payload when it changed."""
         async with self._db.sessionmaker() as db:
             s = await db.get(ChargingSession, session_id)
             if s is None or s.stopped_at is not None:
@@ -225,6 +226,24 @@ class DeadlineInputs:
             if getattr(result, "rowcount", 1) != 1:
                 return None  # the car (or the API) spoke meanwhile: theirs stands
             return deadline_payload(s.id, s.charger_id, r)
+
+    async def refresh_overdue(self) -> list[ev.SessionDeadline]:
+        """Predict again every active session whose predicted departure has passed: the
+        car stayed longer than sessions like it, so only those that stayed longer than it
+        has count now (none: its departure is unknown again, never left in the past)."""
+        async with self._db.sessionmaker() as db:
+            ids = (
+                await db.scalars(
+                    select(ChargingSession.id).where(
+                        ChargingSession.stopped_at.is_(None),
+                        ChargingSession.authorization_status == ACCEPTED,
+                        ChargingSession.departure_source == DeadlineSource.PREDICTED.value,
+                        ChargingSession.departure_time < utcnow(),
+                    )
+                )
+            ).all()
+        filled = [await self.fill(session_id) for session_id in ids]
+        return [f for f in filled if f is not None]
 
     # -- keeping the history fresh -----------------------------------------------------
 
@@ -253,7 +272,7 @@ class DeadlineInputs:
         except ValueError:
             return None
         if topic == ev.SESSION_STARTED:
-            return await self.fill_started(session_id)
+            return await self.fill(session_id)
         if topic == ev.SESSION_STOPPED or payload.get("completed") is True:
             await self.session_completed(session_id)
         return None
