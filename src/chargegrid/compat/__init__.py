@@ -39,6 +39,6 @@ __all__ = ["Surface", "VendorError", "mount_surface", "surfaces"]
 
 def surfaces() -> list[Surface]:
     """Every vendor surface the app serves, each under its own prefix."""
-    from chargegrid.compat import plugchoice, spirii, zaptec
+    from chargegrid.compat import ampeco, plugchoice, spirii, zaptec
 
-    return [zaptec.SURFACE, plugchoice.SURFACE, spirii.SURFACE]
+    return [zaptec.SURFACE, ampeco.SURFACE, plugchoice.SURFACE, spirii.SURFACE]
