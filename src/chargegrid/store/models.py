@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -113,6 +114,11 @@ class Circuit(Timestamped, AvailableCurrentOverride, Base):
     # Reserved for unmanaged load while the circuit's meter is stale.
     offline_reserved_current: Mapped[float] = mapped_column(Float, default=0.0)
     priority: Mapped[float] = mapped_column(Float, default=1.0)
+    # Line limits checked on phasor sums (208 V networks with line-to-line chargers).
+    phasor_lines: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A delta-wye transformer: max_current rates its secondary lines, these its primary.
+    transformer_ratio: Mapped[float | None] = mapped_column(Float)
+    transformer_primary_current: Mapped[float | None] = mapped_column(Float)
 
     site: Mapped[Site] = relationship(back_populates="circuits")
 
@@ -167,6 +173,10 @@ class Charger(Timestamped, Base):
     # Settings (Zaptec charger update).
     max_charge_current: Mapped[float | None] = mapped_column(Float)
     min_charge_current: Mapped[float] = mapped_column(Float, default=6.0)
+    # The only currents the charger accepts (A, ascending), or the step they come in
+    # (1.0: whole amps); None: any current.
+    allowed_currents: Mapped[list[Any] | None] = mapped_column(JSON)
+    current_step: Mapped[float | None] = mapped_column(Float)
     max_charge_phases: Mapped[int] = mapped_column(Integer, default=3)
     offline_charge_current: Mapped[float] = mapped_column(Float, default=-1.0)
     offline_charge_phase: Mapped[int] = mapped_column(Integer, default=0)
@@ -234,6 +244,8 @@ class Connector(Timestamped, Base):
     max_amperage: Mapped[int] = mapped_column(Integer, default=32)
     max_electric_power: Mapped[float | None] = mapped_column(Float)
     phase_rotation: Mapped[str] = mapped_column(String(3), default="RST")
+    # Between the two lines its terminals 1 and 2 reach, no neutral (208 V).
+    line_to_line: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Who set power_type and phase_rotation (domain.connectors.WiringSource). Rows that
     # say nothing are an operator's: a charger's report must never override those.
     wiring_source: Mapped[str] = mapped_column(
