@@ -12,6 +12,7 @@ import pytest
 
 from chargegrid.compat.ids import AliasKind, alias
 from chargegrid.events import CONFIG_CHANGED
+from chargegrid.services.rate_limit import RateLimiter
 from chargegrid.store.uow import UnitOfWork
 from tests.integration.compat.live_load import (
     charging,
@@ -204,8 +205,14 @@ async def test_roles_tokens_and_unknown_ids_answer_plugchoices_errors(api: Api) 
     for ref in (str(uuid.uuid4()), "999999999", "not-an-id"):
         assert_plugchoice_error(await plugchoice(api, "PUT", _path(ref), body), 404)
     assert_plugchoice_error(await plugchoice(api, "PUT", _path(tree["charger"], 7), body), 404)
-    assert_plugchoice_error(await plugchoice(api, "GET", "/nothing/here"), 404)
     assert_plugchoice_error(await plugchoice(api, "DELETE", _path(tree["charger"])), 405)
+    assert_plugchoice_error(await plugchoice(api, "GET", "/nothing/here"), 404)
+    # The rate limit of /api/v1 (one per token), answered in Plugchoice's shape.
+    api.app.state.rate_limiter = RateLimiter(0.001, 1, clock=lambda: 0.0)
+    assert (await plugchoice(api, "GET", _path(tree["charger"]))).status_code == 200
+    limited = await plugchoice(api, "GET", _path(tree["charger"]))
+    assert_plugchoice_error(limited, 429)
+    assert int(limited.headers["Retry-After"]) >= 1
 
 
 @sqlite_only

@@ -14,6 +14,7 @@ from sqlalchemy import update
 from chargegrid.compat.ids import AliasKind, alias
 from chargegrid.domain.units import dc_input_current
 from chargegrid.events import CONFIG_CHANGED
+from chargegrid.services.rate_limit import RateLimiter
 from chargegrid.store.models import Charger, Connector, Evse
 from chargegrid.store.uow import UnitOfWork
 from tests.integration.compat.live_load import charging, profile_sent, running_loop
@@ -229,6 +230,13 @@ async def test_keys_roles_and_unknown_ids_answer_spiriis_envelope(api: Api) -> N
     assert_spirii_error(await spirii(api, "PATCH", f"/evses/{tree['uid']}/connectors/2", body), 404)
     assert_spirii_error(await spirii(api, "GET", "/nothing"), 404)
     assert_spirii_error(await spirii(api, "DELETE", f"/evses/{tree['uid']}"), 405)
+    # The rate limit of /api/v1 (one per token), answered in Spirii's envelope.
+    api.app.state.rate_limiter = RateLimiter(0.001, 2, clock=lambda: 0.0)
+    for _ in range(2):
+        assert (await spirii(api, "GET", f"/evses/{tree['uid']}")).status_code == 200
+    limited = await spirii(api, "GET", f"/evses/{tree['uid']}")
+    assert_spirii_error(limited, 429)
+    assert int(limited.headers["Retry-After"]) >= 1
     document = (await api.client.get("/compat/spirii/openapi.json")).json()
     operations = [op for item in document["paths"].values() for op in item.values()]
     assert len(operations) == 2 and all(op["tags"] == ["Spirii"] for op in operations)
