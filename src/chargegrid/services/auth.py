@@ -121,7 +121,8 @@ class PrincipalCache:
     """Tokens seen in the last ``ttl_s`` seconds, so most requests need no token query.
 
     Only known tokens are kept (a new token works at once; a guessed one always costs a
-    lookup). A revocation reaches a running server within ``ttl_s``.
+    lookup). A revocation reaches a running server within ``ttl_s`` at the latest, and
+    within a second through ``services.revocations.RevocationWatch`` (every node).
     """
 
     def __init__(
@@ -149,6 +150,14 @@ class PrincipalCache:
         self._entries.move_to_end(token)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+
+    def forget_tokens(self, token_ids: set[uuid.UUID]) -> int:
+        """Drop the entries of these tokens (revoked): their next request reads the
+        database again. How many were dropped."""
+        stale = [k for k, (_, p) in self._entries.items() if p.token_id in token_ids]
+        for key in stale:
+            del self._entries[key]
+        return len(stale)
 
     async def authenticate(self, uow: UnitOfWork, token: str) -> Principal | None:
         principal = self.get(token)

@@ -74,6 +74,9 @@ class RateLimiter:
         self.max_keys = max_keys
         self.clock = clock
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        # Cluster mode (``share``): what was granted here since the last ``drain_taken``,
+        # for the other nodes to charge to their own buckets.
+        self._taken: dict[str, int] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -91,7 +94,40 @@ class RateLimiter:
                 self._buckets.popitem(last=False)
         else:
             self._buckets.move_to_end(key)
-        return bucket.take(now, self.rate, self.burst)
+        wait = bucket.take(now, self.rate, self.burst)
+        if wait == 0.0 and self._taken is not None:
+            self._taken[key] = self._taken.get(key, 0) + 1
+        return wait
+
+    # --- cluster mode: one budget per key across nodes ---------------------------------
+
+    def share(self) -> None:
+        """Count what is granted, so it can be charged on the other nodes."""
+        if self._taken is None:
+            self._taken = {}
+
+    def drain_taken(self) -> dict[str, int]:
+        """Requests granted per key since the last call (``share`` first)."""
+        taken, self._taken = self._taken or {}, {}
+        return taken
+
+    def charge(self, key: str, requests: int) -> None:
+        """Take ``requests`` that another node granted from ``key``'s bucket here. It may
+        go below zero (down to minus a burst): this node then refuses until the refill
+        has paid for them, as one node serving them all would have."""
+        if not self.enabled or requests <= 0:
+            return
+        now = self.clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.burst, now)
+            while len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        elapsed = max(0.0, now - bucket.stamp)
+        bucket.tokens = max(
+            -self.burst, min(self.burst, bucket.tokens + elapsed * self.rate) - requests
+        )
+        bucket.stamp = now
 
     def quota(self, key: str) -> Quota | None:
         """``key``'s bucket as of now, without taking from it; None when limiting is off.
@@ -103,7 +139,7 @@ class RateLimiter:
             return Quota(int(self.burst), 0)
         now = self.clock()
         tokens = min(self.burst, bucket.tokens + max(0.0, now - bucket.stamp) * self.rate)
-        return Quota(int(tokens), math.ceil((self.burst - tokens) / self.rate))
+        return Quota(max(0, int(tokens)), math.ceil((self.burst - tokens) / self.rate))
 
     @property
     def window_s(self) -> int:
