@@ -298,6 +298,15 @@ async def test_two_nodes_route_commands_and_events(cluster: Cluster) -> None:
             assert retried[0] == retried[1] == {"ok": {"status": "Accepted", "data": "on-b:x"}}
             assert transfers[sent:] == ["x"]  # the retried id applied once
 
+            # Each node counts its side on /metrics: B routed the first action, A served it.
+            scraped = {n: (await api_a.get(cluster.nodes[n].api + "/metrics")).text for n in "ab"}
+            assert (
+                'chargegrid_cluster_commands_total{direction="routed",outcome="ok"}'
+                in (scraped["b"])
+            )
+            assert 'direction="served",outcome="ok"' in scraped["a"]
+            assert "chargegrid_cluster_nats_connected 1.0" in scraped["a"]
+
             await second.close()
             await until(lambda: _gone(cluster, ocpp_id), "the location to go")
             offline = await api_a.post(action, json={"vendor_id": "t", "data": "late"})

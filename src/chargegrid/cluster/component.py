@@ -90,6 +90,7 @@ async def cluster_node(runtime: RuntimeLike) -> AsyncIterator[ClusterNode]:
         link = await NatsLink.connect(settings.nats_url, identity, settings.cluster_name)
     except ClusterConfigError as exc:
         raise SystemExit(f"chargegrid: {exc}") from None
+    link.connection_gauge()
     bridge = EventBridge(link, runtime.bus)
     node: ClusterNode | None = None
     try:

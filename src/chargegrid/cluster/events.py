@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from chargegrid.bus.memory import Event, EventBus
+from chargegrid.cluster.metrics import EVENTS
 from chargegrid.cluster.nats_link import NatsLink
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class EventBridge:
         if self._outbox.full():  # NATS far behind: never block the publisher
             self._outbox.get_nowait()
             self.dropped += 1
+            EVENTS.labels("dropped").inc()
         self._outbox.put_nowait(event)
 
     async def _send_forever(self) -> None:
@@ -89,8 +91,10 @@ class EventBridge:
         try:
             await self.link.nc.publish(subject, body)
             self.sent += 1
+            EVENTS.labels("sent").inc()
         except Exception as exc:  # closed, or a buffer overflow while away
             self.dropped += 1
+            EVENTS.labels("dropped").inc()
             log.warning("event %s not sent to the other nodes: %s", event.topic, exc)
 
     async def _on_message(self, msg: Msg) -> None:
@@ -104,5 +108,6 @@ class EventBridge:
                 data["topic"], data["payload"], datetime.fromisoformat(data["at"]), origin
             )
             self.received += 1
+            EVENTS.labels("received").inc()
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignored a malformed event from %s: %s", origin, exc)

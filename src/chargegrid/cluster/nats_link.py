@@ -171,6 +171,12 @@ class NatsLink:
     def connected(self) -> bool:
         return bool(self.nc.is_connected)
 
+    def connection_gauge(self) -> None:
+        """``chargegrid_cluster_nats_connected`` follows :attr:`connected` (/metrics)."""
+        from chargegrid.cluster.metrics import NATS_CONNECTED
+
+        NATS_CONNECTED.set_function(lambda: 1.0 if self.connected else 0.0)
+
     def subject(self, *tokens: str) -> str:
         """``<cluster>.<token>...``: every subject this cluster uses."""
         return ".".join((self.cluster, *tokens))

@@ -37,6 +37,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
 from chargegrid.cluster.locations import ChargerLocations, Location
+from chargegrid.cluster.metrics import COMMANDS
 from chargegrid.cluster.nats_link import NatsLink
 from chargegrid.domain.errors import ChargerTimeout, Conflict, FieldError, InvalidValue
 from chargegrid.ocpp.connection import Payload
@@ -220,7 +221,9 @@ class RoutedGateway:
                 f"charger {ocpp_id} (on node {location.node_id}) did not answer {action} "
                 f"within {timeout:g} s"
             ) from None
-        return _answer_or_raise(orjson.loads(reply.data))
+        answer = orjson.loads(reply.data)
+        COMMANDS.labels("routed", _outcome(answer)).inc()
+        return _answer_or_raise(answer)
 
     # -- the holder's side -----------------------------------------------------------
 
@@ -238,6 +241,7 @@ class RoutedGateway:
         except Exception as exc:  # a malformed request: say so, never stay silent
             log.exception("command request failed")
             reply = {"error": {"type": "internal", "message": f"{type(exc).__name__}: {exc}"}}
+        COMMANDS.labels("served", _outcome(reply)).inc()
         with contextlib.suppress(Exception):  # the caller gave up or NATS is away
             await msg.respond(orjson.dumps(reply, default=str))
 
@@ -309,6 +313,10 @@ class RoutedGateway:
         except AnswerError as exc:
             return _error("answer", str(exc))
         return {"ok": dict(answer)}
+
+
+def _outcome(reply: dict[str, Any]) -> str:
+    return "ok" if "ok" in reply else str((reply.get("error") or {}).get("type", "unknown"))
 
 
 def _error(kind: str, message: str, **more: Any) -> dict[str, Any]:
