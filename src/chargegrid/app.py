@@ -37,6 +37,7 @@ from chargegrid.services.configure.expiry import expire_overrides_forever
 from chargegrid.services.deadline_component import deadline_inputs
 from chargegrid.services.event_log import event_recorder
 from chargegrid.services.history_component import load_history
+from chargegrid.services.revocations import revocation_watch
 from chargegrid.services.webhooks import WebhookDispatcher
 from chargegrid.sim.demo import demo_fleet
 from chargegrid.store.db import Database, is_sqlite
@@ -134,6 +135,14 @@ def cluster_component(runtime: Runtime) -> AbstractAsyncContextManager[Any]:
     return cluster_node(runtime)
 
 
+def cluster_rate_limits(runtime: Runtime) -> AbstractAsyncContextManager[Any]:
+    """Cluster mode: a token's rate limit is one budget for the cluster (imported only
+    then, like the cluster component)."""
+    from chargegrid.cluster.shared_limits import shared_rate_limits
+
+    return shared_rate_limits(runtime)
+
+
 def components_for(settings: Settings) -> list[Component]:
     """The components ``chargegrid serve`` starts, in order (stopped in reverse)."""
     components: list[Component] = [
@@ -141,6 +150,7 @@ def components_for(settings: Settings) -> list[Component]:
         load_metrics,
         override_expiry,
         webhook_delivery,
+        revocation_watch,  # a revoked token stops within a second (on every node)
         event_recorder,  # before the OCPP server: no boot goes unrecorded
         deadline_inputs,  # before the OCPP server: no session starts unseen
         ocpp_listener,
@@ -148,6 +158,7 @@ def components_for(settings: Settings) -> list[Component]:
     ]
     if settings.nats_url:
         components.insert(0, cluster_component)  # first: every event and socket it sees
+        components.insert(1, cluster_rate_limits)
     if settings.history.enabled:
         components.append(load_history)  # after the loop: its last flush sees the views
     if settings.demo:
@@ -187,9 +198,10 @@ def build_app(
     app.state.runtime = runtime
     app.state.db = runtime.db
     app.state.bus = runtime.bus
-    app.state.principals = PrincipalCache()
+    app.state.principals = runtime.handles["principals"] = PrincipalCache()
     problems.install(app)
     rate_limit.install(app, settings)
+    runtime.handles["rate_limiter"] = app.state.rate_limiter  # shared in cluster mode
     # Outermost of ours: it sees every answer, 429s and problem+json errors included.
     app.add_middleware(AccessLog, state=app.state)
     for router in all_routers():
