@@ -11,13 +11,21 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from chargegrid.control.pacing import RoundBudget
+
 log = logging.getLogger(__name__)
 
 
 class Debouncer:
-    def __init__(self, delay_s: float, run: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        delay_s: float,
+        run: Callable[[str], Awaitable[None]],
+        budget: RoundBudget | None = None,
+    ) -> None:
         self.delay_s = delay_s
         self._run = run
+        self._budget = budget  # see pacing.py: rounds wait while planning is over budget
         self._dirty: set[str] = set()
         self._at_once: set[str] = set()
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -57,6 +65,14 @@ class Debouncer:
         self._timers.pop(site_id, None)
         self.trigger(site_id)
 
+    async def _paced(self) -> None:
+        """Wait while the planning budget is in debt (triggers keep coalescing)."""
+        if self._budget is None:
+            return
+        while (wait := self._budget.delay()) > 0 and not self._closed:
+            self._budget.held(wait)
+            await asyncio.sleep(wait)
+
     def busy(self) -> bool:
         return bool(self._workers)
 
@@ -71,6 +87,7 @@ class Debouncer:
                     await asyncio.sleep(0)  # whatever is queued already comes along
                 else:
                     await asyncio.sleep(self.delay_s)  # the debounce window itself
+                await self._paced()
                 self._at_once.discard(site_id)
                 self._dirty.discard(site_id)
                 try:

@@ -45,6 +45,7 @@ from chargegrid.control.held import SiteGuard, TakeoverJournal
 from chargegrid.control.learner import LearnerSettings, SessionLearner
 from chargegrid.control.measure import EnergyRates, MeasureSettings
 from chargegrid.control.meters import MeterBook, PeakHold
+from chargegrid.control.pacing import PacingSettings, RoundBudget
 from chargegrid.control.ports import Clock, CommandGateway, SystemClock
 from chargegrid.control.problem import (
     SLOWING_DOWN,
@@ -118,6 +119,8 @@ class LoopSettings:
     learner: LearnerSettings = field(default_factory=LearnerSettings)
     measure: MeasureSettings = field(default_factory=MeasureSettings)
     compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
+    # None: rounds are not paced (tests that count rounds one by one).
+    pacing: PacingSettings | None = field(default_factory=PacingSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +193,12 @@ class ControlLoop:
         self.compliance = ComplianceWatcher(self.settings.compliance)
         self.meters = MeterBook()
         self._hold = PeakHold(self.settings.unmanaged_hold_s)
-        self._debouncer = Debouncer(self.settings.debounce_s, self._round)
+        self._budget = (
+            RoundBudget(self.settings.pacing, self.clock.monotonic)
+            if self.settings.pacing is not None
+            else None
+        )
+        self._debouncer = Debouncer(self.settings.debounce_s, self._round, self._budget)
         self._sites: dict[str, _SiteState] = {}
         self._charger_site: dict[str, str] = {}
         # The OCPP version each charger negotiated on its latest connection (its events).
@@ -701,6 +709,8 @@ class ControlLoop:
             metrics.REBALANCE_FAILURES.inc()
             raise
         planned_at = self.clock.monotonic()
+        if self._budget is not None:
+            self._budget.spend(planned_at - loaded_at)
         metrics.PLAN_SECONDS.observe(planned_at - triggered_at)
         targets = [
             FailsafeTarget(EvseKey(c.id, e.number), c.ocpp_id, state.failsafe[key], c.caps)
