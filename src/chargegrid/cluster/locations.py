@@ -64,7 +64,6 @@ class ChargerLocations:
         self.holds = holds
         self._epochs: dict[str, int] = {}  # the chargers this node holds, by epoch
         self._versions: dict[str, str | None] = {}
-        self._kv: KeyValue | None = None
         self._task: asyncio.Task[None] | None = None
         self._subscription = bus.subscribe(
             (ev.CHARGER_CONNECTED, ev.CHARGER_DISCONNECTED), maxsize=1_000_000, local_only=True
@@ -73,7 +72,7 @@ class ChargerLocations:
     async def start(self) -> list[str]:
         """Bind the bucket and follow this node's connections; the chargers whose
         entries this node's previous life left behind (deleted now)."""
-        self._kv = await self.link.bucket(BUCKET)
+        await self._bucket()  # made now if this is the cluster's first node
         left = await self._forget_previous_life()
         self._task = asyncio.create_task(self._follow(), name="charger-locations")
         self.link.on_reconnect(self.reassert)
@@ -101,7 +100,7 @@ class ChargerLocations:
     async def lookup(self, ocpp_id: str) -> Location | None:
         """The charger's entry as the bucket has it now (None: not connected anywhere)."""
         try:
-            entry = await self._bucket().get(ocpp_id)
+            entry = await (await self._bucket()).get(ocpp_id)
         except KeyNotFoundError:
             return None
         if not entry.value or entry.revision is None:
@@ -128,20 +127,21 @@ class ChargerLocations:
         return False
 
     async def reassert(self) -> None:
-        """After a NATS outage: every charger this node holds has its entry again."""
+        """After a NATS outage: every charger this node holds has its entry again (a
+        NATS restarted without its data lost them). An entry another node wrote stays:
+        that node's connection came later than ours."""
         for ocpp_id in list(self._epochs):
             if not self.holds(ocpp_id):
                 continue
             found = await self.lookup(ocpp_id)
-            if found is None or found.node_id != self.link.node_id:
-                # Another node's entry for a charger we still hold: the newer one is
-                # theirs only if the charger reconnected there; ours is live, so say so.
+            if found is None or (
+                found.node_id == self.link.node_id and found.epoch != self._epochs.get(ocpp_id)
+            ):
                 await self._claim(ocpp_id, self._versions.get(ocpp_id))
 
-    def _bucket(self) -> KeyValue:
-        if self._kv is None:
-            raise RuntimeError("ChargerLocations.start() first")
-        return self._kv
+    async def _bucket(self) -> KeyValue:
+        # Through the link each time: after a NATS restart it binds (or makes) it anew.
+        return await self.link.bucket(BUCKET)
 
     async def _follow(self) -> None:
         async for event in self._subscription:
@@ -166,7 +166,7 @@ class ChargerLocations:
         # Remembered once the put returns its revision: no command can name an epoch
         # before the bucket shows it.
         self._versions[ocpp_id] = version
-        self._epochs[ocpp_id] = await self._bucket().put(ocpp_id, orjson.dumps(value))
+        self._epochs[ocpp_id] = await (await self._bucket()).put(ocpp_id, orjson.dumps(value))
 
     async def _release(self, ocpp_id: str) -> None:
         epoch = self._epochs.pop(ocpp_id, None)
@@ -174,12 +174,12 @@ class ChargerLocations:
         if epoch is None:
             return
         try:
-            await self._bucket().delete(ocpp_id, last=epoch)
+            await (await self._bucket()).delete(ocpp_id, last=epoch)
         except APIError as exc:  # a newer connection's entry (another node's): keep it
             log.debug("%s: entry not ours any more (%s)", ocpp_id, exc)
 
     async def _forget_previous_life(self) -> list[str]:
-        kv = self._bucket()
+        kv = await self._bucket()
         watcher = await kv.watchall(ignore_deletes=True)
         left: list[tuple[str, int]] = []
         async for entry in watcher:

@@ -134,6 +134,7 @@ class NatsLink:
             where = nc.connected_url.netloc if nc.connected_url else _safe(url)
             log.info("NATS: reconnected to %s", where)
             if link is not None:
+                link._buckets.clear()  # a restarted NATS may have lost them: bind anew
                 for listener in list(link._reconnected):
                     try:
                         await listener()
