@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -62,6 +62,7 @@ from chargegrid.control.snapshot import (
     ChargerSpec,
     SiteSnapshot,
     load_site,
+    reload_chargers,
     reload_sessions,
     reload_tree,
     with_online,
@@ -142,6 +143,7 @@ class _SiteState:
     stale: bool = True  # chargers, sessions: read everything again
     tree_stale: bool = False  # only the site, circuits and meters
     sessions_stale: bool = False  # only the active sessions
+    chargers_stale: set[str] = field(default_factory=set)  # only these chargers
     loaded_at: float = 0.0
     plan: Plan | None = None
     built: Built | None = None
@@ -330,17 +332,19 @@ class ControlLoop:
         reload: bool = False,
         tree: bool = False,
         sessions: bool = False,
+        chargers: Iterable[str] = (),
         at_once: bool = False,
     ) -> None:
         """Recompute ``site_id`` soon; re-read everything (``reload``), or only its fuse
-        tree (``tree``) or its active sessions (``sessions``) first; ``at_once``: without
-        the debounce window."""
+        tree (``tree``), its active sessions (``sessions``) or some of its ``chargers``
+        first; ``at_once``: without the debounce window."""
         if not self.owns(site_id):
             return
         state = self._sites.setdefault(site_id, _SiteState())
         state.stale |= reload
         state.tree_stale |= tree
         state.sessions_stale |= sessions
+        state.chargers_stale.update(chargers)
         if state.triggered_at is None:
             state.triggered_at = self.clock.monotonic()
         self._debouncer.trigger(site_id, at_once=at_once)
@@ -378,7 +382,20 @@ class ControlLoop:
             # An operator's change comes alone: no window to wait for a burst.
             self.trigger(str(site_id), reload=not tree_only, tree=tree_only, at_once=True)
             return
-        charger_site = await self._site_of(payload.get("charger_id"))
+        charger_id = str(payload.get("charger_id"))
+        charger_site = await self._site_of(charger_id)
+        state = self._sites.get(charger_site) if charger_site else None
+        if (
+            charger_site
+            and state is not None
+            and state.snapshot is not None
+            and state.snapshot.charger(charger_id)
+        ):
+            # What a charger said of itself: its own rows and the site's active
+            # sessions, not the whole site again (in a reconnect storm every charger's
+            # configuration answer lands here).
+            self.trigger(charger_site, chargers=(charger_id,), sessions=True)
+            return
         sites = [charger_site] if charger_site else list(self._sites)
         for site in sites:
             self.trigger(site, reload=True)
@@ -658,6 +675,7 @@ class ControlLoop:
         if state.stale or state.snapshot is None:
             # Cleared before reading: a change that lands while we read marks it again.
             state.stale = state.tree_stale = state.sessions_stale = False
+            state.chargers_stale.clear()
             async with self._sessions() as db:
                 assert isinstance(db, AsyncSession)
                 state.snapshot = await load_site(db, uuid.UUID(site_id))
@@ -678,6 +696,15 @@ class ControlLoop:
             async with self._sessions() as db:
                 assert isinstance(db, AsyncSession)
                 state.snapshot = await reload_tree(db, state.snapshot)
+        if state.chargers_stale and state.snapshot is not None:
+            ids, state.chargers_stale = state.chargers_stale, set()
+            async with self._sessions() as db:
+                assert isinstance(db, AsyncSession)
+                partly = await reload_chargers(db, state.snapshot, ids)
+            if partly is None:  # one left the site or is gone: read it whole
+                state.stale = True
+                return await self._load(site_id, state)
+            state.snapshot = partly
         if state.sessions_stale and state.snapshot is not None:
             state.sessions_stale = False
             async with self._sessions() as db:
