@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from chargegrid.balancing import ZERO, Demand, Node, PhaseAmps, Plan, Problem, to_grid
+from chargegrid.balancing.model import Transformer
 from chargegrid.balancing.phase_choice import choose_terminals
 from chargegrid.control.apply import EvseKey
 from chargegrid.control.compliance import ABOVE_LIMIT
@@ -275,9 +276,11 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                 chosen = inputs.phase_to_use.get(session.id) if session else None
                 if chosen is not None:
                     learnt = put_on(learnt, chosen)
-                load = connector_load(
-                    rotation, _terminals(learnt, phases_count, limit.phases), limit.amps
-                )
+                terminals = _terminals(learnt, phases_count, limit.phases)
+                if connector.line_to_line:
+                    # Between two lines its current flows on both, one phase or not.
+                    terminals = (1, 2)
+                load = connector_load(rotation, terminals, limit.amps)
                 told = None
                 if violating:
                     # It draws what it draws, whatever it was told: count the more.
@@ -316,6 +319,8 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
             rotation=rotation_of(n.rotation),
             unmanaged=unmanaged[n.id],
             reserved=reserved[n.id],
+            phasor_lines=n.phasor_lines,
+            transformer=None if n.transformer is None else Transformer(*n.transformer),
         )
         for n in snapshot.nodes
     )
@@ -454,10 +459,11 @@ def _demand(
     elif used is None and charger.max_charge_phases == 1:
         used = (1,)
     rotation = rotation_of(connector.rotation)
+    maximum = min(maxima)
     return Demand(
         session_id=session.id,
         node_id=charger.node_id,
-        max_current=min(maxima),
+        max_current=maximum,
         rotation=rotation,
         power_type=power_type,
         used_terminals=used,
@@ -474,7 +480,21 @@ def _demand(
             if session.energy_wanted_wh is not None
             else None
         ),
+        allowed_currents=allowed_currents(charger, maximum),
+        line_to_line=connector.line_to_line,
     )
+
+
+def allowed_currents(charger: ChargerSpec, maximum: float) -> tuple[float, ...] | None:
+    """What the charger accepts, for the allocator to round down into: its own list, or
+    every multiple of its step from 0 up to ``maximum``; None: any current."""
+    if charger.allowed_currents is not None:
+        return charger.allowed_currents
+    step = charger.current_step
+    if step is None or step <= 0.0:
+        return None
+    count = int(maximum / step + 1e-9)
+    return tuple(round(k * step, 6) for k in range(count + 1))
 
 
 def unmanaged_by_node(

@@ -36,6 +36,9 @@ class NodeSpec:
     meter_id: str | None
     offline_reserved_current: float
     priority: float = 1.0
+    phasor_lines: bool = False
+    # A delta-wye transformer: (ratio, primary current per line); None: a plain fuse.
+    transformer: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,7 @@ class ConnectorSpec:
     rotation: str
     max_amperage: float
     max_electric_power: float | None
+    line_to_line: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,9 @@ class ChargerSpec:
     offline_charge_phase: int
     priority: float
     evses: tuple[EvseSpec, ...]
+    # The only currents it accepts, or their step (chargers' allowed_currents).
+    allowed_currents: tuple[float, ...] | None = None
+    current_step: float | None = None
 
     def connector(self, evse_number: int, connector_id: int | None) -> ConnectorSpec | None:
         """The session's connector: by its charger-wide id, else the EVSE's first."""
@@ -183,6 +190,10 @@ async def _load_site_row(
             str(c.electricity_meter_id) if c.electricity_meter_id else None,
             c.offline_reserved_current,
             c.priority,
+            bool(c.phasor_lines),
+            None
+            if c.transformer_ratio is None or c.transformer_primary_current is None
+            else (c.transformer_ratio, c.transformer_primary_current),
         )
         for c in circuits
     ]
@@ -363,6 +374,7 @@ def _charger(
                         k.phase_rotation,
                         float(k.max_amperage),
                         k.max_electric_power,
+                        bool(k.line_to_line),
                     )
                     for k in sorted(connectors[e.id], key=lambda k: k.connector_id)
                 ),
@@ -370,6 +382,8 @@ def _charger(
             )
             for e in sorted(evses, key=lambda e: e.evse_number)
         ),
+        allowed_currents=tuple(c.allowed_currents) if c.allowed_currents else None,
+        current_step=c.current_step,
     )
 
 

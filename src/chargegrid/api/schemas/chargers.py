@@ -49,6 +49,21 @@ class ChargerUpdate(WriteModel):
         None, description="default 6 A; a session gets 0 or at least this"
     )
     max_charge_phases: Literal[1, 3] | None = None
+    allowed_currents: list[ChargeCurrent] | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="The only currents the charger accepts, e.g. [0, 8, 16, 24, 32] A; "
+        "the load manager rounds its plan down into them. null: any current (or "
+        "current_step)",
+    )
+    current_step: Number | None = Field(
+        None,
+        gt=0,
+        le=32,
+        description="The charger accepts only multiples of this many A (1: whole amps); "
+        "null: any current. Not together with allowed_currents",
+    )
     offline_charge_current: Number | None = Field(None, description="-1 automatic, or 0-32 A")
     offline_charge_phase: Literal[0, 1, 2, 4, 7] | None = Field(
         None, description="0 automatic, 1 L1, 2 L2, 4 L3, 7 all"
@@ -174,6 +189,8 @@ class ChargerOut(Timestamps):
     max_charge_current: float | None
     min_charge_current: float
     max_charge_phases: int
+    allowed_currents: list[float] | None
+    current_step: float | None
     offline_charge_current: float
     offline_charge_phase: int
     meter_value_interval: int

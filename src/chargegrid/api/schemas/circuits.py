@@ -28,6 +28,25 @@ class CircuitUpdate(OverrideWrite, WriteModel):
     electricity_meter_id: uuid.UUID | None = None
     offline_reserved_current: Amps | None = None
     priority: Number | None = Field(None, ge=0, le=1000)
+    phasor_lines: bool | None = Field(
+        None,
+        description="Check this circuit's line limits on the phasor sum of its currents, "
+        "so chargers wired line-to-line below it count what they really load (a 208 V "
+        "network); false: per-phase sums of magnitudes (exact for line-to-neutral loads)",
+    )
+    transformer_ratio: Number | None = Field(
+        None,
+        gt=0,
+        le=1000,
+        description="A delta-wye transformer: primary winding voltage / secondary winding "
+        "voltage (480 V / 120 V = 4); max_current then rates its secondary lines. Set "
+        "with transformer_primary_current; null both: not a transformer",
+    )
+    transformer_primary_current: Amps | None = Field(
+        None,
+        description="A per primary line of the transformer; checked against the parent's "
+        "rating instead of max_current",
+    )
 
 
 class CircuitCreate(CircuitUpdate):
@@ -46,6 +65,9 @@ class CircuitOut(OverrideRead, Timestamps):
     electricity_meter_id: uuid.UUID | None
     offline_reserved_current: float
     priority: float
+    phasor_lines: bool
+    transformer_ratio: float | None
+    transformer_primary_current: float | None
 
     @classmethod
     def of(cls, circuit: Circuit) -> CircuitOut:

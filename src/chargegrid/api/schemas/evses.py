@@ -37,6 +37,11 @@ class ConnectorUpdate(WriteModel):
     phase_rotation: Rotation | None = Field(
         None, description="Must name as many phases as power_type has"
     )
+    line_to_line: bool | None = Field(
+        None,
+        description="Wired between the two lines phase_rotation names, with no neutral "
+        "(a 208 V charger; power_type AC_2_PHASE): its current loads both lines",
+    )
 
 
 class ConnectorCreate(ConnectorUpdate):
@@ -55,6 +60,7 @@ class ConnectorOut(ReadModel):
     max_amperage: int
     max_electric_power: float | None
     phase_rotation: str
+    line_to_line: bool
     wiring_source: WiringSource = Field(
         description="Who set power_type and phase_rotation: `default` (nobody yet), "
         "`charger` (learnt from its ConnectorPhaseRotation) or `operator` (this API; "
@@ -83,6 +89,7 @@ class ConnectorOut(ReadModel):
             max_amperage=connector.max_amperage,
             max_electric_power=connector.max_electric_power,
             phase_rotation=connector.phase_rotation,
+            line_to_line=connector.line_to_line,
             wiring_source=WiringSource(connector.wiring_source),
             status=to_ocpi(connector.ocpp_status, online),
             ocpp_status=connector.ocpp_status,

@@ -28,6 +28,9 @@ OPERATIONAL = {
     "priority": 1.0,
 }
 TECHNICAL = {
+    # What the hardware accepts (docs/load-manager.md "Allowed currents").
+    "allowed_currents": None,
+    "current_step": None,
     "ocpp_id": REQUIRED,
     "site_id": REQUIRED,
     "circuit_id": None,
@@ -133,5 +136,9 @@ async def _check(ctx: ConfigContext, charger: Charger, data: dict[str, Any]) -> 
         circuit = await ctx.uow.circuits.get(charger.circuit_id)
         if circuit is None or circuit.site_id != charger.site_id:
             raise InvalidValue.of("circuit_id", "no such circuit on the charger's site")
+    if charger.allowed_currents is not None and charger.current_step is not None:
+        raise InvalidValue.of("current_step", "give allowed_currents or current_step, not both")
+    if "allowed_currents" in data and charger.allowed_currents is not None:
+        charger.allowed_currents = sorted({float(a) for a in charger.allowed_currents})
     if charger.registration_status not in ("Accepted", "Pending", "Rejected"):
         raise InvalidValue.of("registration_status", "Accepted, Pending or Rejected")

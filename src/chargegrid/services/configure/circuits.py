@@ -27,6 +27,10 @@ TECHNICAL = {
     "phase_rotation": None,  # null: straight-through for the circuit's phase count
     "electricity_meter_id": None,
     "offline_reserved_current": 0.0,
+    # Networks as they are wired (docs/load-manager.md "Wiring and transformers").
+    "phasor_lines": False,
+    "transformer_ratio": None,
+    "transformer_primary_current": None,
 }
 SITE_PHASES = 3
 
@@ -119,8 +123,13 @@ async def _check_tree(
             raise InvalidValue.of("parent_id", "no such circuit on this site")
         await _check_no_cycle(ctx, circuit, parent)
         parent_phases, parent_limit, parent_what = parent.phases, parent.max_current, "parent"
+    await _check_transformer(ctx, circuit, errors)
+    # A transformer's primary lines are what its parent carries.
+    rating_field, rating = "max_current", circuit.max_current
+    if circuit.transformer_primary_current is not None:
+        rating_field, rating = "transformer_primary_current", circuit.transformer_primary_current
     try:
-        check_rating("max_current", circuit.max_current, parent_limit, parent_what)
+        check_rating(rating_field, rating, parent_limit, parent_what)
     except InvalidValue as exc:
         errors.errors.extend(exc.errors)
     if rotation.phase_count == circuit.phases:
@@ -130,7 +139,7 @@ async def _check_tree(
             errors.errors.extend(exc.errors)
 
     for child in await ctx.uow.circuits.children(circuit.id) if circuit.id else []:
-        if child.max_current > circuit.max_current:
+        if _rating(child) > circuit.max_current:
             errors.add(
                 "max_current", f"sub-circuit {child.name!r} is rated {child.max_current:g} A"
             )
@@ -140,6 +149,47 @@ async def _check_tree(
     if circuit.offline_reserved_current > circuit.max_current:
         errors.add("offline_reserved_current", "cannot exceed the circuit's max_current")
     errors.raise_if_any()
+
+
+def _rating(circuit: Circuit) -> float:
+    """What a circuit draws from its parent at most: a transformer's primary rating."""
+    if circuit.transformer_primary_current is not None:
+        return circuit.transformer_primary_current
+    return circuit.max_current
+
+
+async def _check_transformer(ctx: ConfigContext, circuit: Circuit, errors: ErrorCollector) -> None:
+    """Ratio and primary rating come together, on three phases, one transformer deep."""
+    ratio, primary = circuit.transformer_ratio, circuit.transformer_primary_current
+    if (ratio is None) != (primary is None):
+        missing = "transformer_primary_current" if primary is None else "transformer_ratio"
+        errors.add(missing, "a transformer needs transformer_ratio and transformer_primary_current")
+        return
+    if ratio is None:
+        return
+    if circuit.phases != 3:
+        errors.add("transformer_ratio", "a delta-wye transformer needs 3 phases")
+    parent_id, seen = circuit.parent_id, 0
+    while parent_id is not None and seen < 1000:
+        parent = await ctx.uow.circuits.get(parent_id)
+        if parent is None:
+            break
+        if parent.transformer_ratio is not None:
+            errors.add("transformer_ratio", f"{parent.name!r} above it is a transformer already")
+            return
+        parent_id, seen = parent.parent_id, seen + 1
+    if circuit.id is not None and await _transformer_below(ctx, circuit.id):
+        errors.add("transformer_ratio", "a circuit below it is a transformer already")
+
+
+async def _transformer_below(ctx: ConfigContext, circuit_id: uuid.UUID) -> bool:
+    pending = [circuit_id]
+    while pending:
+        for child in await ctx.uow.circuits.children(pending.pop()):
+            if child.transformer_ratio is not None:
+                return True
+            pending.append(child.id)
+    return False
 
 
 async def _check_no_cycle(ctx: ConfigContext, circuit: Circuit, parent: Circuit) -> None:

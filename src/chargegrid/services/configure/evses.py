@@ -29,9 +29,10 @@ CONNECTOR_FIELDS = {
     "max_amperage": 32,
     "max_electric_power": None,
     "phase_rotation": None,  # null: straight-through for the power type
+    "line_to_line": False,
 }
 # Set by an operator, these are no longer learnt from the charger (wiring_source).
-WIRING_FIELDS = frozenset({"power_type", "phase_rotation"})
+WIRING_FIELDS = frozenset({"power_type", "phase_rotation", "line_to_line"})
 
 
 async def get_evse(ctx: ConfigContext, evse_id: uuid.UUID) -> Evse:
@@ -200,6 +201,11 @@ def _check_connector(connector: Connector, prefix: str) -> None:
         check_rotation_fits(PhaseRotation.parse(connector.phase_rotation), power_type)
     except InvalidValue as exc:
         raise InvalidValue.of(prefix + "phase_rotation", exc.errors[0].message) from exc
+    if connector.line_to_line and power_type is not PowerType.AC_2_PHASE:
+        raise InvalidValue.of(
+            prefix + "line_to_line",
+            f"a charger between two lines has power_type AC_2_PHASE, not {power_type.value}",
+        )
 
 
 async def _check_evse(ctx: ConfigContext, evse: Evse, data: dict[str, Any]) -> None:
