@@ -64,6 +64,7 @@ class SiteOwner:
         tick_s: float = 0.5,
         orphan_s: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
+        rebind: Callable[[], Awaitable[KeyValueLike]] | None = None,
     ) -> None:
         self.node_id = node_id
         self._sites = sites
@@ -76,6 +77,8 @@ class SiteOwner:
             kv, node_id, settings, on_acquired=self._acquired, on_lost=self._lost, clock=clock
         )
         self._free_since: dict[str, float] = {}
+        self._rebind = rebind  # the bucket anew (a restarted NATS may have lost it)
+        self._takes_after = 0.0  # monotonic: no new lease before (see ``reconnected``)
         self._task: asyncio.Task[None] | None = None
         # Seconds from taking a lease to the site's loop running, per takeover (metrics).
         self.takeovers: list[tuple[str, float]] = []
@@ -114,7 +117,18 @@ class SiteOwner:
 
     # --- one look at the cluster ------------------------------------------------------
 
+    async def reconnected(self) -> None:
+        """NATS came back. If it came back without the bucket, every lease is gone while
+        their holders may still run their sites until their deadlines: take no lease
+        for a TTL (by then every holder that could not renew has stopped). Leases held
+        here renew as before, or end."""
+        self._takes_after = self.clock() + self.leases.settings.ttl_s
+        if self._rebind is not None:
+            self.leases.kv = await self._rebind()
+
     async def tick(self) -> None:
+        if not self.leases.holds(NODE + self.node_id):
+            await self.leases.acquire(NODE + self.node_id)  # taking part (again)
         keys = await self._keys()
         nodes = {k[len(NODE) :] for k in keys if k.startswith(NODE)} | {self.node_id}
         taken = {k[len(SITE) :] for k in keys if k.startswith(SITE)}
@@ -132,6 +146,8 @@ class SiteOwner:
                 self._free_since.pop(site_id, None)
                 continue
             free_since = self._free_since.setdefault(site_id, now)
+            if now < self._takes_after:
+                continue
             if preferred == self.node_id or now - free_since >= self.orphan_s:
                 wanted.append(site_id)
         for site_id in set(self.owned()) - set(sites):  # deleted sites
@@ -190,8 +206,15 @@ async def owned_control_loop(
         async with runtime.db.session() as session:
             return [str(s) for s in await session.scalars(select(m.Site.id))]
 
-    owner = SiteOwner(kv, cluster.node_id, sites, loop.adopt, loop.drop, lease_settings)
+    async def rebind() -> KeyValueLike:
+        bucket: KeyValueLike = await cluster.link.bucket(BUCKET, ttl=lease_settings.ttl_s)
+        return bucket
+
+    owner = SiteOwner(
+        kv, cluster.node_id, sites, loop.adopt, loop.drop, lease_settings, rebind=rebind
+    )
     guard.owner = owner
+    cluster.link.on_reconnect(owner.reconnected)
     await loop.start()
     try:
         await owner.start()
