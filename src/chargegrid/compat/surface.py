@@ -11,6 +11,7 @@ control loop. Its OpenAPI document is ``<prefix>/openapi.json``, tagged with its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Mount
 
 from chargegrid.api import problems
 from chargegrid.domain.errors import DomainError, FieldError, InvalidValue
@@ -91,6 +93,11 @@ def mount_surface(app: FastAPI, surface: Surface) -> FastAPI:
     sub.include_router(surface.router, tags=[surface.tag])
     _install_errors(sub, surface)
     app.mount(surface.prefix, sub, name=f"compat-{surface.tag.lower()}")
+    mount = app.router.routes[-1]
+    assert isinstance(mount, Mount) and mount.app is sub
+    # Starlette's mount pattern is ``.*`` without DOTALL: a path with an encoded newline
+    # (``/v2/evses/%0A``) would miss the mount and get /api/v1's problem+json 404.
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
     return sub
 
 

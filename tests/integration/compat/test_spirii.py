@@ -229,6 +229,7 @@ async def test_keys_roles_and_unknown_ids_answer_spiriis_envelope(api: Api) -> N
         assert_spirii_error(await spirii(api, "GET", f"/evses/{ref}"), 404)
     assert_spirii_error(await spirii(api, "PATCH", f"/evses/{tree['uid']}/connectors/2", body), 404)
     assert_spirii_error(await spirii(api, "GET", "/nothing"), 404)
+    assert_spirii_error(await spirii(api, "GET", "/evses/a%0Ab"), 404)  # a newline: still Spirii's
     assert_spirii_error(await spirii(api, "DELETE", f"/evses/{tree['uid']}"), 405)
     # The rate limit of /api/v1 (one per token), answered in Spirii's envelope.
     api.app.state.rate_limiter = RateLimiter(0.001, 2, clock=lambda: 0.0)
