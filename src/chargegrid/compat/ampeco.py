@@ -34,7 +34,7 @@ from chargegrid.compat import ampeco_models as a
 from chargegrid.compat import ampeco_views as views
 from chargegrid.compat.auth import BearerCtx
 from chargegrid.compat.ids import AliasKind, aliases, resolve
-from chargegrid.compat.surface import Surface, VendorError
+from chargegrid.compat.surface import Surface, VendorError, error_responses
 from chargegrid.compat.validation import validated_as
 from chargegrid.domain.errors import FieldError, InvalidValue, NotFound
 from chargegrid.services.configure import circuits, evses
@@ -48,15 +48,17 @@ EVSE_V21 = "/public-api/resources/evses/v2.1/{evse}"
 CP_EVSE = "/public-api/resources/charge-points/v2.0/{chargePoint}/evses/{evse}"
 CIRCUITS = "/public-api/resources/circuits/v2.0"
 
-_ERROR = {"model": a.AmpecoError}
 router = APIRouter(
-    responses={
-        401: {**_ERROR, "description": "Access token is missing or invalid"},
-        403: {**_ERROR, "description": "You do not have permission to perform the action"},
-        404: {**_ERROR, "description": "The record is not found"},
-        422: {**_ERROR, "description": "The payload you provided is invalid"},
-        429: {**_ERROR, "description": "Too many requests; see Retry-After"},
-    }
+    responses=error_responses(
+        a.AmpecoError,
+        {
+            401: "Access token is missing or invalid",
+            403: "You do not have permission to perform the action",
+            404: "The record is not found",
+            422: "The payload you provided is invalid",
+            429: "Too many requests; see Retry-After",
+        },
+    )
 )
 # Laravel's fixed messages, as AMPECO's reference shows them.
 _MESSAGES = {

@@ -33,7 +33,7 @@ from chargegrid.compat import zaptec_models as z
 from chargegrid.compat import zaptec_views as views
 from chargegrid.compat.auth import BearerCaller, BearerCtx
 from chargegrid.compat.ids import AliasKind, resolve
-from chargegrid.compat.surface import Surface, VendorError
+from chargegrid.compat.surface import Surface, VendorError, error_responses
 from chargegrid.compat.validation import validated_as
 from chargegrid.services.auth import PrincipalCache
 from chargegrid.services.configure import chargers, sites
@@ -48,15 +48,17 @@ TOKEN_LIFETIME_S = 86_400
 _FORM = "application/x-www-form-urlencoded"
 _MAX_FORM_BYTES = 4096
 
-_ERROR = {"model": z.ZaptecError}
 router = APIRouter(
-    responses={
-        400: {**_ERROR, "description": "A field has a value Zaptec's rules refuse"},
-        401: {**_ERROR, "description": "No valid access token"},
-        403: {**_ERROR, "description": "The caller's role may not do this"},
-        404: {**_ERROR, "description": "No such installation or charger"},
-        429: {**_ERROR, "description": "Rate limited; see Retry-After"},
-    }
+    responses=error_responses(
+        z.ZaptecError,
+        {
+            400: "A field has a value Zaptec's rules refuse",
+            401: "No valid access token",
+            403: "The caller's role may not do this",
+            404: "No such installation or charger",
+            429: "Rate limited; see Retry-After",
+        },
+    )
 )
 
 PageIndex = Annotated[int, Query(ge=0, le=100_000, description="0-based page")]

@@ -4,27 +4,17 @@ checked, and the effect read back through our own ``/api/v1``."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from chargegrid.app import Runtime, build_app
-from chargegrid.bus.memory import EventBus
 from chargegrid.compat.ids import AliasKind, alias
-from chargegrid.config import Settings
-from chargegrid.control.component import control_loop
-from chargegrid.control.loop import ControlLoop
 from chargegrid.services.auth import authenticate, revoke_token
-from chargegrid.store import models as m
-from chargegrid.store.db import Database
 from chargegrid.store.uow import UnitOfWork
+from tests.integration.compat.live_load import charging, profile_sent, running_loop, session_view
 from tests.integration.conftest import Api
-from tests.unit.control.fakes import FakeGateway
 
 Z = "/compat/zaptec"
 # The surface adds no SQL but its list paging (tested on both databases below); the
@@ -199,70 +189,32 @@ async def test_an_installation_is_also_found_by_its_integer_alias(api: Api) -> N
     assert read.json()["Id"] == site["id"]
 
 
-@pytest.fixture
-async def looped(
-    db: Database, bus: EventBus
-) -> AsyncIterator[tuple[Api, ControlLoop, FakeGateway]]:
-    """The app with the control loop running, its chargers answered by a fake gateway."""
-    settings = Settings(database_url=db.url)
-    runtime = Runtime(settings, db, bus)
-    gateway = FakeGateway()
-    runtime.handles["ocpp_gateway"] = gateway
-    app = build_app(settings, runtime=runtime)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        control_loop(runtime) as loop,
-        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
-    ):
-        yield Api(client, db, bus, app), loop, gateway
-
-
 @SQLITE
-async def test_an_available_current_update_rebalances_the_charging_car(
-    looped: tuple[Api, ControlLoop, FakeGateway],
-) -> None:
+async def test_an_available_current_update_rebalances_the_charging_car(api: Api) -> None:
     """Seed 000: "Updating available current will instantly trigger phase and load
-    balancing": the running session's charger is sent the new limit in that round."""
-    api, loop, gateway = looped
+    balancing": the running session's charger is sent the cut in the round it starts."""
     site = await api.site(max_current=32)
-    async with api.db.session() as s:  # a connected charger with a car charging
-        row = m.Charger(site_id=uuid.UUID(site["id"]), ocpp_id="CP-Z", online=True)
-        s.add(row)
-        await s.flush()
-        evse = m.Evse(charger_id=row.id, evse_number=1)
-        s.add(evse)
-        await s.flush()
-        s.add(m.Connector(evse_id=evse.id, charger_id=row.id, connector_id=1))
-        s.add(
-            m.ChargingSession(
-                charger_id=row.id,
-                evse_number=1,
-                connector_id=1,
-                transaction_id=7,
-                started_at=datetime.now(UTC),
-            )
-        )
-        charger_id = str(row.id)
-    api.bus.publish("session.started", {"charger_id": charger_id, "site_id": site["id"]})
-    await asyncio.wait_for(loop.settle(), 5)
-    assert gateway.limits_for("CP-Z")[-1] == 32
+    charger = await api.charger(site["id"])
+    evse = await api.evse(charger["id"])
+    session_id = await charging(api, charger, evse)
+    async with running_loop(api) as chargers:
+        await profile_sent(chargers, charger["ocpp_id"], lambda limit: limit == 32)
+        await update_site(api, site["id"], {"AvailableCurrent": 10})
+        await profile_sent(chargers, charger["ocpp_id"], lambda limit: limit == 10)
+        view = await session_view(api, site["id"], session_id, lambda s: s["limit"] == 10)
+        assert view["reason"]
+        load = await api.ok("GET", f"/sites/{site['id']}/load")
+        assert load["nodes"][0]["phases"]["l2"]["limit"] == 10
+        state = (await zaptec(api, "GET", f"/api/chargers/{charger['id']}/state")).json()
+        by_id = {s["StateId"]: s["ValueAsString"] for s in state}
+        assert by_id[708] == "10" and by_id[-2] == "1"
 
-    await update_site(api, site["id"], {"AvailableCurrent": 10})
-    await asyncio.wait_for(loop.settle(), 5)  # the round the change triggered
-    assert gateway.limits_for("CP-Z")[-1] == 10  # a cut goes out in that round
-    load = await api.ok("GET", f"/sites/{site['id']}/load")
-    assert load["sessions"][0]["limit"] == 10
-    assert load["nodes"][0]["phases"]["l2"]["limit"] == 10
-    state = (await zaptec(api, "GET", f"/api/chargers/{charger_id}/state")).json()
-    by_id = {s["StateId"]: s["ValueAsString"] for s in state}
-    assert by_id[708] == "10" and by_id[-2] == "1" and by_id[710] == "0"
-
-    # Cleared (-1), the site's limit is its fuse again. (The raise itself goes out once
-    # the cut's reaction time has passed: docs/load-api.md "slowing_down".)
-    await update_site(api, site["id"], {"AvailableCurrent": -1})
-    await asyncio.wait_for(loop.settle(), 5)
-    load = await api.ok("GET", f"/sites/{site['id']}/load")
-    assert load["nodes"][0]["phases"]["l2"]["limit"] == 32
+        # Cleared (-1), the site's limit is its fuse again. (The raise itself goes out
+        # once the cut's reaction time has passed: docs/load-api.md "slowing_down".)
+        await update_site(api, site["id"], {"AvailableCurrent": -1})
+        await session_view(api, site["id"], session_id, lambda s: s["limit"] == 32)
+        load = await api.ok("GET", f"/sites/{site['id']}/load")
+        assert load["nodes"][0]["phases"]["l2"]["limit"] == 32
 
 
 # --- seed 001: charger update ------------------------------------------------------------
