@@ -1,25 +1,35 @@
-"""``python -m bench.allocator``: allocator speed against HiGHS and quality on ACN data.
+"""``python -m bench.allocator``: allocator speed against HiGHS, and energy delivered on
+real ACN-Data sessions in acnportal's simulator beside its baselines.
 
-Prints a table and writes ``bench/results/allocator.md`` (numbers, the command, the
-machine). ``--quick`` runs fewer repetitions (a smoke run, not for the record).
+Prints the tables and writes ``bench/results/allocator.md`` (numbers, the command, the
+machine). ``--quick`` runs fewer repetitions and one site-month (a smoke run, not for
+the record); ``--speed-only`` / ``--replay-only`` run one half (the record then holds
+only that half).
+The replay runs its simulations in ``--jobs`` processes (default: every core).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
 from pathlib import Path
 
-from . import acn
+from . import replay
 from .speed import SpeedRow, Timing, measure
 
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "allocator.md"
-ACN_DAYS = ("2019-07-01", "2019-07-31")
-ACN_LIMITS_A = (12.0, 18.0, 24.0)
-ACN_STEP_S = 300.0
+# Replay results as they complete (one JSON line each), so a cut run can resume.
+REPLAY_CACHE = Path(__file__).resolve().parent.parent / ".cache" / "allocator-replay.jsonl"
+REPLAY_SITES = ("caltech", "jpl")
+REPLAY_DAYS = ("2019-07-01", "2019-08-31")
+REPLAY_CAPACITIES_KW = (5.0, 10.0, 20.0, 50.0, 100.0, 150.0)
+ALGORITHMS = ("chargegrid", *replay.baselines())
 
 
 def _load() -> str:
@@ -85,20 +95,101 @@ def speed_table(rows: list[SpeedRow]) -> list[str]:
     return lines
 
 
-def quality_table(limit: float, outcomes: list[acn.Outcome]) -> list[str]:
-    lines = [
-        f"Per-phase site limit {limit:g} A ({limit * 3 * 230 / 1000:.1f} kW):",
-        "",
-        "| policy | energy delivered / wanted | fully served | Jain index | "
-        "stop/restarts per session |",
-        "|---|---|---|---|---|",
+def _replay_job(job: tuple[str, str, str, str, float]) -> replay.Result:
+    site, first, last, algorithm, capacity = job
+    rows = replay.load_rows(site, first, last)
+    model = replay.SingleConstraint()
+    scheduler = (
+        replay.Chargegrid(model, capacity)
+        if algorithm == "chargegrid"
+        else replay.baselines()[algorithm]()
+    )
+    return replay.simulate(algorithm, scheduler, model, rows, capacity)
+
+
+def _job_key(job: tuple[str, str, str, str, float]) -> str:
+    return "|".join(map(str, job))
+
+
+def replay_tables(
+    sites: tuple[str, ...],
+    days: tuple[str, str],
+    capacities: tuple[float, ...],
+    jobs: int,
+    resume: bool,
+) -> list[str]:
+    """Every (site, capacity, algorithm) simulation, ``jobs`` at a time. Each result is
+    appended to ``REPLAY_CACHE`` as it completes; ``resume`` keeps those already there
+    (an interrupted run goes on where it stopped). Cells not run read "-"."""
+    work = [
+        (site, *days, algorithm, capacity)
+        for site in sites
+        for capacity in capacities
+        for algorithm in ALGORITHMS
     ]
-    for o in outcomes:
-        lines.append(
-            f"| {o.name} | {100 * o.delivered_share:.1f} % | {100 * o.fully_served:.1f} % "
-            f"| {o.jain:.3f} | {o.toggles_per_session:.2f} |"
-        )
-    return [*lines, ""]
+    cached: dict[str, replay.Result] = {}
+    if resume and REPLAY_CACHE.exists():
+        for line in REPLAY_CACHE.read_text().splitlines():
+            key, value = json.loads(line)
+            cached[key] = replay.Result(**value)
+    elif REPLAY_CACHE.exists():
+        REPLAY_CACHE.unlink()
+    todo = [job for job in work if _job_key(job) not in cached]
+    REPLAY_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(_replay_job, job): job for job in todo}
+        for future in as_completed(futures):
+            result = future.result()
+            key = _job_key(futures[future])
+            cached[key] = result
+            with REPLAY_CACHE.open("a") as out:
+                out.write(json.dumps([key, asdict(result)]) + "\n")
+            print(key, f"{100 * result.delivered:.2f} %", file=sys.stderr, flush=True)
+    results = {
+        (job[0], job[4], job[3]): cached[_job_key(job)] for job in work if _job_key(job) in cached
+    }
+    lines: list[str] = []
+    summary = [
+        "| site | capacity kW | chargegrid | best of LLF and EDF | difference "
+        "| chargegrid violations | chargegrid stop/restarts per session |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for site in sites:
+        rows = replay.load_rows(site, *days)
+        lines += [
+            f"### {site}: {len(rows)} sessions arriving {days[0]} .. {days[1]} at "
+            f"{len({r.station_id for r in rows})} stations",
+            "",
+            "| capacity kW | algorithm | energy delivered / requested | violations "
+            "| stop/restarts per session | call p50 / p99 ms | simulation s |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for capacity in capacities:
+            for algorithm in ALGORITHMS:
+                r = results.get((site, capacity, algorithm))
+                if r is None:
+                    lines.append(f"| {capacity:g} | {algorithm} | - | - | - | - | - |")
+                    continue
+                lines.append(
+                    f"| {capacity:g} | {algorithm} | {100 * r.delivered:.2f} % "
+                    f"| {r.violations} | {r.restarts_per_session:.2f} "
+                    f"| {r.call_p50_ms:.2f} / {r.call_p99_ms:.2f} | {r.seconds:.0f} |"
+                )
+            ours = results.get((site, capacity, "chargegrid"))
+            rivals = [
+                results.get((site, capacity, "least laxity first")),
+                results.get((site, capacity, "earliest deadline first")),
+            ]
+            if ours is None or None in rivals:
+                continue
+            best = max(r.delivered for r in rivals if r is not None)
+            summary.append(
+                f"| {site} | {capacity:g} | {100 * ours.delivered:.2f} % | {100 * best:.2f} % "
+                f"| {100 * (ours.delivered - best):+.2f} pp | {ours.violations} "
+                f"| {ours.restarts_per_session:.2f} |"
+            )
+        lines.append("")
+    return [*summary, "", *lines]
 
 
 def main() -> None:
@@ -107,12 +198,50 @@ def main() -> None:
     parser.add_argument(
         "--speed-only", action="store_true", help="skip the ACN replay (prints, no record)"
     )
+    parser.add_argument(
+        "--replay-only", action="store_true", help="skip the speed part (prints, no record)"
+    )
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the replay results of an earlier run"
+    )
     args = parser.parse_args()
-    command = "python -m bench.allocator" + (" --quick" if args.quick else "")
+    command = " ".join(["python -m bench.allocator", *sys.argv[1:]])
     where = machine()
     started = time.time()
+    out: list[str] = []
+    if not args.replay_only:
+        out += speed_part(args.quick)
+    if args.speed_only:
+        print("\n".join(out))
+        if not args.quick:
+            record(command, where, started, "\n".join(out))
+        return
+    sites, days, capacities = REPLAY_SITES, REPLAY_DAYS, REPLAY_CAPACITIES_KW
+    if args.quick:
+        sites, days, capacities = ("caltech",), ("2019-07-01", "2019-07-14"), (10.0, 50.0)
+    out += [
+        "## Energy delivered: ACN-Data replayed in acnportal's simulator",
+        "",
+        "Single constraint (the site's limit on the sum of all station currents, 208 V, "
+        "stations 32 A continuous), 5-minute periods, acnportal's ideal battery, "
+        "departures known (acnportal's default), every algorithm on the same events. "
+        "Violations: schedules acnportal's own feasibility check refused. Stop/restart: a "
+        "session's pilot back above 0 after being 0 once it had charged. Call time: the "
+        "scheduler's `schedule` (ours: building the problem + `allocate`).",
+        "",
+        *replay_tables(sites, days, capacities, args.jobs, args.resume),
+    ]
+    report = "\n".join(out)
+    print(report)
+    if args.quick:
+        return
+    record(command, where, started, report)
+
+
+def speed_part(quick: bool) -> list[str]:
     # (warm, cold, HiGHS) repetitions per seed at 1,000 sessions; a tenth at 10,000.
-    warm, cold, highs = (5, 2, 3) if args.quick else (200, 20, 60)
+    warm, cold, highs = (5, 2, 3) if quick else (200, 20, 60)
     big = (max(1, warm // 10), max(1, cold // 10), max(1, highs // 10))
     rows = [
         measure("site -> 10 circuits -> 100 chargers each", 10, 100, 5, warm, cold, highs),
@@ -121,38 +250,51 @@ def main() -> None:
         measure("site -> 10 -> 100, after gc.freeze()", 10, 100, 5, warm, cold, highs, freeze=True),
         measure("site -> 100 -> 100, after gc.freeze()", 100, 100, 2, *big, freeze=True),
     ]
-    out = ["## Speed: `allocate` vs HiGHS (LP relaxation of the same instance)", ""]
-    out += speed_table(rows)
-    out.append("")
-    if args.speed_only:
-        print("\n".join(out))
-        return
-    sessions = acn.load_sessions(*ACN_DAYS)
-    out += [
-        "## Quality: Caltech ACN-Data sessions replayed",
+    return [
+        "## Speed: `allocate` vs HiGHS (LP relaxation of the same instance)",
         "",
-        f"{len(sessions)} sessions arriving {ACN_DAYS[0]} .. {ACN_DAYS[1]} at "
-        f"{len({s.station for s in sessions})} stations, time step {ACN_STEP_S:g} s.",
+        *speed_table(rows),
         "",
     ]
-    for limit in ACN_LIMITS_A:
-        out += quality_table(limit, acn.run(*ACN_DAYS, limit, ACN_STEP_S))
-    report = "\n".join(out)
-    print(report)
-    if args.quick:
-        return
+
+
+SECTIONS = ("## Speed", "## Energy delivered")
+
+
+def record(command: str, where: str, started: float, report: str) -> None:
+    """Write the sections of ``report`` into ``RESULTS``, each with how it was run; a
+    section this run did not produce is kept from the file as it was."""
+    run = (
+        f"Command: `.venv/bin/{command}` (from the repository root). Machine: {where}; "
+        f"load average at the end {_load()}. Run took {time.time() - started:.0f} s, "
+        f"finished {time.strftime('%Y-%m-%d %H:%M:%S')}. The 2 cores are shared with "
+        "other engineers' runs, so times are pessimistic and p99 is noisy. Timed with "
+        "the garbage collector on, as in the server.\n"
+    )
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    parts = []
+    for title in SECTIONS:
+        new = _section(report, title)
+        if new:
+            head, _, body = new.partition("\n")
+            parts.append(f"{head}\n\n{run}{body}")
+        elif _section(old, title):
+            parts.append(_section(old, title))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
-        "# Allocator benchmark\n\n"
-        f"Command: `.venv/bin/{command}` (from the repository root)\n\n"
-        f"Machine: {where}; load average at the end {_load()}. The 2 cores were shared "
-        "with other engineers' test runs while this ran, so times are pessimistic and "
-        "p99 is noisy. Timed with the garbage collector on, as in the server.\n\n"
-        f"Run took {time.time() - started:.0f} s, finished "
-        f"{time.strftime('%Y-%m-%d %H:%M:%S')}.\n\n" + report + "\n",
+        "# Allocator benchmark\n\n" + "\n".join(p.rstrip() + "\n" for p in parts),
         encoding="utf-8",
     )
     print(f"\nwritten to {RESULTS}", file=sys.stderr)
+
+
+def _section(text: str, title: str) -> str:
+    """The part of ``text`` from the ``title`` line to the next section title."""
+    start = text.find(title)
+    if start < 0:
+        return ""
+    ends = [e for t in SECTIONS if (e := text.find(t, start + len(title))) > 0]
+    return text[start : min(ends, default=len(text))]
 
 
 if __name__ == "__main__":
