@@ -287,6 +287,9 @@ async def test_two_nodes_route_commands_and_events(cluster: Cluster) -> None:
                 assert answer.status_code == 200, answer.text
                 assert answer.json()["data"] == f"on-b:{via}"
 
+            # Online for every node, whatever order A's "left" and B's "came" arrived in.
+            await until(lambda: _online(api_a, charger["id"]), "the charger online via A")
+
             # A command for the old connection's epoch is refused, and never delivered.
             sent = len(transfers)
             reply = await _raw_command(cluster, "b", ocpp_id, old[1], "stale")
@@ -315,6 +318,11 @@ async def test_two_nodes_route_commands_and_events(cluster: Cluster) -> None:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
                 await reader
+
+
+async def _online(api: httpx.AsyncClient, charger_id: str) -> bool:
+    online: bool = (await api.get(f"/chargers/{charger_id}")).json()["online"]
+    return online
 
 
 async def _saw(stream: Stream, topic: str, ocpp_id: str) -> bool:

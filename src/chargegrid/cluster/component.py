@@ -5,12 +5,14 @@ unrecorded, and stopped after it so every socket's entry is released.
 
 The OCPP component asks :meth:`ClusterNode.route` for the gateway it publishes: the
 routed one (``routing``) in place of its own, so the REST actions, the control loop and
-everything else that commands a charger reach it on whichever node holds it.
+everything else that commands a charger reach it on whichever node holds it. A node that
+holds a charger contradicts another node's late ``charger.disconnected`` for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -18,6 +20,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import update
 
+from chargegrid import events
 from chargegrid.bus.memory import EventBus
 from chargegrid.cluster.events import EventBridge
 from chargegrid.cluster.locations import ChargerLocations
@@ -25,7 +28,7 @@ from chargegrid.cluster.nats_link import ClusterConfigError, NatsLink, NodeIdent
 from chargegrid.cluster.nodes import NodePresence
 from chargegrid.cluster.routing import RoutedGateway
 from chargegrid.config import Settings
-from chargegrid.ocpp.gateway import CommandGateway
+from chargegrid.ocpp.central import OcppCentralSystem
 from chargegrid.store.charger_store import chargers
 from chargegrid.store.db import Database
 
@@ -45,12 +48,18 @@ class RuntimeLike(Protocol):
 class ClusterNode:
     """What this node's cluster parts are, for the other components and the API."""
 
-    def __init__(self, link: NatsLink, bridge: EventBridge, locations: ChargerLocations) -> None:
+    def __init__(
+        self, link: NatsLink, bus: EventBus, bridge: EventBridge, locations: ChargerLocations
+    ) -> None:
         self.link = link
         self.bridge = bridge
         self.locations = locations
         self.presence = NodePresence(link, count=locations.held)
         self.gateway: RoutedGateway | None = None
+        self._central: OcppCentralSystem | None = None
+        # Other nodes' charger.disconnected, to contradict where this node holds it.
+        self._disconnects = bus.subscribe(events.CHARGER_DISCONNECTED, maxsize=100_000)
+        self._contradicting: asyncio.Task[None] | None = None
 
     @property
     def node_id(self) -> str:
@@ -63,11 +72,40 @@ class ClusterNode:
     def holds(self, ocpp_id: str) -> bool:
         return self.gateway is not None and self.gateway.local.is_connected(ocpp_id)
 
-    async def route(self, local: CommandGateway) -> RoutedGateway:
+    async def route(self, central: OcppCentralSystem) -> RoutedGateway:
         """The gateway the OCPP component publishes in cluster mode."""
-        self.gateway = RoutedGateway(self.link, local, self.locations)
+        self._central = central
+        self.gateway = RoutedGateway(self.link, central.gateway, self.locations)
         await self.gateway.listen()
+        self._contradicting = asyncio.create_task(self._contradict_stale_disconnects())
         return self.gateway
+
+    async def close(self) -> None:
+        self._disconnects.close()
+        if self._contradicting is not None:
+            self._contradicting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._contradicting
+        if self.gateway is not None:
+            await self.gateway.close()
+
+    async def _contradict_stale_disconnects(self) -> None:
+        """Another node says a charger went offline that is connected *here* (its old
+        socket there ended as this node took the new one, or its event arrived after
+        ours): the charger is online, in the database and for every node's control loop,
+        so say it again."""
+        async for event in self._disconnects:
+            ocpp_id = str(event.payload.get("ocpp_id", ""))
+            if event.origin is None or not self.holds(ocpp_id) or self._central is None:
+                continue
+            try:
+                record = await self._central.store.charger(ocpp_id)
+                version = self.locations.version_of(ocpp_id)
+                if record is not None and version is not None:
+                    await self._central.messages.connected(record, version)
+                    log.info("%s: node %s said it left; it is here", ocpp_id, event.origin)
+            except Exception:  # the next heartbeat marks it online anyway
+                log.exception("%s: could not contradict a stale disconnect", ocpp_id)
 
     async def superseded(self, ocpp_id: str) -> bool:
         """Has a newer connection of ``ocpp_id`` (on another node) replaced the one
@@ -98,7 +136,7 @@ async def cluster_node(runtime: RuntimeLike) -> AsyncIterator[ClusterNode]:
         locations = ChargerLocations(
             link, runtime.bus, lambda o: node is not None and node.holds(o)
         )
-        node = ClusterNode(link, bridge, locations)
+        node = ClusterNode(link, runtime.bus, bridge, locations)
         await _forget_presence(runtime.db, await locations.start())
         try:
             await node.presence.start()
@@ -117,8 +155,7 @@ async def cluster_node(runtime: RuntimeLike) -> AsyncIterator[ClusterNode]:
     finally:
         runtime.handles.pop(HANDLE, None)
         if node is not None:
-            if node.gateway is not None:
-                await node.gateway.close()
+            await node.close()
             await node.presence.stop()
             await node.locations.stop()
         await bridge.stop()

@@ -94,6 +94,10 @@ class ChargerLocations:
         """The epoch of this node's connection of ``ocpp_id``, if it holds one."""
         return self._epochs.get(ocpp_id)
 
+    def version_of(self, ocpp_id: str) -> str | None:
+        """The OCPP version of this node's connection of ``ocpp_id``."""
+        return self._versions.get(ocpp_id)
+
     def held(self) -> int:
         return len(self._epochs)
 

@@ -103,7 +103,7 @@ async def ocpp_server(
     if tls is not None:
         log.info("... and on wss://%s:%d/ocpp/{id}", settings.host, central.tls_port)
     # In a cluster, the gateway that reaches a charger on whichever node holds it.
-    gateway = central.gateway if cluster is None else await cluster.route(central.gateway)
+    gateway = central.gateway if cluster is None else await cluster.route(central)
     runtime.handles[GATEWAY_HANDLE] = gateway
     runtime.handles[CENTRAL_HANDLE] = central
     follower = asyncio.create_task(follow_config_changes(runtime.bus, store, central))
