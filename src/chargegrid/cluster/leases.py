@@ -153,7 +153,17 @@ class Leases:
             return False
         self._held[key] = _Held(revision, sent + self._usable_s())
         self._arm()
-        await self.on_acquired(key)
+        return await self._started(key)
+
+    async def _started(self, key: str) -> bool:
+        """Run ``on_acquired``; a lease its user could not start with is given back
+        (taken again, by us or another node, on a later try)."""
+        try:
+            await self.on_acquired(key)
+        except Exception:
+            log.exception("lease %s: could not start with it; released", key)
+            await self.release(key)
+            return False
         return True
 
     async def release(self, key: str) -> None:
@@ -213,7 +223,7 @@ class Leases:
         held.deadline = sent + self._usable_s()
         if not held.live:
             held.live = True
-            await self.on_acquired(key)
+            await self._started(key)
 
     async def run(self) -> None:
         """Renew until cancelled."""
