@@ -15,6 +15,7 @@ from fastapi import HTTPException, Request
 from pydantic import BaseModel, Field
 
 from chargegrid.api.deps import Who
+from chargegrid.api.problems import PROBLEM_JSON, Problem
 from chargegrid.api.routers.common import make_router
 from chargegrid.domain.errors import Forbidden
 from chargegrid.services.auth import Role
@@ -57,6 +58,13 @@ class ClusterView(BaseModel):
     summary="The cluster's nodes",
     response_model=ClusterView,
     response_model_exclude_none=True,
+    responses={
+        503: {
+            "model": Problem,
+            "description": "This node has lost NATS: it cannot see the others",
+            "content": {PROBLEM_JSON: {}},
+        }
+    },
 )
 async def cluster_view(request: Request, who: Who) -> dict[str, Any]:
     """Every live node: its id, API and OCPP addresses, start time, last heartbeat,
