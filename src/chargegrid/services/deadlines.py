@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -89,6 +89,14 @@ def _zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+def _time_of_day(text: str | None) -> time | None:
+    """The id tag's default; one the API would refuse (written around it) is none."""
+    try:
+        return parse_time_of_day(text) if text else None
+    except ValueError:
+        return None
+
+
 def _local(records: tuple[PastSession, ...], tz: ZoneInfo) -> list[PastSession]:
     return [PastSession(r.arrived.astimezone(tz), r.dwell_s, r.energy_wh) for r in records]
 
@@ -134,9 +142,8 @@ class DeadlineInputs:
         site_id, tz = (site_row[0], _zone(site_row[1])) if site_row else (None, _zone(None))
         tag = await db.scalar(select(IdTag).where(IdTag.id_tag == s.id_tag)) if s.id_tag else None
         if tag is not None:
-            at = tag.default_departure_time
             departure = default_departure(
-                s.started_at, tz, parse_time_of_day(at) if at else None, tag.default_dwell_s
+                s.started_at, tz, _time_of_day(tag.default_departure_time), tag.default_dwell_s
             )
             if departure is not None or tag.default_energy_wh is not None:
                 out.append(
