@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
@@ -149,8 +150,14 @@ class RoutedGateway:
 
     # -- the caller's side -----------------------------------------------------------
 
+    async def _lookup(self, ocpp_id: str) -> Location | None:
+        try:
+            return await self.locations.lookup(ocpp_id)
+        except NatsError as exc:  # NATS away: we cannot know where it is
+            raise _unavailable(ocpp_id, exc) from None
+
     async def _where(self, ocpp_id: str) -> Location:
-        location = await self.locations.lookup(ocpp_id)
+        location = await self._lookup(ocpp_id)
         if location is None or location.node_id == self.link.node_id:
             raise Conflict(f"charger {ocpp_id} is offline")
         return location
@@ -175,7 +182,7 @@ class RoutedGateway:
             if not isinstance(first, StaleEpoch | HolderGone):
                 raise
             # Not delivered: if the charger has reconnected meanwhile, to its new holder.
-            now = await self.locations.lookup(ocpp_id)
+            now = await self._lookup(ocpp_id)
             if now is None or now.epoch == location.epoch or now.node_id == self.link.node_id:
                 raise
             return await self._request(command_id, now, kind, command, action, payload, timeout)
@@ -221,6 +228,8 @@ class RoutedGateway:
                 f"charger {ocpp_id} (on node {location.node_id}) did not answer {action} "
                 f"within {timeout:g} s"
             ) from None
+        except NatsError as exc:  # not connected, or closing
+            raise _unavailable(ocpp_id, exc) from None
         answer = orjson.loads(reply.data)
         COMMANDS.labels("routed", _outcome(answer)).inc()
         return _answer_or_raise(answer)
@@ -313,6 +322,14 @@ class RoutedGateway:
         except AnswerError as exc:
             return _error("answer", str(exc))
         return {"ok": dict(answer)}
+
+
+def _unavailable(ocpp_id: str, exc: Exception) -> ChargerTimeout:
+    """NATS cannot carry the command now: like a charger that does not answer (504),
+    not like one that is offline (we do not know that)."""
+    return ChargerTimeout(
+        f"charger {ocpp_id}: cluster messaging (NATS) is unavailable: {exc or type(exc).__name__}"
+    )
 
 
 def _outcome(reply: dict[str, Any]) -> str:
