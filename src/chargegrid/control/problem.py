@@ -34,6 +34,7 @@ from chargegrid.control.meters import MeterBook, PeakHold
 from chargegrid.control.profiles import Limit
 from chargegrid.control.snapshot import ChargerSpec, ConnectorSpec, SessionSpec, SiteSnapshot
 from chargegrid.domain.connectors import PowerType
+from chargegrid.domain.deadline_sources import DeadlineSource
 from chargegrid.domain.phases import PhaseRotation
 from chargegrid.domain.units import dc_input_current
 
@@ -203,6 +204,18 @@ def may_choose_phase(charger: ChargerSpec, connector: ConnectorSpec) -> bool:
         and not power_type.is_dc
         and rotation_of(connector.rotation).phase_count == 3
     )
+
+
+def energy_still_wanted(session: SessionSpec) -> float | None:
+    """The energy still to deliver, which caps what the session is given. A predicted
+    energy is a median, not a wish: once the car has taken it, it evidently wants more
+    than sessions like it, so it is no longer capped (docs/deadlines.md)."""
+    if session.energy_wanted_wh is None:
+        return None
+    remaining = session.energy_wanted_wh - session.energy_wh
+    if remaining <= 0.0 and session.energy_wanted_source == DeadlineSource.PREDICTED:
+        return None
+    return max(0.0, remaining)
 
 
 def put_on(learnt: tuple[int, ...] | None, terminal: int) -> tuple[int, ...]:
@@ -475,11 +488,7 @@ def _demand(
         and not power_type.is_dc,
         phase_switches=inputs.phase_switches.get(session.id, 0),
         departure_at=session.departure_time.timestamp() if session.departure_time else None,
-        energy_wanted_wh=(
-            max(0.0, session.energy_wanted_wh - session.energy_wh)
-            if session.energy_wanted_wh is not None
-            else None
-        ),
+        energy_wanted_wh=energy_still_wanted(session),
         allowed_currents=allowed_currents(charger, maximum),
         line_to_line=connector.line_to_line,
     )
