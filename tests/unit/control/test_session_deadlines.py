@@ -23,6 +23,8 @@ from chargegrid.bus.memory import EventBus
 from chargegrid.config import Settings
 from chargegrid.control.component import control_loop
 from chargegrid.control.loop import ControlLoop
+from chargegrid.control.problem import energy_still_wanted
+from chargegrid.control.snapshot import SessionSpec
 from chargegrid.services.auth import Role, create_token
 from chargegrid.services.deadline_component import deadline_inputs
 from chargegrid.services.deadlines import DeadlineInputs
@@ -272,3 +274,40 @@ async def test_an_id_tags_defaults_and_then_its_history_fill_a_new_session(env: 
     shown = await env.load_session(site_id)
     assert shown["departure_source"] == "predicted"
     assert shown["departure_confidence"] == round(got["departure_confidence"], 2)
+
+
+def test_a_predicted_energy_caps_only_until_the_car_has_taken_it() -> None:
+    def spec(wanted: float | None, taken: float, source: str | None) -> SessionSpec:
+        now = datetime.now(UTC)
+        return SessionSpec(
+            "s", "c", 1, 1, 1, now, None, None, None, wanted, taken, energy_wanted_source=source
+        )
+
+    assert energy_still_wanted(spec(10000, 4000, "predicted")) == 6000
+    assert energy_still_wanted(spec(10000, 10500, "predicted")) is None  # wants more
+    assert energy_still_wanted(spec(10000, 10500, "api")) == 0.0  # said so: served
+    assert energy_still_wanted(spec(None, 10500, None)) is None
+
+
+async def test_a_cars_needs_reach_the_plan_without_waiting_for_a_full_re_read(env: Env) -> None:
+    site_id, charger_id = await _site(env)
+    session_id = await _start(env, charger_id, None, datetime.now(UTC))
+    leaves = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+    async with env.db.session() as s:  # what store.tx_events.apply_ev_needs writes
+        row = await s.get(m.ChargingSession, uuid.UUID(session_id))
+        assert row is not None
+        row.departure_time, row.departure_source = leaves, "charger"
+    needs: ev.SessionNeeds = {
+        "session_id": session_id,
+        "charger_id": str(charger_id),
+        "ocpp_id": "CP",
+        "connector_id": 1,
+        "departure_at": leaves.isoformat(),
+        "energy_wanted_wh": None,
+        "ev_max_current": None,
+        "needs": True,
+    }
+    env.bus.publish(ev.SESSION_UPDATED, dict(needs))
+    await env.loop.settle()
+    assert env.demand(site_id, session_id).departure_at == leaves.timestamp()
+    assert (await env.load_session(site_id))["departure_source"] == "charger"
