@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,7 +20,7 @@ from chargegrid.app import API_PREFIX, build_app
 from chargegrid.bus.memory import EventBus
 from chargegrid.config import Settings
 from chargegrid.services.auth import Role, create_token
-from chargegrid.services.rate_limit import RateLimiter
+from chargegrid.services.rate_limit import RateLimiter, retry_after_seconds
 from chargegrid.sim.charger import ChargerSpec
 from chargegrid.sim.registration import register_fleet
 from chargegrid.store.db import Database
@@ -195,6 +196,46 @@ async def test_openapi_documents_429_with_retry_after_everywhere(db: Database) -
         assert documented["headers"]["Retry-After"]["required"] is True, (method, path)
 
 
+class WaitedOutClock:
+    """A limiter clock that stands still while the client sends (how fast this machine
+    sends makes no difference) and moves on by a full refill only once the client has
+    really waited out the Retry-After of its last refusal: a client that retried sooner
+    would be refused again and again."""
+
+    def __init__(self, refill_s: float) -> None:
+        self.now = 0.0
+        self.refill_s = refill_s
+        self.refused_at: float | None = None
+        self.retry_after_s = 0.0
+
+    def refused(self, wait_s: float) -> None:
+        if self.refused_at is None:
+            self.refused_at = time.monotonic()
+            self.retry_after_s = retry_after_seconds(wait_s)
+
+    def __call__(self) -> float:
+        # 20 ms of slack: asyncio may wake a sleeper a clock tick early.
+        waited = self.refused_at is not None and (
+            time.monotonic() - self.refused_at >= self.retry_after_s - 0.02
+        )
+        if waited:
+            self.now += self.refill_s
+            self.refused_at = None
+        return self.now
+
+
+class WaitedOutLimiter(CountingLimiter):
+    def __init__(self, rate: float, burst: int) -> None:
+        self.waited_out = WaitedOutClock(refill_s=burst / rate)
+        super().__init__(rate, burst, clock=self.waited_out)
+
+    def take(self, key: str) -> float:
+        wait_s = super().take(key)
+        if wait_s > 0:
+            self.waited_out.refused(wait_s)
+        return wait_s
+
+
 async def test_simulator_registration_waits_out_the_limit(db: Database, bus: EventBus) -> None:
     site_id = uuid.uuid4()
     async with UnitOfWork(db) as uow:
@@ -203,13 +244,19 @@ async def test_simulator_registration_waits_out_the_limit(db: Database, bus: Eve
     async with UnitOfWork(db) as uow:
         secret = await create_token(uow, Role.ADMIN)
     specs = [ChargerSpec(ocpp_id=f"SIM-{n}") for n in range(12)]
-    # 1 request/s: refusals must not depend on how fast this machine is (at 20/s a loaded
-    # CI machine sent the 14 POSTs slower than the refill and none was refused).
-    limiter = CountingLimiter(1, 5)
+    # A burst of 5 at 1 request/s on a clock that moves only once a refusal was waited
+    # out (1 s each): refusals do not depend on how fast this machine is (at 20/s on the
+    # real clock a loaded CI machine sent the 14 POSTs slower than the refill and none
+    # was refused), and the run waits 2 s rather than the 9 s of a real 1/s refill.
+    limiter = WaitedOutLimiter(1, 5)
     async with serving(Settings(database_url=db.url), db, bus, limiter) as base:
-        # 14 POSTs against a burst of 5: some are refused, then retried after Retry-After.
+        # 14 POSTs against a burst of 5: POST 6 and 11 are refused, each retried once
+        # after its Retry-After (a client that retried sooner is refused again).
+        started = time.monotonic()
         created = await register_fleet(base, secret, specs, ["TAG-1", "TAG-2"], str(site_id))
-    assert limiter.refused > 0
+        took_s = time.monotonic() - started
+    assert limiter.refused == 2
+    assert took_s >= 2 * 1.0 - 0.05  # both Retry-After waits really happened
     assert created == len(specs)
     async with UnitOfWork(db) as uow:
         registered = {c.ocpp_id for c in await uow.chargers.for_site(site_id)}
