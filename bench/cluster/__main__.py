@@ -176,13 +176,75 @@ async def run(requests: int, warmup: int) -> dict[str, Any]:
         await pg(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+class _Instant:
+    """A node's own OCPP gateway holding one charger that answers at once."""
+
+    def __init__(self, ocpp_id: str) -> None:
+        self.ocpp_id = ocpp_id
+
+    def is_connected(self, ocpp_id: str) -> bool:
+        return ocpp_id == self.ocpp_id
+
+    async def send(self, ocpp_id: str, action: str, payload: Any, timeout: float) -> Any:  # noqa: ASYNC109
+        return {"status": "Accepted", "data": payload.get("data")}
+
+
+async def micro(requests: int) -> dict[str, float]:
+    """Routing alone, in this process: node B's RoutedGateway sends to node A's, whose
+    charger answers at once (no HTTP, no database): one KV read, one request/reply."""
+    from chargegrid import events as ev
+    from chargegrid.bus.memory import EventBus
+    from chargegrid.cluster.locations import ChargerLocations
+    from chargegrid.cluster.routing import RoutedGateway
+
+    cluster = "bench" + secrets.token_hex(4)
+    links = [
+        await NatsLink.connect(NATS_URL, NodeIdentity(n, "", "", _now()), cluster) for n in "ab"
+    ]
+    buses = [EventBus(), EventBus()]
+    held = _Instant("CP-MICRO")
+    a = ChargerLocations(links[0], buses[0], held.is_connected)
+    b = ChargerLocations(links[1], buses[1], lambda _: False)
+    try:
+        await a.start()
+        await b.start()
+        buses[0].publish(ev.CHARGER_CONNECTED, {"charger_id": "x", "ocpp_id": "CP-MICRO"})
+        for _ in range(500):  # its entry written (a few ms)
+            if a.epoch_of("CP-MICRO") is not None:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise SystemExit("micro: the charger's location was never written")
+        holder = RoutedGateway(links[0], held, a)  # type: ignore[arg-type]
+        router = RoutedGateway(links[1], _Instant("nobody"), b)  # type: ignore[arg-type]
+        await holder.listen()
+        times = []
+        for i in range(requests + 100):
+            started = time.perf_counter()
+            answer = await router.send("CP-MICRO", "DataTransfer", {"data": str(i)}, 5)
+            if answer.get("data") != str(i):
+                raise SystemExit(f"micro: wrong answer {answer}")
+            if i >= 100:
+                times.append((time.perf_counter() - started) * 1000)
+        await holder.close()
+        return {q: percentile(times, float(q[1:])) for q in ("p50", "p90", "p99")}
+    finally:
+        await a.stop()
+        await b.stop()
+        await links[0].drop_bucket("chargers")
+        for link in links:
+            await link.close()
+
+
 def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
 
 
-def report(command: str, requests: int, where: str, results: dict[str, Any]) -> str:
+def report(
+    command: str, requests: int, where: str, results: dict[str, Any], alone: dict[str, float]
+) -> str:
     holder, routed = results["holder (A)"], results["routed (B -> A)"]
     lines = [
         "# Cluster command routing (`bench/cluster`)",
@@ -208,6 +270,11 @@ def report(command: str, requests: int, where: str, results: dict[str, Any]) -> 
         f"Routing adds {routed['p50'] - holder['p50']:.2f} ms at p50 and "
         f"{routed['p99'] - holder['p99']:.2f} ms at p99.",
         "",
+        "Routing alone (in one process: node B's routed gateway to node A's, whose charger",
+        "answers at once; one KV read of the location and one NATS request/reply, no HTTP,",
+        f"no database), {requests * 4} commands one at a time: p50 {alone['p50']:.3f} ms, "
+        f"p90 {alone['p90']:.3f} ms, p99 {alone['p99']:.3f} ms.",
+        "",
     ]
     return "\n".join(lines)
 
@@ -220,8 +287,9 @@ def main() -> None:
     args = parser.parse_args()
     where = machine()
     results = asyncio.run(run(args.requests, args.warmup))
+    alone = asyncio.run(micro(args.requests * 4))
     command = "python -m bench.cluster " + " ".join(sys.argv[1:])
-    text = report(command.strip(), args.requests, where, results)
+    text = report(command.strip(), args.requests, where, results, alone)
     print(text)
     if not args.no_write:
         RESULTS.write_text(text, encoding="utf-8")
