@@ -87,6 +87,14 @@ class RateLimiter:
         if not self.enabled:
             return 0.0
         now = self.clock()
+        bucket = self._bucket(key, now)
+        wait = bucket.take(now, self.rate, self.burst)
+        if wait == 0.0 and self._taken is not None:
+            self._taken[key] = self._taken.get(key, 0) + 1
+        return wait
+
+    def _bucket(self, key: str, now: float) -> TokenBucket:
+        """``key``'s bucket, full if new, as the most recently used."""
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = TokenBucket(self.burst, now)
@@ -94,10 +102,7 @@ class RateLimiter:
                 self._buckets.popitem(last=False)
         else:
             self._buckets.move_to_end(key)
-        wait = bucket.take(now, self.rate, self.burst)
-        if wait == 0.0 and self._taken is not None:
-            self._taken[key] = self._taken.get(key, 0) + 1
-        return wait
+        return bucket
 
     # --- cluster mode: one budget per key across nodes ---------------------------------
 
@@ -118,11 +123,7 @@ class RateLimiter:
         if not self.enabled or requests <= 0:
             return
         now = self.clock()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(self.burst, now)
-            while len(self._buckets) > self.max_keys:
-                self._buckets.popitem(last=False)
+        bucket = self._bucket(key, now)
         elapsed = max(0.0, now - bucket.stamp)
         bucket.tokens = max(
             -self.burst, min(self.burst, bucket.tokens + elapsed * self.rate) - requests

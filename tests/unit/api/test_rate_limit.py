@@ -144,3 +144,23 @@ def test_bad_environment_values_name_the_variable(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name):
         Settings.from_env()
+
+
+def test_grants_elsewhere_are_charged_here_and_paid_off_by_the_refill() -> None:
+    """Cluster mode (cluster/shared_limits.py): what node A granted is charged to node
+    B's bucket for the key, which may go below zero until the refill pays for it."""
+    clock = FakeClock()
+    a, b = RateLimiter(2, 4, clock=clock), RateLimiter(2, 4, clock=clock)
+    a.share()
+    assert granted(a, "t", 3) == 3
+    assert a.drain_taken() == {"t": 3} and a.drain_taken() == {}
+    b.charge("t", 3)
+    assert granted(b, "t", 5) == 1  # 4 - 3 left one
+    b.charge("t", 100)  # more than a burst: the debt stops at minus a burst
+    assert b.take("t") == pytest.approx((1 + 4) / 2)
+    clock.advance(2.5)  # 5 tokens of refill: from -4 to 1
+    assert granted(b, "t", 3) == 1
+    quota = b.quota("t")
+    assert quota is not None and quota.remaining == 0
+    b.charge("other", 0)  # nothing granted: no bucket made
+    assert len(b) == 1
