@@ -24,6 +24,7 @@ from typing import Any
 from nats.js.errors import NoKeysError
 from sqlalchemy import select
 
+from chargegrid.cluster import metrics
 from chargegrid.cluster.leases import KeyValueLike, Leases, LeaseSettings
 from chargegrid.control.held_journal import SqlHeldJournal
 from chargegrid.control.loop import ControlLoop, LoopSettings
@@ -170,11 +171,16 @@ class SiteOwner:
         await self._adopt(site_id)
         took = self.clock() - started
         self.takeovers.append((site_id, took))
+        metrics.SITE_ADOPTIONS.inc()
+        metrics.ADOPTION_SECONDS.observe(took)
+        metrics.SITES_OWNED.set(len(self.owned()))
         log.info("site %s: owned by %s (adopted in %.0f ms)", site_id, self.node_id, took * 1e3)
 
     async def _lost(self, key: str) -> None:
         if key.startswith(SITE):
             await self._drop(key[len(SITE) :])
+            metrics.SITES_LOST.inc()
+            metrics.SITES_OWNED.set(len(self.owned()))
 
 
 class _Guard:
