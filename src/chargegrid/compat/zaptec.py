@@ -80,9 +80,52 @@ def render(error: VendorError) -> Response:
 # --- log in ------------------------------------------------------------------------------
 
 
-def _oauth_error(error: str, description: str) -> JSONResponse:
-    body = z.OAuthError(error=error, error_description=description)
-    return JSONResponse(body.model_dump(), status_code=400, headers={"Cache-Control": "no-store"})
+class OAuthRefused(Exception):
+    """A login refused as RFC 6749 section 5.2 says (400, ``error`` and its description)."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.body = z.OAuthError(error=error, error_description=description)
+
+    def response(self) -> JSONResponse:
+        headers = {"Cache-Control": "no-store"}
+        return JSONResponse(self.body.model_dump(), status_code=400, headers=headers)
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    """The form-encoded body, read no further than ``_MAX_FORM_BYTES``."""
+    if not request.headers.get("content-type", "").startswith(_FORM):
+        raise OAuthRefused("invalid_request", f"send the form as {_FORM}")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > _MAX_FORM_BYTES:
+            raise OAuthRefused("invalid_request", "the form is too large")
+    return parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+def _password_grant(form: dict[str, list[str]]) -> tuple[str, str]:
+    """The username and password of a password grant."""
+    grant, username, password = (
+        form.get(k, [""])[0] for k in ("grant_type", "username", "password")
+    )
+    if not grant:
+        raise OAuthRefused("invalid_request", "grant_type is required")
+    if grant != "password":
+        raise OAuthRefused("unsupported_grant_type", "only grant_type=password is supported")
+    if not username or not password:
+        raise OAuthRefused("invalid_request", "username and password are required")
+    return username, password
+
+
+async def _token_named(request: Request, uow: UnitOfWork, username: str, token: str) -> bool:
+    """Whether ``token`` is a live API token whose id or name is ``username``."""
+    cache: PrincipalCache = request.app.state.principals
+    principal = await cache.authenticate(uow, token)
+    if principal is None or principal.token_id is None:
+        return False
+    row = await uow.tokens.get(principal.token_id)
+    return row is not None and username in (str(row.id), row.name)
 
 
 _TOKEN_FORM = {
@@ -121,29 +164,13 @@ async def token(request: Request, uow: Annotated[UnitOfWork, Depends(get_uow)]) 
     `{access_token, token_type: "Bearer", expires_in}`; the access token is the API token.
     A failed login is 400 `invalid_grant` and counts against the caller's address like
     any failed authentication (429 when over)."""
-    if not request.headers.get("content-type", "").startswith(_FORM):
-        return _oauth_error("invalid_request", f"send the form as {_FORM}")
-    raw = await request.body()
-    if len(raw) > _MAX_FORM_BYTES:
-        return _oauth_error("invalid_request", "the form is too large")
-    form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
-    grant, username, password = (
-        form.get(k, [""])[0] for k in ("grant_type", "username", "password")
-    )
-    if not grant:
-        return _oauth_error("invalid_request", "grant_type is required")
-    if grant != "password":
-        return _oauth_error("unsupported_grant_type", "only grant_type=password is supported")
-    if not username or not password:
-        return _oauth_error("invalid_request", "username and password are required")
-    cache: PrincipalCache = request.app.state.principals
-    principal = await cache.authenticate(uow, password)
-    row = None
-    if principal is not None and principal.token_id is not None:
-        row = await uow.tokens.get(principal.token_id)
-    if row is None or username not in (str(row.id), row.name):
+    try:
+        username, password = _password_grant(await _form(request))
+    except OAuthRefused as refused:
+        return refused.response()
+    if not await _token_named(request, uow, username, password):
         limit_failed_auth(request)
-        return _oauth_error("invalid_grant", "unknown username or password")
+        return OAuthRefused("invalid_grant", "unknown username or password").response()
     answer = z.TokenAnswer(access_token=password, expires_in=TOKEN_LIFETIME_S)
     return JSONResponse(answer.model_dump(), headers={"Cache-Control": "no-store"})
 

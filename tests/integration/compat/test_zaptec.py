@@ -350,6 +350,8 @@ async def test_password_grant_takes_a_token_id_and_the_token(api: Api) -> None:
         assert refused.status_code == 400 and refused.json()["error"] == error, refused.text
     as_json = await api.client.post(f"{Z}/oauth/token", json=form)
     assert as_json.status_code == 400 and as_json.json()["error"] == "invalid_request"
+    huge = await login(api, {**form, "scope": "x" * 5000})
+    assert huge.status_code == 400 and huge.json()["error"] == "invalid_request"
 
     async with UnitOfWork(api.db) as uow:
         await revoke_token(uow, principal.token_id)
