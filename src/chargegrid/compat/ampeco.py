@@ -329,8 +329,7 @@ async def list_circuits(
     query = repo.select().where(in_scope(ctx.who, Circuit.site_id, None))
     if last_updated_after is not None:
         query = query.where(Circuit.updated_at >= last_updated_after)
-    with renamed({}):
-        page = await repo.page(query, per_page, cursor)
+    page = await repo.page(query, per_page, cursor)  # a forged cursor: 422 naming it
     data = await _circuits_out(request, ctx, page.items, set(include or ()))
     url = request.url.remove_query_params("cursor")
     path = str(url.replace(query=""))
