@@ -97,7 +97,8 @@ async def start_node(node_id: str, cluster: str, url: str, tmp_path: Path) -> No
     return Node(node_id, process, f"http://127.0.0.1:{port}", ocpp_port, log)
 
 
-async def until_ready(node: Node, timeout: float = 40.0) -> None:  # noqa: ASYNC109
+async def until_ready(node: Node, timeout: float = 90.0) -> None:  # noqa: ASYNC109
+    # ~8 s on a quiet machine; 40 s seen with the 2 cores shared by a dozen processes.
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient() as client:
         while True:
