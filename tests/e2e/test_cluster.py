@@ -98,7 +98,7 @@ async def start_node(node_id: str, cluster: str, url: str, tmp_path: Path) -> No
 
 
 async def until_ready(node: Node, timeout: float = 90.0) -> None:  # noqa: ASYNC109
-    # ~8 s on a quiet machine; 40 s seen with the 2 cores shared by a dozen processes.
+    # Start-up took 15-40 s here with the 2 cores shared by a dozen busy processes.
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient() as client:
         while True:
