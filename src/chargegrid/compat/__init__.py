@@ -25,7 +25,11 @@ How a surface plugs in
    circuit, charger, EVSE and connector has one, given by the database as the row is
    inserted) and raises NotFound (the vendor's 404) for neither; ``alias``/``aliases``
    give the numbers to answer with.
-4. Add the module's ``SURFACE`` to ``surfaces()`` below (one line). ``app.build_app``
+4. Values go through ``compat/validation.validated_as(<the /api/v1 request model>,
+   body, {theirs: ours})`` (our ranges, enums and validators, no copy), then to the
+   service; ``surface.error_responses`` documents the error statuses with the vendor's
+   error model.
+5. Add the module's ``SURFACE`` to ``surfaces()`` below (one line). ``app.build_app``
    mounts each under its prefix; its OpenAPI document is ``<prefix>/openapi.json``,
    tagged with the vendor's name (``/api/v1/openapi.json`` is unchanged).
 """
