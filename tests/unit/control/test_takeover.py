@@ -9,6 +9,7 @@ The site of ``test_loop``: CP3 (3-phase, circuit A 32 A) and CP1 (1-phase, circu
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from chargegrid.control.apply import ApplySettings, EvseKey
 from chargegrid.control.held_journal import SqlHeldJournal
 from chargegrid.control.loop import ControlLoop, LoopSettings
 from chargegrid.store.db import Database
-from chargegrid.store.migrate import upgrade
 
 from .fakes import Call, FakeGateway
 from .test_loop import _seed, set_available
@@ -96,10 +96,10 @@ class Cluster:
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+async def cluster(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Cluster]:
     path = tmp_path / "cluster.db"
+    shutil.copy(sqlite_template, path)  # migrated once per run
     db = Database(f"sqlite+aiosqlite:///{path}")
-    await upgrade(db.engine)
     site_id, c3, c1, _ = await _seed(db)
     world = Cluster(db, path, EventBus(), str(site_id), str(c3), str(c1), [])
     yield world
