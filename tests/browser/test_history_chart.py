@@ -20,7 +20,10 @@ from tests.browser.harness import ConsoleWatch, Server, sign_in, wait_for
 
 pytestmark = pytest.mark.browser
 
-MIN_POINTS = 4
+# The live stream is held, so the one /load answer can add at most one sample: a chart
+# drawing 2 or more came from the history. Each point is a 5 s bucket of the hour's
+# default step, so every point asked for here is 5 s of the module's setup.
+MIN_POINTS = 2
 
 
 def demo_site(server: Server) -> dict[str, Any]:
