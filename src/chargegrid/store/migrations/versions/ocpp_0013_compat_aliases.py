@@ -6,6 +6,10 @@ AUTOINCREMENT): safe under concurrent writers and never reused. An AFTER INSERT 
 on each aliased table adds the row's alias in the inserting transaction, whoever
 inserts (ORM, Core, a charger's boot); existing rows get theirs here, oldest first.
 
+A later migration that makes SQLite recreate one of these tables (batch mode with
+anything but ADD COLUMN) drops its trigger with the old table and must create it again;
+tests/integration/compat/test_aliases.py checks every kind at head.
+
 Revision ID: ocpp_0013
 Revises: ocpp_0012
 """
