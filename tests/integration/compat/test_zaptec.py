@@ -90,7 +90,8 @@ async def test_above_the_maximum_is_clamped_and_negative_clears(api: Api) -> Non
     assert await effective(api, site["id"]) == (32, 32, 32)
     read = (await zaptec(api, "GET", f"/api/installation/{site['id']}")).json()
     assert read["AvailableCurrent"] == 32
-    await update_site(api, site["id"], {"AvailableCurrent": 10})
+    await update_site(api, site["id"], {"AvailableCurrent": 0})  # 0 pauses charging
+    assert await effective(api, site["id"]) == (0, 0, 0)
     await update_site(api, site["id"], {"AvailableCurrent": -1})
     assert await effective(api, site["id"]) == (32, 32, 32)
     assert (await zaptec(api, "GET", f"/api/installation/{site['id']}")).json()[
