@@ -77,6 +77,7 @@ LOAD_CHANGED = ev.SITE_LOAD_CHANGED
 SYNC = "control.sync"
 TOPICS = (
     SYNC,
+    LOAD_CHANGED,  # cluster mode: the views of the sites other nodes run
     ev.CONFIG_CHANGED,
     ev.CHARGER_CONNECTED,
     ev.CHARGER_READY,
@@ -182,6 +183,7 @@ class ControlLoop:
         self._journal = journal
         self._guard = guard
         self._owned: set[str] | None = None if guard is None else set()
+        self._remote_views: dict[str, dict[str, Any]] = {}  # site -> its owner's view
         self.engine = ApplyEngine(
             gateway,
             self.clock,
@@ -255,7 +257,10 @@ class ControlLoop:
         return None if state is None else state.view
 
     async def current_view(self, site_id: str) -> dict[str, Any] | None:
-        """The view, computing the site first if no round has run for it yet."""
+        """The view, computing the site first if no round has run for it yet; for a site
+        another node runs, that node's latest view (its site.load_changed)."""
+        if not self.owns(site_id):
+            return self._remote_views.get(site_id)
         state = self._sites.get(site_id)
         if state is None or state.view is None:
             self.trigger(site_id)
@@ -294,6 +299,7 @@ class ControlLoop:
         restored = self.engine.restore(records)
         self._sites.pop(site_id, None)  # nothing of an earlier spell here is current
         self._owned.add(site_id)
+        self._remote_views.pop(site_id, None)
         self.trigger(site_id, reload=True, at_once=True)
         log.info("site %s: taken over, %d EVSEs restored from the journal", site_id, restored)
         return restored
@@ -366,6 +372,11 @@ class ControlLoop:
         handler = self._handlers.get(topic)
         if handler is not None:
             await handler(self, payload)
+
+    async def _on_view(self, payload: dict[str, Any]) -> None:
+        site_id = payload.get("site_id")
+        if isinstance(site_id, str) and not self.owns(site_id):
+            self._remote_views[site_id] = payload
 
     async def _on_config(self, payload: dict[str, Any]) -> None:
         site_id = payload.get("site_id")
@@ -605,6 +616,7 @@ class ControlLoop:
 
     _handlers: dict[str, Callable[[ControlLoop, dict[str, Any]], Awaitable[None]]] = {
         ev.CONFIG_CHANGED: _on_config,
+        LOAD_CHANGED: _on_view,
         ev.CHARGER_CONNECTED: _on_connected,
         ev.CHARGER_READY: _on_ready,
         ev.CHARGER_DISCONNECTED: _on_disconnected,

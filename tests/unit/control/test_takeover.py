@@ -219,3 +219,13 @@ class _Quiet(_World):
 
     async def settle(self) -> None:
         return None
+
+
+async def test_a_node_that_does_not_run_the_site_shows_its_owners_view(cluster: Cluster) -> None:
+    a, b = await cluster.node(), await cluster.node()
+    await cluster.take(a)
+    await set_available(_World(cluster, a), 20.0)
+    await b.loop.settle()
+    seen = await b.loop.current_view(cluster.site)
+    assert seen is not None and seen == a.loop.view(cluster.site)
+    assert b.gateway.calls == []  # it only listened
