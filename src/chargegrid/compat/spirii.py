@@ -134,9 +134,9 @@ class SpiriiConnector(BaseModel):
     standard: str
     format: str
     powerType: str = Field(description="OCPI PowerType, e.g. AC_3_PHASE, DC")
-    maxElectricPower: float | None = Field(description="kW")
-    maxAmperage: float
-    maxVoltage: float
+    maxElectricPower: int | float | None = Field(description="kW")
+    maxAmperage: int
+    maxVoltage: int | float
     tariffIds: list[str] = Field(description="Always empty: chargegrid has no tariffs")
     error: SpiriiConnectorError | None = Field(description="The charger's error; null for none")
     deletedAt: str | None = Field(description="Always null: deleting removes the connector")
@@ -153,13 +153,18 @@ class SpiriiEvse(BaseModel):
     connectors: list[SpiriiConnector]
 
 
+def _number(value: float) -> int | float:
+    """A whole number as an integer, as Spirii writes them (400, not 400.0)."""
+    return int(value) if value.is_integer() else value
+
+
 def _connector(c: ConnectorOut) -> SpiriiConnector:
     error = None
     if c.error_code is not None and c.error_code != "NoError":
         error = SpiriiConnectorError(
             errorCode=c.error_code, info=c.error_info, vendorErrorCode=c.vendor_error_code
         )
-    power = None if c.max_electric_power is None else c.max_electric_power / W_PER_KW
+    power = None if c.max_electric_power is None else _number(c.max_electric_power / W_PER_KW)
     return SpiriiConnector(
         id=c.connector_id,
         standard=c.standard,
@@ -167,7 +172,7 @@ def _connector(c: ConnectorOut) -> SpiriiConnector:
         powerType=c.power_type,
         maxElectricPower=power,
         maxAmperage=c.max_amperage,
-        maxVoltage=c.max_voltage,
+        maxVoltage=_number(c.max_voltage),
         tariffIds=[],
         error=error,
         deletedAt=None,

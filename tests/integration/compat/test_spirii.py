@@ -116,6 +116,7 @@ async def test_the_seeds_patch_answers_the_whole_evse_and_our_api_shows_it(api: 
     assert connector["id"] == 1 and connector["powerType"] == "DC" and connector["error"] is None
     for name in ("standard", "format", "maxElectricPower", "maxAmperage", "maxVoltage"):
         assert connector[name] == SEED_PATCH[name], name
+    assert '"maxAmperage":32,' in response.text and '"maxVoltage":400,' in response.text
     # Our own API: the same connector, power in W.
     ours = (await api.ok("GET", f"/evses/{tree['evse']['id']}"))["connectors"][0]
     assert (ours["standard"], ours["format"]) == ("CHADEMO", "SOCKET")
