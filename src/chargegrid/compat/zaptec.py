@@ -314,6 +314,37 @@ async def update_charger(charger_id: str, body: z.ChargerUpdate, ctx: BearerCtx)
     return Response(status_code=200)
 
 
+@router.get("/api/chargerFirmware/installation/{installation_id}", summary="Firmware")
+async def get_firmware(installation_id: str, ctx: BearerCtx) -> list[z.ChargerFirmware]:
+    """Each charger's firmware as it reported it at boot. chargegrid tracks no firmware
+    releases, so `AvailableVersion` is the current one."""
+    site = await _site(ctx, installation_id)
+    return [
+        z.ChargerFirmware(
+            ChargerId=str(c.id),
+            IsOnline=c.online,
+            CurrentVersion=c.firmware_version or "",
+            AvailableVersion=c.firmware_version or "",
+        )
+        for c in await ctx.uow.chargers.for_site(site.id)
+    ]
+
+
+@router.get(
+    "/api/installation/{installation_id}/messagingConnectionDetails",
+    summary="Live stream (not served)",
+    status_code=403,
+    response_model=z.ZaptecError,
+)
+async def messaging_connection_details(installation_id: str, ctx: BearerCtx) -> Response:
+    """Zaptec's Azure Service Bus live stream is not served: always 403, which Zaptec
+    clients take as "no stream for this user" and poll instead. chargegrid's live events
+    are `GET /api/v1/events/stream` and `GET /api/v1/sites/{id}/load/stream`."""
+    await _site(ctx, installation_id)  # 404 for an unknown one, as every path here
+    message = "no live stream here; use GET /api/v1/events/stream (server-sent events)"
+    return render(VendorError(403, message))
+
+
 # --- what Zaptec clients look up first ------------------------------------------------------
 
 

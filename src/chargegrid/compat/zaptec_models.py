@@ -205,6 +205,17 @@ class Hierarchy(BaseModel):
     Circuits: list[Circuit]
 
 
+class ChargerFirmware(BaseModel):
+    """One entry of ``GET /api/chargerFirmware/installation/{id}``."""
+
+    ChargerId: str
+    DeviceType: int = 0
+    IsOnline: bool
+    CurrentVersion: str
+    AvailableVersion: str = Field(description="chargegrid tracks no releases: the current one")
+    IsUpToDate: bool = True
+
+
 class StateObservation(BaseModel):
     """One entry of ``GET /api/chargers/{id}/state``."""
 

@@ -314,6 +314,14 @@ async def test_lists_hierarchy_and_state(api: Api) -> None:
     assert by_id[511] == "6" and by_id[510] == "32" and by_id[800] == site["id"]
     assert all(s["ChargerId"] == in_circuit["id"] for s in state)
 
+    # What Zaptec's best-known client (Home Assistant's) reads besides.
+    firmware = (await zaptec(api, "GET", f"/api/chargerFirmware/installation/{site['id']}")).json()
+    assert {f["ChargerId"] for f in firmware} == {in_circuit["id"], on_main["id"]}
+    stream = await zaptec(api, "GET", f"/api/installation/{site['id']}/messagingConnectionDetails")
+    assert_zaptec_error(stream, 403)  # no service-bus stream: clients poll instead
+    constants = (await zaptec(api, "GET", "/api/constants")).json()
+    assert constants["ObservationIds"]["ChargeCurrentSet"] == 708
+
 
 # --- logging in ----------------------------------------------------------------------------
 
