@@ -156,6 +156,7 @@ async def storm(args: argparse.Namespace, tally: LogTally) -> dict[str, Any]:
                 server_side: list[dict[str, Any]] = []
                 for index in range(waves):
                     logged = sum(tally.counts.values()), tally.tracebacks
+                    cpu_before = time.process_time()
                     go_at = time.monotonic() + 1.0
                     for child in children:
                         child.stdin.write(f"GO {index} {go_at}\n".encode())
@@ -168,6 +169,9 @@ async def storm(args: argparse.Namespace, tally: LogTally) -> dict[str, Any]:
                             "tracebacks": tally.tracebacks - logged[1],
                             "connected": len(central.gateway.connected()),
                             "online": len(central.gateway.online()),
+                            # From GO to settled (5 s linger included): what a
+                            # connection costs the server, all threads.
+                            "cpu_s": round(time.process_time() - cpu_before, 1),
                         }
                     )
                 for child in children:

@@ -749,7 +749,8 @@ class ControlLoop:
             raise
         planned_at = self.clock.monotonic()
         if self._budget is not None:
-            self._budget.spend(planned_at - loaded_at)
+            # Reading the site counts too (its rows are decoded here, in the loop).
+            self._budget.spend(planned_at - started_at)
         metrics.PLAN_SECONDS.observe(planned_at - triggered_at)
         targets = [
             FailsafeTarget(EvseKey(c.id, e.number), c.ocpp_id, state.failsafe[key], c.caps)
@@ -790,7 +791,10 @@ class ControlLoop:
             failsafe_report = first_report.merged(failsafe_report)
         for charger_id in greeted:
             self.greeter.limits_sent(charger_id)
+        recording = self.clock.monotonic()
         self._record(site_id, state, snapshot, built, plan)
+        if self._budget is not None:
+            self._budget.spend(self.clock.monotonic() - recording)
         stats = RoundStats(
             site_id, triggered_at, started_at, loaded_at, planned_at, report, failsafe_report
         )

@@ -66,6 +66,7 @@ from chargegrid.services.charger_ports import (
     Write,
 )
 from chargegrid.services.id_tag_policy import id_tag_info
+from chargegrid.store.batched_lookup import BatchedLookup
 from chargegrid.store.db import SQLITE_PRAGMAS
 from chargegrid.store.meter_messages import (
     DriverStatements,
@@ -275,8 +276,10 @@ class SqlChargerStore:
         self._txs_201: dict[TxKey, KnownTx] = {}
         self._tx_events = TxEvents(self._place, self._tag, self._close, self._txs_201)
         self._bound: DriverStatements | None = None
+        self._by_ocpp_id = BatchedLookup(self._chargers)
 
     async def close(self) -> None:
+        await self._by_ocpp_id.close()
         if self._sync_engine is not None and self._executor is not None:
             await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._sync_engine.dispose
@@ -309,10 +312,14 @@ class SqlChargerStore:
         return self._bound
 
     async def charger(self, ocpp_id: str) -> ChargerRecord | None:
-        query = select(*RECORD_COLUMNS).where(chargers.c.ocpp_id == ocpp_id)
+        """Handshakes that arrive together share one query (store/batched_lookup.py)."""
+        return await self._by_ocpp_id.get(ocpp_id)
+
+    async def _chargers(self, ocpp_ids: Sequence[str]) -> dict[str, ChargerRecord]:
+        query = select(*RECORD_COLUMNS).where(chargers.c.ocpp_id.in_(ocpp_ids))
         async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
-        return ChargerRecord(*row) if row is not None else None
+            rows = (await conn.execute(query)).all()
+        return {row.ocpp_id: ChargerRecord(*row) for row in rows}
 
     async def register(self, ocpp_id: str) -> ChargerRecord:
         try:
