@@ -132,7 +132,7 @@ class SessionPlan:
     ``limited_by:<node_id>/<L1|L2|L3>``, ``switched_to_1_phase``,
     ``below_min_not_admitted``, ``max_below_min``, ``zero_weight_leftover``.
     ``bottleneck`` is the (node, grid phase) that stopped it, where one did.
-    ``weight`` is the weight actually used (priority x deadline urgency).
+    ``weight`` is the priority weight used (deadlines act through the laxity fill).
     """
 
     session_id: str
