@@ -84,12 +84,13 @@ async def update_charger(charger_id: uuid.UUID, body: ChargerUpdate, ctx: Ctx) -
     site's balance; accepting a pending charger is `registration_status: Accepted`.
 
     Roles: owner, service, admin (technical fields `ocpp_id`, `site_id`, `circuit_id`,
-    `registration_status`, `ocpp_version_pin`, `security_profile`, `password`: service,
-    admin)
+    `registration_status`, `ocpp_version_pin`, `security_profile`, `password`,
+    `allowed_currents`, `current_step`: service, admin)
 
     403 for a viewer, or an owner sending a technical field. 404 for a `site_id` outside the
     token's sites. 409 for an `ocpp_id` another charger has. 422 names each bad field (a
-    circuit not on the charger's site, a site that does not exist). Audited (passwords
+    circuit not on the charger's site, a site that does not exist, `allowed_currents`
+    and `current_step` both set). Audited (passwords
     shown only as `(secret)`) and published as `config.changed`.
     """
     data = body.model_dump(exclude_unset=True)

@@ -21,7 +21,10 @@ async def create_circuit(site_id: uuid.UUID, body: CircuitCreate, ctx: Ctx) -> C
     `parent_id`. `name` and `max_current` (A per phase) are required; `phases` (1 or 3,
     default 3), `phase_rotation` to its parent (default straight through),
     `electricity_meter_id`, `offline_reserved_current`, `priority` and an
-    available-current override are optional.
+    available-current override are optional. A 208 V network's circuit may check its
+    lines on phasor sums (`phasor_lines`), and a circuit may be a delta-wye transformer
+    (`transformer_ratio` with `transformer_primary_current`, rated against the parent):
+    docs/load-manager.md "Wiring and transformers".
 
     Roles: service, admin
 
@@ -70,12 +73,14 @@ async def update_circuit(circuit_id: uuid.UUID, body: CircuitUpdate, ctx: Ctx) -
     rotation follows a change of `phases`; moving it with `parent_id` re-checks the tree.
 
     Roles: owner, service, admin (technical fields `parent_id`, `max_current`, `phases`,
-    `phase_rotation`, `electricity_meter_id`, `offline_reserved_current`: service,
-    admin)
+    `phase_rotation`, `electricity_meter_id`, `offline_reserved_current`,
+    `phasor_lines`, `transformer_ratio`, `transformer_primary_current`: service, admin)
 
     403 for a viewer, or an owner sending a technical field. 422 names each bad field:
     a rating above the parent's or below a sub-circuit's, fewer phases than a
-    sub-circuit, a cycle (`parent_id` inside itself), a rotation that does not match.
+    sub-circuit, a cycle (`parent_id` inside itself), a rotation that does not match, a
+    transformer ratio without its primary rating (or the other way), on fewer than 3
+    phases, or above or below another transformer.
     A change is audited and published as `config.changed`; the site is rebalanced.
     """
     data = body.model_dump(exclude_unset=True)
