@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -39,7 +39,9 @@ from chargegrid.compat.validation import validated_as
 from chargegrid.domain.errors import FieldError, InvalidValue, NotFound
 from chargegrid.services.configure import circuits, evses
 from chargegrid.services.configure.context import ConfigContext
-from chargegrid.store.models import Circuit, Evse, Site
+from chargegrid.store.models import Charger, Circuit, Evse, Site
+
+T = TypeVar("T")
 
 TAG = "AMPECO"
 PREFIX = "/compat/ampeco"
@@ -265,6 +267,46 @@ async def update_charge_point_evse(
     return await _patch_evse(ctx, await _evse(ctx, evse, chargePoint), body)
 
 
+PerPage = Annotated[int, Query(ge=1, le=100, description="Items a page")]
+Cursor = Annotated[
+    str | None, Query(max_length=200, description="From the previous answer's links.next")
+]
+
+
+def _listing(
+    request: Request, data: list[T], per_page: int, next_cursor: str | None
+) -> a.Listing[T]:
+    """AMPECO's list shape: cursor pagination, so ``links.next`` and no last page."""
+    url = request.url.remove_query_params("cursor")
+    next_link = None
+    if next_cursor is not None:
+        next_link = str(url.include_query_params(cursor=next_cursor, per_page=per_page))
+    return a.Listing(
+        data=data,
+        links=a.Links(first=str(url), next=next_link),
+        meta=a.Meta(path=str(url.replace(query="")), per_page=per_page, next_cursor=next_cursor),
+    )
+
+
+@router.get("/public-api/resources/evses/v2.1", summary="EVSE / Listing")
+async def list_evses(
+    request: Request, ctx: BearerCtx, per_page: PerPage = 100, cursor: Cursor = None
+) -> a.Listing[a.EvseV21]:
+    """The EVSEs of the token's sites, a page at a time (follow `links.next`)."""
+    repo = ctx.uow.evses
+    query = repo.select().join(Charger).where(in_scope(ctx.who, Charger.site_id, None))
+    page = await repo.page(query, per_page, cursor)
+    numbers = {
+        **await aliases(ctx.uow, AliasKind.EVSE, [e.id for e in page.items]),
+        **await aliases(ctx.uow, AliasKind.CHARGER, {e.charger_id for e in page.items}),
+        **await aliases(
+            ctx.uow, AliasKind.CONNECTOR, [c.id for e in page.items for c in e.connectors]
+        ),
+    }
+    data = [views.evse_v21(e, numbers) for e in page.items]
+    return _listing(request, data, per_page, page.next_cursor)
+
+
 # --- circuits ------------------------------------------------------------------------------
 
 Include = Literal[
@@ -318,8 +360,8 @@ IncludeQuery = Annotated[
 async def list_circuits(
     request: Request,
     ctx: BearerCtx,
-    per_page: Annotated[int, Query(ge=1, le=100)] = 100,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    per_page: PerPage = 100,
+    cursor: Cursor = None,
     last_updated_after: Annotated[Timestamp | None, Query(alias="filter[lastUpdatedAfter]")] = None,
     include: IncludeQuery = None,
 ) -> a.Listing[a.CircuitOut]:
@@ -331,16 +373,7 @@ async def list_circuits(
         query = query.where(Circuit.updated_at >= last_updated_after)
     page = await repo.page(query, per_page, cursor)  # a forged cursor: 422 naming it
     data = await _circuits_out(request, ctx, page.items, set(include or ()))
-    url = request.url.remove_query_params("cursor")
-    path = str(url.replace(query=""))
-    next_link = None
-    if page.next_cursor is not None:
-        next_link = str(url.include_query_params(cursor=page.next_cursor, per_page=per_page))
-    return a.Listing(
-        data=data,
-        links=a.Links(first=str(url), next=next_link),
-        meta=a.Meta(path=path, per_page=per_page, next_cursor=page.next_cursor),
-    )
+    return _listing(request, data, per_page, page.next_cursor)
 
 
 async def _circuit(ctx: ConfigContext, ref: str) -> Circuit:

@@ -239,6 +239,17 @@ async def test_the_charge_points_evse_is_addressed_by_both_ids(api: Api) -> None
     elsewhere = f"/charge-points/v2.0/{other['id']}/evses/{evse_no}"
     assert_ampeco_error(await ampeco(api, "GET", elsewhere), 404)
 
+    # The listing, in AMPECO's shape, a page at a time.
+    second = await api.evse(other["id"])
+    first = (await ampeco(api, "GET", "/evses/v2.1", params={"per_page": 1})).json()
+    assert len(first["data"]) == 1 and first["meta"]["per_page"] == 1
+    token = {"Authorization": f"Bearer {await api.token()}"}
+    rest = (await api.client.get(first["links"]["next"], headers=token)).json()
+    assert rest["links"]["next"] is None
+    listed = {e["id"]: e["chargePointId"] for e in first["data"] + rest["data"]}
+    second_no = await number(api, AliasKind.EVSE, second["id"])
+    assert listed == {evse_no: cp, second_no: await number(api, AliasKind.CHARGER, other["id"])}
+
 
 # --- circuits v2.0 -------------------------------------------------------------------------
 
@@ -339,6 +350,7 @@ async def test_openapi_documents_the_surface_under_its_tag(api: Api) -> None:
     paths = doc["paths"]
     expected = {
         "/public-api/resources/evses/v2.0/{evse}": {"get", "put"},
+        "/public-api/resources/evses/v2.1": {"get"},
         "/public-api/resources/evses/v2.1/{evse}": {"get", "patch"},
         "/public-api/resources/charge-points/v2.0/{chargePoint}/evses/{evse}": {"get", "patch"},
         "/public-api/resources/circuits/v2.0": {"get", "post"},
