@@ -15,6 +15,7 @@ import pytest
 from chargegrid.compat.ids import AliasKind, alias
 from chargegrid.store import models as m
 from chargegrid.store.uow import UnitOfWork
+from tests.integration.compat.live_load import charging, profile_sent, running_loop
 from tests.integration.conftest import Api
 
 A = "/compat/ampeco/public-api/resources"
@@ -315,6 +316,22 @@ async def test_circuits_create_read_list_update_delete(api: Api) -> None:
     assert_ampeco_error(busy, 409)  # it has a sub-circuit
     assert (await ampeco(api, "DELETE", patch)).status_code == 204
     assert_ampeco_error(await ampeco(api, "GET", patch), 404)
+
+
+async def test_a_circuit_cut_reaches_the_charging_car(api: Api) -> None:
+    """A breaker lowered through AMPECO is the load manager's new limit at once: the
+    control loop sends the car on that circuit the cut in the round it starts."""
+    site = await api.site(max_current=63)
+    circuit = await api.circuit(site["id"], max_current=32)
+    charger = await api.charger(site["id"], circuit_id=circuit["id"])
+    evse = await api.evse(charger["id"])
+    await charging(api, charger, evse)
+    async with running_loop(api) as chargers:
+        await profile_sent(chargers, charger["ocpp_id"], lambda limit: limit == 32)
+        path = f"/circuits/v2.0/{await number(api, AliasKind.CIRCUIT, circuit['id'])}"
+        response = await ampeco(api, "PATCH", path, {"maxCurrent": 13})
+        assert response.status_code == 200, response.text
+        await profile_sent(chargers, charger["ocpp_id"], lambda limit: limit == 13)
 
 
 async def test_circuit_fields_chargegrid_cannot_honour_are_422(api: Api) -> None:
