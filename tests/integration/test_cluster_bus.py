@@ -102,14 +102,14 @@ async def test_an_old_connection_never_removes_a_newer_ones_entry(
         held["a"].add("CP-1")
         bus_a.publish(ev.CHARGER_CONNECTED, link)
         await until(lambda: a.epoch_of("CP-1") is not None, "A's entry")
-        first = await b.lookup("CP-1")
+        first = await b.lookup("CP-1", fresh=True)
         assert first is not None and (first.node_id, first.epoch) == ("a", a.epoch_of("CP-1"))
 
         # The charger reconnects to B before A notices its old socket is gone.
         held["b"].add("CP-1")
         bus_b.publish(ev.CHARGER_CONNECTED, link)
         await until(lambda: b.epoch_of("CP-1") is not None, "B's entry")
-        second = await a.lookup("CP-1")
+        second = await a.lookup("CP-1", fresh=True)
         assert second is not None and second.node_id == "b" and second.epoch > first.epoch
 
         # A's socket ends: superseded, and its compare-and-delete leaves B's entry.
@@ -117,7 +117,7 @@ async def test_an_old_connection_never_removes_a_newer_ones_entry(
         assert await a.release_if_superseded("CP-1") is True
         bus_a.publish(ev.CHARGER_DISCONNECTED, link)  # as if it had not been superseded
         await asyncio.sleep(0.2)
-        after = await a.lookup("CP-1")
+        after = await a.lookup("CP-1", fresh=True)
         assert after is not None and (after.node_id, after.epoch) == ("b", second.epoch)
 
         # B's own ending removes it, and A does not see it as superseded any more.
@@ -125,7 +125,7 @@ async def test_an_old_connection_never_removes_a_newer_ones_entry(
         assert await b.release_if_superseded("CP-1") is False
         bus_b.publish(ev.CHARGER_DISCONNECTED, link)
         deadline = time.monotonic() + 5
-        while await a.lookup("CP-1") is not None:
+        while await a.lookup("CP-1", fresh=True) is not None:
             assert time.monotonic() < deadline, "B's entry was not deleted"
             await asyncio.sleep(0.01)
     finally:

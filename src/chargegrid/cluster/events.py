@@ -56,6 +56,7 @@ class EventBridge:
         self._subscription = await self.link.nc.subscribe(
             self.link.subject("events", ">"), cb=self._on_message, pending_msgs_limit=OUTBOX_SIZE
         )
+        await self.link.nc.flush()  # the server has our subscription: nothing from now is missed
         self._sender = asyncio.create_task(self._send_forever(), name="event-bridge")
         self.bus.forward = self._queue
 

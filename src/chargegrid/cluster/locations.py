@@ -19,6 +19,12 @@ on any node, has a higher one than every connection before it.
   node writes again every charger it holds whose entry is missing or not its own.
 - At start-up, a node deletes the entries its previous life left (same node id), and
   says which chargers those were (they are not connected any more).
+
+Every node keeps a mirror of the bucket (a KV watch), so routing a command costs no KV
+read: a wave of a thousand profiles looks a thousand chargers up in memory. The mirror
+lags a write by the time NATS takes to deliver it; a command sent on a stale entry is
+refused by the node it reaches (nothing is sent), and the router then reads the bucket
+itself (``lookup(..., fresh=True)``). A charger the mirror does not know is read too.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUCKET = "chargers"
+RECONNECT_S = 0.5  # before watching again after the mirror's watch ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,9 @@ class ChargerLocations:
         self._epochs: dict[str, int] = {}  # the chargers this node holds, by epoch
         self._versions: dict[str, str | None] = {}
         self._task: asyncio.Task[None] | None = None
+        self._mirror: dict[str, Location] = {}  # every entry, as the watch last said
+        self._mirroring: asyncio.Task[None] | None = None
+        self._watcher: Any = None
         self._subscription = bus.subscribe(
             (ev.CHARGER_CONNECTED, ev.CHARGER_DISCONNECTED), maxsize=1_000_000, local_only=True
         )
@@ -75,17 +85,19 @@ class ChargerLocations:
         await self._bucket()  # made now if this is the cluster's first node
         left = await self._forget_previous_life()
         self._task = asyncio.create_task(self._follow(), name="charger-locations")
-        self.link.on_reconnect(self.reassert)
+        self._mirroring = asyncio.create_task(self._mirror_forever(), name="locations-mirror")
+        self.link.on_reconnect(self._reconnected)
         return left
 
     async def stop(self) -> None:
         """Stop following; the entries of chargers still held go (their sockets close
         with the node and they reconnect elsewhere)."""
         self._subscription.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._mirroring):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for ocpp_id in list(self._epochs):
             with contextlib.suppress(Exception):
                 await self._release(ocpp_id)
@@ -101,8 +113,13 @@ class ChargerLocations:
     def held(self) -> int:
         return len(self._epochs)
 
-    async def lookup(self, ocpp_id: str) -> Location | None:
-        """The charger's entry as the bucket has it now (None: not connected anywhere)."""
+    async def lookup(self, ocpp_id: str, *, fresh: bool = False) -> Location | None:
+        """The charger's entry (None: not connected anywhere): from the mirror where it
+        has one, else (or ``fresh``) as the bucket has it now."""
+        if not fresh:
+            mirrored = self._mirror.get(ocpp_id)
+            if mirrored is not None:
+                return mirrored
         try:
             entry = await (await self._bucket()).get(ocpp_id)
         except KeyNotFoundError:
@@ -119,7 +136,7 @@ class ChargerLocations:
         if self.holds(ocpp_id):  # a newer connection here replaced it: not an ending
             return False
         epoch = self._epochs.get(ocpp_id)
-        current = await self.lookup(ocpp_id)
+        current = await self.lookup(ocpp_id, fresh=True)
         if (
             current is not None
             and current.node_id != self.link.node_id
@@ -137,11 +154,41 @@ class ChargerLocations:
         for ocpp_id in list(self._epochs):
             if not self.holds(ocpp_id):
                 continue
-            found = await self.lookup(ocpp_id)
+            found = await self.lookup(ocpp_id, fresh=True)
             if found is None or (
                 found.node_id == self.link.node_id and found.epoch != self._epochs.get(ocpp_id)
             ):
                 await self._claim(ocpp_id, self._versions.get(ocpp_id))
+
+    async def _reconnected(self) -> None:
+        if self._watcher is not None:  # a restarted NATS may have lost what it watched
+            with contextlib.suppress(Exception):
+                await self._watcher.stop()
+        await self.reassert()
+
+    async def _mirror_forever(self) -> None:
+        """Follow the bucket into ``_mirror``; watch again whenever the watch ends (a
+        reconnect stops it: the mirror is refilled from what the bucket holds then)."""
+        while True:
+            try:
+                self._watcher = await (await self._bucket()).watchall()
+                self._mirror.clear()  # refilled below; lookups read the bucket meanwhile
+                async for entry in self._watcher:
+                    if entry is not None:
+                        self._mirror_entry(entry)
+            except Exception as exc:  # NATS away: again once it is back
+                log.debug("locations mirror: %s", exc)
+            self._mirror.clear()
+            await asyncio.sleep(RECONNECT_S)
+
+    def _mirror_entry(self, entry: Any) -> None:
+        if entry.operation in ("DEL", "PURGE") or not entry.value or not entry.revision:
+            self._mirror.pop(entry.key, None)
+            return
+        data = orjson.loads(entry.value)
+        self._mirror[entry.key] = Location(
+            entry.key, data["node"], entry.revision, data.get("ocpp_version")
+        )
 
     async def _bucket(self) -> KeyValue:
         # Through the link each time: after a NATS restart it binds (or makes) it anew.

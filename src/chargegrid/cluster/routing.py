@@ -90,6 +90,7 @@ class RoutedGateway:
         self._subscription = await self.link.nc.subscribe(
             command_subject(self.link, self.link.node_id), cb=self._on_request
         )
+        await self.link.nc.flush()  # subscribed at the server before anyone is told of us
 
     async def close(self) -> None:
         if self._subscription is not None:
@@ -150,14 +151,17 @@ class RoutedGateway:
 
     # -- the caller's side -----------------------------------------------------------
 
-    async def _lookup(self, ocpp_id: str) -> Location | None:
+    async def _lookup(self, ocpp_id: str, fresh: bool = False) -> Location | None:
         try:
-            return await self.locations.lookup(ocpp_id)
+            return await self.locations.lookup(ocpp_id, fresh=fresh)
         except NatsError as exc:  # NATS away: we cannot know where it is
             raise _unavailable(ocpp_id, exc) from None
 
     async def _where(self, ocpp_id: str) -> Location:
         location = await self._lookup(ocpp_id)
+        if location is not None and location.node_id == self.link.node_id:
+            # Ours, says the mirror, yet not held here: it may lag the charger's move.
+            location = await self._lookup(ocpp_id, fresh=True)
         if location is None or location.node_id == self.link.node_id:
             raise Conflict(f"charger {ocpp_id} is offline")
         return location
@@ -182,7 +186,7 @@ class RoutedGateway:
             if not isinstance(first, StaleEpoch | HolderGone):
                 raise
             # Not delivered: if the charger has reconnected meanwhile, to its new holder.
-            now = await self._lookup(ocpp_id)
+            now = await self._lookup(ocpp_id, fresh=True)
             if now is None or now.epoch == location.epoch or now.node_id == self.link.node_id:
                 raise
             return await self._request(command_id, now, kind, command, action, payload, timeout)
