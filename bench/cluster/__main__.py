@@ -6,7 +6,7 @@ node A. The same REST action (``POST /chargers/{id}/actions/data-transfer``) is 
 through node A, which holds the charger's socket, and through node B, which routes it
 over NATS request/reply to A, alternately (so both see the same machine load), one at a
 time. Reported: client-side latency p50/p90/p99 per path and the difference, which is
-what routing adds (a KV read of the charger's location, one NATS round trip, the JSON
+what routing adds (the charger's location from the node's mirror, one NATS round trip, the JSON
 on both sides). Results to stdout and ``bench/results/cluster.md``.
 """
 
@@ -191,7 +191,7 @@ class _Instant:
 
 async def micro(requests: int) -> dict[str, float]:
     """Routing alone, in this process: node B's RoutedGateway sends to node A's, whose
-    charger answers at once (no HTTP, no database): one KV read, one request/reply."""
+    charger answers at once (no HTTP, no database): a mirror lookup, one request/reply."""
     from chargegrid import events as ev
     from chargegrid.bus.memory import EventBus
     from chargegrid.cluster.locations import ChargerLocations
@@ -271,7 +271,7 @@ def report(
         f"{routed['p99'] - holder['p99']:.2f} ms at p99.",
         "",
         "Routing alone (in one process: node B's routed gateway to node A's, whose charger",
-        "answers at once; one KV read of the location and one NATS request/reply, no HTTP,",
+        "answers at once; the location from the mirror and one NATS request/reply, no HTTP,",
         f"no database), {requests * 4} commands one at a time: p50 {alone['p50']:.3f} ms, "
         f"p90 {alone['p90']:.3f} ms, p99 {alone['p99']:.3f} ms.",
         "",
