@@ -96,7 +96,9 @@ class EvseReplaceV20(AmpecoBody):
     allowsReservation: StrictBool = Field(description="Accepted, not used")
     maxAmperage: Number | None = None
     maxPowerKw: Number | None = Field(None, description="kW")
-    phaseRotation: RotationLower | None = None
+    phaseRotation: RotationLower | Rotation | None = Field(
+        None, description="v2.0 writes it lowercase; uppercase is taken too"
+    )
     connectors: list[ConnectorIn] | None = Field(None, max_length=16)
     tariffGroupId: int | None = Field(None, description="Accepted, not used")
     externalId: str | None = Field(None, description="Accepted, not used")
