@@ -91,7 +91,7 @@ sessions = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     history=st.lists(sessions, max_size=40),
     arrived=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31)),
