@@ -49,6 +49,8 @@ class OfflineCharger:
     weight: float = 1.0
     offline_current: float | None = None
     offline_phase: OfflinePhase = OfflinePhase.AUTO
+    # Between two lines (its rotation's two): both carry its current, whatever phase.
+    line_to_line: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,10 @@ def failsafe_plan(
     limit_to_min_current: bool = False,
 ) -> FailsafePlan:
     tree = build_tree(nodes)
-    spare = list(tree.capacity)
+    # What each node and phase may carry, unrelaxed: a phasor node's magnitude sum
+    # within its limit keeps the phasor sum within it too (tree.capacity is relaxed).
+    base = tuple(max(0.0, f) for f in tree.values.free)
+    spare = list(base)
     fixed: dict[str, OfflineSetting] = {}
     conflicts: list[OverrideConflict] = []
     # Overrides first, in id order so which one is refused never depends on input order.
@@ -130,7 +135,7 @@ def failsafe_plan(
     automatic = [c for c in chargers if c.charger_id not in fixed]
     plan = allocate(
         Problem(
-            nodes=tuple(_hold(n, tree.index[n.id], tree.capacity, spare) for n in nodes),
+            nodes=tuple(_hold(n, tree.index[n.id], base, spare) for n in nodes),
             demands=tuple(_as_demand(c, limit_to_min_current) for c in automatic),
         )
     )
@@ -145,12 +150,55 @@ def failsafe_plan(
             overridden=False,
             reason=entry.reason,
         )
+    if tree.rows is not None:
+        _guard_wired(tree, chargers, settings, fixed, conflicts)
     ordered = tuple(settings[c.charger_id] for c in chargers)
     return FailsafePlan(
         chargers=ordered,
         nodes=_node_loads(tree, chargers, ordered),
         conflicts=tuple(conflicts),
     )
+
+
+def _guard_wired(
+    tree: Tree,
+    chargers: tuple[OfflineCharger, ...],
+    settings: dict[str, OfflineSetting],
+    fixed: dict[str, OfflineSetting],
+    conflicts: list[OverrideConflict],
+) -> None:
+    """A wired network (phasor lines, a transformer) checked on its true phasor sums
+    with every charger at its offline current at once. Overrides were checked on
+    per-phase sums only, which miss a transformer's primary: should anything be over,
+    the automatic chargers get 0 offline, then the overrides are refused from the last
+    id up until it fits."""
+    rows = tree.rows
+    assert rows is not None
+
+    def over() -> bool:
+        layouts = []
+        values = []
+        for c in chargers:
+            setting = settings[c.charger_id]
+            demand = Demand(c.charger_id, c.node_id, 0.0, line_to_line=c.line_to_line)
+            layouts.append((tree.index[c.node_id], setting.grid_phases, demand))
+            values.append(setting.current)
+        return bool(rows.check(tree.shape.ids, layouts, values))
+
+    if not over():
+        return
+    for charger_id, setting in settings.items():
+        if charger_id not in fixed:
+            settings[charger_id] = replace(setting, current=0.0, reason="wired_limit")
+    for charger_id in sorted(fixed, reverse=True):
+        if not over():
+            return
+        setting = settings[charger_id]
+        node_id = next(c.node_id for c in chargers if c.charger_id == charger_id)
+        conflicts.append(
+            OverrideConflict(charger_id, node_id, setting.grid_phases[0], setting.current, 0.0)
+        )
+        settings[charger_id] = replace(setting, current=0.0, reason="override_conflict")
 
 
 def _hold(node: Node, i: int, capacity: tuple[float, ...], spare: list[float]) -> Node:
@@ -197,6 +245,8 @@ def _override(node_to_grid: PhaseRotation, charger: OfflineCharger) -> OfflineSe
         # An automatic phase next to a fixed current: count every conductor (safe).
         phase = OfflinePhase.ALL if charger.phase_count > 1 else OfflinePhase.L1
     conductors = _conductors(replace(charger, offline_phase=phase))
+    if charger.line_to_line:
+        conductors = (1, 2)
     return OfflineSetting(
         charger_id=charger.charger_id,
         current=current,
@@ -210,6 +260,17 @@ def _override(node_to_grid: PhaseRotation, charger: OfflineCharger) -> OfflineSe
 def _as_demand(charger: OfflineCharger, limit_to_min: bool) -> Demand:
     one_phase = charger.phase_count == 1
     pinned = charger.offline_phase is not OfflinePhase.AUTO
+    if charger.line_to_line:
+        return Demand(
+            session_id=charger.charger_id,
+            node_id=charger.node_id,
+            rotation=charger.rotation,
+            power_type=PowerType.AC_2_PHASE,
+            line_to_line=True,
+            min_current=charger.min_current,
+            max_current=charger.min_current if limit_to_min else charger.max_current,
+            weight=charger.weight,
+        )
     return Demand(
         session_id=charger.charger_id,
         node_id=charger.node_id,

@@ -79,7 +79,7 @@ def _offline_chargers(charger: ChargerSpec) -> list[tuple[EvseKey, OfflineCharge
         connector = evse.connectors[0]
         rotation = PhaseRotation.parse(connector.rotation)
         phase_count = 1 if charger.max_charge_phases == 1 or rotation.phase_count == 1 else 3
-        if phase_count == 1:
+        if phase_count == 1 and not connector.line_to_line:
             rotation = PhaseRotation(rotation.targets[:1])
         maxima = [connector.max_amperage, MAX_OFFLINE_CURRENT]
         if charger.max_charge_current is not None:
@@ -102,6 +102,7 @@ def _offline_chargers(charger: ChargerSpec) -> list[tuple[EvseKey, OfflineCharge
                         else None
                     ),
                     offline_phase=_offline_phase(charger.offline_charge_phase),
+                    line_to_line=connector.line_to_line,
                 ),
             )
         )

@@ -9,7 +9,17 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chargegrid.balancing import Demand, Node, Problem, allocate, check_plan
+from chargegrid.balancing import (
+    Demand,
+    Node,
+    OfflineCharger,
+    Plan,
+    Problem,
+    SessionPlan,
+    allocate,
+    check_plan,
+    failsafe_plan,
+)
 from chargegrid.balancing.model import Transformer
 from chargegrid.domain.connectors import PowerType
 from chargegrid.domain.phases import VALID_ROTATIONS, PhaseRotation
@@ -173,3 +183,32 @@ def test_lines_above_a_transformer_carry_its_primary_current() -> None:
     assert 80.0 * math.cos(math.pi / 48) - 1e-3 <= total <= 80.0
     service = plan.node("service")
     assert max(service.allocated) <= 40.0 + 1e-6
+
+
+@CASES
+@given(wired_problems(), st.data())
+def test_every_charger_offline_at_once_stays_within_the_wired_limits(
+    problem: Problem, data: st.DataObject
+) -> None:
+    """The failsafe plan on a wired network: overrides and automatic offline currents
+    together, judged on the true phasor sums (overrides are refused where they do not
+    fit)."""
+    chargers = []
+    for d in problem.demands:
+        override = data.draw(st.one_of(st.none(), st.floats(0.0, 32.0)))
+        chargers.append(
+            OfflineCharger(
+                charger_id=d.session_id,
+                node_id=d.node_id,
+                rotation=d.rotation,
+                phase_count=d.rotation.phase_count if not d.line_to_line else 1,
+                offline_current=override,
+                line_to_line=d.line_to_line,
+            )
+        )
+    plan = failsafe_plan(problem.nodes, tuple(chargers))
+    sessions = tuple(
+        SessionPlan(s.charger_id, s.current, 1, s.grid_phases, s.reason) for s in plan.chargers
+    )
+    offline = Problem(problem.nodes, problem.demands)
+    assert overloads(offline, Plan(sessions, ())) == []
