@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CLUSTER = "chargegrid"
 RECONNECT_WAIT_S = 0.5
+START_ATTEMPTS = 3  # connecting at start-up: then the node exits, saying why
 CONNECT_TIMEOUT_S = 2
 PENDING_BYTES = 16 * 1024 * 1024  # published while reconnecting, sent once back
 # A node id and a cluster name are one subject token and part of a bucket name.
@@ -150,7 +151,9 @@ class NatsLink:
                 name=f"chargegrid/{identity.node_id}/{os.getpid()}",
                 connect_timeout=CONNECT_TIMEOUT_S,
                 reconnect_time_wait=RECONNECT_WAIT_S,
-                max_reconnect_attempts=-1,
+                # A few tries at start-up (a NATS starting beside us), then give up:
+                # a node that cannot reach NATS says so and exits ...
+                max_reconnect_attempts=START_ATTEMPTS,
                 allow_reconnect=True,
                 pending_size=PENDING_BYTES,
                 disconnected_cb=disconnected,
@@ -161,6 +164,7 @@ class NatsLink:
             raise ClusterConfigError(
                 f"cannot reach NATS at {_safe(url)}: {exc or type(exc).__name__}"
             ) from None
+        nc.options["max_reconnect_attempts"] = -1  # ... once connected, it never gives up
         link = cls(nc, identity, cluster)
         return link
 

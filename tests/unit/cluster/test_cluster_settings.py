@@ -4,12 +4,13 @@ refusal to run a cluster on SQLite (before anything is started)."""
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from chargegrid.cli import main
-from chargegrid.cluster.nats_link import ClusterConfigError, NodeIdentity, check_name
+from chargegrid.cluster.nats_link import ClusterConfigError, NatsLink, NodeIdentity, check_name
 from chargegrid.config import Settings
 
 
@@ -50,3 +51,12 @@ def test_a_cluster_on_sqlite_is_refused_before_it_starts(tmp_path: Path) -> None
     with pytest.raises(SystemExit, match="needs PostgreSQL"):
         main([*argv, f"sqlite+aiosqlite:///{database}"])
     assert not database.exists()  # nothing created, nothing migrated
+
+
+async def test_a_nats_that_does_not_answer_at_start_up_is_an_error_not_a_hang() -> None:
+    identity = NodeIdentity("a", "http://x", "ws://x/ocpp/", datetime.now(UTC))
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    with pytest.raises(ClusterConfigError, match=f"cannot reach NATS at nats://127.0.0.1:{port}"):
+        await NatsLink.connect(f"nats://127.0.0.1:{port}", identity, "t")
