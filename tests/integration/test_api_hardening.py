@@ -6,11 +6,14 @@ Each test names the finding it pins; all run on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from chargegrid.services.rate_limit import RateLimiter
+from chargegrid.store.models import ChargingSession
+from chargegrid.store.uow import UnitOfWork
 from tests.integration.conftest import API, Api, assert_problem
 
 NO_REFILL = 0.001
@@ -111,7 +114,23 @@ async def test_openapi_nullable_fields_are_the_ones_the_server_takes_as_null(api
     tag = await api.ok("POST", "/id-tags", {"id_tag": "TAG-1"})
     hook = {"url": "http://example.com/h", "events": ["session.*"], "secret": "s" * 16}
     webhook = await api.ok("POST", "/webhooks", hook)
+    async with UnitOfWork(api.db) as uow:  # sessions come from OCPP, not the API
+        session = ChargingSession(
+            charger_id=uuid.UUID(charger["id"]),
+            evse_number=1,
+            connector_id=1,
+            transaction_id=await uow.sessions.allocate_transaction_id(),
+            id_tag="TAG-1",
+            meter_start=0,
+            started_at=datetime.now(UTC),
+            energy_wh=0,
+            authorization_status="Accepted",
+        )
+        uow.sessions.add(session)
+        await uow.sessions.flush()
+        await uow.commit()
     ids = {
+        "session_id": str(session.id),
         "site_id": site["id"],
         "circuit_id": circuit["id"],
         "charger_id": charger["id"],
