@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
+from operator import ge
 
 from chargegrid.balancing.model import Demand
 from chargegrid.balancing.wiring import Network, Uses, line_currents
@@ -33,7 +34,7 @@ CHECK_TOLERANCE_A = 1e-9
 
 
 class RowBook:
-    __slots__ = ("base", "capacity", "free", "network", "spare")
+    __slots__ = ("base", "capacity", "costs", "free", "network", "spare", "widened")
 
     def __init__(
         self, network: Network, base: int, free: list[float], capacity: list[float]
@@ -44,19 +45,35 @@ class RowBook:
         self.free = free  # per limit: limit - held, floored at 0
         self.capacity = capacity  # per row, in A
         self.spare = [_floor_micro(c) for c in capacity]  # per row, whole µA
+        # Sessions share a few layouts and minimums: what an amount costs each row of a
+        # layout, and a layout's rows as resources, worked out once per call.
+        self.costs: dict[tuple[int, tuple[Phase, ...], bool, int], tuple[list[int], list[int]]]
+        self.costs = {}
+        self.widened: dict[tuple[int, tuple[Phase, ...], bool], tuple[list[int], list[float]]]
+        self.widened = {}
 
     def uses(self, node: int, phases: tuple[Phase, ...], demand: Demand) -> Uses:
         return self.network.uses(node, phases, demand.line_to_line)
 
+    def _costs(
+        self, node: int, phases: tuple[Phase, ...], demand: Demand, amount: int
+    ) -> tuple[list[int], list[int]]:
+        key = (node, phases, demand.line_to_line, amount)
+        found = self.costs.get(key)
+        if found is None:
+            rows, coefficients = self.network.uses(node, phases, demand.line_to_line)
+            found = self.costs[key] = (rows, [math.ceil(amount * c) for c in coefficients])
+        return found
+
     def fits(self, node: int, phases: tuple[Phase, ...], demand: Demand, amount: int) -> bool:
-        rows, coefficients = self.uses(node, phases, demand)
-        at = self.spare
-        return all(at[r] >= math.ceil(amount * c) for r, c in zip(rows, coefficients, strict=True))
+        rows, costs = self._costs(node, phases, demand, amount)
+        return all(map(ge, map(self.spare.__getitem__, rows), costs))
 
     def take(self, node: int, phases: tuple[Phase, ...], demand: Demand, amount: int) -> None:
-        rows, coefficients = self.uses(node, phases, demand)
-        for r, c in zip(rows, coefficients, strict=True):
-            self.spare[r] -= math.ceil(amount * c)
+        rows, costs = self._costs(node, phases, demand, amount)
+        spare = self.spare
+        for r, k in zip(rows, costs, strict=True):
+            spare[r] -= k
 
     def widen(
         self,
@@ -72,8 +89,12 @@ class RowBook:
         scales: list[list[float]] = []
         on_row: dict[int, list[int]] = {}
         for j, (own, (node, phases, demand)) in enumerate(zip(members, layouts, strict=True)):
-            rows, coefficients = self.uses(node, phases, demand)
-            resources = [self.base + r for r in rows]
+            key = (node, phases, demand.line_to_line)
+            known = self.widened.get(key)
+            if known is None:
+                rows, coefficients = self.uses(node, phases, demand)
+                known = self.widened[key] = ([self.base + r for r in rows], coefficients)
+            resources, coefficients = known
             wide.append([*own, *resources])
             scales.append([*(1.0 for _ in own), *coefficients])
             for r in resources:

@@ -185,7 +185,9 @@ _last: list[tuple[tuple[object, ...], Topology] | None] = [None]
 _ids = attrgetter("id")
 _parents = attrgetter("parent_id")
 _wiring = attrgetter("rotation.targets")
-_network_fields = attrgetter("phasor_lines", "transformer")
+# Two tuples of mostly the same singletons (False, None): cheaper than a pair per node.
+_phasor_lines = attrgetter("phasor_lines")
+_transformer = attrgetter("transformer")
 _limits = attrgetter("limit")
 _unmanaged = attrgetter("unmanaged")
 _reserved = attrgetter("reserved")
@@ -202,7 +204,8 @@ def topology(nodes: tuple[Node, ...]) -> Topology:
         tuple(map(_ids, nodes)),
         tuple(map(_parents, nodes)),
         tuple(map(_wiring, nodes)),
-        tuple(map(_network_fields, nodes)),
+        tuple(map(_phasor_lines, nodes)),
+        tuple(map(_transformer, nodes)),
     )
     # A site's control loop asks for its own topology again and again: comparing with
     # the last one saves hashing every id of a freshly built problem.

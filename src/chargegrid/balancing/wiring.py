@@ -145,6 +145,8 @@ class Network:
     # Per transformer: the nodes above it.
     above: dict[int, frozenset[int]]
     uses_of: dict[tuple[int, tuple[Phase, ...], bool], Uses]
+    # Per layout: (limit index, current per ampere) for every limit it reaches.
+    reach_of: dict[tuple[int, Lines], list[tuple[int, complex]]]
 
     def contribution(self, limit: Limit, node: int, lines: Lines) -> complex:
         """What a session at ``node`` with per-ampere ``lines`` puts on ``limit``."""
@@ -209,10 +211,16 @@ class Network:
         for node, lines, amps in sessions:
             if amps <= 0.0:
                 continue
-            for k in self.limits_of[node]:
-                c = self.contribution(self.limits[k], node, lines) * amps
-                sums[k] += c
-                magnitudes[k] += abs(c)
+            key = (node, lines)
+            reach = self.reach_of.get(key)
+            if reach is None:
+                reach = self.reach_of[key] = [
+                    (k, self.contribution(self.limits[k], node, lines))
+                    for k in self.limits_of[node]
+                ]
+            for k, c in reach:
+                sums[k] += c * amps
+                magnitudes[k] += abs(c) * amps
         return [
             abs(z) if limit.facets else m
             for limit, z, m in zip(self.limits, sums, magnitudes, strict=True)
@@ -289,6 +297,7 @@ def compile_network(
         below=below,
         above=above,
         uses_of={},
+        reach_of={},
     )
 
 
