@@ -1,23 +1,28 @@
-"""The cluster's event bridge and charger location registry on a real NATS, in process:
-events reach the other node once each and in order, never come back to their own node,
-stay out of the other node's ``local_only`` recorders; a charger's entry is the newest
-connection's, and an old connection's ending does not delete a newer one's."""
+"""The cluster's event bridge, charger location registry and command routing on a real
+NATS, in process: events reach the other node once each and in order, never come back to
+their own node, stay out of the other node's ``local_only`` recorders; a charger's entry
+is the newest connection's, and an old connection's ending does not delete a newer one's;
+a command whose reply is lost is asked again under its id and applied once."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 import pytest
 
 from chargegrid import events as ev
 from chargegrid.bus.memory import EventBus, Subscription
+from chargegrid.cluster import routing
 from chargegrid.cluster.events import EventBridge
 from chargegrid.cluster.locations import ChargerLocations
 from chargegrid.cluster.nats_link import NatsLink, NodeIdentity
+from chargegrid.cluster.routing import RoutedGateway
 from tests.services import port_open, require
 
 pytestmark = pytest.mark.nats
@@ -129,5 +134,65 @@ async def test_an_old_connection_never_removes_a_newer_ones_entry(
             assert time.monotonic() < deadline, "B's entry was not deleted"
             await asyncio.sleep(0.01)
     finally:
+        await a.stop()
+        await b.stop()
+
+
+class Wallbox:
+    """A node's own OCPP gateway holding ``ocpp_id``; counts what reaches the charger."""
+
+    def __init__(self, ocpp_id: str) -> None:
+        self.ocpp_id = ocpp_id
+        self.received: list[str] = []
+
+    def is_connected(self, ocpp_id: str) -> bool:
+        return ocpp_id == self.ocpp_id
+
+    async def send(
+        self,
+        ocpp_id: str,
+        action: str,
+        payload: Mapping[str, Any],
+        timeout: float,  # noqa: ASYNC109
+    ) -> dict[str, Any]:
+        self.received.append(str(payload["data"]))
+        return {"status": "Accepted", "data": payload["data"]}
+
+
+class LosesFirstReply(RoutedGateway):
+    """A holder whose first reply never reaches the caller (the command was applied)."""
+
+    lost = False
+
+    async def _serve(self, msg: Any) -> None:
+        if not self.lost:
+            self.lost = True
+            await self._once(orjson.loads(msg.data))
+            return
+        await super()._serve(msg)
+
+
+async def test_a_command_whose_reply_is_lost_is_applied_once(
+    links: tuple[NatsLink, NatsLink], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routing, "NATS_MARGIN_S", 0.2)
+    link_a, link_b = links
+    charger = Wallbox("CP-2")
+    bus_a = EventBus()
+    a = ChargerLocations(link_a, bus_a, charger.is_connected)
+    b = ChargerLocations(link_b, EventBus(), lambda _: False)
+    await a.start()
+    await b.start()
+    holder = LosesFirstReply(link_a, charger, a)  # type: ignore[arg-type]
+    router = RoutedGateway(link_b, Wallbox("nobody"), b)  # type: ignore[arg-type]
+    try:
+        await holder.listen()
+        bus_a.publish(ev.CHARGER_CONNECTED, {"charger_id": "x", "ocpp_id": "CP-2"})
+        await until(lambda: a.epoch_of("CP-2") is not None, "A's entry")
+        answer = await router.send("CP-2", "DataTransfer", {"data": "once"}, 0.3)
+        assert answer == {"status": "Accepted", "data": "once"}
+        assert holder.lost and charger.received == ["once"]
+    finally:
+        await holder.close()
         await a.stop()
         await b.stop()

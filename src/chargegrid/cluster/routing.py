@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 DEDUPE_S = 120.0  # how long a holder remembers a command id and its answer
 NATS_MARGIN_S = 2.0  # the request waits the charger's own deadline plus this
+RETRY_WAIT_S = 2.0  # then the same command id once more, for an answer the holder kept
 
 
 class StaleEpoch(Conflict):
@@ -222,7 +223,7 @@ class RoutedGateway:
         subject = command_subject(self.link, location.node_id)
         self.routed += 1
         try:
-            reply = await self.link.nc.request(subject, body, timeout=timeout + NATS_MARGIN_S)
+            reply = await self._ask(subject, body, timeout)
         except NoRespondersError:
             raise HolderGone(
                 f"charger {ocpp_id} is on node {location.node_id}, which does not answer"
@@ -237,6 +238,16 @@ class RoutedGateway:
         answer = orjson.loads(reply.data)
         COMMANDS.labels("routed", _outcome(answer)).inc()
         return _answer_or_raise(answer)
+
+    async def _ask(self, subject: str, body: bytes, timeout: float) -> Msg:  # noqa: ASYNC109
+        """The request; if no reply comes by the charger's deadline (+ margin), once
+        more with the same command id: a reply lost on the way is answered again from
+        the holder's memory, and a command that never arrived is applied now, so
+        either way it is applied once."""
+        try:
+            return await self.link.nc.request(subject, body, timeout=timeout + NATS_MARGIN_S)
+        except NatsTimeout:
+            return await self.link.nc.request(subject, body, timeout=RETRY_WAIT_S)
 
     # -- the holder's side -----------------------------------------------------------
 
