@@ -85,5 +85,3 @@ async def revocation_watch(runtime: Any) -> AsyncIterator[RevocationWatch | None
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
