@@ -7,10 +7,14 @@ a command whose reply is lost is asked again under its id and applied once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,6 +27,7 @@ from chargegrid.cluster.events import EventBridge
 from chargegrid.cluster.locations import ChargerLocations
 from chargegrid.cluster.nats_link import NatsLink, NodeIdentity
 from chargegrid.cluster.routing import RoutedGateway
+from tests.browser.harness import free_port
 from tests.services import port_open, require
 
 pytestmark = pytest.mark.nats
@@ -196,3 +201,72 @@ async def test_a_command_whose_reply_is_lost_is_applied_once(
         await holder.close()
         await a.stop()
         await b.stop()
+
+
+class PrivateNats:
+    """A nats-server of this test's own (JetStream, file storage), to stop and restart."""
+
+    def __init__(self, store: Path) -> None:
+        self.port = free_port()
+        self.store = store
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    async def start(self, store: Path | None = None) -> None:
+        self.store = store or self.store
+        binary = shutil.which("nats-server") or "nats-server"
+        args = [binary, "-js", "-sd", str(self.store), "-a", "127.0.0.1", "-p", str(self.port)]
+        self.process = await asyncio.create_subprocess_exec(
+            *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        await until(lambda: port_open("127.0.0.1", self.port, 0.05), "nats-server to listen")
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await asyncio.wait_for(self.process.wait(), 10)
+
+
+async def test_nats_restarting_with_or_without_its_data(tmp_path: Path) -> None:
+    require(shutil.which("nats-server") is not None, "no nats-server binary to run a private NATS")
+    server = PrivateNats(tmp_path / "js1")
+    await server.start()
+    identity = [NodeIdentity(n, "http://x", "ws://x/ocpp/", datetime.now(UTC)) for n in "ab"]
+    link_a, link_b = [await NatsLink.connect(server.url, i, "restart") for i in identity]
+    charger, bus_a = Wallbox("CP-4"), EventBus()
+    a = ChargerLocations(link_a, bus_a, charger.is_connected)
+    b = ChargerLocations(link_b, EventBus(), lambda _: False)
+    holder = RoutedGateway(link_a, charger, a)  # type: ignore[arg-type]
+    router = RoutedGateway(link_b, Wallbox("nobody"), b)  # type: ignore[arg-type]
+    try:
+        await a.start()
+        await b.start()
+        await holder.listen()
+        bus_a.publish(ev.CHARGER_CONNECTED, {"charger_id": "x", "ocpp_id": "CP-4"})
+        await until(lambda: a.epoch_of("CP-4") is not None, "A's entry")
+        assert (await router.send("CP-4", "DataTransfer", {"data": "1"}, 2))["data"] == "1"
+        for store in (None, tmp_path / "js2"):  # the same data, then none (a lost disk)
+            await server.stop()
+            await until(lambda: not link_a.connected and not link_b.connected, "both to notice")
+            await server.start(store)
+            await until(lambda: link_a.connected and link_b.connected, "both back", 10)
+            found = None
+            deadline = time.monotonic() + 10
+            while found is None or found.node_id != "a":
+                assert time.monotonic() < deadline, "A's charger was not where it is again"
+                with contextlib.suppress(Exception):  # JetStream a moment after the socket
+                    found = await b.lookup("CP-4", fresh=True)
+                await asyncio.sleep(0.05)
+            answer = await router.send("CP-4", "DataTransfer", {"data": str(store)}, 2)
+            assert answer["data"] == str(store)
+        assert charger.received == ["1", "None", str(tmp_path / "js2")]
+    finally:
+        await holder.close()
+        await a.stop()
+        await b.stop()
+        await link_a.close()
+        await link_b.close()
+        await server.stop()

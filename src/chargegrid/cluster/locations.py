@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 BUCKET = "chargers"
 RECONNECT_S = 0.5  # before watching again after the mirror's watch ended
+REASSERT_TRIES = 60  # after a reconnect, every RECONNECT_S: half a minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,15 @@ class ChargerLocations:
         if self._watcher is not None:  # a restarted NATS may have lost what it watched
             with contextlib.suppress(Exception):
                 await self._watcher.stop()
-        await self.reassert()
+        # JetStream may answer a moment after the connection is back: try for a while.
+        for _ in range(REASSERT_TRIES):
+            try:
+                await self.reassert()
+                return
+            except Exception as exc:
+                log.debug("locations not written again yet: %s", exc)
+                await asyncio.sleep(RECONNECT_S)
+        log.warning("could not write the held chargers' locations again after a reconnect")
 
     async def _mirror_forever(self) -> None:
         """Follow the bucket into ``_mirror``; watch again whenever the watch ends (a

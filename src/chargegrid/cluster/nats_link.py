@@ -23,6 +23,7 @@ hard: a node that cannot reach NATS at start-up says so on one line and exits.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -119,6 +120,7 @@ class NatsLink:
         # Told when the connection comes back (e.g. to re-assert what a restarted
         # NATS forgot, or to resync a view): add with :meth:`on_reconnect`.
         self._reconnected: list[Listener] = []
+        self._listening: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def connect(
@@ -137,10 +139,7 @@ class NatsLink:
             if link is not None:
                 link._buckets.clear()  # a restarted NATS may have lost them: bind anew
                 for listener in list(link._reconnected):
-                    try:
-                        await listener()
-                    except Exception:  # one listener must not stop the others
-                        log.exception("NATS: reconnect listener failed")
+                    link._run(listener)
 
         async def error(exc: Exception) -> None:
             log.warning("NATS: %s", exc or type(exc).__name__)
@@ -214,7 +213,21 @@ class NatsLink:
             log.debug("bucket %s: %s", full, exc)
 
     def on_reconnect(self, listener: Listener) -> None:
+        """Call ``listener`` (in a task of its own) each time the connection is back."""
         self._reconnected.append(listener)
+
+    def _run(self, listener: Listener) -> None:
+        # Not awaited in the client's callback: a listener talks to NATS through this
+        # very client, and one listener must not hold up or stop the others.
+        async def run() -> None:
+            try:
+                await listener()
+            except Exception:
+                log.exception("NATS: reconnect listener failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._listening.add(task)
+        task.add_done_callback(self._listening.discard)
 
     async def close(self) -> None:
         """Flush what is still buffered, then close (no reconnecting any more)."""
