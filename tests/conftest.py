@@ -19,14 +19,21 @@ from typing import Any, TypeVar
 
 import asyncpg
 import pytest
+from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from chargegrid.bus.memory import EventBus
 from chargegrid.store.db import Database
 from chargegrid.store.migrate import upgrade
+from tests.hypothesis_budget import PROFILE
 from tests.services import port_open, require
 
 T = TypeVar("T")
+
+# Property tests draw a short run in the suite; HYPOTHESIS_PROFILE=long is the long run
+# (tests/hypothesis_budget.py; python -m bench.properties).
+settings.register_profile("long", max_examples=1000, deadline=None)
+settings.load_profile(PROFILE)
 
 PG_URL = os.environ.get(
     "CHARGEGRID_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -12,6 +12,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.hypothesis_budget import examples
 
 from chargegrid.balancing import (
     Demand,
@@ -31,7 +32,9 @@ from chargegrid.domain.phases import Phase, PhaseRotation
 
 from .strategies import problems
 
-SOME = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SOME = settings(
+    max_examples=examples(75, 300), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def _site(circuits: int, chargers: int) -> Problem:

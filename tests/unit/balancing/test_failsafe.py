@@ -7,6 +7,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.hypothesis_budget import examples
 
 from chargegrid.balancing import Node, OfflineCharger, failsafe_plan, uniform
 from chargegrid.domain.errors import InvalidValue
@@ -37,7 +38,9 @@ def fleets(draw: st.DrawFn) -> tuple[tuple[Node, ...], tuple[OfflineCharger, ...
     return nodes, tuple(chargers), draw(st.booleans())
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=examples(100, 500), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(fleets())
 def test_all_chargers_offline_together_respect_every_fuse(
     fleet: tuple[tuple[Node, ...], tuple[OfflineCharger, ...], bool],

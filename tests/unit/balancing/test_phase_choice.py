@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.hypothesis_budget import examples
 
 from chargegrid.balancing import Demand, Node, Problem, allocate
 from chargegrid.balancing.phase_choice import choose_terminals
@@ -80,7 +81,7 @@ def candidates_of(problem: Problem) -> list[str]:
     ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(75, 300), deadline=None)
 @given(problems(), st.data())
 def test_counted_as_the_loop_counts_them_every_fuse_holds(
     problem: Problem, data: st.DataObject
@@ -104,7 +105,7 @@ def test_counted_as_the_loop_counts_them_every_fuse_holds(
     check_phases(placed, plan)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(75, 300), deadline=None)
 @given(problems())
 def test_the_first_candidate_gets_the_most_headroom(problem: Problem) -> None:
     """Read independently: after every demand that does not choose has its maximum on

@@ -18,6 +18,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.hypothesis_budget import examples
 
 from chargegrid.control.apply import ApplyEngine, ApplySettings, EvseKey, FailsafeTarget, Setpoint
 from chargegrid.control.profiles import ChargerCaps, Limit
@@ -170,7 +171,9 @@ async def run(script: list[tuple[Any, ...]]) -> None:
         clock.advance(0.1)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=examples(100, 400), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(st.lists(steps, max_size=25))
 def test_what_the_engine_counts_covers_what_the_charger_may_draw(
     script: list[tuple[Any, ...]],

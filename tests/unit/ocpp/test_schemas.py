@@ -9,6 +9,7 @@ import fastjsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.hypothesis_budget import examples
 
 from chargegrid.ocpp.errors import OcppCallError
 from chargegrid.ocpp.schemas import schemas
@@ -147,7 +148,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(100, 300), deadline=None)
 @given(
     action=st.sampled_from(sorted(VALID)),
     key=st.text(max_size=20) | st.sampled_from(["connectorId", "timestamp", "status", "idTag"]),
