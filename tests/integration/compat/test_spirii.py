@@ -126,6 +126,13 @@ async def test_the_seeds_patch_answers_the_whole_evse_and_our_api_shows_it(api: 
         400,
     )
     assert event.payload["kind"] == "connector" and event.payload["id"] == ours["id"]
+    # Audited as our own change is: by whom, each field from what to what.
+    params = {"site_id": tree["site"]["id"], "type": "config.changed"}
+    log = (await api.ok("GET", "/events", params=params))["data"]
+    (entry,) = [e for e in log if e["subject"] == "connector" and e["data"]["action"] == "updated"]
+    assert entry["subject_id"] == ours["id"] and entry["actor_role"] == "admin"
+    assert entry["data"]["changes"]["max_electric_power"] == {"old": None, "new": 22_000}
+    assert entry["data"]["changes"]["max_voltage"] == {"old": 230, "new": 400}
     # GET answers the same EVSE, by alias or UUID, with Bearer too.
     for ref in (tree["uid"], tree["evse"]["id"]):
         again = await spirii(api, "GET", f"/evses/{ref}", role="viewer", bearer=True)
