@@ -1,5 +1,5 @@
 """A short reconnect storm over real sockets (issue 13; the long one is ``bench/storm``):
-300 chargers connect at once, then all drop at once and reconnect at once, twice
+120 chargers connect at once, then all drop at once and reconnect at once, twice
 (their TCP connections torn down; then left open and unread, so each new connection
 replaces a live one). After each wave every charger is Accepted with no CallError, the
 server logged no error, and each connection got the post-boot exchange exactly once.
@@ -23,12 +23,15 @@ from tests.e2e.conftest import Csms, eventually, start_csms
 
 pytestmark = pytest.mark.e2e
 
-CHARGERS = 300
+# Enough at once to fill the server's group commits and race its boot sequences; size
+# is the benchmark's business (python -m bench.storm --chargers 300 is what the suite
+# ran before, 10,000 in bench/results/storm.md).
+CHARGERS = 120
 SITES = 3
 
 
 async def seed(csms: Csms) -> list[str]:
-    """Three sites of 100 wired chargers, inserted in bulk."""
+    """Three sites of 40 wired chargers, inserted in bulk."""
     names = [f"STORM{n:04d}" for n in range(CHARGERS)]
     sites = [uuid.uuid4() for _ in range(SITES)]
     chargers, evses, connectors = [], [], []
