@@ -51,6 +51,7 @@ class Balancer:
     def __init__(self, backends: list[int]) -> None:
         self.backends = backends
         self._turn = 0
+        self.closed_until = 0.0  # monotonic: refuse every new connection until then
         self.server: asyncio.Server | None = None
         self.port = 0
 
@@ -59,6 +60,9 @@ class Balancer:
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if time.monotonic() < self.closed_until:
+            writer.close()
+            return
         for _ in range(len(self.backends)):
             port = self.backends[self._turn % len(self.backends)]
             self._turn += 1
@@ -112,7 +116,7 @@ async def adoptions(client: httpx.AsyncClient, api: str) -> float:
     return 0.0
 
 
-async def run(seconds_after: float, patch_every: float) -> dict[str, Any]:
+async def run(seconds_after: float, patch_every: float, away_s: float) -> dict[str, Any]:
     database = f"cg_bench_takeover_{secrets.token_hex(4)}"
     cluster = "bench" + secrets.token_hex(4)
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
@@ -179,6 +183,9 @@ async def run(seconds_after: float, patch_every: float) -> dict[str, Any]:
             await asyncio.sleep(0.05)  # mid-rebalance
             processes[owner].send_signal(signal.SIGKILL)
             killed_at = time.monotonic()
+            # Its chargers stay away this long (real ones wait their reconnect interval):
+            # at the takeover they are offline, on the limits the dead node gave them.
+            balancer.closed_until = killed_at + away_s
             took_over = None
             while took_over is None:  # the survivor's loop runs the site (its /metrics)
                 if await adoptions(client, nodes[survivor][0]) > adopted_before:
@@ -208,6 +215,7 @@ async def run(seconds_after: float, patch_every: float) -> dict[str, Any]:
         reconnected = sum(1 for c in fleet.chargers.values() if c.registered)
         return {
             "owner": owner,
+            "away_s": away_s,
             "takeover_s": took_over,
             "listed_s": listed,
             "cut_followed_s": followed,
@@ -251,6 +259,9 @@ def report(command: str, where: str, runs: list[dict[str, Any]]) -> str:
         "at every charger. The site's available current changes through the other node",
         "every few seconds; the node running the site is killed (SIGKILL) 50 ms after one",
         "such change. Default lease settings (TTL 6 s, stop 4 s after the last renewal).",
+        f"The dead node's chargers cannot reconnect for {runs[0]['away_s']:.0f} s after the"
+        " kill (`--away`): with more than the takeover time, the survivor takes the site"
+        " over while they are offline on the limits the dead node gave them.",
         "",
         "| run | takeover (kill → survivor runs the site) | … shown in GET /cluster "
         "| cut to 20 A followed by every car | over any fuse | chargers registered at the end |",
@@ -281,12 +292,18 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds-after", type=float, default=20.0)
     parser.add_argument("--patch-every", type=float, default=2.0)
+    parser.add_argument(
+        "--away",
+        type=float,
+        default=0.0,
+        help="seconds the dead node's chargers cannot reconnect after the kill",
+    )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     where = machine()
     runs = []
     for n in range(args.runs):
-        result = await run(args.seconds_after, args.patch_every)
+        result = await run(args.seconds_after, args.patch_every, args.away)
         print(
             f"run {n + 1}: owner {result['owner']} killed; takeover {result['takeover_s']:.2f} s; "
             f"cut followed {result['cut_followed_s']}; overload {result['overload']}; "
@@ -298,7 +315,8 @@ async def main() -> None:
     text = report(command.strip(), where, runs)
     print(text)
     if not args.no_record:
-        RESULTS.write_text(text)
+        with RESULTS.open("a") as out:  # one section per scenario
+            out.write("\n" + text)
     if any(r["overload"].total > 0 for r in runs):
         raise SystemExit("a fuse was exceeded")
 
