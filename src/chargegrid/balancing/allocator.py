@@ -4,12 +4,20 @@ Steps, each a rule of DESIGN.md §2:
 
 1. Number the tree's (node, grid phase) resources; capacity = limit - unmanaged -
    reserved, never below 0.
-2. Admission (rules 2, 3, 6): sessions in order of priority weight, then plug-in time,
-   then id; each takes the first phase option whose minimum fits next to the minimums
-   already admitted, or gets 0.
-3. Fairness (rules 4, 7): admitted sessions are water-filled from their minimums,
-   weighted by priority x deadline urgency; zero-weight sessions then share what is left.
-4. Verification (rule 1): the plan's sums are checked against the real limits; should
+2. Admission (rules 2, 3, 6): sessions charging under the plan in force first, then the
+   others; each group in order of priority weight, then plug-in time, then id. Each
+   takes the first phase option whose minimum fits next to the minimums already
+   admitted, or gets 0: a car that charges is never stopped for one that plugged in
+   earlier or later.
+3. Shares (rules 4, 7): admitted sessions are water-filled from their minimums, capped
+   by what their energy wanted needs in one period. Without deadlines: weighted max-min
+   fair. With deadlines: sessions without one first get their fair share as a floor,
+   sessions with one are filled by least laxity (deadlines.py), then the others rise
+   from their floor in what is left; zero-weight sessions share the rest.
+4. Allowed currents: sessions whose charger accepts only some currents are rounded down
+   into them; what that frees goes to others (steps up, lowest share first, then the
+   continuous sessions).
+5. Verification (rule 1): the plan's sums are checked against the real limits; should
    rounding ever overshoot, the lowest-ranked sessions give way.
 """
 
@@ -20,7 +28,15 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import compress
 from operator import attrgetter, ge
 
-from chargegrid.balancing.deadlines import effective_weight
+from chargegrid.balancing.deadlines import (
+    DEFER_LAXITY_H,
+    FLOOR_SHARE,
+    RELAXED_LAXITY_H,
+    RELAXED_PACE_A,
+    energy_cap,
+    laxity_curve,
+    laxity_hours,
+)
 from chargegrid.balancing.model import Demand, Plan, Problem, SessionPlan, make_session_plans
 from chargegrid.balancing.rows import Layout
 from chargegrid.balancing.subtrees import Subtrees, runs_of
@@ -59,7 +75,17 @@ class _Admitted:
     in rank order; currents in whole µA): a thousand small objects per call would cost
     more than the arithmetic."""
 
-    __slots__ = ("demand", "hi", "lo", "node", "option", "position", "resources", "weight")
+    __slots__ = (
+        "demand",
+        "hi",
+        "laxity",
+        "lo",
+        "node",
+        "option",
+        "position",
+        "resources",
+        "weight",
+    )
 
     def __init__(self) -> None:
         self.demand: list[Demand] = []
@@ -71,7 +97,10 @@ class _Admitted:
         self.resources: list[list[int]] = []
         self.lo: list[int] = []
         self.hi: list[int] = []
+        # Priority weight.
         self.weight: list[float] = []
+        # Hours of laxity for a session with a deadline (and a weight), else None.
+        self.laxity: list[float | None] = []
 
     def __len__(self) -> int:
         return len(self.demand)
@@ -81,11 +110,25 @@ def allocate(problem: Problem) -> Plan:
     tree = build_tree(problem.nodes)
     columns = _Columns(problem.demands)
     _check_demands(problem, tree, columns)
-    order = _ranked(columns)
     previous = {p.session_id: p for p in problem.previous.sessions} if problem.previous else {}
-    admitted, refused, spare = _admit(problem, tree, columns, order, previous)
+    order = _ranked(columns, previous)
+    admitted, spare = _Admitted(), list(tree.capacity_micro)
+    refused: _Refused = []
+    deferred = _admit(problem, tree, columns, order, previous, admitted, refused, spare)
     runs = runs_of(tree.shape, admitted.node, admitted.option)
     micro, bottlenecks = _share(tree, admitted, runs, spare)
+    if deferred:
+        # Cars that can wait start only in what the others leave, least lax first.
+        first = len(admitted)
+        _admit(problem, tree, columns, deferred, previous, admitted, refused, spare, defer=False)
+        if len(admitted) > first:
+            late = list(range(first, len(admitted)))
+            micro += admitted.lo[first:]
+            bottlenecks += [NO_BOTTLENECK] * len(late)
+            runs = runs_of(tree.shape, admitted.node, admitted.option)
+            _fill(tree, admitted, late, runs, micro, spare, bottlenecks, by_laxity=True)
+    if any(d.allowed_currents is not None for d in admitted.demand):
+        _fit_steps(tree, admitted, runs, micro, spare, bottlenecks)
     _fit_micro(admitted, micro, spare)
     values = [
         min(max(v / MICRO, d.min_current), d.max_current) if v else 0.0
@@ -164,12 +207,18 @@ def _check_demands(problem: Problem, tree: Tree, columns: _Columns) -> None:
     errors.raise_if_any()
 
 
-def _ranked(columns: _Columns) -> list[int]:
-    """The demands' positions in ``rank_key`` order, as three stable C-level sorts,
-    least significant key first (``reverse=True`` keeps equal weights in their order)."""
-    order = sorted(range(len(columns.session_id)), key=columns.session_id.__getitem__)
+def _ranked(columns: _Columns, previous: dict[str, SessionPlan]) -> list[int]:
+    """The demands' positions in admission order: sessions charging under the plan in
+    force first (a car that charges keeps its place, whoever plugs in), each group in
+    ``rank_key`` order; as stable C-level sorts, least significant key first
+    (``reverse=True`` keeps equal weights in their order)."""
+    ids = columns.session_id
+    order = sorted(range(len(ids)), key=ids.__getitem__)
     order.sort(key=columns.plugged_in_at.__getitem__)
     order.sort(key=columns.weight.__getitem__, reverse=True)
+    if previous:
+        waiting = [(p := previous.get(ids[i])) is None or p.limit_a <= 0.0 for i in range(len(ids))]
+        order.sort(key=waiting.__getitem__)
     return order
 
 
@@ -224,16 +273,25 @@ def _admit(
     columns: _Columns,
     order: list[int],
     previous: dict[str, SessionPlan],
-) -> tuple[_Admitted, _Refused, list[int]]:
-    """Greedy admission in rank order, in exact integer µA; returns the admitted
-    sessions, per refused session its reason and the phases it would load, and what
-    each resource has left above the admitted minimums."""
-    spare = list(tree.capacity_micro)
+    admitted: _Admitted,
+    refused: _Refused,
+    spare: list[int],
+    *,
+    defer: bool = True,
+) -> list[int]:
+    """Greedy admission in rank order, in exact integer µA, into ``admitted`` (per
+    refused session its reason and the phases it would load into ``refused``); each
+    admitted minimum is taken from ``spare``. Returns the sessions deferred (not
+    charging yet, with a deadline they can still make when starting later,
+    ``DEFER_LAXITY_H``: they start only in what the others leave), by priority, then
+    least laxity first."""
     at = spare.__getitem__
     book = tree.rows
     site_available = _site_available(tree)
-    admitted = _Admitted()
-    refused: _Refused = []
+    # (-priority, laxity, rank, position) of each session deferred.
+    deferred: list[tuple[float, float, int, int]] = []
+    # Sessions charging on one phase that may go back up: (index, option, layout, max).
+    upgrades: list[tuple[int, Option, Wired, int]] = []
     ranked = list(map(problem.demands.__getitem__, order))
     # Sessions share a few distinct minimums and maximums: convert each once.
     minimums = list(map(columns.min_current.__getitem__, order))
@@ -253,8 +311,23 @@ def _admit(
         order, ranked, nodes, map(lows.__getitem__, minimums), his, strict=True
     ):
         wired = wired_of.get(_wired_key(node, demand)) or _wired(tree, node, demand)
+        steps = demand.allowed_currents
+        if steps is not None:
+            lo, hi = _step_bounds(steps, demand)
         if hi < lo or demand.max_current < demand.min_current:
             refused.append((position, REASON_MAX_BELOW_MIN, wired.wiring.full))
+            continue
+        if (
+            defer
+            and demand.departure_at is not None
+            and demand.energy_wanted_wh is not None
+            and demand.weight > 0.0
+            and demand.max_current > 0.0
+            and ((p := previous.get(demand.session_id)) is None or p.limit_a <= 0.0)
+            and (slack := laxity_hours(demand, now, len(wired.wiring.full), voltage))
+            >= DEFER_LAXITY_H
+        ):
+            deferred.append((-demand.weight, slack, len(deferred), position))
             continue
         chosen: Option | None = None
         if wired.one is None:
@@ -274,6 +347,17 @@ def _admit(
                 choices: Sequence[Option] = (wired.full, wired.one)
             else:
                 choices = options(wired.wiring, demand, problem, previous_plan, site_available)
+                if (
+                    len(choices) > 1
+                    and previous_plan is not None
+                    and previous_plan.limit_a > 0.0
+                    and len(previous_plan.grid_phases) == 1
+                ):
+                    # Charging on one phase: it keeps that now and goes back up only in
+                    # what is left once everyone is in, so its switch can never push
+                    # out another charging car.
+                    upgrades.append((len(admitted), choices[0], wired, hi))
+                    choices = choices[1:]
             for choice in choices:
                 # An option loads either all the session's phases or its first one only.
                 resources = wired.full_resources if len(choice.phases) > 1 else wired.one_resources
@@ -295,71 +379,233 @@ def _admit(
         admitted.node.append(node)
         admitted.option.append(chosen)
         admitted.resources.append(resources)
+        hi, laxity = _wanted(demand, lo, hi, len(chosen.phases), problem)
         admitted.lo.append(lo)
         admitted.hi.append(hi)
-        admitted.weight.append(
-            demand.weight
-            if demand.departure_at is None
-            else effective_weight(demand, now, len(chosen.phases), voltage)
-        )
-    return admitted, refused, spare
+        admitted.weight.append(demand.weight)
+        admitted.laxity.append(laxity)
+    for i, up, wired, hi in upgrades:
+        _switch_back_up(problem, tree, admitted, spare, i, up, wired, hi)
+    # The least lax first (by priority first): they have the least time to spare.
+    return [entry[3] for entry in sorted(deferred)]
+
+
+def _wanted(
+    demand: Demand, lo: int, hi: int, phases: int, problem: Problem
+) -> tuple[int, float | None]:
+    """The session's highest worthwhile current (its energy wanted caps it) and its
+    laxity (hours; None without a deadline or a weight)."""
+    if demand.energy_wanted_wh is None:
+        return hi, None
+    worth = energy_cap(demand, phases, problem.voltage, problem.period_s)
+    hi = max(lo, min(hi, _round_down(worth, demand.allowed_currents)))
+    if demand.departure_at is None or demand.weight <= 0.0:
+        return hi, None
+    return hi, laxity_hours(demand, problem.now, phases, problem.voltage)
+
+
+def _switch_back_up(
+    problem: Problem,
+    tree: Tree,
+    admitted: _Admitted,
+    spare: list[int],
+    i: int,
+    up: Option,
+    wired: Wired,
+    hi: int,
+) -> None:
+    """Session ``i`` charges on one phase and may go back to all its phases: it does if
+    its minimum (plus the hysteresis margin) fits on them in what is left."""
+    lo, node, demand, book = admitted.lo[i], admitted.node[i], admitted.demand[i], tree.rows
+    for r in admitted.resources[i]:
+        spare[r] += lo
+    if book is not None:
+        book.take(node, admitted.option[i].phases, demand, -lo)
+    need = lo + micro_ceil(up.margin)
+    if min(spare[r] for r in wired.full_resources) >= need and (
+        book is None or book.fits(node, up.phases, demand, need)
+    ):
+        admitted.option[i] = up
+        admitted.resources[i] = wired.full_resources
+        admitted.hi[i], admitted.laxity[i] = _wanted(demand, lo, hi, len(up.phases), problem)
+    for r in admitted.resources[i]:
+        spare[r] -= lo
+    if book is not None:
+        book.take(node, admitted.option[i].phases, demand, lo)
+
+
+def _round_down(amps: float, steps: tuple[float, ...] | None) -> int:
+    """``amps`` in whole µA, rounded down into ``steps`` where the charger has them
+    (0 when none is low enough)."""
+    if steps is None:
+        return micro_floor(amps)
+    below = [s for s in steps if s <= amps]
+    return micro_floor(max(below)) if below else 0
+
+
+def _step_bounds(steps: tuple[float, ...], demand: Demand) -> tuple[int, int]:
+    """(lowest, highest) allowed current in [min, max] in whole µA; (1, 0) when none."""
+    inside = [s for s in steps if s > 0.0 and demand.min_current <= s <= demand.max_current]
+    if not inside:
+        return 1, 0
+    return micro_ceil(min(inside)), micro_floor(max(inside))
 
 
 def _share(
     tree: Tree, admitted: _Admitted, runs: Subtrees, spare: list[int]
 ) -> tuple[list[int], list[int]]:
-    """Water-fill the weighted sessions, then the zero-weight ones in what is left;
-    results are floored to whole µA (never above what the fill gave). ``spare`` (what
-    each resource holds above the minimums) is kept up to date: it ends as capacity
-    minus load."""
-    lo, hi, weights, members = admitted.lo, admitted.hi, admitted.weight, admitted.resources
-    micro = list(lo)
+    """Fill the admitted sessions from their minimums in tiers (module docstring, step
+    3); results are floored to whole µA (never above what the fill gave). ``spare``
+    (what each resource holds above the minimums) is kept up to date: it ends as
+    capacity minus load."""
+    weights, laxity = admitted.weight, admitted.laxity
+    micro = list(admitted.lo)
     bottlenecks = [NO_BOTTLENECK] * len(admitted)
     weighted = [i for i, w in enumerate(weights) if w > 0.0]
-    if len(weighted) == len(admitted):
-        # Everyone has a weight (the usual case): one tier, the runs already at hand.
-        tiers: list[tuple[list[int], Subtrees]] = [(weighted, runs)]
+    idle = [i for i, w in enumerate(weights) if w <= 0.0]
+    urgent = [i for i in weighted if laxity[i] is not None]
+    if not urgent:
+        _fill(tree, admitted, weighted, runs, micro, spare, bottlenecks)
     else:
-        tiers = [
-            (
-                tier,
-                Subtrees(
-                    tree.shape, [admitted.node[i] for i in tier], [admitted.option[i] for i in tier]
-                ),
-            )
-            for tier in (weighted, [i for i, w in enumerate(weights) if w <= 0.0])
-            if tier
-        ]
-    book = tree.rows
-    for tier, tier_runs in tiers:
-        room, loading = list(map(float, spare)), [members[i] for i in tier]
-        carriers: Callable[[int], Iterable[int]] = tier_runs.carriers
-        scale = None
-        if book is not None:
-            layouts = _layouts(admitted)
-            room, loading, scale, carriers = book.widen(
-                room, loading, [layouts[i] for i in tier], carriers
-            )
-        result = water_fill(
-            room,
-            loading,
-            [float(lo[i]) for i in tier],
-            [float(hi[i]) for i in tier],
-            [weights[i] if weights[i] > 0.0 else 1.0 for i in tier],
-            carriers,
-            scale=scale,
-        )
-        for j, i in enumerate(tier):
-            value = min(hi[i], max(lo[i], math.floor(result.values[j] + SNAP_MICRO)))
-            micro[i] = value
-            bottlenecks[i] = result.bottleneck[j]
-            extra = value - lo[i]
-            if extra > 0 and book is not None:
-                book.take(admitted.node[i], admitted.option[i].phases, admitted.demand[i], extra)
-            if extra > 0:
-                for r in members[i]:
-                    spare[r] -= extra
+        relaxed = [i for i in weighted if laxity[i] is None]
+        if relaxed:
+            # Their floor: a share of what they would have if nobody had a deadline.
+            _fill(tree, admitted, weighted, runs, micro, spare, bottlenecks, keep=relaxed)
+            for i in relaxed:
+                floor = max(admitted.lo[i], math.floor(micro[i] * FLOOR_SHARE))
+                for r in admitted.resources[i]:
+                    spare[r] += micro[i] - floor
+                micro[i] = floor
+        _fill(tree, admitted, weighted, runs, micro, spare, bottlenecks, by_laxity=True)
+    _fill(tree, admitted, idle, runs, micro, spare, bottlenecks)
     return micro, bottlenecks
+
+
+def _fill(
+    tree: Tree,
+    admitted: _Admitted,
+    tier: list[int],
+    runs: Subtrees,
+    micro: list[int],
+    spare: list[int],
+    bottlenecks: list[int],
+    *,
+    by_laxity: bool = False,
+    keep: list[int] | None = None,
+) -> None:
+    """Raise ``tier`` from where it is (``micro``) in what ``spare`` holds: weighted
+    max-min fair (zero weights count as 1), or by least laxity. Only the sessions in
+    ``keep`` (default: all of the tier) take their result."""
+    if not tier:
+        return
+    hi, weights, members = admitted.hi, admitted.weight, admitted.resources
+    tier_runs = (
+        runs
+        if len(tier) == len(admitted)
+        else Subtrees(
+            tree.shape, [admitted.node[i] for i in tier], [admitted.option[i] for i in tier]
+        )
+    )
+    slopes = [weights[i] if weights[i] > 0.0 else 1.0 for i in tier]
+    offsets: list[float] | None = None
+    if by_laxity:
+        laxities = [admitted.laxity[i] for i in tier]
+        curves = [
+            # Without a deadline: one common pace (max-min fair among them by weight).
+            laxity_curve(RELAXED_PACE_A * MICRO, RELAXED_LAXITY_H, slope)
+            if laxity is None
+            else laxity_curve(admitted.demand[i].max_current * MICRO, laxity, slope)
+            for i, laxity, slope in zip(tier, laxities, slopes, strict=True)
+        ]
+        slopes = [c[0] for c in curves]
+        offsets = [c[1] for c in curves]
+    book = tree.rows
+    room, loading = list(map(float, spare)), [members[i] for i in tier]
+    carriers: Callable[[int], Iterable[int]] = tier_runs.carriers
+    scale = None
+    if book is not None:
+        layouts = _layouts(admitted)
+        room, loading, scale, carriers = book.widen(
+            room, loading, [layouts[i] for i in tier], carriers
+        )
+    result = water_fill(
+        room,
+        loading,
+        [float(micro[i]) for i in tier],
+        [float(hi[i]) for i in tier],
+        slopes,
+        carriers,
+        offsets,
+        scale=scale,
+    )
+    taking = None if keep is None else set(keep)
+    for j, i in enumerate(tier):
+        if taking is not None and i not in taking:
+            continue
+        start = micro[i]
+        value = min(hi[i], max(start, math.floor(result.values[j] + SNAP_MICRO)))
+        micro[i] = value
+        bottlenecks[i] = result.bottleneck[j]
+        extra = value - start
+        if extra > 0 and book is not None:
+            book.take(admitted.node[i], admitted.option[i].phases, admitted.demand[i], extra)
+        if extra > 0:
+            for r in members[i]:
+                spare[r] -= extra
+
+
+def _fit_steps(
+    tree: Tree,
+    admitted: _Admitted,
+    runs: Subtrees,
+    micro: list[int],
+    spare: list[int],
+    bottlenecks: list[int],
+) -> None:
+    """Round sessions whose charger accepts only some currents down into them, then
+    hand what that freed on: steps up where a whole step fits (lowest share per weight
+    first, again until none fits), then the continuous sessions rise in what is left."""
+    members, hi, weights = admitted.resources, admitted.hi, admitted.weight
+    book = tree.rows  # a wired network's phasor rows (balancing.rows), or None
+    stepped: list[tuple[int, list[int]]] = []
+    for i, demand in enumerate(admitted.demand):
+        steps = demand.allowed_currents
+        if steps is None:
+            continue
+        ladder = sorted(
+            {micro_floor(a) for a in steps if admitted.lo[i] <= micro_floor(a) <= hi[i]}
+        )
+        below = [a for a in ladder if a <= micro[i]]
+        value = below[-1] if below else admitted.lo[i]
+        freed = micro[i] - value
+        if freed:
+            micro[i] = value
+            for r in members[i]:
+                spare[r] += freed
+            if book is not None:
+                book.take(admitted.node[i], admitted.option[i].phases, demand, -freed)
+        stepped.append((i, ladder))
+    moved = True
+    while moved:
+        moved = False
+        for i, ladder in sorted(stepped, key=lambda e: micro[e[0]] / max(weights[e[0]], 1e-9)):
+            higher = [a for a in ladder if a > micro[i]]
+            if not higher:
+                continue
+            step = higher[0] - micro[i]
+            node, phases, demand = admitted.node[i], admitted.option[i].phases, admitted.demand[i]
+            if min(spare[r] for r in members[i]) >= step and (
+                book is None or book.fits(node, phases, demand, step)
+            ):
+                micro[i] += step
+                for r in members[i]:
+                    spare[r] -= step
+                if book is not None:
+                    book.take(node, phases, demand, step)
+                moved = True
+    continuous = [i for i, d in enumerate(admitted.demand) if d.allowed_currents is None]
+    if len(continuous) < len(admitted):
+        _fill(tree, admitted, continuous, runs, micro, spare, bottlenecks)
 
 
 def _fit_micro(admitted: _Admitted, micro: list[int], spare: list[int]) -> None:

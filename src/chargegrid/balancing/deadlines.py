@@ -1,12 +1,21 @@
-"""Deadline awareness: a session that needs a larger share of its maximum to finish by
-its departure gets a larger weight (least laxity first, made continuous).
+"""Deadline awareness: what a session with a departure and an energy wanted is given
+above its minimum, and how much energy wanted caps what any session is given.
 
-``need = energy still wanted / (what its maximum would deliver until departure)`` is
-``1 - laxity / time left``: 0 for a car with all the time in the world, 1 for one that
-must charge flat out from now on to make it. Its weight is multiplied by ``1 + need``, so
-among equal priorities an urgent car gets up to twice the share of a relaxed one, while a
-higher priority still counts. Admission (rule 3) never looks at this, so deadlines cannot
-reorder who charges when minimums do not fit.
+**Least laxity first, as a water level.** A session's laxity is the time it could
+still wait and finish at its maximum: ``L = hours to departure - amp-hours wanted /
+max current``. Given ``x`` A over the next ``HORIZON_H`` hours its laxity would become
+``L - H + H * x / max``; the fill raises the *lowest resulting laxity* first, so
+session ``i`` holds ``x = priority * max * (t - L + H) / H`` at water level ``t`` (hours),
+clamped to [min, max]. The least lax car reaches its maximum before a relaxed one
+gets anything above its minimum, and cars of equal laxity share (a continuous least
+laxity first; priority makes a car's share rise faster). It is the max-min optimum of
+the laxity left after the horizon, so a single fill (water-filling with an offset,
+``waterfill.py``) answers it.
+
+**Energy wanted caps.** A session needs only what delivers its energy wanted within
+the next decision period (``Problem.period_s``): more would be current held for a car
+that stops drawing it. Never below its minimum, so it is not stopped for being nearly
+full (the car ends the charge itself).
 """
 
 from __future__ import annotations
@@ -14,21 +23,46 @@ from __future__ import annotations
 from chargegrid.balancing.model import Demand
 
 SECONDS_PER_HOUR = 3600.0
+# How far ahead the laxity is looked at. Short makes the fill a strict least laxity
+# first; long makes it closer to proportional sharing. Chosen on the ACN-Data replay
+# (bench/results/allocator.md).
+HORIZON_H = 1.0
+# A car that is not charging yet and could still finish at its maximum after waiting
+# this long (its laxity, hours) starts only in what the others leave.
+DEFER_LAXITY_H = 0.5
+# A session without a deadline competes in the least-laxity fill as if it could wait
+# this long at a maximum of this many A (the same for all of them, so among themselves
+# they stay max-min fair by weight) ...
+RELAXED_LAXITY_H = DEFER_LAXITY_H
+RELAXED_PACE_A = 32.0
+# ... above a floor it always keeps: this share of its weighted max-min fair share
+# among the admitted sessions as if nobody had a deadline (never below its minimum).
+FLOOR_SHARE = 0.5
 
 
-def urgency(demand: Demand, now: float, phases: int, voltage: float) -> float:
-    """How much of its maximum the session needs on average until departure, in [0, 1]."""
-    if demand.departure_at is None or demand.energy_wanted_wh is None:
-        return 0.0
-    if demand.energy_wanted_wh <= 0.0 or demand.max_current <= 0.0 or phases <= 0:
-        return 0.0
-    hours_left = (demand.departure_at - now) / SECONDS_PER_HOUR
-    if hours_left <= 0.0:
-        # Already past its departure and still wanting energy: as late as it gets.
-        return 1.0
-    deliverable_wh = demand.max_current * voltage * phases * hours_left
-    return min(1.0, demand.energy_wanted_wh / deliverable_wh)
+def has_deadline(demand: Demand) -> bool:
+    return demand.departure_at is not None and demand.energy_wanted_wh is not None
 
 
-def effective_weight(demand: Demand, now: float, phases: int, voltage: float) -> float:
-    return demand.weight * (1.0 + urgency(demand, now, phases, voltage))
+def laxity_hours(demand: Demand, now: float, phases: int, voltage: float) -> float:
+    """Hours the session could still wait and finish at its maximum (negative: it
+    cannot finish any more). Only for a session with a deadline and a maximum > 0."""
+    assert demand.departure_at is not None and demand.energy_wanted_wh is not None
+    amp_hours = max(0.0, demand.energy_wanted_wh) / (voltage * phases)
+    return (demand.departure_at - now) / SECONDS_PER_HOUR - amp_hours / demand.max_current
+
+
+def laxity_curve(max_micro: float, laxity: float, priority: float) -> tuple[float, float]:
+    """(slope, offset) of ``x = slope * t + offset`` (µA at water level ``t`` hours)."""
+    slope = priority * max_micro / HORIZON_H
+    return slope, slope * (HORIZON_H - laxity)
+
+
+def energy_cap(demand: Demand, phases: int, voltage: float, period_s: float) -> float:
+    """The most current worth giving the session (A): what delivers its energy wanted
+    within one decision period, never below its minimum; its maximum without an
+    energy wanted."""
+    if demand.energy_wanted_wh is None or period_s <= 0.0:
+        return demand.max_current
+    needed = max(0.0, demand.energy_wanted_wh) / (voltage * phases * period_s / SECONDS_PER_HOUR)
+    return min(demand.max_current, max(demand.min_current, needed))

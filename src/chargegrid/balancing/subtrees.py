@@ -46,7 +46,8 @@ def runs_of(shape: Shape, nodes: list[int], options: list[Option]) -> Subtrees:
     if last is not None and last[0] == nodes and last[1] == options:
         return last[2]
     runs = Subtrees(shape, nodes, options)
-    shape.last_runs[0] = (nodes, options, runs)
+    # Copies: the caller may extend its lists afterwards (sessions admitted late).
+    shape.last_runs[0] = (list(nodes), list(options), runs)
     return runs
 
 

@@ -1,11 +1,13 @@
 """Weighted max-min fair water-filling over shared per-phase resources.
 
 Every session starts at its minimum (admission already reserved it) and, once the
-common water level ``t`` reaches ``lo / w``, rises as ``w * t`` until it reaches its
-maximum or one of its resources fills up; a full resource freezes every session in it.
-That is progressive filling, whose result is the lexicographic max-min optimum of
-``x / w`` for packing constraints like fuses, and Pareto efficient: a session below its
-maximum always sits in a full resource.
+common water level ``t`` reaches ``(lo - b) / w``, rises as ``w * t + b`` until it
+reaches its maximum or one of its resources fills up; a full resource freezes every
+session in it. With ``b = 0`` that is progressive filling, whose result is the
+lexicographic max-min optimum of ``x / w`` for packing constraints like fuses; with an
+offset it is the max-min optimum of ``(x - b) / w`` (deadlines.py uses that to fill by
+laxity). Either way Pareto efficient: a session below its maximum always sits in a full
+resource.
 
 Rather than stepping ``t``, the loop jumps between events: a session starts rising, a
 session reaches its maximum, a resource fills. Each resource's use above the minimums is
@@ -41,10 +43,12 @@ def water_fill(
     hi: Sequence[float],
     weight: Sequence[float],
     carriers: Callable[[int], Iterable[int]],
+    offset: Sequence[float] | None = None,
     *,
     scale: Sequence[Sequence[float]] | None = None,
 ) -> FillResult:
-    """Raise sessions from ``lo`` towards ``hi`` fairly by ``weight`` (all > 0).
+    """Raise sessions from ``lo`` towards ``hi`` fairly by ``weight`` (all > 0), each
+    along ``weight * t + offset`` (offset 0 when None).
 
     ``spare[r]`` is what resource ``r`` still holds once every session sits at ``lo``;
     ``members[s]`` are the resources session ``s`` loads (each by its own current), and
@@ -68,7 +72,11 @@ def water_fill(
 
     # Start levels, in order (ties by session, as the index sort is stable); sessions
     # already at their maximum are skipped as they come.
-    level = list(map(truediv, lo, weight))
+    if offset is None:
+        offset = [0.0] * count
+        level = list(map(truediv, lo, weight))
+    else:
+        level = [(low - b) / w for low, b, w in zip(lo, offset, weight, strict=True)]
     starts = sorted(range(count), key=level.__getitem__)
     # Sessions not yet at their maximum nor frozen; once none is left, nothing more can
     # change (later events would only re-predict fills nobody is in).
@@ -122,7 +130,7 @@ def water_fill(
             frozen: list[int] = []
             for s in carriers(r):
                 if state[s] == _RISING:
-                    values[s] = min(hi[s], max(lo[s], weight[s] * t))
+                    values[s] = min(hi[s], max(lo[s], weight[s] * t + offset[s]))
                     frozen.append(s)
                 if state[s] != _DONE:
                     state[s] = _DONE
@@ -149,7 +157,7 @@ def water_fill(
                 if state[s] != _WAITING:
                     continue
                 state[s] = _RISING
-                push(stops, (hi[s] / weight[s], s))
+                push(stops, ((hi[s] - offset[s]) / weight[s], s))
                 rising.append(s)
             shift(rising, 1.0, t)
     return FillResult(values, bottleneck)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from chargegrid.balancing import Demand, Plan, Problem, SessionPlan, rank_key
+from chargegrid.balancing.deadlines import DEFER_LAXITY_H
 from chargegrid.domain.connectors import PowerType
 from chargegrid.domain.phases import Phase
 
@@ -14,6 +15,55 @@ from .strategies import grid_phases, path_to_root
 # The allocator works on a whole-µA grid; a session may stop a few µA short of a limit.
 TOLERANCE_A = 1e-4
 NOT_ADMITTED = {"below_min_not_admitted", "max_below_min"}
+
+
+def lowest(demand: Demand) -> float:
+    """The least current the session may get when admitted: its minimum, or the lowest
+    allowed step at or above it."""
+    if demand.allowed_currents is None:
+        return demand.min_current
+    inside = [a for a in demand.allowed_currents if a > 0 and a >= demand.min_current]
+    return min(inside) if inside else math.inf
+
+
+def highest(problem: Problem, demand: Demand, phases: int) -> float:
+    """The most worth giving: its maximum, capped by what delivers its energy wanted in
+    one period (never below its lowest), rounded down into its allowed steps."""
+    top = demand.max_current
+    if demand.energy_wanted_wh is not None:
+        hours = problem.period_s / 3600.0
+        needed = max(0.0, demand.energy_wanted_wh) / (problem.voltage * phases * hours)
+        top = min(top, max(demand.min_current, needed))
+    if demand.allowed_currents is not None:
+        below = [a for a in demand.allowed_currents if a <= top]
+        top = max(lowest(demand), max(below, default=0.0))
+    return top
+
+
+def next_step(demand: Demand, limit: float) -> float:
+    """How much more the session needs to go up at all: a whole step where it has
+    steps, a hair otherwise."""
+    if demand.allowed_currents is None:
+        return TOLERANCE_A * 10
+    higher = [a for a in demand.allowed_currents if a > limit + 1e-9]
+    return min(higher) - limit if higher else math.inf
+
+
+def deferred(problem: Problem, demand: Demand) -> bool:
+    """A session not charging yet with a deadline it can still make after waiting
+    ``DEFER_LAXITY_H`` starts only in what the others leave (deadlines.py)."""
+    if demand.departure_at is None or demand.energy_wanted_wh is None:
+        return False
+    if demand.weight <= 0 or demand.max_current <= 0:
+        return False
+    if problem.previous is not None:
+        earlier = {e.session_id: e for e in problem.previous.sessions}.get(demand.session_id)
+        if earlier is not None and earlier.limit_a > 0:
+            return False
+    phases = len(grid_phases(problem, demand))
+    amp_hours = max(0.0, demand.energy_wanted_wh) / (problem.voltage * phases)
+    hours = (demand.departure_at - problem.now) / 3600.0
+    return hours - amp_hours / demand.max_current >= DEFER_LAXITY_H
 
 
 def switchable(demand: Demand, phases: tuple[Phase, ...]) -> bool:
@@ -48,6 +98,8 @@ def check_bounds(problem: Problem, plan: Plan) -> None:
         assert entry.limit_a == 0.0 or (
             demand.min_current <= entry.limit_a <= demand.max_current
         ), (demand, entry)
+        if entry.limit_a > 0 and demand.allowed_currents is not None:
+            assert entry.limit_a in demand.allowed_currents, (demand, entry)
         assert entry.phases in (1, 3)
         assert entry.phases == (1 if len(entry.grid_phases) == 1 else 3)
         if entry.reason in NOT_ADMITTED:
@@ -91,51 +143,66 @@ def resources_of(
 
 def check_admission(problem: Problem, plan: Plan) -> None:
     """Rule 3: a refused session could not have had its minimum, on any phase choice it
-    was allowed, next to the minimums of the admitted sessions ranked before it."""
+    was allowed, next to the minimums of the admitted sessions ranked before it (a
+    deferred one: next to what the plan gives everyone)."""
     if problem.previous is not None or problem.max_phase_switches is not None:
         return  # hysteresis and switch caps narrow the choices; tested by example
     entries = {e.session_id: e for e in plan.sessions}
     ranked = sorted(problem.demands, key=rank_key)
+    waiting = {d.session_id for d in ranked if deferred(problem, d)}
+    by_id = {n.id: n for n in problem.nodes}
     for position, demand in enumerate(ranked):
         if entries[demand.session_id].reason != "below_min_not_admitted":
             continue
         phases = grid_phases(problem, demand)
         smallest = phases[:1] if switchable(demand, phases) else phases
         held: dict[tuple[str, Phase], list[float]] = {}
-        for earlier in ranked[:position]:
+        if demand.session_id in waiting:
+            before = [(d, entries[d.session_id].limit_a) for d in ranked]
+        else:
+            before = [(d, lowest(d)) for d in ranked[:position] if d.session_id not in waiting]
+        for earlier, amps in before:
             entry = entries[earlier.session_id]
             if entry.limit_a > 0:
                 for key in resources_of(problem, earlier.session_id, entry.grid_phases):
-                    held.setdefault(key, []).append(earlier.min_current)
-        by_id = {n.id: n for n in problem.nodes}
+                    held.setdefault(key, []).append(amps)
         fits = True
         for node_id, phase in resources_of(problem, demand.session_id, smallest):
             node = by_id[node_id]
             i = phase.index
             free = node.limit[i] - node.unmanaged[i] - node.reserved[i]
             # Only a clear fit counts: admission rounds minimums up to a whole µA.
-            if math.fsum(held.get((node_id, phase), [])) + demand.min_current > free - 1e-5:
+            if math.fsum(held.get((node_id, phase), [])) + lowest(demand) > free - 1e-5:
                 fits = False
         assert not fits, f"{demand.session_id} was refused though its minimum fitted"
 
 
 def check_fairness(problem: Problem, plan: Plan) -> None:
-    """Rule 4 without a solver: Pareto (a session below its max sits in a full node
-    phase) and weighted max-min (in one such full node phase nobody who could give
-    has more per unit of weight than it)."""
+    """Rule 4 without a solver: Pareto (a session below the most worth giving it sits
+    in a node phase without room for its next step) and, where no session has a
+    deadline or steps, weighted max-min (in one such full node phase nobody who could
+    give has more per unit of weight than it)."""
     room = headroom(problem, plan)
     entries = {e.session_id: e for e in plan.sessions}
     demands = {d.session_id: d for d in problem.demands}
+    plain = all(
+        (d.departure_at is None or d.energy_wanted_wh is None) and d.allowed_currents is None
+        for d in problem.demands
+    )
     for entry in plan.sessions:
         demand = demands[entry.session_id]
-        if entry.reason in NOT_ADMITTED or entry.limit_a >= demand.max_current - TOLERANCE_A:
+        top = highest(problem, demand, len(entry.grid_phases))
+        if entry.reason in NOT_ADMITTED or entry.limit_a >= top - TOLERANCE_A:
             continue
+        step = next_step(demand, entry.limit_a)
         full = [
             k
             for k in resources_of(problem, entry.session_id, entry.grid_phases)
-            if room[k] <= TOLERANCE_A * 10
+            if room[k] < step - TOLERANCE_A
         ]
         assert full, f"{entry.session_id} below its max with room on every phase it uses"
+        if not plain:
+            continue
         blocked = [
             k
             for k in full

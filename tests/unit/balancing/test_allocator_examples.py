@@ -130,12 +130,18 @@ def test_zero_weight_only_gets_what_is_left() -> None:
 def test_deadline_gets_the_urgent_car_more() -> None:
     now = 1_000_000.0
     relaxed = Demand("relaxed", "site", 32.0)
-    # Needs 20 kWh in 2 h on 3 x 230 V: 14.5 A of its 32 A -> weight 1.45.
-    urgent = Demand("urgent", "site", 32.0, departure_at=now + 7200.0, energy_wanted_wh=20_000.0)
+    # Needs 20 kWh in 1.2 h on 3 x 230 V: 0.906 h at its 32 A, a laxity of 0.294 h. The
+    # car without a deadline competes as if its laxity were 0.5 h, above a floor of half
+    # its fair share (7.5 A). Over a 1 h horizon each holds 32 (t + 1 - laxity); the site
+    # fills when the two sum to 30 A.
+    urgent = Demand("urgent", "site", 32.0, departure_at=now + 4320.0, energy_wanted_wh=20_000.0)
     plan = allocate(Problem((site(30.0),), (relaxed, urgent), now=now))
-    assert plan.session("urgent").limit_a > plan.session("relaxed").limit_a
-    assert plan.session("urgent").limit_a + plan.session("relaxed").limit_a == pytest.approx(30.0)
-    assert plan.session("urgent").weight == pytest.approx(1 + 20_000 / (32 * 230 * 3 * 2))
+    laxity = 1.2 - 20_000.0 / (230.0 * 3) / 32.0
+    level = (30.0 - 32.0 * (1 - laxity) - 32.0 * (1 - 0.5)) / 64.0
+    assert plan.session("urgent").limit_a == pytest.approx(32.0 * (level + 1 - laxity))
+    assert plan.session("relaxed").limit_a == pytest.approx(32.0 * (level + 0.5))
+    assert plan.session("relaxed").limit_a > 7.5
+    assert plan.session("urgent").weight == 1.0
 
 
 # --- 3 -> 1 phase switching ---------------------------------------------------------

@@ -8,13 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chargegrid.balancing import Demand, Problem, allocate, check_plan
-from chargegrid.balancing.deadlines import effective_weight
+from chargegrid.balancing.deadlines import DEFER_LAXITY_H, SECONDS_PER_HOUR
 
-from .checks import NOT_ADMITTED, TOLERANCE_A, check_all
+from .checks import TOLERANCE_A, check_all
 from .strategies import grid_phases, problems
 
 # Thousands of cases in CI, in bounded time: each case is a few ms.
-MANY = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+MANY = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SOME = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -48,35 +48,29 @@ def test_input_order_does_not_matter(problem: Problem, random: st.SearchStrategy
 @SOME
 @given(problems(deadlines=False, switching=False), st.data())
 def test_urgent_twin_gets_at_least_as_much(problem: Problem, data: st.DataObject) -> None:
-    """Rule 7: two sessions alike but for a deadline; the one that needs more to make
-    its departure never gets less, and deadlines never change who is admitted."""
+    """Two sessions alike but for a deadline: the one that needs its current soon
+    (laxity under the deferral threshold) never gets less than its twin without one."""
     base = Demand("twin-a", "site", 32.0, min_current=6.0, plugged_in_at=0.0)
-    relaxed = base
+    energy = data.draw(st.floats(1000.0, 30_000.0))
+    hours_at_max = energy / (problem.voltage * 3 * 32.0)
+    laxity = data.draw(st.floats(-1.0, DEFER_LAXITY_H * 0.99))
     urgent = replace(
         base,
         session_id="twin-b",
-        departure_at=problem.now + 3600.0,
-        energy_wanted_wh=data.draw(st.floats(1000.0, 30_000.0)),
+        departure_at=problem.now + (hours_at_max + laxity) * SECONDS_PER_HOUR,
+        energy_wanted_wh=energy,
     )
-    with_twins = replace(problem, demands=(*problem.demands, relaxed, urgent))
-    plan = allocate(with_twins)
+    plan = allocate(replace(problem, demands=(*problem.demands, base, urgent)))
     a, b = plan.session("twin-a"), plan.session("twin-b")
     if a.limit_a > 0 and b.limit_a > 0:
         assert b.limit_a >= a.limit_a - TOLERANCE_A
-    without = allocate(
-        replace(with_twins, demands=(*problem.demands, relaxed, replace(urgent, departure_at=None)))
-    )
-    assert [e.reason in NOT_ADMITTED for e in plan.sessions] == [
-        e.reason in NOT_ADMITTED for e in without.sessions
-    ]
 
 
 @SOME
 @given(problems())
-def test_weights_are_priority_times_urgency(problem: Problem) -> None:
+def test_plan_weight_is_the_priority(problem: Problem) -> None:
     plan = allocate(problem)
     for demand, entry in zip(problem.demands, plan.sessions, strict=True):
         if entry.limit_a > 0:
-            phases = len(entry.grid_phases)
-            assert entry.weight == effective_weight(demand, problem.now, phases, problem.voltage)
-            assert len(grid_phases(problem, demand)) >= phases
+            assert entry.weight == demand.weight
+            assert len(grid_phases(problem, demand)) >= len(entry.grid_phases)

@@ -24,7 +24,7 @@ def assert_matches_oracle(problem: Problem) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(problems(max_sessions=8, max_circuits=4))
+@given(problems(max_sessions=8, max_circuits=4, deadlines=False))
 def test_allocation_is_the_lexicographic_max_min_optimum(problem: Problem) -> None:
     assert_matches_oracle(problem)
 
