@@ -8,6 +8,7 @@ import math
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.hypothesis_budget import examples
 
 from chargegrid.balancing import (
     Demand,
@@ -26,7 +27,10 @@ from chargegrid.domain.phases import VALID_ROTATIONS, PhaseRotation
 
 from .phasors import overloads
 
-CASES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# A short run in the suite, the long one in python -m bench.properties.
+CASES = settings(
+    max_examples=examples(60, 1000), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @st.composite
