@@ -14,9 +14,11 @@ builds our nodes in one of three wirings:
 - ``per_phase``: a per-phase tree at the secondary limit (what the tree could say
   before): its plans overload the primary.
 
-It implements ``replay.NetworkModel`` (``place`` also says ``line_to_line``), so the
-replay runs on it; ``measure`` is the wiring comparison recorded in
-bench/results/allocator.md (run: ``.venv/bin/python -m bench.allocator.caltech``).
+It implements ``replay.NetworkModel``, so the replay's ``Chargegrid`` scheduler runs on
+it (``real_evses``: acnportal's AeroVironment and ClipperCreek stations with their
+allowed pilots; else continuous BASIC ones, so that the wiring alone is compared);
+``measure`` is the wiring comparison recorded in bench/results/allocator.md (run:
+``.venv/bin/python -m bench.allocator.caltech``).
 """
 
 from __future__ import annotations
@@ -31,42 +33,35 @@ from typing import Any
 
 import numpy as np
 from acnportal import acnsim
-from acnportal.acnsim.interface import SessionInfo
 from acnportal.acnsim.network.sites import caltech_acn
-from acnportal.algorithms import BaseAlgorithm
 
-from chargegrid.balancing import Demand, Node, Plan, Problem, allocate
+from chargegrid.balancing import Demand, Node
 from chargegrid.balancing import wiring as wiring_module
 from chargegrid.balancing.model import Transformer
 from chargegrid.balancing.tree import clear_topology_cache
 from chargegrid.domain.connectors import PowerType
 from chargegrid.domain.phases import PhaseRotation
 
-from .replay import PERIOD_MIN, Row, events, load_rows
+from .replay import PERIOD_MIN, Chargegrid, Row, events, load_rows
 
 VOLTAGE = 208.0
-MIN_A = 6.0
-MAX_A = 32.0  # the Caltech stations (acnportal: BASIC EVSEs are unbounded)
 # acnportal's angle of a station's current -> the two lines it sits between.
 PAIR_OF_ANGLE = {30.0: "RS", -90.0: "ST", 150.0: "TR"}
 WIRINGS = ("transformer", "derated", "per_phase")
 
 
-@dataclass(frozen=True)
-class Placement:
-    node_id: str
-    rotation: PhaseRotation
-    power_type: PowerType
-    line_to_line: bool = True
-
-
 class CaltechNetwork:
     """One description of the Caltech ACN for both sides (``replay.NetworkModel``)."""
 
-    def __init__(self, wiring: str = "transformer") -> None:
+    # Every station is line-to-line and the deadlines count energy as voltage x the
+    # lines a session loads (2): half of 208 V gives the 208 W per A a station takes.
+    problem_voltage = VOLTAGE / 2
+
+    def __init__(self, wiring: str = "transformer", *, real_evses: bool = False) -> None:
         if wiring not in WIRINGS:
             raise ValueError(f"wiring must be one of {WIRINGS}")
         self.wiring = wiring
+        self.basic = not real_evses
         self.name = f"Caltech ACN ({wiring})"
         reference = caltech_acn(basic_evse=True, voltage=VOLTAGE)
         angles = dict(zip(reference.station_ids, reference._phase_angles, strict=True))
@@ -92,7 +87,7 @@ class CaltechNetwork:
         unknown = set(station_ids) - set(self.pairs)
         if unknown:
             raise ValueError(f"not Caltech stations: {sorted(unknown)[:3]}")
-        return caltech_acn(basic_evse=True, voltage=VOLTAGE, transformer_cap=capacity_kw)
+        return caltech_acn(basic_evse=self.basic, voltage=VOLTAGE, transformer_cap=capacity_kw)
 
     def limits(self, capacity_kw: float) -> dict[str, float]:
         network = self.network([], capacity_kw)
@@ -118,55 +113,16 @@ class CaltechNetwork:
         )
         return (site, *pods)
 
-    def place(self, station_id: str) -> Placement:
-        return Placement(
-            self.pod_of.get(station_id, "site"), self.pairs[station_id], PowerType.AC_1_PHASE
+    def demand(self, station_id: str, **fields: Any) -> Demand:
+        """The station's session: between its two lines, under its pod or the site."""
+        return Demand(
+            node_id=self.pod_of.get(station_id, "site"),
+            rotation=self.pairs[station_id],
+            power_type=PowerType.AC_2_PHASE,
+            line_to_line=True,
+            voltage=VOLTAGE,
+            **fields,
         )
-
-
-class Scheduler(BaseAlgorithm):  # type: ignore[misc]
-    """``allocate`` on the Caltech network: each active session a line-to-line demand
-    with its departure and remaining energy; the plan in force handed back."""
-
-    def __init__(self, model: CaltechNetwork, capacity_kw: float) -> None:
-        super().__init__()
-        self.max_recompute = 1
-        self.model = model
-        self.nodes = model.nodes(capacity_kw)
-        self.previous: Plan | None = None
-
-    def schedule(self, active_sessions: list[SessionInfo]) -> dict[str, list[float]]:
-        period_s = PERIOD_MIN * 60.0
-        demands = []
-        for s in active_sessions:
-            place = self.model.place(s.station_id)
-            demands.append(
-                Demand(
-                    session_id=s.session_id,
-                    node_id=place.node_id,
-                    max_current=min(MAX_A, float(s.max_rates[0])),
-                    rotation=place.rotation,
-                    power_type=place.power_type,
-                    line_to_line=place.line_to_line,
-                    voltage=VOLTAGE,
-                    min_current=MIN_A,
-                    plugged_in_at=s.arrival * period_s,
-                    departure_at=s.estimated_departure * period_s,
-                    energy_wanted_wh=s.remaining_demand * 1000.0,
-                )
-            )
-        problem = Problem(
-            nodes=self.nodes,
-            demands=tuple(demands),
-            now=self.interface.current_time * period_s,
-            previous=self.previous,
-            voltage=VOLTAGE / 3**0.5,
-        )
-        plan = allocate(problem)
-        self.previous = plan
-        return {
-            s.station_id: [e.limit_a] for s, e in zip(active_sessions, plan.sessions, strict=True)
-        }
 
 
 @dataclass
@@ -183,7 +139,7 @@ class Outcome:
 def simulate(model: CaltechNetwork, rows: Sequence[Row], capacity_kw: float) -> Outcome:
     started = time.perf_counter()
     network = model.network(sorted({r.station_id for r in rows}), capacity_kw)
-    scheduler = Scheduler(model, capacity_kw)
+    scheduler = Chargegrid(model, capacity_kw)
     sim = acnsim.Simulator(
         network, scheduler, copy.deepcopy(events(rows)), rows[0].arrival,
         period=PERIOD_MIN, verbose=False,
