@@ -107,6 +107,13 @@ def _all_drawing(site: Site) -> Any:
     return check
 
 
+def _all_back(fleet: Fleet) -> Any:
+    async def check() -> bool:
+        return all(c.registered for c in fleet.chargers.values())
+
+    return check
+
+
 async def adoptions(client: httpx.AsyncClient, api: str) -> float:
     """The node's ``chargegrid_cluster_site_adoptions_total`` (its /metrics)."""
     with contextlib.suppress(httpx.HTTPError):
@@ -196,7 +203,14 @@ async def run(seconds_after: float, patch_every: float, away_s: float) -> dict[s
                 if await owner_of(client, nodes[survivor][0], site_key) == survivor:
                     listed = time.monotonic() - killed_at
                 await asyncio.sleep(0.05)
-            # The first cut through the survivor after the takeover: until every car
+            # At once the whole fuse again: the survivor plans every car it can steer up
+            # to 63 A, counting the dead node's chargers (still away, with --away) at
+            # what they may still obey. Counted lower, the fuse is exceeded here.
+            answer = await client.patch(api, json={"available_current": 63.0})
+            answer.raise_for_status()
+            await asyncio.sleep(max(0.0, killed_at + away_s + 1.0 - time.monotonic()))
+            await eventually(_all_back(fleet), timeout=60, what="every charger back")
+            # A cut through the survivor once every charger is back: until every car
             # draws within it (per phase, +0.5 A of measuring slack).
             answer = await client.patch(api, json={"available_current": 20.0})
             answer.raise_for_status()
@@ -261,7 +275,8 @@ def report(command: str, where: str, runs: list[dict[str, Any]]) -> str:
         "such change. Default lease settings (TTL 6 s, stop 4 s after the last renewal).",
         f"The dead node's chargers cannot reconnect for {runs[0]['away_s']:.0f} s after the"
         " kill (`--away`): with more than the takeover time, the survivor takes the site"
-        " over while they are offline on the limits the dead node gave them.",
+        " over while they are offline on the limits the dead node gave them. Right after"
+        " the takeover the available current goes back to the fuse (63 A).",
         "",
         "| run | takeover (kill → survivor runs the site) | … shown in GET /cluster "
         "| cut to 20 A followed by every car | over any fuse | chargers registered at the end |",
@@ -280,8 +295,8 @@ def report(command: str, where: str, runs: list[dict[str, Any]]) -> str:
         "the lease TTL (the dead node's last renewal + 6 s: 4.5 to 6 s after the kill)",
         "plus one ownership tick (0.5 s) and the adoption (reading the site's",
         "`held_limits`); `GET /cluster` shows it with the next heartbeat (1 s).",
-        "The cut is the first operator change through the survivor after it: it goes",
-        "out at once (cuts are never held back), the increases wait 5 s after a takeover.",
+        "The cut is an operator change through the survivor once every charger is back",
+        "on it.",
         "",
     ]
     return "\n".join(lines)
