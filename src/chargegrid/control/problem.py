@@ -246,6 +246,7 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
     reporting: set[str] = set()
     sessions_at = {(s.charger_id, s.evse_number): s for s in snapshot.sessions}
     ancestors = _ancestor_table(snapshot)
+    transformers = _transformers(snapshot)  # node id -> ratio; empty on most sites
 
     for charger in snapshot.chargers:
         if charger.node_id not in rotations:
@@ -273,7 +274,12 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                     and inputs.learner.split_known(session.id)
                 ):
                     grid = to_grid(rotation, tuple(v or 0.0 for v in measured))
-                    for node_id in ancestors[charger.node_id]:
+                    # Above a transformer its primary currents flow, which per-phase
+                    # readings below it do not bound from below: subtract nothing there.
+                    chain = ancestors[charger.node_id]
+                    for node_id in (
+                        _below_transformer(chain, transformers) if transformers else chain
+                    ):
                         ours[node_id] = _add(ours[node_id], grid)
                         reporting.add(node_id)
             violating = inputs.violating.get(key) if inputs.violating else None
@@ -310,8 +316,10 @@ def build_problem(snapshot: SiteSnapshot, inputs: Inputs) -> Built:
                 else:
                     reason = NOT_FOLLOWING_LIMIT
                 held.append(HeldEvse(key, limit, reason, session, load, charger, told))
-                for node_id in ancestors[charger.node_id]:
-                    reserved[node_id] = _add(reserved[node_id], load)
+                for node_id, seen in _up_the_tree(
+                    ancestors[charger.node_id], load, transformers, rotations
+                ):
+                    reserved[node_id] = _add(reserved[node_id], seen)
                 continue
             if session is None or not evse.enabled:
                 tx = session.transaction_id if session is not None else None
@@ -506,6 +514,48 @@ def allowed_currents(charger: ChargerSpec, maximum: float) -> tuple[float, ...] 
     return tuple(round(k * step, 6) for k in range(count + 1))
 
 
+def primary_side(load: PhaseAmps, to_grid_rot: PhaseRotation, ratio: float) -> PhaseAmps:
+    """What per-line magnitudes on a delta-wye transformer's secondary put at most on
+    its primary lines: line k carries (I_k - I_{k-1}) / ratio (docs/load-manager.md)."""
+    targets = to_grid_rot.targets
+    out = [0.0, 0.0, 0.0]
+    if len(targets) == 3 and ratio > 0.0:
+        for k in range(3):
+            here, before = targets[k].index, targets[k - 1].index
+            out[here] += (load[here] + load[before]) / ratio
+    return (out[0], out[1], out[2])
+
+
+def _transformers(snapshot: SiteSnapshot) -> dict[str, float]:
+    return {n.id: n.transformer[0] for n in snapshot.nodes if n.transformer is not None}
+
+
+def _below_transformer(chain: list[str], transformers: Mapping[str, float]) -> list[str]:
+    """``chain`` (a node and the nodes above it) up to its first transformer."""
+    out = []
+    for node_id in chain:
+        out.append(node_id)
+        if node_id in transformers:
+            break
+    return out
+
+
+def _up_the_tree(
+    chain: list[str],
+    load: PhaseAmps,
+    transformers: Mapping[str, float],
+    rotations: Mapping[str, PhaseRotation],
+) -> list[tuple[str, PhaseAmps]]:
+    """A held load as each node of ``chain`` sees it: at its primary share above a
+    transformer."""
+    out = []
+    for node_id in chain:
+        out.append((node_id, load))
+        if node_id in transformers:
+            load = primary_side(load, rotations[node_id], transformers[node_id])
+    return out
+
+
 def unmanaged_by_node(
     snapshot: SiteSnapshot, inputs: Inputs
 ) -> tuple[dict[str, PhaseAmps], dict[str, PhaseRotation]]:
@@ -540,7 +590,11 @@ def _unmanaged(
     def visit(node_id: str) -> PhaseAmps:
         below = ZERO
         for child in children[node_id]:
-            below = _add(below, visit(child))
+            load = visit(child)
+            transformer = by_id[child].transformer
+            if transformer is not None:
+                load = primary_side(load, rotations[child], transformer[0])
+            below = _add(below, load)
         node = by_id[node_id]
         rotation = rotations[node_id]
         reading = None

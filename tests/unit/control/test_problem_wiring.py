@@ -72,3 +72,16 @@ def test_a_held_line_to_line_charger_is_counted_on_both_lines() -> None:
     assert held.load == (16.0, 16.0, 0.0)
     tx = next(n for n in built.problem.nodes if n.id == "tx")
     assert tx.reserved == (16.0, 16.0, 0.0)
+
+
+def test_above_a_transformer_a_held_charger_counts_at_its_primary_share() -> None:
+    """16 A between L1 and L2 on a 4:1 transformer's secondary: the service above sees
+    (16 + 0) / 4 on primary L1, (16 + 16) / 4 on L2 and (0 + 16) / 4 on L3 at most,
+    not 16 A on two of its lines and nothing on the third."""
+    key = EvseKey("a", 1)
+    built = build_problem(
+        wired_site(),
+        inputs(offline=frozenset({"a"}), held={key: Limit(16.0, 1)}),
+    )
+    site = next(n for n in built.problem.nodes if n.id == "site")
+    assert site.reserved == (4.0, 8.0, 4.0)
