@@ -123,7 +123,9 @@ async def adoptions(client: httpx.AsyncClient, api: str) -> float:
     return 0.0
 
 
-async def run(seconds_after: float, patch_every: float, away_s: float) -> dict[str, Any]:
+async def run(
+    seconds_after: float, patch_every: float, away_s: float, min_failsafe: bool
+) -> dict[str, Any]:
     database = f"cg_bench_takeover_{secrets.token_hex(4)}"
     cluster = "bench" + secrets.token_hex(4)
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
@@ -142,7 +144,12 @@ async def run(seconds_after: float, patch_every: float, away_s: float) -> dict[s
         async with UnitOfWork(db) as uow:
             token = await create_token(uow, Role.ADMIN)
         csms = Csms(db, None, None, 0)  # type: ignore[arg-type]  # seed_site needs its db only
-        site_id, circuits, chargers = await seed_site(csms)
+        # --min-failsafe: failsafes at the chargers' minimum (6 A), far below their live
+        # limits, so counting an away charger at its failsafe instead of its live limit
+        # (starting from zero) shows on the fuses.
+        site_id, circuits, chargers = await seed_site(
+            csms, offline_limit_to_min_current=min_failsafe
+        )
         balancer = Balancer([nodes["a"][1], nodes["b"][1]])
         await balancer.start()
         config = FleetConfig(
@@ -230,6 +237,7 @@ async def run(seconds_after: float, patch_every: float, away_s: float) -> dict[s
         return {
             "owner": owner,
             "away_s": away_s,
+            "min_failsafe": min_failsafe,
             "takeover_s": took_over,
             "listed_s": listed,
             "cut_followed_s": followed,
@@ -276,7 +284,12 @@ def report(command: str, where: str, runs: list[dict[str, Any]]) -> str:
         f"The dead node's chargers cannot reconnect for {runs[0]['away_s']:.0f} s after the"
         " kill (`--away`): with more than the takeover time, the survivor takes the site"
         " over while they are offline on the limits the dead node gave them. Right after"
-        " the takeover the available current goes back to the fuse (63 A).",
+        " the takeover the available current goes back to the fuse (63 A)."
+        + (
+            " Failsafes at the chargers' minimum (`--min-failsafe`), far below their live limits."
+            if runs[0]["min_failsafe"]
+            else ""
+        ),
         "",
         "| run | takeover (kill → survivor runs the site) | … shown in GET /cluster "
         "| cut to 20 A followed by every car | over any fuse | chargers registered at the end |",
@@ -313,12 +326,17 @@ async def main() -> None:
         default=0.0,
         help="seconds the dead node's chargers cannot reconnect after the kill",
     )
+    parser.add_argument(
+        "--min-failsafe",
+        action="store_true",
+        help="the site's failsafes at the chargers' minimum (offline_limit_to_min_current)",
+    )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     where = machine()
     runs = []
     for n in range(args.runs):
-        result = await run(args.seconds_after, args.patch_every, args.away)
+        result = await run(args.seconds_after, args.patch_every, args.away, args.min_failsafe)
         print(
             f"run {n + 1}: owner {result['owner']} killed; takeover {result['takeover_s']:.2f} s; "
             f"cut followed {result['cut_followed_s']}; overload {result['overload']}; "
