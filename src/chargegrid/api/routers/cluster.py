@@ -44,11 +44,11 @@ class ClusterNode(BaseModel):
 class ClusterView(BaseModel):
     mode: Literal["single", "cluster"]
     name: str | None = Field(
-        description="The cluster's name (NATS prefix); absent on a single node"
+        None, description="The cluster's name (NATS prefix); absent on a single node"
     )
     node_id: str = Field(description="The node that answered")
     nats_connected: bool | None = Field(
-        description="Whether the answering node is connected to NATS; absent on a single node"
+        None, description="Whether the answering node is connected to NATS; absent on a single node"
     )
     nodes: list[ClusterNode]
 
