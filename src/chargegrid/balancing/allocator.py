@@ -23,6 +23,7 @@ Steps, each a rule of DESIGN.md §2:
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress
@@ -585,24 +586,26 @@ def _fit_steps(
             if book is not None:
                 book.take(admitted.node[i], admitted.option[i].phases, demand, -freed)
         stepped.append((i, ladder))
-    moved = True
-    while moved:
-        moved = False
-        for i, ladder in sorted(stepped, key=lambda e: micro[e[0]] / max(weights[e[0]], 1e-9)):
-            higher = [a for a in ladder if a > micro[i]]
-            if not higher:
-                continue
-            step = higher[0] - micro[i]
-            node, phases, demand = admitted.node[i], admitted.option[i].phases, admitted.demand[i]
-            if min(spare[r] for r in members[i]) >= step and (
-                book is None or book.fits(node, phases, demand, step)
-            ):
-                micro[i] += step
-                for r in members[i]:
-                    spare[r] -= step
-                if book is not None:
-                    book.take(node, phases, demand, step)
-                moved = True
+    # Lowest share per weight first, one step at a time. Spare only shrinks while steps
+    # are taken, so a session whose next step does not fit now never will: it leaves.
+    queue = [(micro[i] / max(weights[i], 1e-9), i, ladder) for i, ladder in stepped]
+    heapq.heapify(queue)
+    while queue:
+        _, i, ladder = heapq.heappop(queue)
+        higher = [a for a in ladder if a > micro[i]]
+        if not higher:
+            continue
+        step = higher[0] - micro[i]
+        node, phases, demand = admitted.node[i], admitted.option[i].phases, admitted.demand[i]
+        if min(spare[r] for r in members[i]) >= step and (
+            book is None or book.fits(node, phases, demand, step)
+        ):
+            micro[i] += step
+            for r in members[i]:
+                spare[r] -= step
+            if book is not None:
+                book.take(node, phases, demand, step)
+            heapq.heappush(queue, (micro[i] / max(weights[i], 1e-9), i, ladder))
     continuous = [i for i, d in enumerate(admitted.demand) if d.allowed_currents is None]
     if len(continuous) < len(admitted):
         _fill(tree, admitted, continuous, runs, micro, spare, bottlenecks)
