@@ -113,3 +113,20 @@ async def test_sites_spread_move_in_order_and_are_taken_over_from_a_dead_node(
     await link_a.drop_bucket(BUCKET)
     await link_a.close()
     await link_b.close()
+
+
+async def test_after_a_nats_reconnect_no_lease_is_taken_for_a_ttl(cluster: str) -> None:
+    """A NATS that came back without the bucket forgot every lease while their holders
+    may still run their sites until their deadlines: nobody takes a free site for a TTL."""
+    loops = Loops()
+    a, link = await _owner(cluster, "a", loops)
+    await _until(lambda: all(o == ["a"] for o in loops.owners().values()), 2.0)
+    await a.leases.release(f"site.{SITES[0]}")  # as if NATS had lost it
+    await a.reconnected()
+    back_at = time.monotonic()
+    took = await _until(lambda: SITES[0] in a.owned(), FAST.ttl_s + 1.0)
+    assert took >= FAST.ttl_s - 0.05, took
+    assert time.monotonic() - back_at < FAST.ttl_s + 1.0
+    await a.stop()
+    await link.drop_bucket(BUCKET)
+    await link.close()
