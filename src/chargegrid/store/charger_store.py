@@ -140,6 +140,31 @@ _OPEN_ON_CONNECTOR = OPEN_SESSIONS.where(
     sessions.c.connector_id == bindparam("b_connector"),
 )
 # Statuses in which a 1.6 connector has no transaction, and in which it has one.
+# A StatusNotification and a BootNotification, every charger on every (re)connection:
+# built once too (a reconnect storm writes tens of thousands of them).
+_STATUS_OF_CHARGER = update(chargers).where(chargers.c.id == bindparam("b_id"))
+_STATUS_OF_EVSE = update(evses).where(evses.c.id == bindparam("b_id"))
+_STATUS_OF_CONNECTOR = update(connectors).where(connectors.c.id == bindparam("b_id"))
+_BOOT_MARKS_REBOOTED = (
+    update(sessions)
+    .where(
+        sessions.c.charger_id == bindparam("b_charger"),
+        sessions.c.stopped_at.is_(None),
+        sessions.c.authorization_status == ACCEPTED,
+        sessions.c.rebooted_at.is_(None),
+    )
+    .values(rebooted_at=bindparam("b_at"))
+)
+_BOOT_REFUSED = OPEN_SESSIONS.where(
+    sessions.c.charger_id == bindparam("b_charger"),
+    sessions.c.authorization_status != ACCEPTED,
+)
+_BOOT_CHARGER = (
+    update(chargers)
+    .where(chargers.c.id == bindparam("b_id"))
+    .values(online=True)
+    .returning(*RECORD_COLUMNS)
+)
 _SAYS_NO_TRANSACTION = frozenset({"Available", "Preparing", "Finishing"})
 _SAYS_TRANSACTION = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
 # Guarded by stopped_at IS NULL: the charger's own StopTransaction, an operator's end
@@ -589,14 +614,13 @@ class SqlChargerStore:
             "updated_at": w.at,
         }
         if w.connector_id == 0:
-            conn.execute(update(chargers).where(chargers.c.id == w.charger_id), fields)
+            conn.execute(_STATUS_OF_CHARGER, {**fields, "b_id": w.charger_id})
             return ()
         for _attempt in range(2):
             evse_pk, connector_pk = self._place(conn, w.charger_id, w.connector_id, batch)
-            conn.execute(update(evses).where(evses.c.id == evse_pk), fields)
+            conn.execute(_STATUS_OF_EVSE, {**fields, "b_id": evse_pk})
             done = conn.execute(
-                update(connectors).where(connectors.c.id == connector_pk),
-                {**fields, "vendor_id": w.vendor_id},
+                _STATUS_OF_CONNECTOR, {**fields, "vendor_id": w.vendor_id, "b_id": connector_pk}
             )
             if done.rowcount == 1:
                 break
@@ -727,37 +751,21 @@ class SqlChargerStore:
     def _boot(self, conn: Connection, w: BootWrite) -> Booted:
         """A charger that boots has restarted: its open transactions must show they
         survived (``rebooted_at`` until they do); a refused start cannot survive it."""
-        conn.execute(
-            update(sessions)
-            .where(
-                sessions.c.charger_id == w.charger_id,
-                sessions.c.stopped_at.is_(None),
-                sessions.c.authorization_status == ACCEPTED,
-                sessions.c.rebooted_at.is_(None),
-            )
-            .values(rebooted_at=w.at)
-        )
-        refused = conn.execute(
-            OPEN_SESSIONS.where(
-                sessions.c.charger_id == w.charger_id,
-                sessions.c.authorization_status != ACCEPTED,
-            )
-        ).all()
+        conn.execute(_BOOT_MARKS_REBOOTED, {"b_charger": w.charger_id, "b_at": w.at})
+        refused = conn.execute(_BOOT_REFUSED, {"b_charger": w.charger_id}).all()
         closed = self._close(conn, refused, w.charger_id, NOT_RESUMED, w.at)
         row = conn.execute(
-            update(chargers)
-            .where(chargers.c.id == w.charger_id)
-            .values(
-                vendor=w.vendor,
-                model=w.model,
-                serial_number=w.serial_number,
-                firmware_version=w.firmware_version,
-                last_boot_reason=w.reason,
-                online=True,
-                last_seen_at=w.at,
-                updated_at=w.at,
-            )
-            .returning(*RECORD_COLUMNS)
+            _BOOT_CHARGER,
+            {
+                "b_id": w.charger_id,
+                "vendor": w.vendor,
+                "model": w.model,
+                "serial_number": w.serial_number,
+                "firmware_version": w.firmware_version,
+                "last_boot_reason": w.reason,
+                "last_seen_at": w.at,
+                "updated_at": w.at,
+            },
         ).first()
         return Booted(tuple(closed), ChargerRecord(*row) if row is not None else None)
 
