@@ -218,7 +218,14 @@ class Leases:
             log.warning("lease %s: renewal failed: %s", key, exc or type(exc).__name__)
             return
         if self._held.get(key) is not held:
-            return  # released while we renewed
+            # Released while we renewed: the release's delete may have come first and
+            # this renewal written the entry again; delete it (the next holder need not
+            # wait for the TTL).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self.kv.delete(key, last=revision), self.settings.request_timeout_s
+                )
+            return
         held.revision = revision
         held.deadline = sent + self._usable_s()
         if not held.live:
