@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.hypothesis_budget import examples
 
 from chargegrid.balancing import Demand, Problem, allocate, check_plan
 from chargegrid.balancing.deadlines import DEFER_LAXITY_H, SECONDS_PER_HOUR
@@ -13,9 +14,14 @@ from chargegrid.balancing.deadlines import DEFER_LAXITY_H, SECONDS_PER_HOUR
 from .checks import TOLERANCE_A, check_all
 from .strategies import grid_phases, problems
 
-# Thousands of cases in CI, in bounded time: each case is a few ms.
-MANY = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SOME = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Hundreds of cases in the suite (each a few ms); the thousands of the long run are
+# HYPOTHESIS_PROFILE=long (python -m bench.properties).
+MANY = settings(
+    max_examples=examples(250, 1500), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+SOME = settings(
+    max_examples=examples(100, 400), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @MANY

@@ -4,6 +4,7 @@ its limits equal the lexicographic weighted max-min optimum found by HiGHS."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
+from tests.hypothesis_budget import examples
 
 from chargegrid.balancing import Demand, Node, Problem, allocate, uniform
 from chargegrid.domain.connectors import PowerType
@@ -23,7 +24,9 @@ def assert_matches_oracle(problem: Problem) -> None:
         assert abs(got - value) <= AGREEMENT_A, (session_id, got, value)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=examples(75, 300), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(problems(max_sessions=8, max_circuits=4, deadlines=False))
 def test_allocation_is_the_lexicographic_max_min_optimum(problem: Problem) -> None:
     assert_matches_oracle(problem)
