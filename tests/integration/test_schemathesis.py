@@ -25,10 +25,12 @@ from chargegrid.app import build_app
 from chargegrid.config import Settings
 from chargegrid.store.db import Database
 from tests.conftest import pg_execute, pg_url_for, run_sync
+from tests.hypothesis_budget import examples
 
 MAX_EXAMPLES = 25
-# Scenarios x steps: about a minute per database on a shared 2-core machine.
-STATEFUL_SCENARIOS = 100
+# Scenarios x steps: 30 walks reach 25-30 operations on an id (10 needed) in about
+# 10 s per database; HYPOTHESIS_PROFILE=long walks 100, python -m bench.api_fuzz 1000.
+STATEFUL_SCENARIOS = examples(30, 100)
 STATEFUL_MAX_STEPS = 15
 
 
