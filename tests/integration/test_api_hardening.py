@@ -239,3 +239,23 @@ async def test_meter_reading_timestamps_inside_the_window_are_stored(api: Api) -
 async def test_id_tag_expiry_outside_the_window_is_422(api: Api, expires_at: Any) -> None:
     response = await api.call("POST", "/id-tags", {"id_tag": "T-1", "expires_at": expires_at})
     assert_problem(response, 422, "expires_at")
+
+
+# -- 6. a query's time outside the window is a 422, never an overflow ----------------------
+
+
+async def test_query_times_far_out_are_a_422_naming_them(api: Api) -> None:
+    """0001-01-01T00:00:00+00:01 is a valid ISO 8601 time whose UTC is before year 1:
+    converting it for the database overflowed (a 500, found by schemathesis)."""
+    site = await api.site()
+    far = {"to": "0001-01-01T00:00:00+00:01"}
+    late = {"from": "9999-12-31T23:59:59-00:01"}
+    for path, params in [
+        ("/events", far),
+        ("/sessions", far),
+        ("/sessions", late),
+        (f"/sites/{site['id']}/load/history", far),
+        (f"/sites/{site['id']}/consumption", late),
+    ]:
+        response = await api.call("GET", path, params=params)
+        assert_problem(response, 422, next(iter(params)))

@@ -11,10 +11,10 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Query
-from pydantic import AwareDatetime
 
 from chargegrid.api.deps import Ctx
 from chargegrid.api.routers.common import make_router
+from chargegrid.api.schemas.common import QueryTimestamp
 from chargegrid.api.schemas.consumption import (
     By,
     Consumption,
@@ -36,10 +36,10 @@ async def site_consumption(
     site_id: uuid.UUID,
     ctx: Ctx,
     window_from: Annotated[
-        AwareDatetime | None,
+        QueryTimestamp | None,
         Query(alias="from", description="Start (ISO 8601); default: 31 days / 12 months ago"),
     ] = None,
-    window_to: Annotated[AwareDatetime | None, Query(alias="to", description="End; now")] = None,
+    window_to: Annotated[QueryTimestamp | None, Query(alias="to", description="End; now")] = None,
     group: Annotated[Literal["day", "month"], Query(description="Period length")] = "day",
     by: Annotated[By, Query(description="One row per period for the site, or per key")] = "site",
 ) -> Consumption:

@@ -11,11 +11,10 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 
 from chargegrid.api.deps import Ctx, Who, get_bus
 from chargegrid.api.routers.common import Cursor, Limit, SiteFilter, make_router
-from chargegrid.api.schemas.common import ListOf
+from chargegrid.api.schemas.common import ListOf, QueryTimestamp
 from chargegrid.api.schemas.event_log import EventLogEntry
 from chargegrid.bus.memory import Event, EventBus
 from chargegrid.domain.errors import InvalidValue
@@ -91,9 +90,9 @@ async def list_events(
     site_id: SiteFilter = None,
     charger_id: Annotated[uuid.UUID | None, Query(description="Only this charger")] = None,
     at_from: Annotated[
-        AwareDatetime | None, Query(alias="from", description="At or after (ISO 8601)")
+        QueryTimestamp | None, Query(alias="from", description="At or after (ISO 8601)")
     ] = None,
-    at_to: Annotated[AwareDatetime | None, Query(alias="to", description="Before")] = None,
+    at_to: Annotated[QueryTimestamp | None, Query(alias="to", description="Before")] = None,
     event_type: Annotated[
         list[str] | None,
         Query(

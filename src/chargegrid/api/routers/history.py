@@ -11,11 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 from sqlalchemy import select
 
 from chargegrid.api.deps import Who, get_db
 from chargegrid.api.routers.common import make_router
+from chargegrid.api.schemas.common import QueryTimestamp
 from chargegrid.api.schemas.history import NodeHistory, SessionHistory
 from chargegrid.domain.errors import NotFound
 from chargegrid.services.auth import Principal
@@ -29,10 +29,10 @@ from chargegrid.store.models import Charger, ChargingSession, Circuit, Site
 router = make_router("history")
 
 From = Annotated[
-    AwareDatetime | None,
+    QueryTimestamp | None,
     Query(alias="from", description="Start (ISO 8601 with a zone); default: an hour before `to`"),
 ]
-To = Annotated[AwareDatetime | None, Query(description="End, exclusive; default: now")]
+To = Annotated[QueryTimestamp | None, Query(description="End, exclusive; default: now")]
 Step = Annotated[
     int | None,
     Query(

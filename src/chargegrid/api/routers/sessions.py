@@ -8,12 +8,11 @@ from typing import Annotated, Any, Literal, TypeVarTuple
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 from sqlalchemy import Select, func, or_, select
 
 from chargegrid.api.deps import Ctx
 from chargegrid.api.routers.common import Cursor, Limit, SiteFilter, in_scope, make_router
-from chargegrid.api.schemas.common import ListOf, columns_of
+from chargegrid.api.schemas.common import ListOf, QueryTimestamp, columns_of
 from chargegrid.api.schemas.sessions import (
     EndSession,
     MeterValueOut,
@@ -88,11 +87,11 @@ class SessionFilters:
         charger_id: Annotated[uuid.UUID | None, Query()] = None,
         active: Annotated[bool | None, Query()] = None,
         started_from: Annotated[
-            AwareDatetime | None,
+            QueryTimestamp | None,
             Query(alias="from", description="Started at or after (ISO 8601 with offset)"),
         ] = None,
         started_to: Annotated[
-            AwareDatetime | None, Query(alias="to", description="Started before")
+            QueryTimestamp | None, Query(alias="to", description="Started before")
         ] = None,
         id_tag: Annotated[str | None, Query(max_length=36)] = None,
         status: Annotated[

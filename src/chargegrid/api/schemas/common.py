@@ -71,6 +71,9 @@ Timestamp = Annotated[
     AfterValidator(_in_window),
     Field(description=_WINDOW_DOC),
 ]
+# A query's ``from``/``to``: the same window, so that an extreme offset
+# (0001-01-01T00:00:00+00:01) is a 422 naming it, never an overflow converting it to UTC.
+QueryTimestamp = Annotated[AwareDatetime, AfterValidator(_in_window)]
 # Where a missing offset has always been taken as UTC (charging schedules).
 LenientTimestamp = Annotated[
     datetime,
