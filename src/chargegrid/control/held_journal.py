@@ -33,14 +33,19 @@ class SqlHeldJournal:
         self.flush_s = flush_s
         self._dirty: dict[EvseKey, HeldRecord] = {}
         self._written: dict[EvseKey, HeldRecord] = {}
+        # The batch being written: until it commits it is the newest for its keys, so a
+        # record equal to what the database already holds is not "unchanged" when this
+        # batch is about to overwrite it (a cut's booking in flight under a raise).
+        self._inflight: dict[EvseKey, HeldRecord] = {}
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
         self.rows_written = 0
 
     async def write_ahead(self, records: Sequence[HeldRecord]) -> None:
-        if self._note(records):
-            await self.flush()
+        """Durable when this returns, also when a batch in flight was writing the keys."""
+        self._note(records)
+        await self.flush()
 
     def booked(self, records: Sequence[HeldRecord]) -> None:
         if self._note(records) and self._timer is None:
@@ -52,7 +57,7 @@ class SqlHeldJournal:
         changed = False
         for record in records:
             key = EvseKey(record.charger_id, record.evse_number)
-            if self._written.get(key) == record:
+            if self._inflight.get(key, self._written.get(key)) == record:
                 self._dirty.pop(key, None)
                 continue
             self._dirty[key] = record
@@ -78,6 +83,7 @@ class SqlHeldJournal:
             if not self._dirty:
                 return
             batch, self._dirty = self._dirty, {}
+            self._inflight = batch
             try:
                 async with self._engine.begin() as conn:
                     self.rows_written += await held_limits.upsert(
@@ -87,6 +93,8 @@ class SqlHeldJournal:
                 # Not written: back in, unless something newer came meanwhile.
                 self._dirty = batch | self._dirty
                 raise
+            finally:
+                self._inflight = {}
             self._written.update(batch)
 
     async def load(self, site_id: str) -> list[HeldRecord]:
